@@ -1,0 +1,26 @@
+# Helpers that keep every component's CMakeLists.txt to a few lines.
+#
+# briefd_component(NAME <n> SOURCES ... DEPS ...)
+#   A static library `briefd_<n>` from lib/<n>/. Components depend on each other only through DEPS,
+#   so a half-finished component never breaks the build of an unrelated one.
+# briefd_unit_tests(NAME <n> SOURCES ... DEPS ...)
+#   Unit tests of one component: an object library folded into the single `unit_tests` binary,
+#   plus `unit_<n>_tests`, a runner with just these tests for a quick edit-compile-test loop.
+
+function(briefd_component)
+    cmake_parse_arguments(C "" "NAME" "SOURCES;DEPS" ${ARGN})
+    add_library(briefd_${C_NAME} STATIC ${C_SOURCES})
+    target_include_directories(briefd_${C_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/lib)
+    target_link_libraries(briefd_${C_NAME} PUBLIC ${C_DEPS} PRIVATE briefd_warnings)
+endfunction()
+
+function(briefd_unit_tests)
+    cmake_parse_arguments(T "" "NAME" "SOURCES;DEPS" ${ARGN})
+    add_library(unit_${T_NAME} OBJECT ${T_SOURCES})
+    target_link_libraries(unit_${T_NAME} PUBLIC ${T_DEPS} doctest::doctest briefd_testing PRIVATE briefd_warnings)
+    target_precompile_headers(unit_${T_NAME} REUSE_FROM unit_pch)
+    add_executable(unit_${T_NAME}_tests $<TARGET_OBJECTS:unit_${T_NAME}> ${PROJECT_SOURCE_DIR}/tests/unit/main.cpp)
+    target_link_libraries(unit_${T_NAME}_tests PRIVATE unit_${T_NAME} briefd_warnings)
+    target_sources(unit_tests PRIVATE $<TARGET_OBJECTS:unit_${T_NAME}>)
+    target_link_libraries(unit_tests PRIVATE unit_${T_NAME})
+endfunction()

@@ -1,0 +1,29 @@
+# Shared by scripts/test and scripts/demo: install what is missing, then configure and build.
+# Idempotent: when every package is present it touches nothing.
+set -euo pipefail
+
+BRIEFD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BRIEFD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev
+                 libboost-url1.81-dev libssl-dev openssl libyaml-cpp-dev doctest-dev libsystemd-dev)
+
+briefd_install_deps() {
+    local missing=()
+    for p in "${BRIEFD_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "briefd: installing missing build dependencies: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# briefd_build <build-dir> [extra cmake args...] — configure once, then build everything.
+briefd_build() {
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        cmake -S "$BRIEFD_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+    fi
+    cmake --build "$dir" -j "$(nproc)"
+}
