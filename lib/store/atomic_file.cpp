@@ -1,0 +1,309 @@
+#include "store/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc ≥ 2.28)
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+
+namespace briefd::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::error_code errno_code(int e = errno) noexcept { return {e, std::system_category()}; }
+
+fs::path dir_of(const fs::path& p) {
+    auto d = p.parent_path();
+    return d.empty() ? fs::path(".") : d;
+}
+
+/// Closes on scope exit unless released; close errors on this path are already-failed cleanup.
+class fd_guard {
+public:
+    explicit fd_guard(int fd) noexcept : fd_(fd) {}
+    fd_guard(const fd_guard&) = delete;
+    fd_guard& operator=(const fd_guard&) = delete;
+    ~fd_guard() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const noexcept { return fd_; }
+    /// close(2) with its result: on NFS and some others, close is where a deferred write error shows up.
+    std::error_code close() noexcept {
+        int fd = std::exchange(fd_, -1);
+        return ::close(fd) == 0 ? std::error_code{} : errno_code();
+    }
+
+private:
+    int fd_;
+};
+
+std::error_code write_all(int fd, std::string_view data) noexcept {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_code();
+        }
+        if (n == 0) return errno_code(EIO);  // write(2) never returns 0 for a non-empty regular-file write
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+std::error_code fsync_fd(int fd) noexcept {
+    while (::fsync(fd) != 0) {
+        if (errno != EINTR) return errno_code();
+    }
+    return {};
+}
+
+/// Unique enough within a process (counter) and across processes (pid, clock); O_EXCL settles the rest.
+std::string temp_name_for(const fs::path& target) {
+    static std::atomic<std::uint64_t> counter{0};
+    auto n = counter.fetch_add(1, std::memory_order_relaxed);
+    auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return "." + target.filename().string() + "." + std::to_string(::getpid()) + "-" + std::to_string(n) + "-" +
+           std::to_string(t % 1000000007ULL) + ".tmp";
+}
+
+std::string to_hex(const unsigned char* p, unsigned int n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(n * 2);
+    for (unsigned int i = 0; i < n; ++i) {
+        s.push_back(digits[p[i] >> 4]);
+        s.push_back(digits[p[i] & 0xf]);
+    }
+    return s;
+}
+
+EVP_MD_CTX* new_sha256_ctx() {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return nullptr;
+    }
+    return ctx;
+}
+
+}  // namespace
+
+void detail::digest_deleter::operator()(void* ctx) const noexcept { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx)); }
+
+std::error_code fsync_dir(const fs::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_code();
+    fd_guard g(fd);
+    auto ec = fsync_fd(fd);
+    if (ec == std::errc::invalid_argument) ec.clear();
+    return ec;
+}
+
+std::error_code write_file_atomic(const fs::path& target, std::string_view data, mode_t mode) {
+    const fs::path dir = dir_of(target);
+    fs::path tmp;
+    int fd = -1;
+    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry, never a share.
+    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+        tmp = dir / temp_name_for(target);
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd < 0 && errno != EEXIST) return errno_code();
+    }
+    if (fd < 0) return errno_code(EEXIST);
+
+    fd_guard g(fd);
+    auto fail = [&](std::error_code ec) {
+        if (g.get() >= 0) (void)g.close();
+        ::unlink(tmp.c_str());
+        return ec;
+    };
+    if (::fchmod(fd, mode) != 0) return fail(errno_code());
+    if (auto ec = write_all(fd, data)) return fail(ec);
+    if (auto ec = fsync_fd(fd)) return fail(ec);
+    if (auto ec = g.close()) return fail(ec);
+    if (::rename(tmp.c_str(), target.c_str()) != 0) return fail(errno_code());
+    return fsync_dir(dir);
+}
+
+std::error_code durable_rename(const fs::path& from, const fs::path& to, bool no_replace) {
+    if (no_replace) {
+        if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+            if (errno != EINVAL && errno != ENOSYS) return errno_code();
+            // No RENAME_NOREPLACE here (some network/FUSE file systems): link() refuses an existing name too.
+            if (::link(from.c_str(), to.c_str()) != 0) return errno_code();
+            if (::unlink(from.c_str()) != 0) {
+                auto ec = errno_code();
+                ::unlink(to.c_str());
+                return ec;
+            }
+        }
+    } else if (::rename(from.c_str(), to.c_str()) != 0) {
+        return errno_code();
+    }
+    const fs::path to_dir = dir_of(to);
+    const fs::path from_dir = dir_of(from);
+    if (auto ec = fsync_dir(to_dir)) return ec;
+    std::error_code eq_ec;
+    if (!fs::equivalent(to_dir, from_dir, eq_ec)) return fsync_dir(from_dir);
+    return {};
+}
+
+std::size_t remove_stale_temps(const fs::path& dir, std::error_code& ec) {
+    ec.clear();
+    std::size_t removed = 0;
+    fs::directory_iterator it(dir, ec);
+    if (ec) return 0;
+    for (; it != fs::directory_iterator{}; it.increment(ec)) {
+        if (ec) return removed;
+        const std::string name = it->path().filename().string();
+        const bool temp = name.size() > 5 && name.front() == '.' && name.ends_with(".tmp");
+        const bool part = name.size() > 5 && name.ends_with(".part");
+        if (!temp && !part) continue;
+        std::error_code st_ec;
+        if (it->is_directory(st_ec) && !it->is_symlink(st_ec)) continue;
+        if (::unlink(it->path().c_str()) == 0) {
+            ++removed;
+        } else if (errno != ENOENT && !ec) {
+            ec = errno_code();
+        }
+    }
+    if (removed > 0) {
+        if (auto sync_ec = fsync_dir(dir); sync_ec && !ec) ec = sync_ec;
+    }
+    return removed;
+}
+
+// --- part_file ---------------------------------------------------------------------------------------
+
+std::pair<std::error_code, part_file> part_file::create(const fs::path& final_path, mode_t mode) {
+    fs::path part = final_path;
+    part += ".part";
+    // A .part left by a crashed run is never resumed: the download restarts from byte zero.
+    if (::unlink(part.c_str()) != 0 && errno != ENOENT) return {errno_code(), part_file{}};
+    part_file p;
+    p.digest_.reset(new_sha256_ctx());
+    if (!p.digest_) return {errno_code(ENOMEM), part_file{}};
+    // O_EXCL: if someone else created the name since the unlink, fail rather than write into their file.
+    int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) return {errno_code(), part_file{}};
+    p.fd_ = fd;
+    p.final_ = final_path;
+    p.part_ = std::move(part);
+    if (::fchmod(fd, mode) != 0) {
+        auto ec = errno_code();
+        p.discard();
+        return {ec, part_file{}};
+    }
+    return {std::error_code{}, std::move(p)};
+}
+
+part_file::part_file(part_file&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      final_(std::move(other.final_)),
+      part_(std::move(other.part_)),
+      digest_(std::move(other.digest_)),
+      bytes_(std::exchange(other.bytes_, 0)) {}
+
+part_file& part_file::operator=(part_file&& other) noexcept {
+    if (this != &other) {
+        discard();
+        fd_ = std::exchange(other.fd_, -1);
+        final_ = std::move(other.final_);
+        part_ = std::move(other.part_);
+        digest_ = std::move(other.digest_);
+        bytes_ = std::exchange(other.bytes_, 0);
+    }
+    return *this;
+}
+
+part_file::~part_file() { discard(); }
+
+std::error_code part_file::write(std::string_view data) {
+    if (fd_ < 0) return errno_code(EBADF);
+    // Hash only what reached the file, so sha256_hex() always describes the .part's contents.
+    while (!data.empty()) {
+        ssize_t n = ::write(fd_, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_code();
+        }
+        if (n == 0) return errno_code(EIO);
+        auto done = static_cast<std::size_t>(n);
+        EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(digest_.get()), data.data(), done);
+        bytes_ += done;
+        data.remove_prefix(done);
+    }
+    return {};
+}
+
+std::string part_file::sha256_hex() const {
+    if (!digest_) return {};
+    // Finalise a copy so the running digest can keep going.
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> copy(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), static_cast<EVP_MD_CTX*>(digest_.get())) != 1) return {};
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(copy.get(), md.data(), &len) != 1) return {};
+    return to_hex(md.data(), len);
+}
+
+std::error_code part_file::commit() {
+    if (fd_ < 0) return errno_code(EBADF);
+    auto fail = [&](std::error_code ec) {
+        discard();
+        return ec;
+    };
+    if (auto ec = fsync_fd(fd_)) return fail(ec);
+    int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) return fail(errno_code());
+    if (::rename(part_.c_str(), final_.c_str()) != 0) return fail(errno_code());
+    part_.clear();  // nothing left to discard: the bytes now live under the final name
+    return fsync_dir(dir_of(final_));
+}
+
+void part_file::discard() noexcept {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+    if (!part_.empty()) {
+        ::unlink(part_.c_str());
+        part_.clear();
+    }
+}
+
+// --- hashing -------------------------------------------------------------------------------------------
+
+std::string sha256_hex(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) return {};
+    return to_hex(md.data(), len);
+}
+
+std::pair<std::error_code, std::string> sha256_file(const fs::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {errno_code(), {}};
+    fd_guard g(fd);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(new_sha256_ctx(), &EVP_MD_CTX_free);
+    if (!ctx) return {errno_code(ENOMEM), {}};
+    std::array<char, 64 * 1024> buf{};
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return {errno_code(), {}};
+        }
+        if (n == 0) break;
+        EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+    }
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {errno_code(EIO), {}};
+    return {std::error_code{}, to_hex(md.data(), len)};
+}
+
+}  // namespace briefd::store
