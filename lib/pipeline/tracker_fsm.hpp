@@ -1,0 +1,203 @@
+// tracker_fsm: decides, for one run, how to learn its outcome — SSE stream, long-poll wait or
+// plain polling — and when. Sans-I/O (STYLE §3): it never touches a socket or a timer; it returns
+// the next action and a thin coroutine carries it out. Tests drive it with a fake clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "core/error.hpp"
+
+namespace briefd::pipeline {
+
+using clock = std::chrono::steady_clock;
+
+/// How the operator asked for runs to be tracked (config `tracking:`).
+enum class tracking_mode { auto_, sse, wait, poll };
+
+/// A run's status as the tracker sees it. The provider component maps status strings to it.
+enum class run_phase {
+    queued,
+    running,
+    completed,
+    failed,
+    cancelled,
+    unknown  ///< a status string we don't know: tolerated, not terminal
+};
+
+inline bool is_terminal(run_phase p) {
+    return p == run_phase::completed || p == run_phase::failed || p == run_phase::cancelled;
+}
+
+/// Tracking knobs; one doc line each, chrono defaults (STYLE §9).
+struct tracker_config {
+    tracking_mode mode = tracking_mode::auto_;
+    /// Pause between two polls of GET /v1/runs/{id}; also the floor between two wait requests.
+    clock::duration poll_interval = std::chrono::seconds(4);
+    /// The `timeout=` of GET /v1/runs/{id}/wait (Lamina accepts 1..120).
+    std::chrono::seconds wait_timeout{60};
+    /// Idle deadline for stream reads: more than 2x the server's 15 s ping.
+    clock::duration sse_idle_timeout = std::chrono::seconds(45);
+    /// Consecutive failed stream attempts before falling back (to wait in auto mode, poll in sse mode).
+    unsigned sse_max_failures = 3;
+    /// Consecutive failed wait requests before falling back to polling.
+    unsigned wait_max_failures = 3;
+    /// Reconnect delay when the server sent no `retry:`; also the base of wait-error backoff.
+    clock::duration reconnect_base = std::chrono::seconds(1);
+    /// Cap on the random extra delay added by exponential backoff.
+    clock::duration reconnect_cap = std::chrono::seconds(30);
+    /// Consecutive failures of every kind (stream, wait, poll) before giving up on the run.
+    unsigned max_transport_failures = 20;
+    /// Consecutive 404s for the run (from any channel) before concluding it is gone.
+    unsigned not_found_max = 2;
+};
+
+/// What the driver must do next.
+struct tracker_action {
+    enum class kind {
+        open_stream,  ///< (re)connect GET /v1/runs/{id}/stream, abandoning any stream still open
+        read,         ///< keep reading the stream that is open now; report the next event or its end
+        wait,         ///< GET /v1/runs/{id}/wait?timeout=wait_timeout
+        poll,         ///< GET /v1/runs/{id}
+        done,         ///< the run is terminal: `phase` says how it ended; close any open stream
+        give_up       ///< stop tracking for now: `error` says why; close any open stream
+    };
+    kind what = kind::give_up;
+    /// Don't start before this (the request scheduler may delay further). For `read`: now.
+    clock::time_point not_before{};
+    /// For open_stream: send as `Last-Event-ID` when non-empty.
+    std::string last_event_id;
+    /// For open_stream and read: the idle deadline to apply to every read of the stream.
+    clock::duration idle_timeout{};
+    /// For wait: the `timeout=` query value.
+    std::chrono::seconds wait_timeout{};
+    /// For done: the terminal phase.
+    run_phase phase = run_phase::unknown;
+    /// For give_up: the last failure (errc::not_found when the run is gone).
+    std::error_code error;
+};
+
+/// One per run. Decides, never does.
+///
+/// How a driver uses it (a coroutine per run, or one loop over many runs):
+///
+///     auto a = fsm.start(now());
+///     for (;;) {
+///         switch (a.what) {
+///         case open_stream:                     // sleep until a.not_before (scheduler may add more)
+///             send GET .../stream (Accept: text/event-stream; Last-Event-ID: a.last_event_id if set)
+///             204 / other non-200 / wrong Content-Type  → a = fsm.on_stream_refused(now(), ec);
+///             connect or read error, idle timeout       → a = fsm.on_stream_ended(now(), ec, parser.retry());
+///             body ended cleanly before any event       → a = fsm.on_stream_ended(now(), {}, parser.retry());
+///             first event parsed                        → a = fsm.on_stream_event(now(), ...);
+///             break;
+///         case read:                            // keep the same stream; every read bounded by a.idle_timeout
+///             next event → a = fsm.on_stream_event(now(), ev.type, phase_from(ev.data), ev.last_event_id);
+///             idle deadline fired  → a = fsm.on_stream_ended(now(), errc::sse_idle_timeout, parser.retry());
+///             network error        → a = fsm.on_stream_ended(now(), ec, parser.retry());
+///             clean end of body    → a = fsm.on_stream_ended(now(), {}, parser.retry());
+///             break;
+///         case wait:  GET .../wait?timeout=a.wait_timeout → a = fsm.on_wait_result(now(), ec, phase, timed_out);
+///         case poll:  GET .../runs/{id}                   → a = fsm.on_poll_result(now(), ec, phase);
+///         case done / give_up: close the stream if open; finish.
+///         }
+///     }
+///
+/// Rules for the driver:
+/// - Exactly one `on_*` call per action carried out; the call must match the action (stream calls
+///   after open_stream/read, on_wait_result after wait, on_poll_result after poll). A mismatched
+///   call is a driver bug; the fsm ignores it and repeats its pending action.
+/// - Every event of an open stream is reported, pings included (they reset failure counts). For
+///   progress/complete/error events pass the phase parsed from the payload (unknown if it can't be
+///   parsed); for other events pass run_phase::unknown. `event_id` is the stream's last event ID
+///   after the event (sse::event::last_event_id), not just the event's own `id:` field.
+/// - SSE comment lines are not events: the driver just restarts its idle timer on any bytes.
+/// - When open_stream arrives while a stream is still open (after a `timeout` event, or to confirm
+///   a contradictory event), the driver closes the old stream first.
+/// - 429s never reach the fsm: the request scheduler waits them out and retries. A 404 for the run
+///   is reported as ec = briefd::errc::not_found (via on_stream_refused for the stream).
+/// - done and give_up are final: later calls return the same action again.
+class tracker_fsm {
+public:
+    /// `jitter_seed` makes backoff jitter deterministic (tests); use a random seed in production.
+    tracker_fsm(tracker_config cfg, std::uint64_t jitter_seed);
+
+    /// The first action. Call once.
+    tracker_action start(clock::time_point now);
+
+    /// The stream request got a 204, another non-200 status, or a wrong Content-Type: the server
+    /// offers no stream for this run. Auto mode falls back to wait at once (no reconnect, as the
+    /// WHATWG model says). Sse mode counts it as a failed attempt, retries with backoff, and after
+    /// sse_max_failures falls back to polling — see tracker_fsm.cpp for why.
+    tracker_action on_stream_refused(clock::time_point now,
+                                     std::error_code ec = errc::sse_refused);
+
+    /// One event of the open stream. Returns `read` (keep reading) unless the event ends the
+    /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure); a
+    /// `complete`/`error` event whose payload isn't terminal → the outcome is confirmed over the
+    /// fallback channel (wait or poll) instead of trusting the stream.
+    tracker_action on_stream_event(clock::time_point now, std::string_view event_type,
+                                   run_phase phase_or_unknown, std::string_view event_id);
+
+    /// The stream ended without a terminal event: clean close (ec empty), idle timeout or network
+    /// error. `server_retry` is the last `retry:` the server sent (it is kept for later reconnects).
+    /// Reconnects after the retry delay, with backoff and jitter on repeated failures, or falls back.
+    tracker_action on_stream_ended(clock::time_point now, std::error_code ec,
+                                   std::optional<std::chrono::milliseconds> server_retry);
+
+    /// The wait request finished: ec set on failure; else the run's phase and the `timeout` flag.
+    tracker_action on_wait_result(clock::time_point now, std::error_code ec, run_phase phase,
+                                  bool timed_out);
+
+    /// The poll request finished: ec set on failure; else the run's phase.
+    tracker_action on_poll_result(clock::time_point now, std::error_code ec, run_phase phase);
+
+    /// The channel in use right now: sse, wait or poll (for status and metrics).
+    tracking_mode current_channel() const noexcept { return channel_; }
+    /// How many open_stream actions were issued so far.
+    unsigned stream_connects() const noexcept { return stream_connects_; }
+    /// Consecutive failures of every kind so far (for status).
+    unsigned consecutive_failures() const noexcept { return transport_failures_; }
+
+private:
+    enum class pending { none, stream, wait, poll, final };
+
+    tracker_action open_stream(clock::time_point at);
+    tracker_action read_on(clock::time_point now);
+    tracker_action wait_at(clock::time_point at);
+    tracker_action poll_at(clock::time_point at);
+    tracker_action finish(run_phase phase);
+    tracker_action fail(std::error_code ec);
+    tracker_action fall_back_from_stream(clock::time_point now);
+    // Counts a failed request; returns give_up when a limit is reached.
+    std::optional<tracker_action> count_failure(std::error_code ec);
+    void count_success();
+    // base + full jitter over [0, min(cap, base * (2^(n-1) - 1))]: exactly `base` after the first
+    // failure, a growing random extra after repeated ones.
+    clock::duration backoff(clock::duration base, unsigned n);
+
+    tracker_config cfg_;
+    std::mt19937_64 rng_;
+    tracking_mode channel_ = tracking_mode::sse;
+    pending pending_ = pending::none;
+    tracker_action last_{};  // the action the driver is carrying out (repeated on misuse)
+
+    std::string last_event_id_;
+    clock::duration retry_;              // the stream's reconnection time (server `retry:` wins)
+    clock::time_point last_wait_start_{};
+    bool waited_before_ = false;
+
+    unsigned stream_failures_ = 0;
+    unsigned wait_failures_ = 0;
+    unsigned poll_failures_ = 0;
+    unsigned transport_failures_ = 0;
+    unsigned not_found_ = 0;
+    unsigned stream_connects_ = 0;
+};
+
+}  // namespace briefd::pipeline

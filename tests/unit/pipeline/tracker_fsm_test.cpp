@@ -1,0 +1,520 @@
+// tracker_fsm scripts: each test plays the driver's side with a fake clock and checks the action
+// the fsm returns at each step (boostorg/mysql sansio test style).
+#include "pipeline/tracker_fsm.hpp"
+
+#include <chrono>
+
+using namespace std::chrono_literals;
+using briefd::errc;
+using namespace briefd::pipeline;
+using kind = tracker_action::kind;
+
+namespace {
+
+// A fake clock: an arbitrary origin plus whatever the script advances.
+struct fake_clock {
+    clock::time_point t = clock::time_point{} + 1000h;
+    clock::time_point now() const { return t; }
+    clock::time_point advance(clock::duration d) { return t += d; }
+};
+
+tracker_config config(tracking_mode mode = tracking_mode::auto_) {
+    tracker_config c;
+    c.mode = mode;
+    return c;
+}
+
+const std::error_code net_error = std::make_error_code(std::errc::connection_reset);
+
+}  // namespace
+
+// ---------------------------------------------------------------- stream happy paths
+
+TEST_CASE("tracker: auto mode opens a stream first, with the idle deadline and no Last-Event-ID") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    auto a = fsm.start(c.now());
+    CHECK(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now());
+    CHECK(a.last_event_id.empty());
+    CHECK(a.idle_timeout == 45s);
+    CHECK(fsm.current_channel() == tracking_mode::sse);
+    CHECK(fsm.stream_connects() == 1);
+}
+
+TEST_CASE("tracker: progress and ping events mean keep reading") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(2s), "progress", run_phase::running, "");
+    CHECK(a.what == kind::read);
+    CHECK(a.idle_timeout == 45s);
+    a = fsm.on_stream_event(c.advance(15s), "ping", run_phase::unknown, "");
+    CHECK(a.what == kind::read);
+    CHECK(fsm.stream_connects() == 1);
+}
+
+TEST_CASE("tracker: a complete event with a completed run is done") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    auto a = fsm.on_stream_event(c.advance(1s), "complete", run_phase::completed, "");
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::completed);
+}
+
+TEST_CASE("tracker: an error event carrying a failed run is done(failed), not a transport error") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "error", run_phase::failed, "");
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::failed);
+}
+
+TEST_CASE("tracker: an error event carrying a cancelled run is done(cancelled)") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "error", run_phase::cancelled, "");
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::cancelled);
+}
+
+TEST_CASE("tracker: the run's status decides, whatever the event is called") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "progress", run_phase::completed, "");
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::completed);
+}
+
+TEST_CASE("tracker: an unknown status keeps going") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "progress", run_phase::unknown, "");
+    CHECK(a.what == kind::read);
+}
+
+TEST_CASE("tracker: an error event whose payload is not terminal is confirmed over wait") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "error", run_phase::unknown, "");
+    CHECK(a.what == kind::wait);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.current_channel() == tracking_mode::wait);
+}
+
+// ---------------------------------------------------------------- reconnects
+
+TEST_CASE("tracker: a timeout event reconnects at once, not counted as a failure") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    // Many 10-minute streams in a row never add up to a fallback.
+    for (int i = 0; i < 10; ++i) {
+        auto a = fsm.on_stream_event(c.advance(10min), "timeout", run_phase::unknown, "");
+        REQUIRE(a.what == kind::open_stream);
+        CHECK(a.not_before == c.now());
+    }
+    CHECK(fsm.stream_connects() == 11);
+    CHECK(fsm.current_channel() == tracking_mode::sse);
+    CHECK(fsm.consecutive_failures() == 0);
+}
+
+TEST_CASE("tracker: the last event id is carried into the next connect") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "ev-7");
+    auto a = fsm.on_stream_event(c.advance(1s), "timeout", run_phase::unknown, "ev-8");
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.last_event_id == "ev-8");
+    // It persists across a connection that sends no id, and after a failure.
+    a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.last_event_id == "ev-8");
+}
+
+TEST_CASE("tracker: a clean close without a terminal event reconnects after reconnect_base") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    auto a = fsm.on_stream_ended(c.advance(1s), {}, std::nullopt);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 1s);
+    CHECK(fsm.stream_connects() == 2);
+}
+
+TEST_CASE("tracker: the server's retry: value replaces reconnect_base and is remembered") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    auto a = fsm.on_stream_ended(c.advance(1s), {}, 5000ms);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 5s);
+    // Next connection: the server says nothing about retry, the 5 s still applies.
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    a = fsm.on_stream_ended(c.advance(1s), {}, std::nullopt);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 5s);
+}
+
+TEST_CASE("tracker: repeated failures back off with jitter inside the documented bounds") {
+    // Bounds: n-th consecutive failure waits retry + U[0, min(cap, retry * (2^(n-1) - 1))].
+    for (std::uint64_t seed = 0; seed < 50; ++seed) {
+        fake_clock c;
+        auto cfg = config();
+        cfg.sse_max_failures = 10;
+        tracker_fsm fsm(cfg, seed);
+        fsm.start(c.now());
+        auto a = fsm.on_stream_ended(c.advance(1s), errc::sse_idle_timeout, std::nullopt);
+        REQUIRE(a.what == kind::open_stream);
+        CHECK(a.not_before == c.now() + 1s);  // the first failure: exactly the retry delay
+        const clock::duration extra_max[] = {1s, 3s, 7s, 15s, 30s, 30s};
+        for (auto max : extra_max) {
+            a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+            REQUIRE(a.what == kind::open_stream);
+            CHECK(a.not_before >= c.now() + 1s);
+            CHECK(a.not_before <= c.now() + 1s + max);
+        }
+    }
+}
+
+TEST_CASE("tracker: jitter is deterministic for a seed and differs between seeds") {
+    auto run = [](std::uint64_t seed) {
+        fake_clock c;
+        auto cfg = config();
+        cfg.sse_max_failures = 10;
+        tracker_fsm fsm(cfg, seed);
+        fsm.start(c.now());
+        std::vector<clock::duration> delays;
+        for (int i = 0; i < 6; ++i) {
+            auto a = fsm.on_stream_ended(c.now(), net_error, std::nullopt);
+            delays.push_back(a.not_before - c.now());
+        }
+        return delays;
+    };
+    CHECK(run(42) == run(42));
+    CHECK(run(42) != run(43));
+}
+
+TEST_CASE("tracker: a server retry of 0 still backs off on repeated failures") {
+    fake_clock c;
+    auto cfg = config();
+    cfg.sse_max_failures = 10;
+    tracker_fsm fsm(cfg, 7);
+    fsm.start(c.now());
+    fsm.on_stream_ended(c.now(), {}, 0ms);
+    clock::duration total{};
+    for (int i = 0; i < 5; ++i) total += fsm.on_stream_ended(c.now(), {}, 0ms).not_before - c.now();
+    CHECK(total > 0s);
+}
+
+TEST_CASE("tracker: a ping resets the stream failure count") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);  // sse_max_failures = 3
+    fsm.start(c.now());
+    fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    fsm.on_stream_ended(c.advance(5s), net_error, std::nullopt);
+    // A working connection in between: the count starts again.
+    auto a = fsm.on_stream_event(c.advance(5s), "ping", run_phase::unknown, "");
+    CHECK(a.what == kind::read);
+    a = fsm.on_stream_ended(c.advance(50s), errc::sse_idle_timeout, std::nullopt);
+    CHECK(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 1s);  // first failure again: no backoff extra
+    a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    CHECK(a.what == kind::open_stream);
+    CHECK(fsm.current_channel() == tracking_mode::sse);
+}
+
+// ---------------------------------------------------------------- fallbacks
+
+TEST_CASE("tracker: auto mode falls back to wait at once on a refusal, without reconnecting") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_refused(c.advance(200ms));
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == c.now());
+    CHECK(a.wait_timeout == 60s);
+    CHECK(fsm.current_channel() == tracking_mode::wait);
+    CHECK(fsm.stream_connects() == 1);
+}
+
+TEST_CASE("tracker: auto mode falls back to wait after sse_max_failures failed streams") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    auto a = fsm.start(c.now());
+    a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    CHECK(a.what == kind::open_stream);
+    a = fsm.on_stream_ended(c.advance(45s), errc::sse_idle_timeout, std::nullopt);
+    CHECK(a.what == kind::open_stream);
+    a = fsm.on_stream_ended(c.advance(1s), {}, std::nullopt);  // accepted and closed, no event
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.stream_connects() == 3);
+    CHECK(fsm.current_channel() == tracking_mode::wait);
+}
+
+TEST_CASE("tracker: sse mode retries a refusal with backoff, then falls back to poll") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::sse), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_refused(c.advance(1s));
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 1s);
+    a = fsm.on_stream_refused(c.advance(1s));
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before >= c.now() + 1s);
+    CHECK(a.not_before <= c.now() + 2s);
+    a = fsm.on_stream_refused(c.advance(2s));
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.current_channel() == tracking_mode::poll);
+    CHECK(fsm.stream_connects() == 3);
+}
+
+TEST_CASE("tracker: sse mode falls back to poll, not wait, after failed streams") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::sse), 1);
+    fsm.start(c.now());
+    fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    auto a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+    CHECK(a.what == kind::poll);
+    CHECK(fsm.current_channel() == tracking_mode::poll);
+}
+
+// ---------------------------------------------------------------- wait
+
+TEST_CASE("tracker: wait mode waits; a timed-out wait waits again at once") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::wait), 1);
+    auto a = fsm.start(c.now());
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == c.now());
+    CHECK(a.wait_timeout == 60s);
+    CHECK(fsm.stream_connects() == 0);
+    a = fsm.on_wait_result(c.advance(60s), {}, run_phase::running, true);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == c.now());
+    a = fsm.on_wait_result(c.advance(30s), {}, run_phase::completed, false);
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::completed);
+}
+
+TEST_CASE("tracker: a wait that returns at once is not repeated faster than poll_interval") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::wait), 1);
+    auto a = fsm.start(c.now());
+    const auto started = a.not_before;
+    a = fsm.on_wait_result(c.advance(100ms), {}, run_phase::running, true);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == started + 4s);
+    // Without the timeout flag the server did not block as promised: poll_interval after now.
+    a = fsm.on_wait_result(c.advance(5s), {}, run_phase::queued, false);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before == c.now() + 4s);
+}
+
+TEST_CASE("tracker: wait errors back off, then switch to polling") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::wait), 3);  // wait_max_failures = 3
+    fsm.start(c.now());
+    auto a = fsm.on_wait_result(c.advance(1s), errc::server_error, run_phase::unknown, false);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before >= c.now() + 1s);
+    a = fsm.on_wait_result(c.advance(10s), errc::read_timeout, run_phase::unknown, false);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before >= c.now() + 1s);
+    CHECK(a.not_before <= c.now() + 2s);
+    a = fsm.on_wait_result(c.advance(10s), net_error, run_phase::unknown, false);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now() + 4s);
+    CHECK(fsm.current_channel() == tracking_mode::poll);
+}
+
+TEST_CASE("tracker: a terminal phase from wait after a stream fallback is done") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_refused(c.advance(1s));
+    auto a = fsm.on_wait_result(c.advance(20s), {}, run_phase::cancelled, false);
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::cancelled);
+}
+
+// ---------------------------------------------------------------- poll
+
+TEST_CASE("tracker: poll mode polls every poll_interval until terminal") {
+    fake_clock c;
+    auto cfg = config(tracking_mode::poll);
+    cfg.poll_interval = 7s;
+    tracker_fsm fsm(cfg, 1);
+    auto a = fsm.start(c.now());
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.current_channel() == tracking_mode::poll);
+    a = fsm.on_poll_result(c.advance(300ms), {}, run_phase::queued);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now() + 7s);
+    a = fsm.on_poll_result(c.advance(7s), {}, run_phase::unknown);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now() + 7s);
+    a = fsm.on_poll_result(c.advance(7s), {}, run_phase::failed);
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::failed);
+}
+
+TEST_CASE("tracker: poll errors back off from poll_interval") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::poll), 9);
+    fsm.start(c.now());
+    auto a = fsm.on_poll_result(c.advance(1s), errc::server_error, run_phase::unknown);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now() + 4s);
+    a = fsm.on_poll_result(c.advance(4s), errc::server_error, run_phase::unknown);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before >= c.now() + 4s);
+    CHECK(a.not_before <= c.now() + 8s);
+    // A success ends the backoff.
+    a = fsm.on_poll_result(c.advance(8s), {}, run_phase::running);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before == c.now() + 4s);
+    CHECK(fsm.consecutive_failures() == 0);
+}
+
+// ---------------------------------------------------------------- giving up
+
+TEST_CASE("tracker: gives up after max_transport_failures consecutive failures of every kind") {
+    fake_clock c;
+    auto cfg = config();
+    cfg.max_transport_failures = 8;
+    tracker_fsm fsm(cfg, 1);
+    auto a = fsm.start(c.now());
+    int steps = 0;
+    while (a.what != kind::give_up && steps < 100) {
+        c.t = std::max(c.t, a.not_before);
+        switch (a.what) {
+            case kind::open_stream:
+            case kind::read: a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt); break;
+            case kind::wait:
+                a = fsm.on_wait_result(c.advance(1s), net_error, run_phase::unknown, false);
+                break;
+            case kind::poll: a = fsm.on_poll_result(c.advance(1s), net_error, run_phase::unknown); break;
+            default: break;
+        }
+        ++steps;
+    }
+    CHECK(a.what == kind::give_up);
+    CHECK(a.error == net_error);
+    CHECK(steps == 8);  // 3 streams, 3 waits, 2 polls
+    CHECK(fsm.current_channel() == tracking_mode::poll);
+}
+
+TEST_CASE("tracker: a success anywhere resets the give-up count") {
+    fake_clock c;
+    auto cfg = config(tracking_mode::poll);
+    cfg.max_transport_failures = 3;
+    tracker_fsm fsm(cfg, 1);
+    fsm.start(c.now());
+    for (int round = 0; round < 5; ++round) {
+        CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::poll);
+        CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::poll);
+        CHECK(fsm.on_poll_result(c.advance(5s), {}, run_phase::running).what == kind::poll);
+    }
+    CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::poll);
+    CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::poll);
+    CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::give_up);
+}
+
+TEST_CASE("tracker: a run that is gone (404 twice) gives up with not_found") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::poll), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_poll_result(c.advance(1s), errc::not_found, run_phase::unknown);
+    REQUIRE(a.what == kind::poll);  // one more try: a fresh run can 404 briefly
+    a = fsm.on_poll_result(c.advance(4s), errc::not_found, run_phase::unknown);
+    CHECK(a.what == kind::give_up);
+    CHECK(a.error == errc::not_found);
+}
+
+TEST_CASE("tracker: a 404 on the stream then on wait gives up") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    auto a = fsm.on_stream_refused(c.advance(1s), errc::not_found);
+    REQUIRE(a.what == kind::wait);
+    a = fsm.on_wait_result(c.advance(1s), errc::not_found, run_phase::unknown, false);
+    CHECK(a.what == kind::give_up);
+    CHECK(a.error == errc::not_found);
+}
+
+TEST_CASE("tracker: a 404 followed by a success does not give up later") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::poll), 1);
+    fsm.start(c.now());
+    fsm.on_poll_result(c.advance(1s), errc::not_found, run_phase::unknown);
+    fsm.on_poll_result(c.advance(4s), {}, run_phase::queued);
+    auto a = fsm.on_poll_result(c.advance(4s), errc::not_found, run_phase::unknown);
+    CHECK(a.what == kind::poll);
+}
+
+// ---------------------------------------------------------------- driver contract
+
+TEST_CASE("tracker: done is final; later calls repeat it") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "complete", run_phase::completed, "");
+    auto a = fsm.on_stream_ended(c.advance(1s), {}, std::nullopt);
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::completed);
+    CHECK(fsm.on_poll_result(c.advance(1s), net_error, run_phase::unknown).what == kind::done);
+    CHECK(fsm.stream_connects() == 1);
+}
+
+TEST_CASE("tracker: a call that does not match the pending action repeats that action") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::poll), 1);
+    auto first = fsm.start(c.now());
+    auto a = fsm.on_stream_event(c.advance(1s), "complete", run_phase::completed, "");
+    CHECK(a.what == kind::poll);
+    CHECK(a.not_before == first.not_before);
+    CHECK(fsm.on_wait_result(c.now(), {}, run_phase::completed, false).what == kind::poll);
+    // The real result still works afterwards.
+    CHECK(fsm.on_poll_result(c.advance(1s), {}, run_phase::completed).what == kind::done);
+}
+
+TEST_CASE("tracker: a full auto-mode life: stream, timeouts, drop, refusal, wait, done") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 11);
+    auto a = fsm.start(c.now());
+    REQUIRE(a.what == kind::open_stream);
+    a = fsm.on_stream_event(c.advance(2s), "progress", run_phase::queued, "1");
+    REQUIRE(a.what == kind::read);
+    a = fsm.on_stream_event(c.advance(10min), "timeout", run_phase::unknown, "1");
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.last_event_id == "1");
+    a = fsm.on_stream_event(c.advance(2s), "progress", run_phase::running, "2");
+    REQUIRE(a.what == kind::read);
+    a = fsm.on_stream_ended(c.advance(3s), net_error, std::nullopt);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.last_event_id == "2");
+    CHECK(a.not_before == c.now() + 1s);
+    a = fsm.on_stream_refused(c.advance(1s));
+    REQUIRE(a.what == kind::wait);
+    a = fsm.on_wait_result(c.advance(60s), {}, run_phase::running, true);
+    REQUIRE(a.what == kind::wait);
+    a = fsm.on_wait_result(c.advance(12s), {}, run_phase::completed, false);
+    CHECK(a.what == kind::done);
+    CHECK(a.phase == run_phase::completed);
+    CHECK(fsm.stream_connects() == 3);
+}
