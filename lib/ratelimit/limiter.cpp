@@ -1,0 +1,145 @@
+#include "ratelimit/limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+
+namespace briefd::ratelimit {
+
+namespace {
+
+std::size_t scaled(std::size_t requests, double safety) noexcept {
+    const auto n = static_cast<std::size_t>(std::floor(static_cast<double>(requests) * safety));
+    return std::max<std::size_t>(n, 1);
+}
+
+}  // namespace
+
+limiter::limiter(std::size_t requests, clock::duration window, double safety)
+    : requests_(std::max<std::size_t>(requests, 1)),
+      window_(window > clock::duration::zero() ? window : std::chrono::seconds(1)),
+      safety_(safety > 0.0 && safety <= 1.0 ? safety : 1.0) {}
+
+limiter::constraint limiter::configured() const noexcept {
+    return {scaled(requests_, safety_), window_};
+}
+
+std::optional<limiter::constraint> limiter::server() const noexcept {
+    if (!server_) {
+        return std::nullopt;
+    }
+    return constraint{scaled(server_->requests, safety_), server_->window};
+}
+
+std::size_t limiter::used(const constraint& c, clock::time_point now) const {
+    // Sends in (now - window, now]: a send exactly one window ago no longer counts.
+    const auto first = std::upper_bound(log_.begin(), log_.end(), now - c.window);
+    return static_cast<std::size_t>(std::distance(first, log_.end()));
+}
+
+std::size_t limiter::free_slots(clock::time_point now) const {
+    const auto conf = configured();
+    const auto u = used(conf, now);
+    std::size_t free = conf.requests > u ? conf.requests - u : 0;
+    if (const auto s = server()) {
+        const auto us = used(*s, now);
+        free = std::min(free, s->requests > us ? s->requests - us : 0);
+    }
+    return free;
+}
+
+limiter::clock::time_point limiter::earliest(clock::time_point now) const {
+    // Never before the newest recorded send: the log must stay in time order.
+    auto t = std::max({now, paused_until(), log_.empty() ? now : log_.back()});
+    // For N per W the next send must come at least W after the N-th most recent one. Moving t
+    // later only lowers every window's count, so one pass over the constraints is enough.
+    const auto apply = [&](const constraint& c) {
+        if (log_.size() >= c.requests) {
+            t = std::max(t, log_[log_.size() - c.requests] + c.window);
+        }
+    };
+    apply(configured());
+    if (const auto s = server()) {
+        apply(*s);
+    }
+    return t;
+}
+
+bool limiter::try_acquire(clock::time_point now) {
+    if (earliest(now) > now) {
+        return false;
+    }
+    log_.push_back(now);
+    prune(now);
+    return true;
+}
+
+void limiter::observe(const rate_info& info, clock::time_point now) {
+    if (!log_.empty()) {
+        now = std::max(now, log_.back());
+    }
+    if (info.limit && *info.limit > 0) {
+        const auto w = info.window ? std::chrono::duration_cast<clock::duration>(*info.window) : window_;
+        if (w <= max_server_window) {
+            server_ = constraint{static_cast<std::size_t>(*info.limit), w};
+        }
+    }
+    if (info.remaining && *info.remaining >= 0) {
+        const auto server_free = static_cast<std::size_t>(*info.remaining);
+        // The server counted sends we did not see (another client on this IP, requests that
+        // failed before reaching our log...): record the difference as sends made just now.
+        for (auto ours = free_slots(now); ours > server_free; --ours) {
+            log_.push_back(now);
+        }
+        if (server_free == 0 && info.reset) {
+            blocked_until_ = std::max(blocked_until_, now + std::chrono::duration_cast<clock::duration>(*info.reset));
+        }
+    }
+    prune(now);
+}
+
+void limiter::on_429(const rate_info& info, clock::time_point now, clock::duration fallback) {
+    observe(info, now);
+    clock::duration pause = fallback;
+    if (info.retry_after) {
+        pause = std::chrono::duration_cast<clock::duration>(*info.retry_after);
+    } else if (info.reset) {
+        pause = std::chrono::duration_cast<clock::duration>(*info.reset);
+    }
+    pause = std::clamp(pause, min_pause, max_pause);
+    paused_until_ = std::max(paused_until_, now + pause);
+}
+
+void limiter::set_limit(std::size_t requests, clock::duration window) {
+    requests_ = std::max<std::size_t>(requests, 1);
+    window_ = window > clock::duration::zero() ? window : std::chrono::seconds(1);
+    if (!log_.empty()) {
+        prune(log_.back());
+    }
+}
+
+limiter::clock::time_point limiter::paused_until() const noexcept {
+    return std::max(paused_until_, blocked_until_);
+}
+
+std::size_t limiter::available(clock::time_point now) const {
+    if (now < paused_until()) {
+        return 0;
+    }
+    return free_slots(now);
+}
+
+void limiter::prune(clock::time_point now) {
+    // Keep every send within the longest window any constraint looks at. Pruning by count as well
+    // would forget sends when set_limit() lowers N, and a later raise would then allow too many.
+    // Memory stays bounded: the configured constraint admits at most N sends per window.
+    auto keep_window = window_;
+    if (server_) {
+        keep_window = std::max(keep_window, server_->window);
+    }
+    while (!log_.empty() && log_.front() <= now - keep_window) {
+        log_.pop_front();
+    }
+}
+
+}  // namespace briefd::ratelimit

@@ -1,0 +1,83 @@
+// A client-side limiter for one host (PROTOCOLS §2.5): at most N requests in ANY window of length
+// W, enforced with a sliding-window log of send times. A token bucket is deliberately not used: a
+// full bucket plus its refill lets 2N requests through across a window edge, which is exactly the
+// burst a fixed- or sliding-window server answers with 429.
+//
+// Deterministic and sans-I/O: every method takes `now` (tests drive a fake clock). Jitter on a
+// 429 pause is the caller's job. Call try_acquire() right before sending, so the log holds only
+// requests the server will count.
+#pragma once
+
+#include "ratelimit/headers.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <optional>
+
+namespace briefd::ratelimit {
+
+class limiter {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// Longest pause a 429 can impose; a longer Retry-After is cut to this and the next 429 decides.
+    static constexpr clock::duration max_pause = std::chrono::minutes(15);
+    /// Shortest pause after a 429, so `Retry-After: 0` cannot turn into a tight retry loop.
+    static constexpr clock::duration min_pause = std::chrono::seconds(1);
+    /// Longest server-announced window the limiter paces for (longer ones, e.g. daily quotas, are
+    /// left to the server's 429s: pacing for them would need a day of send times).
+    static constexpr clock::duration max_server_window = std::chrono::hours(1);
+
+    /// At most `requests` per `window`, scaled by `safety` in (0, 1] (e.g. 0.9 keeps a 10 %
+    /// margin). `requests` below 1 counts as 1, a non-positive window as 1 s, a safety outside
+    /// (0, 1] as 1: the limiter is never more permissive than configured.
+    limiter(std::size_t requests, clock::duration window, double safety = 1.0);
+
+    /// When the next request may be sent: `now` if it may be sent now, otherwise later.
+    clock::time_point earliest(clock::time_point now) const;
+
+    /// Records a send at `now` and returns true if one is allowed now; otherwise changes nothing.
+    bool try_acquire(clock::time_point now);
+
+    /// Learns from any response: adopts a lower server limit (with its `w=` window if given),
+    /// counts sends the server saw but we did not when its Remaining is below ours, and with
+    /// Remaining == 0 allows nothing before now + Reset.
+    void observe(const rate_info& info, clock::time_point now);
+
+    /// A 429: pauses the whole host until now + Retry-After, else + Reset, else + `fallback`,
+    /// clamped to [min_pause, max_pause]. Also observe()s `info` (calling both is harmless).
+    void on_429(const rate_info& info, clock::time_point now, clock::duration fallback);
+
+    /// Live reload of the configured limit; the send log is kept, so a reload never opens a burst.
+    /// (Lengthening the window counts only the sends still within the longest window so far.)
+    void set_limit(std::size_t requests, clock::duration window);
+
+    /// No request before this (a 429 pause or a Remaining == 0 block); epoch when none.
+    clock::time_point paused_until() const noexcept;
+
+    /// Requests that could be sent at `now` without waiting (0 while paused).
+    std::size_t available(clock::time_point now) const;
+
+private:
+    struct constraint {
+        std::size_t requests;
+        clock::duration window;
+    };
+
+    constraint configured() const noexcept;
+    std::optional<constraint> server() const noexcept;
+    std::size_t used(const constraint& c, clock::time_point now) const;
+    std::size_t free_slots(clock::time_point now) const;
+    void prune(clock::time_point now);
+
+    std::deque<clock::time_point> log_;  // send times, oldest first (plus unseen sends, see observe)
+    std::size_t requests_;
+    clock::duration window_;
+    double safety_;
+    std::optional<constraint> server_;    // the server's own limit, as last announced
+    clock::time_point paused_until_{};    // after a 429
+    clock::time_point blocked_until_{};   // Remaining == 0 until Reset
+};
+
+}  // namespace briefd::ratelimit

@@ -1,0 +1,340 @@
+// The host limiter on a fake clock: N per any window W, learning from responses, 429 pauses.
+#include "ratelimit/limiter.hpp"
+
+#include <deque>
+
+using briefd::ratelimit::limiter;
+using briefd::ratelimit::rate_info;
+using namespace std::chrono_literals;
+using clock_type = limiter::clock;
+
+namespace {
+
+const clock_type::time_point t0 = clock_type::time_point(1000h);  // an arbitrary fake-clock origin
+
+// Largest number of acquisitions in any half-open window [x, x + w).
+std::size_t max_in_any_window(const std::vector<clock_type::time_point>& sends, clock_type::duration w) {
+    std::size_t best = 0;
+    std::size_t lo = 0;
+    for (std::size_t hi = 0; hi < sends.size(); ++hi) {
+        while (sends[hi] - sends[lo] >= w) {
+            ++lo;
+        }
+        best = std::max(best, hi - lo + 1);
+    }
+    return best;
+}
+
+}  // namespace
+
+TEST_CASE("N requests go at once, the next waits a full window after the first") {
+    limiter l(3, 10s);
+    CHECK(l.available(t0) == 3);
+    CHECK(l.try_acquire(t0));
+    CHECK(l.try_acquire(t0 + 1s));
+    CHECK(l.try_acquire(t0 + 2s));
+    CHECK(l.available(t0 + 2s) == 0);
+    CHECK_FALSE(l.try_acquire(t0 + 3s));
+    CHECK(l.earliest(t0 + 3s) == t0 + 10s);
+    CHECK_FALSE(l.try_acquire(t0 + 10s - 1ns));
+    CHECK(l.try_acquire(t0 + 10s));
+    CHECK(l.earliest(t0 + 10s) == t0 + 11s);
+    CHECK(l.available(t0 + 12s) == 2);
+}
+
+TEST_CASE("earliest is never before now and agrees with try_acquire") {
+    limiter l(2, 1s);
+    CHECK(l.earliest(t0) == t0);
+    l.try_acquire(t0);
+    l.try_acquire(t0);
+    const auto e = l.earliest(t0 + 100ms);
+    CHECK(e == t0 + 1s);
+    CHECK(l.earliest(t0 + 5s) == t0 + 5s);
+    CHECK_FALSE(l.try_acquire(e - 1ns));
+    CHECK(l.try_acquire(e));
+}
+
+TEST_CASE("no 2N burst across a window edge") {
+    limiter l(10, 60s);
+    std::vector<clock_type::time_point> sends;
+    // Idle, then a full burst just before what a fixed window would call its edge, then another.
+    for (auto t = t0 + 59s; t < t0 + 61s; t += 10ms) {
+        if (l.try_acquire(t)) {
+            sends.push_back(t);
+        }
+    }
+    CHECK(sends.size() == 10);
+    CHECK(max_in_any_window(sends, 60s) <= 10);
+}
+
+TEST_CASE("the safety factor keeps a margin but never drops to zero") {
+    limiter l(10, 60s, 0.9);
+    CHECK(l.available(t0) == 9);
+    limiter tiny(1, 60s, 0.5);
+    CHECK(tiny.available(t0) == 1);
+    limiter silly(10, 60s, 7.0);  // more than 1 would be more permissive than configured
+    CHECK(silly.available(t0) == 10);
+    limiter zero(0, 0s);
+    CHECK(zero.available(t0) == 1);
+    CHECK(zero.try_acquire(t0));
+    CHECK(zero.earliest(t0) == t0 + 1s);
+}
+
+TEST_CASE("observe: Remaining 0 blocks until the server's reset") {
+    limiter l(100, 60s);
+    rate_info info;
+    info.remaining = 0;
+    info.reset = 30s;
+    l.observe(info, t0);
+    CHECK(l.available(t0) == 0);
+    CHECK(l.paused_until() == t0 + 30s);
+    CHECK(l.earliest(t0) >= t0 + 30s);
+    CHECK_FALSE(l.try_acquire(t0 + 29s));
+}
+
+TEST_CASE("observe: Remaining 0 without a reset still fills the window") {
+    limiter l(5, 60s);
+    rate_info info;
+    info.remaining = 0;
+    l.observe(info, t0);
+    CHECK(l.available(t0) == 0);
+    CHECK(l.earliest(t0) == t0 + 60s);
+}
+
+TEST_CASE("observe: a lower server Remaining is trusted, a higher one is not") {
+    limiter l(10, 60s);
+    REQUIRE(l.try_acquire(t0));
+    REQUIRE(l.try_acquire(t0));
+    CHECK(l.available(t0) == 8);
+
+    rate_info higher;
+    higher.remaining = 9;  // e.g. the server had not yet counted our second request
+    l.observe(higher, t0 + 1s);
+    CHECK(l.available(t0 + 1s) == 8);
+
+    rate_info lower;
+    lower.remaining = 3;  // someone else on this IP is using the quota
+    l.observe(lower, t0 + 1s);
+    CHECK(l.available(t0 + 1s) == 3);
+    // The unseen sends (recorded at t0 + 1 s) age out like real ones, a second after ours.
+    CHECK(l.available(t0 + 60s) == 5);
+    CHECK(l.available(t0 + 61s) == 10);
+}
+
+TEST_CASE("observe: a lower server limit is adopted, a higher one is not") {
+    limiter l(100, 60s);
+    rate_info lower;
+    lower.limit = 20;
+    l.observe(lower, t0);
+    CHECK(l.available(t0) == 20);
+
+    rate_info higher;
+    higher.limit = 500;
+    l.observe(higher, t0);
+    CHECK(l.available(t0) == 100);
+}
+
+TEST_CASE("observe: a server limit with its own window is enforced on that window") {
+    limiter l(100, 60s);
+    rate_info info;
+    info.limit = 5;
+    info.window = 1s;  // 5 per second: looser per minute than ours only in bursts
+    l.observe(info, t0);
+    std::vector<clock_type::time_point> sends;
+    for (auto t = t0; t < t0 + 120s; t += 10ms) {
+        if (l.try_acquire(t)) {
+            sends.push_back(t);
+        }
+    }
+    CHECK(max_in_any_window(sends, 1s) <= 5);
+    CHECK(max_in_any_window(sends, 60s) <= 100);
+    CHECK(sends.size() == 200);  // still limited by our own 100/min over two minutes
+}
+
+TEST_CASE("observe: a daily server window is not paced for") {
+    limiter l(100, 60s);
+    rate_info info;
+    info.limit = 50;
+    info.window = 86400s;
+    l.observe(info, t0);
+    CHECK(l.available(t0) == 100);
+}
+
+TEST_CASE("observe with nonsense values changes nothing") {
+    limiter l(10, 60s);
+    rate_info info;
+    info.limit = 0;
+    info.remaining = -3;
+    l.observe(info, t0);
+    CHECK(l.available(t0) == 10);
+    l.observe(rate_info{}, t0);
+    CHECK(l.available(t0) == 10);
+}
+
+TEST_CASE("on_429 pauses for Retry-After, else Reset, else the fallback") {
+    rate_info with_retry;
+    with_retry.retry_after = 30s;
+    with_retry.reset = 50s;
+    limiter a(100, 60s);
+    a.on_429(with_retry, t0, 10s);
+    CHECK(a.paused_until() == t0 + 30s);
+    CHECK(a.available(t0 + 29s) == 0);
+    CHECK(a.earliest(t0) == t0 + 30s);
+    CHECK(a.try_acquire(t0 + 30s));
+
+    rate_info with_reset;
+    with_reset.reset = 20s;
+    limiter b(100, 60s);
+    b.on_429(with_reset, t0, 10s);
+    CHECK(b.paused_until() == t0 + 20s);
+
+    limiter c(100, 60s);
+    c.on_429(rate_info{}, t0, 10s);
+    CHECK(c.paused_until() == t0 + 10s);
+}
+
+TEST_CASE("on_429 clamps the pause to [1 s, 15 min]") {
+    rate_info zero;
+    zero.retry_after = 0s;
+    limiter a(100, 60s);
+    a.on_429(zero, t0, 10s);
+    CHECK(a.paused_until() == t0 + 1s);
+
+    rate_info day;
+    day.retry_after = 24h;
+    limiter b(100, 60s);
+    b.on_429(day, t0, 10s);
+    CHECK(b.paused_until() == t0 + 15min);
+
+    limiter c(100, 60s);
+    c.on_429(rate_info{}, t0, -5s);
+    CHECK(c.paused_until() == t0 + 1s);
+}
+
+TEST_CASE("a shorter later 429 does not shorten an existing pause") {
+    limiter l(100, 60s);
+    rate_info longer;
+    longer.retry_after = 60s;
+    l.on_429(longer, t0, 10s);
+    rate_info shorter;
+    shorter.retry_after = 5s;
+    l.on_429(shorter, t0 + 1s, 10s);
+    CHECK(l.paused_until() == t0 + 60s);
+}
+
+TEST_CASE("on_429 also learns Remaining 0 from the response") {
+    limiter l(10, 60s);
+    rate_info info;
+    info.retry_after = 2s;
+    info.remaining = 0;
+    l.on_429(info, t0, 10s);
+    CHECK(l.available(t0 + 3s) == 0);  // the pause is over but the window is full
+    CHECK(l.earliest(t0 + 3s) == t0 + 60s);
+}
+
+TEST_CASE("set_limit applies at once and keeps the send log") {
+    limiter l(10, 60s);
+    for (int i = 0; i < 6; ++i) {
+        REQUIRE(l.try_acquire(t0));
+    }
+    l.set_limit(5, 60s);
+    CHECK(l.available(t0 + 1s) == 0);
+    CHECK(l.earliest(t0 + 1s) == t0 + 60s);
+    l.set_limit(20, 60s);
+    CHECK(l.available(t0 + 1s) == 14);
+    l.set_limit(20, 120s);
+    CHECK(l.available(t0 + 90s) == 14);  // the six sends still count in the longer window
+}
+
+TEST_CASE("a send time earlier than one already recorded cannot bypass the log") {
+    limiter l(1, 10s);
+    REQUIRE(l.try_acquire(t0 + 5s));
+    CHECK_FALSE(l.try_acquire(t0));
+    CHECK(l.earliest(t0) == t0 + 15s);
+}
+
+TEST_CASE("property: random demand never exceeds N in any window of W") {
+    struct config {
+        std::size_t n;
+        clock_type::duration w;
+        double safety;
+    };
+    for (const auto& cfg : {config{100, 60s, 1.0}, config{10, 1s, 1.0}, config{7, 3s, 1.0}, config{100, 60s, 0.9},
+                            config{1, 500ms, 1.0}}) {
+        for (std::uint32_t seed = 1; seed <= 5; ++seed) {
+            CAPTURE(cfg.n);
+            CAPTURE(seed);
+            std::mt19937 rng(seed);
+            limiter l(cfg.n, cfg.w, cfg.safety);
+            std::vector<clock_type::time_point> sends;
+            // Demand alternates between idle stretches, trickles and floods; responses sometimes
+            // report a lower Remaining or a 429.
+            std::uniform_int_distribution<int> gap_ms(0, 2000);
+            std::uniform_int_distribution<int> burst(1, 50);
+            std::uniform_int_distribution<int> dice(0, 99);
+            auto t = t0;
+            const auto end = t0 + 30min;
+            while (t < end) {
+                const int mode = dice(rng);
+                if (mode < 5) {
+                    t += std::chrono::milliseconds(gap_ms(rng) * 20);  // idle
+                    continue;
+                }
+                const int k = mode < 40 ? burst(rng) : 1;
+                for (int i = 0; i < k; ++i) {
+                    if (l.try_acquire(t)) {
+                        sends.push_back(t);
+                        if (dice(rng) < 10) {
+                            rate_info info;
+                            info.remaining = static_cast<std::int64_t>(l.available(t) / 2);
+                            info.reset = std::chrono::seconds(dice(rng) % 5);
+                            l.observe(info, t);
+                        }
+                    }
+                    REQUIRE(l.earliest(t) >= t);
+                }
+                if (dice(rng) == 0) {
+                    rate_info info;
+                    info.retry_after = std::chrono::seconds(dice(rng) % 3);
+                    l.on_429(info, t, 1s);
+                }
+                t += std::chrono::milliseconds(gap_ms(rng) / (mode < 70 ? 10 : 1));
+            }
+            const auto allowed = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(cfg.n) * cfg.safety));
+            CHECK(max_in_any_window(sends, cfg.w) <= allowed);
+            CHECK(sends.size() > allowed);  // the test did push against the limit
+        }
+    }
+}
+
+TEST_CASE("property: steady demand gets at least 95% of N per W") {
+    for (const auto w : {clock_type::duration(60s), clock_type::duration(1s)}) {
+        const std::size_t n = 100;
+        limiter l(n, w);
+        std::size_t sent = 0;
+        const auto duration = 10 * w;
+        // A sender that always has work and sleeps until earliest() between requests.
+        for (auto t = t0; t < t0 + duration;) {
+            if (l.try_acquire(t)) {
+                ++sent;
+            } else {
+                t = l.earliest(t);
+            }
+        }
+        CHECK(static_cast<double>(sent) >= 0.95 * static_cast<double>(n) * 10);
+        CHECK(sent <= n * 10);
+
+        // A sender that polls every 50 ms of fake time instead.
+        limiter p(n, w);
+        std::size_t polled = 0;
+        std::vector<clock_type::time_point> sends;
+        for (auto t = t0; t < t0 + duration; t += w / 1200) {
+            while (p.try_acquire(t)) {
+                ++polled;
+                sends.push_back(t);
+            }
+        }
+        CHECK(static_cast<double>(polled) >= 0.95 * static_cast<double>(n) * 10);
+        CHECK(max_in_any_window(sends, w) <= n);
+    }
+}
