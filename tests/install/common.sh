@@ -10,12 +10,12 @@ finish() {
     echo "all checks passed"
 }
 
-# verify_unit <unit file> <binary for ExecStart>: systemd-analyze verify on a copy whose ExecStart
-# points at an existing binary (verify insists the executable exists).
+# verify_unit <unit file> <binary>: systemd-analyze verify on a copy whose briefd commands (ExecStart,
+# ExecReload) run <binary>, because verify insists that every executable exists.
 verify_unit() {
     local unit=$1 bin=$2 dir out rc
     dir=$(mktemp -d) || return 1
-    sed -E "s|^ExecStart=[^ ]+|ExecStart=${bin}|" "$unit" > "$dir/briefd.service"
+    sed -E "s#^(ExecStart|ExecReload)=[^ ]*/briefd #\1=${bin} #" "$unit" > "$dir/briefd.service"
     out=$(systemd-analyze verify "$dir/briefd.service" 2>&1); rc=$?
     rm -rf "$dir"
     if [ "$rc" -eq 0 ] && ! printf '%s' "$out" | grep -q 'briefd'; then
