@@ -1,0 +1,78 @@
+// The durable record of one job (one brief file): what each item has reached, its run id, its
+// outputs. It is rewritten atomically at every transition, *before* the next external effect, so
+// that after a crash the daemon knows exactly what was already paid for (DESIGN §8):
+//
+//   pending ──► submitting ──► submitted ──► finished          (run terminal, outputs saved)
+//      │            │  (intent recorded        │
+//      │            │   before the request)    └──► failed      (run failed / cancelled / output lost)
+//      └────────────┴──────────────────────────────► failed      (rejected at submission)
+//
+// An item found in `submitting` on start-up had its request sent with an unknown outcome: the
+// `on_uncertain` policy decides.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace briefd::jobs {
+
+enum class item_state { pending, submitting, submitted, finished, failed };
+std::string_view to_string(item_state s) noexcept;
+
+struct output_record {
+    std::size_t index = 0;
+    std::string label, type;
+    std::string status;     ///< the provider's output status (completed, error, …)
+    std::string url;        ///< where it was downloaded from (empty for text outputs)
+    std::string file;       ///< name under outputs/<job>/, empty until saved
+    std::uint64_t bytes = 0;
+    std::string sha256;
+    std::string error;      ///< why it has no file
+    bool saved = false;     ///< the file is complete and durable under its final name
+};
+
+struct item_record {
+    std::size_t index = 0;
+    item_state state = item_state::pending;
+    std::string run_id;
+    std::string run_status;   ///< the provider's terminal status once known
+    std::string error;        ///< why the item failed: our words + the provider's (cleaned)
+    std::string provider_code;
+    unsigned submit_attempts = 0;
+    bool outputs_known = false;   ///< the run ended and `outputs` lists every output it has
+    std::vector<output_record> outputs;
+};
+
+struct job_record {
+    std::string job_id;
+    std::string brief_name;    ///< file name under active/
+    std::string provider;
+    std::int64_t claimed_at = 0;   ///< Unix seconds
+    std::vector<item_record> items;
+
+    /// Every item finished or failed, and every finished item's outputs are saved or errored.
+    bool complete() const;
+    /// "completed" (all finished, every output saved), "failed" (nothing usable), or "partial".
+    std::string overall_status() const;
+};
+
+boost::json::value to_json(const job_record& j);
+std::optional<job_record> from_json(std::string_view text);
+
+/// active/<job>.state.json
+std::filesystem::path state_path(const std::filesystem::path& active_dir, std::string_view job_id);
+/// Writes the record atomically (temp, fsync, rename, fsync dir).
+std::error_code save(const std::filesystem::path& active_dir, const job_record& j);
+
+/// manifest.json content (DESIGN §5; the README documents it as a stable contract).
+std::string manifest_json(const job_record& j, std::int64_t finished_at);
+/// failed/<name>.error.json content for a job whose items failed.
+std::string error_json(const job_record& j, std::int64_t failed_at);
+
+}  // namespace briefd::jobs
