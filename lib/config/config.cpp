@@ -1,0 +1,437 @@
+#include "config/config.hpp"
+
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace briefd::config {
+
+std::string load_error::to_string() const {
+    std::string s = file;
+    if (line > 0) s += ":" + std::to_string(line);
+    s += ": ";
+    if (!key.empty()) s += key + ": ";
+    s += problem;
+    return s;
+}
+
+std::string_view to_string(tracking_mode m) {
+    switch (m) {
+    case tracking_mode::auto_: return "auto";
+    case tracking_mode::sse: return "sse";
+    case tracking_mode::wait: return "wait";
+    case tracking_mode::poll: return "poll";
+    }
+    return "auto";
+}
+
+std::string_view to_string(uncertain_policy p) {
+    return p == uncertain_policy::resubmit ? "resubmit" : "fail";
+}
+
+namespace detail {
+namespace {
+
+constexpr std::string_view api_key_literal = "put the key in api_key_file or api_key_env, never in the config";
+
+// The first error ends loading; thrown inside this file only and returned to callers as a value.
+struct stop {
+    load_error error;
+};
+
+int line_of(const YAML::Node& n) {
+    if (!n.IsDefined()) return 0;
+    const auto m = n.Mark();
+    return m.is_null() ? 0 : m.line + 1;
+}
+
+std::string lower(std::string_view s) {
+    std::string r(s);
+    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return r;
+}
+
+/// One `key: value` pair of a mapping, with where it is.
+struct field {
+    std::string path;     // dotted key
+    YAML::Node key;       // for the line of "unknown key"/"duplicate key"
+    YAML::Node value;
+    int line() const {
+        int l = line_of(value);
+        return l > 0 ? l : line_of(key);
+    }
+};
+
+class reader {
+public:
+    explicit reader(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(int line, std::string key, std::string problem) const {
+        throw stop{load_error{file_, line, std::move(key), std::move(problem)}};
+    }
+    [[noreturn]] void fail(const field& f, std::string problem) const { fail(f.line(), f.path, std::move(problem)); }
+
+    /// The pairs of a mapping, refusing duplicate keys, keys outside `allowed` and api_key literals.
+    std::map<std::string, field> mapping(const YAML::Node& node, const std::string& path, int line,
+                                         const std::set<std::string_view>& allowed) const {
+        if (!node.IsMap()) fail(line_of(node) > 0 ? line_of(node) : line, path, "must be a mapping of keys");
+        std::map<std::string, field> out;
+        for (const auto& kv : node) {
+            const YAML::Node k = kv.first;
+            if (!k.IsScalar()) fail(line_of(k), path, "keys must be plain names");
+            std::string name = k.Scalar();
+            std::string p = path.empty() ? name : path + "." + name;
+            if (name == "api_key") fail(line_of(k), p, std::string(api_key_literal));
+            if (!allowed.empty() && !allowed.count(name)) {
+                std::string known;
+                for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+                fail(line_of(k), p, "unknown key (expected one of: " + known + ")");
+            }
+            if (out.count(name)) fail(line_of(k), p, "duplicate key");
+            out.emplace(name, field{p, k, kv.second});
+        }
+        return out;
+    }
+
+    std::string string(const field& f) const {
+        if (!f.value.IsScalar()) fail(f, f.value.IsNull() || !f.value.IsDefined() ? "must not be empty" : "must be a string");
+        std::string s = f.value.Scalar();
+        if (s.empty()) fail(f, "must not be empty");
+        return s;
+    }
+
+    std::int64_t integer(const field& f, std::int64_t min, std::int64_t max) const {
+        const std::string range = "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+        // Tag "!" is a quoted scalar: "5000" in quotes is a string, and the contract is typed.
+        if (!f.value.IsScalar() || f.value.Tag() != "?") fail(f, range);
+        const std::string& s = f.value.Scalar();
+        std::int64_t v = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec == std::errc::result_out_of_range) fail(f, range);
+        if (ec != std::errc() || p != s.data() + s.size()) fail(f, range);
+        if (v < 0 && min >= 0) fail(f, "must not be negative (" + range.substr(5) + ")");
+        if (v < min || v > max) fail(f, range);
+        return v;
+    }
+
+    std::string choice(const field& f, std::initializer_list<std::string_view> allowed) const {
+        std::string s = f.value.IsScalar() ? f.value.Scalar() : std::string();
+        if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+            std::string names;
+            for (auto a : allowed) names += (names.empty() ? "" : " | ") + std::string(a);
+            fail(f, "must be one of " + names);
+        }
+        return s;
+    }
+
+    std::filesystem::path absolute_path(const field& f) const {
+        std::filesystem::path p = string(f);
+        if (!p.is_absolute()) fail(f, "must be an absolute path (the daemon's working directory is not yours)");
+        return p;
+    }
+
+private:
+    std::string file_;
+};
+
+bool is_loopback(const boost::urls::url_view& u) {
+    switch (u.host_type()) {
+    case boost::urls::host_type::ipv4: return u.host_ipv4_address().to_bytes()[0] == 127;
+    case boost::urls::host_type::ipv6: return u.host_ipv6_address().is_loopback();
+    case boost::urls::host_type::name: return lower(u.host()) == "localhost";
+    default: return false;
+    }
+}
+
+std::string check_base_url(const reader& r, const field& f) {
+    std::string s = r.string(f);
+    auto u = boost::urls::parse_absolute_uri(s);
+    if (!u) r.fail(f, "not a valid URL (" + u.error().message() + ")");
+    std::string scheme = lower(u->scheme());
+    if (scheme != "http" && scheme != "https") r.fail(f, "must be an https:// URL (or http:// for a loopback host)");
+    if (!u->has_authority() || u->host().empty()) r.fail(f, "must name a host");
+    if (u->has_userinfo()) r.fail(f, "must not carry credentials; put the key in api_key_file or api_key_env");
+    if (u->has_query() || u->has_fragment()) r.fail(f, "must not have a query or fragment");
+    if (scheme == "http" && !is_loopback(*u))
+        r.fail(f, "http:// is only allowed for loopback hosts (127.x.x.x, ::1, localhost); use https://");
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    return s;
+}
+
+bool is_env_name(std::string_view s) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+using ms = std::chrono::milliseconds;
+constexpr std::int64_t hour_ms = 3600000;
+constexpr std::int64_t day_ms = 24 * hour_ms;
+
+provider_config read_provider(const reader& r, const field& pf) {
+    provider_config p;
+    p.name = pf.key.Scalar();
+    if (p.name != "lamina" && p.name != "hrizn" && p.name != "layers")
+        r.fail(line_of(pf.key), pf.path, "unknown provider (expected lamina, hrizn or layers)");
+    auto m = r.mapping(pf.value, pf.path, pf.line(),
+                       {"base_url", "api_key_file", "api_key_env", "ca_file", "rate_limit", "batch", "tracking",
+                        "timeouts", "retry"});
+    if (!m.count("base_url")) r.fail(line_of(pf.key), pf.path + ".base_url", "required");
+    p.base_url = check_base_url(r, m.at("base_url"));
+    if (m.count("api_key_file")) p.api_key_file = r.absolute_path(m.at("api_key_file")).string();
+    if (m.count("api_key_env")) {
+        p.api_key_env = r.string(m.at("api_key_env"));
+        if (!is_env_name(p.api_key_env)) r.fail(m.at("api_key_env"), "must be an environment variable name");
+    }
+    if (p.api_key_file.empty() && p.api_key_env.empty())
+        r.fail(line_of(pf.key), pf.path, "needs api_key_file or api_key_env (where the API key is)");
+    if (!p.api_key_file.empty() && !p.api_key_env.empty())
+        r.fail(m.at("api_key_env"), "give api_key_file or api_key_env, not both");
+    if (m.count("ca_file")) p.ca_file = r.absolute_path(m.at("ca_file")).string();
+
+    if (auto it = m.find("rate_limit"); it != m.end()) {
+        auto rl = r.mapping(it->second.value, it->second.path, it->second.line(), {"requests", "per_seconds"});
+        if (rl.count("requests")) p.rate_limit.requests = static_cast<std::size_t>(r.integer(rl.at("requests"), 1, 1000000));
+        if (rl.count("per_seconds")) p.rate_limit.per_seconds = std::chrono::seconds(r.integer(rl.at("per_seconds"), 1, 86400));
+    }
+    if (auto it = m.find("batch"); it != m.end()) {
+        auto b = r.mapping(it->second.value, it->second.path, it->second.line(), {"max_items", "linger_ms"});
+        if (b.count("max_items")) p.batch.max_items = static_cast<std::size_t>(r.integer(b.at("max_items"), 1, 10));
+        if (b.count("linger_ms")) p.batch.linger = ms(r.integer(b.at("linger_ms"), 0, 10 * 60000));
+    }
+    if (auto it = m.find("tracking"); it != m.end()) {
+        auto t = r.mapping(it->second.value, it->second.path, it->second.line(),
+                           {"mode", "poll_interval_ms", "wait_timeout_s", "sse_idle_timeout_ms", "sse_max_failures"});
+        if (t.count("mode")) {
+            auto mode = r.choice(t.at("mode"), {"auto", "sse", "wait", "poll"});
+            p.tracking.mode = mode == "sse" ? tracking_mode::sse
+                            : mode == "wait" ? tracking_mode::wait
+                            : mode == "poll" ? tracking_mode::poll
+                                             : tracking_mode::auto_;
+        }
+        if (t.count("poll_interval_ms")) p.tracking.poll_interval = ms(r.integer(t.at("poll_interval_ms"), 100, hour_ms));
+        if (t.count("wait_timeout_s")) p.tracking.wait_timeout = std::chrono::seconds(r.integer(t.at("wait_timeout_s"), 1, 120));
+        if (t.count("sse_idle_timeout_ms")) p.tracking.sse_idle_timeout = ms(r.integer(t.at("sse_idle_timeout_ms"), 1000, hour_ms));
+        if (t.count("sse_max_failures")) p.tracking.sse_max_failures = static_cast<unsigned>(r.integer(t.at("sse_max_failures"), 0, 1000));
+    }
+    if (auto it = m.find("timeouts"); it != m.end()) {
+        auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"connect_ms", "request_ms", "download_idle_ms"});
+        if (t.count("connect_ms")) p.timeouts.connect = ms(r.integer(t.at("connect_ms"), 1, hour_ms));
+        if (t.count("request_ms")) p.timeouts.request = ms(r.integer(t.at("request_ms"), 1, hour_ms));
+        if (t.count("download_idle_ms")) p.timeouts.download_idle = ms(r.integer(t.at("download_idle_ms"), 1, hour_ms));
+    }
+    if (auto it = m.find("retry"); it != m.end()) {
+        auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"base_ms", "cap_ms", "max_attempts"});
+        if (t.count("base_ms")) p.retry.base = ms(r.integer(t.at("base_ms"), 1, hour_ms));
+        if (t.count("cap_ms")) {
+            p.retry.cap = ms(r.integer(t.at("cap_ms"), 1, day_ms));
+            if (p.retry.cap < p.retry.base) r.fail(t.at("cap_ms"), "must be at least base_ms");
+        } else if (p.retry.cap < p.retry.base) {
+            r.fail(t.at("base_ms"), "must not exceed cap_ms (" + std::to_string(p.retry.cap.count()) + ")");
+        }
+        if (t.count("max_attempts")) p.retry.max_attempts = static_cast<unsigned>(r.integer(t.at("max_attempts"), 1, 1000));
+    }
+    return p;
+}
+
+config read(const YAML::Node& root, const reader& r) {
+    config c;
+    if (!root.IsDefined() || root.IsNull()) r.fail(0, "", "the file is empty (spool, outputs and providers are required)");
+    auto m = r.mapping(root, "", 1,
+                       {"spool", "outputs", "default_provider", "providers", "max_brief_bytes", "max_output_bytes",
+                        "settle_ms", "rescan_interval_ms", "retention_hours", "on_uncertain", "drain_timeout_ms",
+                        "max_concurrent_downloads", "log_level"});
+    if (!m.count("spool")) r.fail(0, "spool", "required (the queue directory, e.g. /var/spool/briefd)");
+    if (!m.count("outputs")) r.fail(0, "outputs", "required (where results go, e.g. /var/lib/briefd/outputs)");
+    c.spool = r.absolute_path(m.at("spool"));
+    c.outputs = r.absolute_path(m.at("outputs"));
+
+    if (!m.count("providers")) r.fail(0, "providers", "required (at least one of lamina, hrizn, layers)");
+    const auto& pf = m.at("providers");
+    auto providers = r.mapping(pf.value, pf.path, pf.line(), {});
+    if (providers.empty()) r.fail(pf, "configure at least one provider");
+    for (const auto& [name, f] : providers) c.providers.emplace(name, read_provider(r, f));
+
+    if (auto it = m.find("default_provider"); it != m.end()) c.default_provider = r.string(it->second);
+    if (!c.providers.count(c.default_provider)) {
+        auto it = m.find("default_provider");
+        r.fail(it != m.end() ? it->second.line() : pf.line(), "default_provider",
+               "\"" + c.default_provider + "\" is not configured under providers:");
+    }
+
+    if (auto it = m.find("max_brief_bytes"); it != m.end())
+        c.max_brief_bytes = static_cast<std::size_t>(r.integer(it->second, 1, std::int64_t{1} << 30));
+    if (auto it = m.find("max_output_bytes"); it != m.end())
+        c.max_output_bytes = static_cast<std::uint64_t>(r.integer(it->second, 1, std::int64_t{1} << 50));
+    if (auto it = m.find("settle_ms"); it != m.end()) c.settle = ms(r.integer(it->second, 0, hour_ms));
+    if (auto it = m.find("rescan_interval_ms"); it != m.end()) c.rescan_interval = ms(r.integer(it->second, 100, day_ms));
+    if (auto it = m.find("retention_hours"); it != m.end())
+        c.retention = std::chrono::hours(r.integer(it->second, 0, 24 * 365 * 100));
+    if (auto it = m.find("on_uncertain"); it != m.end())
+        c.on_uncertain = r.choice(it->second, {"fail", "resubmit"}) == "resubmit" ? uncertain_policy::resubmit
+                                                                                 : uncertain_policy::fail;
+    if (auto it = m.find("drain_timeout_ms"); it != m.end()) c.drain_timeout = ms(r.integer(it->second, 0, hour_ms));
+    if (auto it = m.find("max_concurrent_downloads"); it != m.end())
+        c.max_concurrent_downloads = static_cast<std::size_t>(r.integer(it->second, 1, 1024));
+    if (auto it = m.find("log_level"); it != m.end())
+        c.log_level = r.choice(it->second, {"error", "warning", "notice", "info", "debug"});
+    return c;
+}
+
+}  // namespace
+}  // namespace detail
+
+std::variant<config, load_error> load_from_string(std::string_view yaml, const std::filesystem::path& name) {
+    const std::string file = name.string();
+    try {
+        YAML::Node root = YAML::Load(std::string(yaml));
+        config c = detail::read(root, detail::reader(file));
+        c.source = name;
+        return c;
+    } catch (const detail::stop& s) {
+        return s.error;
+    } catch (const YAML::Exception& e) {
+        return load_error{file, e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg};
+    } catch (const std::exception& e) {
+        return load_error{file, 0, "", std::string("cannot read the config: ") + e.what()};
+    }
+}
+
+std::variant<config, load_error> load(const std::filesystem::path& file) {
+    constexpr std::size_t max_bytes = 1 << 20;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return load_error{file.string(), 0, "", std::string("cannot open: ") + std::strerror(errno)};
+    std::string text(max_bytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) return load_error{file.string(), 0, "", std::string("cannot read: ") + std::strerror(errno)};
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_bytes) return load_error{file.string(), 0, "", "larger than 1 MiB; is this the config file?"};
+    return load_from_string(text, file);
+}
+
+std::variant<briefd::secret, std::string> load_api_key(const provider_config& p) {
+    std::string source;
+    std::string value;
+    if (!p.api_key_file.empty()) {
+        source = "api_key_file " + p.api_key_file;
+        std::ifstream in(p.api_key_file, std::ios::binary);
+        if (!in) return "provider " + p.name + ": cannot open " + source + ": " + std::strerror(errno);
+        constexpr std::size_t max_bytes = 64 * 1024;
+        value.assign(max_bytes + 1, '\0');
+        in.read(value.data(), static_cast<std::streamsize>(value.size()));
+        if (in.bad()) return "provider " + p.name + ": cannot read " + source + ": " + std::strerror(errno);
+        value.resize(static_cast<std::size_t>(in.gcount()));
+        if (value.size() > max_bytes) return "provider " + p.name + ": " + source + " is larger than 64 KiB";
+    } else if (!p.api_key_env.empty()) {
+        source = "environment variable " + p.api_key_env;
+        const char* v = std::getenv(p.api_key_env.c_str());
+        if (!v) return "provider " + p.name + ": " + source + " is not set";
+        value = v;
+    } else {
+        return "provider " + p.name + ": no api_key_file or api_key_env configured";
+    }
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) return "provider " + p.name + ": " + source + " is empty";
+    // The key goes into an HTTP header: whitespace or control bytes mean the wrong file was named.
+    if (std::any_of(value.begin(), value.end(), [](char ch) {
+            auto c = static_cast<unsigned char>(ch);
+            return c <= 0x20 || c == 0x7F;
+        }))
+        return "provider " + p.name + ": " + source + " holds whitespace or control characters (more than one line?)";
+    return briefd::secret(std::move(value));
+}
+
+std::string to_yaml(const config& c) {
+    YAML::Emitter e;
+    e << YAML::BeginMap;
+    e << YAML::Key << "spool" << YAML::Value << c.spool.string();
+    e << YAML::Key << "outputs" << YAML::Value << c.outputs.string();
+    e << YAML::Key << "default_provider" << YAML::Value << c.default_provider;
+    e << YAML::Key << "providers" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, p] : c.providers) {
+        e << YAML::Key << name << YAML::Value << YAML::BeginMap;
+        e << YAML::Key << "base_url" << YAML::Value << p.base_url;
+        if (!p.api_key_file.empty()) e << YAML::Key << "api_key_file" << YAML::Value << p.api_key_file;
+        if (!p.api_key_env.empty()) e << YAML::Key << "api_key_env" << YAML::Value << p.api_key_env;
+        if (!p.ca_file.empty()) e << YAML::Key << "ca_file" << YAML::Value << p.ca_file;
+        e << YAML::Key << "rate_limit" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "requests" << YAML::Value << p.rate_limit.requests
+          << YAML::Key << "per_seconds" << YAML::Value << p.rate_limit.per_seconds.count() << YAML::EndMap;
+        e << YAML::Key << "batch" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "max_items" << YAML::Value << p.batch.max_items
+          << YAML::Key << "linger_ms" << YAML::Value << p.batch.linger.count() << YAML::EndMap;
+        e << YAML::Key << "tracking" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "mode" << YAML::Value << std::string(to_string(p.tracking.mode))
+          << YAML::Key << "poll_interval_ms" << YAML::Value << p.tracking.poll_interval.count()
+          << YAML::Key << "wait_timeout_s" << YAML::Value << p.tracking.wait_timeout.count()
+          << YAML::Key << "sse_idle_timeout_ms" << YAML::Value << p.tracking.sse_idle_timeout.count()
+          << YAML::Key << "sse_max_failures" << YAML::Value << p.tracking.sse_max_failures << YAML::EndMap;
+        e << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "connect_ms" << YAML::Value << p.timeouts.connect.count()
+          << YAML::Key << "request_ms" << YAML::Value << p.timeouts.request.count()
+          << YAML::Key << "download_idle_ms" << YAML::Value << p.timeouts.download_idle.count() << YAML::EndMap;
+        e << YAML::Key << "retry" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "base_ms" << YAML::Value << p.retry.base.count()
+          << YAML::Key << "cap_ms" << YAML::Value << p.retry.cap.count()
+          << YAML::Key << "max_attempts" << YAML::Value << p.retry.max_attempts << YAML::EndMap;
+        e << YAML::EndMap;
+    }
+    e << YAML::EndMap;
+    e << YAML::Key << "max_brief_bytes" << YAML::Value << c.max_brief_bytes;
+    e << YAML::Key << "max_output_bytes" << YAML::Value << c.max_output_bytes;
+    e << YAML::Key << "settle_ms" << YAML::Value << c.settle.count();
+    e << YAML::Key << "rescan_interval_ms" << YAML::Value << c.rescan_interval.count();
+    e << YAML::Key << "retention_hours" << YAML::Value << c.retention.count();
+    e << YAML::Key << "on_uncertain" << YAML::Value << std::string(to_string(c.on_uncertain));
+    e << YAML::Key << "drain_timeout_ms" << YAML::Value << c.drain_timeout.count();
+    e << YAML::Key << "max_concurrent_downloads" << YAML::Value << c.max_concurrent_downloads;
+    e << YAML::Key << "log_level" << YAML::Value << c.log_level;
+    e << YAML::EndMap;
+    return std::string(e.c_str()) + "\n";
+}
+
+std::vector<std::string> restart_required(const config& a, const config& b) {
+    std::vector<std::string> out;
+    auto diff = [&](bool differs, std::string key) {
+        if (differs) out.push_back(std::move(key));
+    };
+    diff(a.spool != b.spool, "spool");
+    diff(a.outputs != b.outputs, "outputs");
+    diff(a.default_provider != b.default_provider, "default_provider");
+    diff(a.max_brief_bytes != b.max_brief_bytes, "max_brief_bytes");
+    diff(a.max_output_bytes != b.max_output_bytes, "max_output_bytes");
+    diff(a.settle != b.settle, "settle_ms");
+    diff(a.rescan_interval != b.rescan_interval, "rescan_interval_ms");
+    diff(a.retention != b.retention, "retention_hours");
+    diff(a.on_uncertain != b.on_uncertain, "on_uncertain");
+    diff(a.drain_timeout != b.drain_timeout, "drain_timeout_ms");
+    diff(a.max_concurrent_downloads != b.max_concurrent_downloads, "max_concurrent_downloads");
+    for (const auto& [name, p] : a.providers) {
+        auto it = b.providers.find(name);
+        const std::string at = "providers." + name;
+        if (it == b.providers.end()) {
+            out.push_back(at + " (removed)");
+            continue;
+        }
+        const auto& q = it->second;
+        diff(p.base_url != q.base_url, at + ".base_url");
+        diff(p.ca_file != q.ca_file, at + ".ca_file");
+        diff(p.batch.max_items != q.batch.max_items, at + ".batch.max_items");
+        diff(p.timeouts.connect != q.timeouts.connect, at + ".timeouts.connect_ms");
+        diff(p.timeouts.request != q.timeouts.request, at + ".timeouts.request_ms");
+        diff(p.timeouts.download_idle != q.timeouts.download_idle, at + ".timeouts.download_idle_ms");
+    }
+    for (const auto& [name, q] : b.providers)
+        if (!a.providers.count(name)) out.push_back("providers." + name + " (added)");
+    return out;
+}
+
+}  // namespace briefd::config

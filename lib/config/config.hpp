@@ -1,0 +1,117 @@
+// briefd's configuration: plain structs with chrono defaults, loaded from YAML (DESIGN §6).
+//
+// yaml-cpp stays inside this component. Every error names the file, the 1-based line and the dotted
+// key, so an operator can fix a typo from the journal alone. The API key is never in the file: only
+// where to find it (a file such as a systemd credential, or an environment variable).
+#pragma once
+
+#include "core/secret.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace briefd::config {
+
+/// How a run is tracked: auto = SSE, falling back to wait/poll when streams fail.
+enum class tracking_mode { auto_, sse, wait, poll };
+/// What to do with a submission whose outcome is unknown and the provider has no idempotency key.
+enum class uncertain_policy { fail, resubmit };
+
+struct rate_limit_config {
+    std::size_t requests = 100;                  ///< at most this many requests in any window of per_seconds
+    std::chrono::seconds per_seconds{60};        ///< the window length
+};
+
+struct batch_config {
+    std::size_t max_items = 10;                  ///< items per request, 1..10
+    std::chrono::milliseconds linger{1500};      ///< flush a partial batch after this long (key linger_ms)
+};
+
+struct tracking_config {
+    tracking_mode mode = tracking_mode::auto_;   ///< auto | sse | wait | poll
+    std::chrono::milliseconds poll_interval{4000};     ///< between polls of one run (key poll_interval_ms)
+    std::chrono::seconds wait_timeout{60};             ///< ?timeout= of GET /runs/{id}/wait, 1..120 (key wait_timeout_s)
+    std::chrono::milliseconds sse_idle_timeout{45000}; ///< a stream silent this long is dead (key sse_idle_timeout_ms)
+    unsigned sse_max_failures = 3;               ///< stream failures for one run before falling back
+};
+
+struct timeouts_config {
+    std::chrono::milliseconds connect{10000};        ///< TCP connect + TLS handshake (key connect_ms)
+    std::chrono::milliseconds request{30000};        ///< one whole API request/response (key request_ms)
+    std::chrono::milliseconds download_idle{60000};  ///< a download receiving nothing this long fails (key download_idle_ms)
+};
+
+struct retry_config {
+    std::chrono::milliseconds base{500};         ///< first backoff (key base_ms), full jitter
+    std::chrono::milliseconds cap{60000};        ///< largest backoff (key cap_ms)
+    unsigned max_attempts = 8;                   ///< attempts of one request before the item fails
+};
+
+struct provider_config {
+    std::string name;                            ///< lamina | hrizn | layers (the key under providers:)
+    std::string base_url;                        ///< http(s) URL, without trailing slash; http only for loopback
+    std::string api_key_file;                    ///< file holding the key (trailing newline ignored); or:
+    std::string api_key_env;                     ///< environment variable holding the key
+    std::string ca_file;                         ///< extra CA bundle for private gateways; empty = system store only
+    rate_limit_config rate_limit;                ///< client-side request budget for this provider's host
+    batch_config batch;                          ///< how items are grouped into requests
+    tracking_config tracking;                    ///< how runs are followed to the end
+    timeouts_config timeouts;                    ///< deadlines of network operations
+    retry_config retry;                          ///< backoff for retryable failures
+};
+
+struct config {
+    std::filesystem::path source;                ///< the file it was loaded from
+    std::filesystem::path spool;                 ///< absolute; holds incoming/ active/ done/ failed/
+    std::filesystem::path outputs;               ///< absolute; outputs/<job>/ go here
+    std::string default_provider = "lamina";     ///< for briefs without provider:
+    std::map<std::string, provider_config> providers;  ///< by name
+    std::size_t max_brief_bytes = 1 << 20;       ///< larger briefs are refused to failed/
+    std::uint64_t max_output_bytes = 2ull << 30; ///< largest single download
+    std::chrono::milliseconds settle{2000};      ///< key settle_ms: size/mtime stable this long before a rescan takes a file
+    std::chrono::milliseconds rescan_interval{30000}; ///< key rescan_interval_ms: periodic rescan of incoming/
+    std::chrono::hours retention{0};             ///< key retention_hours; 0 = keep done/ and failed/ forever
+    uncertain_policy on_uncertain = uncertain_policy::fail;  ///< key on_uncertain: fail | resubmit
+    std::chrono::milliseconds drain_timeout{20000};  ///< key drain_timeout_ms: SIGTERM waits this long for in-flight work
+    std::size_t max_concurrent_downloads = 4;    ///< downloads running at once
+    std::string log_level = "info";              ///< error | warning | notice | info | debug
+};
+
+/// Where and why loading failed.
+struct load_error {
+    std::string file;       ///< the config file
+    int line = 0;           ///< 1-based; 0 when not about one line (e.g. the file cannot be read)
+    std::string key;        ///< dotted key, e.g. "providers.lamina.batch.max_items"; may be empty
+    std::string problem;    ///< what is wrong, in words
+    /// "file:line: key: problem" (line and key left out when absent).
+    std::string to_string() const;
+};
+
+/// Loads and validates the config file. Unknown keys, wrong types and impossible values are errors.
+std::variant<config, load_error> load(const std::filesystem::path& file);
+/// The same, from text; `name` is used as the file name in errors and as config::source.
+std::variant<config, load_error> load_from_string(std::string_view yaml, const std::filesystem::path& name);
+
+/// Reads the provider's API key from api_key_file (trailing newline stripped) or api_key_env; names the source on error, never the value.
+std::variant<briefd::secret, std::string /*error text*/> load_api_key(const provider_config&);
+
+/// Effective config as YAML with every default filled in; secrets never appear (there are none in the file; the key source is shown, e.g. api_key_file: /path).
+std::string to_yaml(const config&);
+
+/// Which fields differ in a way that needs a restart (spool, outputs, providers' base_url, ...), for SIGHUP reload.
+/// Reloadable without restart: rate_limit, batch.linger_ms, tracking, retry, the API key source (the key
+/// is re-read on reload), log_level. Everything else that differs is listed by dotted key.
+std::vector<std::string> restart_required(const config& running, const config& reloaded);
+
+/// Names for log lines and to_yaml: "auto", "sse", "wait", "poll"; "fail", "resubmit".
+std::string_view to_string(tracking_mode);
+std::string_view to_string(uncertain_policy);
+
+}  // namespace briefd::config
