@@ -1,0 +1,595 @@
+#include "http/client.hpp"
+
+#include "core/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/scheme.hpp>
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+
+namespace briefd::http {
+
+namespace bh = boost::beast::http;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+using sys_error = boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+
+bool is_ip_literal(const std::string& host) {
+    sys_error ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+bool has_control_chars(std::string_view s) {
+    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+}  // namespace
+
+// --- origin --------------------------------------------------------------------------------------
+
+std::optional<origin> origin::from_url(boost::urls::url_view u) {
+    origin o;
+    switch (u.scheme_id()) {
+        case boost::urls::scheme::http: o.scheme = "http"; break;
+        case boost::urls::scheme::https: o.scheme = "https"; break;
+        default: return std::nullopt;
+    }
+    if (!u.has_authority()) return std::nullopt;
+    o.host = u.host_address();
+    if (o.host.empty()) return std::nullopt;
+    // Host names compare case-insensitively; keep one spelling so origins compare with ==.
+    std::transform(o.host.begin(), o.host.end(), o.host.begin(),
+                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+    o.port = default_port(o.scheme);
+    if (u.has_port() && !u.port().empty()) {
+        o.port = u.port_number();  // 0 when out of range
+        if (o.port == 0) return std::nullopt;
+    }
+    return o;
+}
+
+std::string origin::host_header() const {
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (port != default_port(scheme)) h += ":" + std::to_string(port);
+    return h;
+}
+
+std::string origin::to_string() const { return scheme + "://" + host_header(); }
+
+// --- internals -----------------------------------------------------------------------------------
+
+namespace detail {
+
+/// Where an exchange failed: decides which named timeout a deadline becomes.
+enum class phase { resolve, connect, handshake, write, read };
+
+/// One transport connection, plain or TLS, with its read buffer (which may hold bytes of the next
+/// message and therefore belongs to the connection, not to a request).
+struct connection {
+    origin where;
+    std::optional<beast::tcp_stream> plain;
+    std::optional<asio::ssl::stream<beast::tcp_stream>> tls;
+    std::shared_ptr<tcp::resolver> resolver;  // only while connecting, so cancel_all() reaches it
+    beast::flat_buffer buffer;
+    bool reused = false;
+
+    connection(const asio::any_io_executor& ex, origin o, asio::ssl::context* ctx) : where(std::move(o)) {
+        if (ctx)
+            tls.emplace(ex, *ctx);
+        else
+            plain.emplace(ex);
+    }
+
+    beast::tcp_stream& tcp_layer() { return tls ? tls->next_layer() : *plain; }
+
+    /// Calls f with the stream HTTP is spoken on; both branches return the same awaitable type.
+    template <class F>
+    auto visit(F&& f) {
+        return tls ? f(*tls) : f(*plain);
+    }
+
+    void cancel() {
+        if (resolver) resolver->cancel();
+        tcp_layer().cancel();
+    }
+
+    /// A parked connection the server has closed (or that has unexpected bytes waiting) is useless;
+    /// a non-blocking peek finds out without a round trip, so even a POST rarely meets a dead socket.
+    bool looks_alive() {
+        auto& sock = tcp_layer().socket();
+        if (!sock.is_open() || buffer.size() != 0) return false;
+        sys_error ec;
+        sock.non_blocking(true, ec);
+        if (ec) return false;
+        char byte;
+        sock.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+        sys_error ignored;
+        sock.non_blocking(false, ignored);
+        return ec == asio::error::would_block;
+    }
+};
+
+}  // namespace detail
+
+using detail::connection;
+using detail::phase;
+
+class client_impl : public std::enable_shared_from_this<client_impl> {
+public:
+    client_impl(asio::any_io_executor ex, client_options opts)
+        : ex_(std::move(ex)), opts_(std::move(opts)), ssl_ctx_(asio::ssl::context::tls_client) {
+        ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
+        SSL_CTX_set_min_proto_version(ssl_ctx_.native_handle(), TLS1_2_VERSION);
+        sys_error ec;
+        if (opts_.ca_file.empty())
+            ssl_ctx_.set_default_verify_paths(ec);
+        else
+            ssl_ctx_.load_verify_file(opts_.ca_file, ec);
+        if (ec)
+            throw std::system_error(ec, "http client: cannot load trust store" +
+                                            (opts_.ca_file.empty() ? std::string() : " " + opts_.ca_file));
+    }
+
+    /// A connection in use: listed in busy_ so cancel_all() can reach it; back to the pool via recycle().
+    class lease {
+    public:
+        lease() = default;
+        lease(std::shared_ptr<client_impl> owner, std::unique_ptr<connection> c)
+            : owner_(std::move(owner)), conn_(std::move(c)) {
+            owner_->busy_.insert(conn_.get());
+        }
+        lease(lease&& o) noexcept : owner_(std::move(o.owner_)), conn_(std::move(o.conn_)) {}
+        lease& operator=(lease&& o) noexcept {
+            if (this != &o) {
+                reset();
+                owner_ = std::move(o.owner_);
+                conn_ = std::move(o.conn_);
+            }
+            return *this;
+        }
+        ~lease() { reset(); }
+
+        void reset() {
+            if (conn_) owner_->busy_.erase(conn_.get());
+            conn_.reset();
+        }
+        void recycle() {
+            if (!conn_) return;
+            owner_->busy_.erase(conn_.get());
+            owner_->park(std::move(conn_));
+        }
+        explicit operator bool() const { return conn_ != nullptr; }
+        connection* operator->() const { return conn_.get(); }
+        connection& operator*() const { return *conn_; }
+
+    private:
+        std::shared_ptr<client_impl> owner_;
+        std::unique_ptr<connection> conn_;
+    };
+
+    /// Failure of one exchange step: the raw code (for the retry decision) and the step.
+    struct step_error {
+        sys_error raw;
+        phase where = phase::read;
+        explicit operator bool() const { return bool(raw); }
+    };
+
+    // --- state ---
+
+    asio::any_io_executor ex_;
+    client_options opts_;
+    asio::ssl::context ssl_ctx_;
+    std::optional<origin> cred_origin_;
+    std::string cred_header_;
+    briefd::secret cred_value_;
+    std::set<connection*> busy_;
+    std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
+    std::uint64_t epoch_ = 0;  // bumped by cancel_all(): an operation that sees a new epoch was cancelled
+    bool closed_ = false;      // the client object is gone; coroutines still running only wind down
+
+    // --- pool ---
+
+    void park(std::unique_ptr<connection> c) {
+        if (closed_ || opts_.max_idle_per_origin == 0) return;
+        c->tcp_layer().expires_never();
+        c->reused = true;
+        auto& v = idle_[c->where.to_string()];
+        if (v.size() >= opts_.max_idle_per_origin) v.erase(v.begin());  // the oldest is likeliest to be stale
+        v.push_back(std::move(c));
+    }
+
+    std::unique_ptr<connection> take_idle(const origin& o) {
+        auto it = idle_.find(o.to_string());
+        if (it == idle_.end()) return nullptr;
+        auto& v = it->second;
+        while (!v.empty()) {
+            auto c = std::move(v.back());
+            v.pop_back();
+            if (c->looks_alive()) return c;
+        }
+        return nullptr;
+    }
+
+    void cancel_all() {
+        ++epoch_;
+        for (auto* c : busy_) c->cancel();
+        idle_.clear();
+    }
+
+    std::size_t idle_count() const {
+        std::size_t n = 0;
+        for (const auto& [k, v] : idle_) n += v.size();
+        return n;
+    }
+
+    // --- errors ---
+
+    /// Maps a raw failure to the project's names. Cancellation is checked first, so a shutdown or
+    /// cancel_all() is never reported as a timeout.
+    static std::error_code map_error(const step_error& e, bool cancelled) {
+        const auto& ec = e.raw;
+        if (cancelled || ec == asio::error::operation_aborted) return sys_error(asio::error::operation_aborted);
+        if (ec == beast::error::timeout) {
+            switch (e.where) {
+                case phase::resolve:
+                case phase::connect: return errc::connect_timeout;
+                case phase::handshake: return errc::handshake_timeout;
+                case phase::write: return errc::write_timeout;
+                case phase::read: return errc::read_timeout;
+            }
+        }
+        if (e.where == phase::resolve) return errc::resolve_failed;
+        if (e.where == phase::connect) return ec;
+        if (ec == bh::error::body_limit) return errc::body_too_large;
+        if (is_closed(ec)) return errc::connection_closed;
+        if (ec.category() == asio::error::get_ssl_category() || ec.category() == asio::ssl::error::get_stream_category())
+            return errc::tls_error;
+        return ec;
+    }
+
+    /// The peer went away before the message was complete.
+    /// About ssl::error::stream_truncated (TCP closed without a TLS close_notify): after a complete
+    /// message it is benign, because Content-Length or chunked framing already proved that every byte
+    /// arrived and we never read past a message's end (many servers skip close_notify). It can only hide
+    /// a truncation when a body is delimited by the connection's end; Beast then reports it instead of
+    /// finishing the message, and it lands here as connection_closed rather than being taken for a body.
+    static bool is_closed(const sys_error& ec) {
+        return ec == asio::error::eof || ec == bh::error::end_of_stream || ec == bh::error::partial_message ||
+               ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+               ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+    }
+
+    // --- steps ---
+
+    static clock_type::time_point earlier(clock_type::time_point a, clock_type::time_point b) { return std::min(a, b); }
+
+    /// Resolve, connect and (for https) handshake, each within connect_timeout and the exchange deadline.
+    asio::awaitable<step_error> async_connect(lease& l, clock_type::time_point deadline) {
+        auto& c = *l;
+        const auto epoch = epoch_;
+        const auto step_deadline = earlier(deadline, clock_type::now() + opts_.connect_timeout);
+
+        // The resolver has no deadline of its own: a timer cancels it, and a flag tells a timeout from
+        // a cancel_all().
+        c.resolver = std::make_shared<tcp::resolver>(ex_);
+        auto fired = std::make_shared<bool>(false);
+        asio::steady_timer timer(ex_, step_deadline);
+        timer.async_wait([r = c.resolver, fired](const sys_error& ec) {
+            if (ec) return;
+            *fired = true;
+            r->cancel();
+        });
+        auto [rec, results] = co_await c.resolver->async_resolve(c.where.host, std::to_string(c.where.port), use_tuple);
+        timer.cancel();
+        c.resolver.reset();
+        if (epoch != epoch_) co_return step_error{asio::error::operation_aborted, phase::resolve};
+        if (*fired) co_return step_error{beast::error::timeout, phase::resolve};
+        if (rec) co_return step_error{rec, phase::resolve};
+
+        c.tcp_layer().expires_at(step_deadline);
+        auto [cec, ep] = co_await c.tcp_layer().async_connect(results, use_tuple);
+        if (cec) co_return step_error{cec, phase::connect};
+        if (epoch != epoch_) co_return step_error{asio::error::operation_aborted, phase::connect};
+        sys_error ignored;
+        c.tcp_layer().socket().set_option(tcp::no_delay(true), ignored);
+
+        if (!c.tls) co_return step_error{};
+        auto& s = *c.tls;
+        // SNI carries host names only (RFC 6066 forbids IP literals there).
+        if (!is_ip_literal(c.where.host) && !SSL_set_tlsext_host_name(s.native_handle(), c.where.host.c_str()))
+            co_return step_error{sys_error(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+                                 phase::handshake};
+        s.set_verify_mode(asio::ssl::verify_peer);
+        // Checks the name against the certificate's DNS or IP subjectAltNames.
+        s.set_verify_callback(asio::ssl::host_name_verification(c.where.host));
+        c.tcp_layer().expires_at(earlier(deadline, clock_type::now() + opts_.connect_timeout));
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, use_tuple);
+        if (hec) co_return step_error{hec, phase::handshake};
+        co_return step_error{};
+    }
+
+    /// A parked connection for `o` when one looks alive (and reuse is allowed), else a new one.
+    asio::awaitable<step_error> async_acquire(lease& l, const origin& o, bool allow_reuse,
+                                              clock_type::time_point deadline) {
+        if (allow_reuse) {
+            if (auto c = take_idle(o)) {
+                l = lease(shared_from_this(), std::move(c));
+                co_return step_error{};
+            }
+        }
+        l = lease(shared_from_this(), std::make_unique<connection>(ex_, o, o.scheme == "https" ? &ssl_ctx_ : nullptr));
+        co_return co_await async_connect(l, deadline);
+    }
+
+    /// The request message; nullopt when the request is unusable (relative URL, CR/LF in a header).
+    std::optional<bh::request<bh::string_body>> build(const request& req, const origin& o) const {
+        std::string target(req.url.encoded_target());
+        if (target.empty() || target.front() != '/') target.insert(0, "/");
+        bh::request<bh::string_body> m{req.method, target, 11};
+        m.set(bh::field::host, o.host_header());
+        m.set(bh::field::user_agent, opts_.user_agent);
+        // Bodies are streamed to disk and hashed as sent: no compression surprises.
+        m.set(bh::field::accept_encoding, "identity");
+        for (const auto& [k, v] : req.headers) {
+            if (k.empty() || has_control_chars(k) || has_control_chars(v)) return std::nullopt;
+            m.set(k, v);
+        }
+        if (cred_origin_ && *cred_origin_ == o && !cred_header_.empty()) m.set(cred_header_, cred_value_.reveal());
+        m.body() = req.body;
+        m.keep_alive(true);
+        m.prepare_payload();
+        return m;
+    }
+
+    /// Acquire, write, then read the header only (`whole` false) or the whole message (`whole` true).
+    /// A GET that fails on a reused connection before any response byte is retried once, fresh.
+    template <class Body, class Setup>
+    asio::awaitable<std::error_code> async_exchange(const request& req, bool whole, lease& l,
+                                                    std::optional<bh::response_parser<Body>>& parser, Setup setup) {
+        auto o = origin::from_url(req.url);
+        if (!o) co_return std::make_error_code(std::errc::invalid_argument);
+        auto msg = build(req, *o);
+        if (!msg) co_return std::make_error_code(std::errc::invalid_argument);
+        const auto deadline = clock_type::now() + req.timeout;
+        const auto epoch = epoch_;
+        const bool may_retry = req.method == bh::verb::get;
+
+        for (int attempt = 0;; ++attempt) {
+            step_error err = co_await async_acquire(l, *o, attempt == 0, deadline);
+            const bool reused = l && l->reused;
+            parser.emplace();
+            setup(*parser);
+            if (req.method == bh::verb::head) parser->skip(true);  // a HEAD response has no body whatever it says
+            if (!err && epoch == epoch_) {
+                l->tcp_layer().expires_at(deadline);
+                auto [wec, wn] = co_await l->visit([&](auto& s) { return bh::async_write(s, *msg, use_tuple); });
+                if (wec) err = {wec, phase::write};
+            }
+            if (!err && epoch == epoch_) {
+                l->tcp_layer().expires_at(deadline);
+                auto [rec, rn] = co_await l->visit([&](auto& s) {
+                    return whole ? bh::async_read(s, l->buffer, *parser, use_tuple)
+                                 : bh::async_read_header(s, l->buffer, *parser, use_tuple);
+                });
+                if (rec) err = {rec, phase::read};
+            }
+            const bool cancelled = epoch != epoch_;
+            if (!err && !cancelled) co_return std::error_code{};
+            l.reset();
+            if (!cancelled && attempt == 0 && reused && may_retry && is_closed(err.raw) && !parser->got_some())
+                continue;
+            co_return map_error(err, cancelled);
+        }
+    }
+
+    static asio::awaitable<std::pair<std::error_code, response>> async_request(std::shared_ptr<client_impl> self,
+                                                                               request req) {
+        lease l;
+        std::optional<bh::response_parser<bh::string_body>> parser;
+        const auto limit = self->opts_.max_body_bytes;
+        auto ec = co_await self->async_exchange(req, true, l, parser, [limit](auto& p) {
+            p.body_limit(limit);
+            p.header_limit(64 * 1024);
+        });
+        if (ec) co_return std::pair{ec, response{}};
+        auto& m = parser->get();
+        response r{m.result_int(), bh::fields(m.base()), std::move(m.body())};
+        // Reuse only a connection that is clean: the message framed itself and nothing extra is buffered.
+        if (parser->keep_alive() && l->buffer.size() == 0)
+            l.recycle();
+        co_return std::pair{std::error_code{}, std::move(r)};
+    }
+
+    static asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> async_open(
+        std::shared_ptr<client_impl> self, request req, std::optional<std::uint64_t> body_limit);
+};
+
+// --- body_stream ---------------------------------------------------------------------------------
+
+struct client::body_stream::impl {
+    client_impl::lease conn;
+    std::optional<bh::response_parser<bh::buffer_body>> parser;
+    std::uint64_t epoch = 0;
+    std::shared_ptr<client_impl> owner;
+    bool done = false;
+    std::array<char, 64 * 1024> buf{};
+};
+
+client::body_stream::body_stream(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+client::body_stream::~body_stream() = default;
+
+unsigned client::body_stream::status() const { return impl_->parser->get().result_int(); }
+const beast::http::fields& client::body_stream::headers() const { return impl_->parser->get().base(); }
+std::optional<std::uint64_t> client::body_stream::content_length() const {
+    auto n = impl_->parser->content_length();
+    return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+}
+bool client::body_stream::done() const { return impl_->done; }
+void client::body_stream::close() { impl_->conn.reset(); }
+
+asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_stream::async_read_some(
+    std::chrono::milliseconds idle) {
+    auto& s = *impl_;
+    if (s.done) co_return std::pair{std::error_code{}, std::string_view{}};
+    if (!s.conn) co_return std::pair{std::error_code(errc::connection_closed), std::string_view{}};
+    auto owner = s.owner;  // keeps the pool alive if the client is destroyed while we wait
+    for (;;) {
+        if (s.epoch != owner->epoch_) {
+            s.conn.reset();
+            co_return std::pair{std::error_code(sys_error(asio::error::operation_aborted)), std::string_view{}};
+        }
+        auto& body = s.parser->get().body();
+        body.data = s.buf.data();
+        body.size = s.buf.size();
+        std::size_t got = 0;
+        sys_error ec;
+        if (!s.parser->is_done()) {
+            s.conn->tcp_layer().expires_after(idle);
+            auto [rec, n] = co_await s.conn->visit(
+                [&](auto& st) { return bh::async_read_some(st, s.conn->buffer, *s.parser, use_tuple); });
+            ec = rec == bh::error::need_buffer ? sys_error{} : rec;
+            got = s.buf.size() - body.size;
+        }
+        const bool cancelled = s.epoch != owner->epoch_;
+        if (ec || cancelled) {
+            s.conn.reset();
+            co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled), std::string_view{}};
+        }
+        if (s.parser->is_done()) {
+            s.done = true;
+            if (s.parser->keep_alive() && s.conn->buffer.size() == 0)
+                s.conn.recycle();
+            else
+                s.conn.reset();
+        }
+        if (got > 0 || s.done) co_return std::pair{std::error_code{}, std::string_view(s.buf.data(), got)};
+    }
+}
+
+asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> client_impl::async_open(
+    std::shared_ptr<client_impl> self, request req, std::optional<std::uint64_t> body_limit) {
+    auto st = std::make_unique<client::body_stream::impl>();
+    st->owner = self;
+    st->epoch = self->epoch_;
+    auto ec = co_await self->async_exchange(req, false, st->conn, st->parser, [&](auto& p) {
+        // Streams and downloads are bounded by the caller (idle deadline, max_bytes), not by the
+        // parser's 8 MB default.
+        p.body_limit(body_limit ? boost::optional<std::uint64_t>(*body_limit) : boost::none);
+        p.header_limit(64 * 1024);
+    });
+    if (ec) co_return std::pair{ec, std::unique_ptr<client::body_stream>{}};
+    if (st->parser->is_done()) {  // no body at all (204, 304, HEAD, Content-Length: 0)
+        st->done = true;
+        if (st->parser->keep_alive() && st->conn->buffer.size() == 0)
+            st->conn.recycle();
+        else
+            st->conn.reset();
+    }
+    co_return std::pair{std::error_code{}, std::make_unique<client::body_stream>(std::move(st))};
+}
+
+// --- client --------------------------------------------------------------------------------------
+
+client::client(asio::any_io_executor ex, client_options opts)
+    : impl_(std::make_shared<client_impl>(std::move(ex), std::move(opts))) {}
+
+client::~client() {
+    impl_->closed_ = true;
+    impl_->cancel_all();
+}
+
+void client::set_credential(const origin& o, std::string header, briefd::secret value) {
+    impl_->cred_origin_ = o;
+    impl_->cred_header_ = std::move(header);
+    impl_->cred_value_ = std::move(value);
+}
+
+asio::awaitable<std::pair<std::error_code, response>> client::async_request(request req) {
+    return client_impl::async_request(impl_, std::move(req));
+}
+
+asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> client::async_open(request req) {
+    return client_impl::async_open(impl_, std::move(req), std::nullopt);
+}
+
+namespace {
+
+asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
+    std::shared_ptr<client_impl> self, request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
+    std::function<std::error_code(std::string_view)> sink) {
+    client::download_info info;
+    auto [ec, stream] = co_await client_impl::async_open(self, std::move(req), max_bytes);
+    if (ec) co_return std::pair{ec, info};
+    info.status = stream->status();
+    info.content_type = std::string(stream->headers()[bh::field::content_type]);
+    info.content_length = stream->content_length();
+    if (info.status < 200 || info.status >= 300) {
+        stream->close();
+        co_return std::pair{std::error_code{}, info};
+    }
+    // Beast already refuses a Content-Length above the parser's body limit; say so explicitly anyway.
+    if (info.content_length && *info.content_length > max_bytes) {
+        stream->close();
+        co_return std::pair{std::error_code(errc::body_too_large), info};
+    }
+    while (!stream->done()) {
+        auto [rec, piece] = co_await stream->async_read_some(idle);
+        if (rec) {
+            // The header promised a body (length or chunked framing) and the connection ended early.
+            if (rec == errc::connection_closed) rec = errc::download_truncated;
+            co_return std::pair{rec, info};
+        }
+        if (piece.empty()) continue;
+        info.bytes += piece.size();
+        if (info.bytes > max_bytes) {
+            stream->close();
+            co_return std::pair{std::error_code(errc::body_too_large), info};
+        }
+        if (auto sec = sink(piece)) {
+            stream->close();
+            co_return std::pair{sec, info};
+        }
+    }
+    co_return std::pair{std::error_code{}, info};
+}
+
+}  // namespace
+
+asio::awaitable<std::pair<std::error_code, client::download_info>> client::async_download(
+    request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
+    std::function<std::error_code(std::string_view)> sink) {
+    return run_download(impl_, std::move(req), max_bytes, idle, std::move(sink));
+}
+
+void client::cancel_all() { impl_->cancel_all(); }
+
+std::size_t client::idle_connections() const { return impl_->idle_count(); }
+
+}  // namespace briefd::http
