@@ -52,11 +52,10 @@ std::vector<batch> batcher::take_ready(clock::time_point now, bool flush_all) {
     }
 
     // Oldest first, so a busy group can't keep pushing a quiet group's batch to the back.
-    std::sort(out.begin(), out.end(),
-              [](const ready& a, const ready& b) {
-                  return a.first_added != b.first_added ? a.first_added < b.first_added
-                                                        : a.first_seq < b.first_seq;
-              });
+    std::sort(out.begin(), out.end(), [](const ready& a, const ready& b) {
+        return a.first_added != b.first_added ? a.first_added < b.first_added
+                                              : a.first_seq < b.first_seq;
+    });
     std::vector<batch> batches;
     batches.reserve(out.size());
     for (auto& r : out) batches.push_back(std::move(r.b));

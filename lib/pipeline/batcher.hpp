@@ -37,7 +37,7 @@ struct batch {
 /// Driver loop: add() items as briefs are validated; call take_ready(now) after adds and when the
 /// timer set to next_deadline() fires; take_ready(now, true) on shutdown or when a flush is wanted.
 class batcher {
-public:
+  public:
     /// max_items is clamped to at least 1; a negative linger counts as zero.
     batcher(std::size_t max_items, clock::duration linger);
 
@@ -60,10 +60,11 @@ public:
     /// Items waiting, over all groups.
     std::size_t pending() const noexcept { return pending_; }
 
-    /// Removes every pending item of a job (e.g. job cancelled/failed); returns how many were removed.
+    /// Removes every pending item of a job (e.g. job cancelled/failed); returns how many were
+    /// removed.
     std::size_t remove_job(std::string_view job_id);
 
-private:
+  private:
     struct entry {
         batch_item item;
         clock::time_point added;

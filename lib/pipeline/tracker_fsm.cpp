@@ -41,7 +41,7 @@ tracker_action tracker_fsm::start(clock::time_point now) {
 // poll rather than wait: polling is the channel every provider has, and the operator did not opt
 // into wait. Auto mode follows the WHATWG model instead: a refusal means "no stream", at once.
 tracker_action tracker_fsm::on_stream_refused(clock::time_point now, std::error_code ec) {
-    if (pending_ != pending::stream) return last_;
+    if (pending_ != pending::connecting) return last_;  // only a response to open_stream is refused
     if (!ec) ec = errc::sse_refused;
     if (auto give = count_failure(ec)) return *give;
     if (cfg_.mode == tracking_mode::sse) {
@@ -53,7 +53,7 @@ tracker_action tracker_fsm::on_stream_refused(clock::time_point now, std::error_
 
 tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_view event_type,
                                             run_phase phase, std::string_view event_id) {
-    if (pending_ != pending::stream) return last_;
+    if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
     last_event_id_ = event_id;
     // Any event, a ping included, proves the stream and the network work.
     count_success();
@@ -71,10 +71,9 @@ tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_v
 
 tracker_action tracker_fsm::on_stream_ended(clock::time_point now, std::error_code ec,
                                             std::optional<std::chrono::milliseconds> server_retry) {
-    if (pending_ != pending::stream) return last_;
+    if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
     // The reconnection time persists across connections (WHATWG §9.2.6), so remember it.
-    if (server_retry)
-        retry_ = std::max<clock::duration>(*server_retry, clock::duration::zero());
+    if (server_retry) retry_ = std::max<clock::duration>(*server_retry, clock::duration::zero());
     // A clean end before a terminal event also counts: a server that accepts and closes at once
     // would otherwise be reconnected to forever. Events in between reset the count.
     if (auto give = count_failure(ec ? ec : std::error_code(errc::sse_stream_ended))) return *give;
@@ -116,7 +115,7 @@ tracker_action tracker_fsm::on_poll_result(clock::time_point now, std::error_cod
 }
 
 tracker_action tracker_fsm::open_stream(clock::time_point at) {
-    pending_ = pending::stream;
+    pending_ = pending::connecting;
     ++stream_connects_;
     last_ = tracker_action{};
     last_.what = tracker_action::kind::open_stream;
@@ -127,7 +126,7 @@ tracker_action tracker_fsm::open_stream(clock::time_point at) {
 }
 
 tracker_action tracker_fsm::read_on(clock::time_point now) {
-    pending_ = pending::stream;
+    pending_ = pending::reading;
     last_ = tracker_action{};
     last_.what = tracker_action::kind::read;
     last_.not_before = now;

@@ -43,7 +43,7 @@ struct tracker_config {
     std::chrono::seconds wait_timeout{60};
     /// Idle deadline for stream reads: more than 2x the server's 15 s ping.
     clock::duration sse_idle_timeout = std::chrono::seconds(45);
-    /// Consecutive failed stream attempts before falling back (to wait in auto mode, poll in sse mode).
+    /// Consecutive failed stream attempts before falling back (auto mode: to wait; sse: to poll).
     unsigned sse_max_failures = 3;
     /// Consecutive failed wait requests before falling back to polling.
     unsigned wait_max_failures = 3;
@@ -61,11 +61,11 @@ struct tracker_config {
 struct tracker_action {
     enum class kind {
         open_stream,  ///< (re)connect GET /v1/runs/{id}/stream, abandoning any stream still open
-        read,         ///< keep reading the stream that is open now; report the next event or its end
-        wait,         ///< GET /v1/runs/{id}/wait?timeout=wait_timeout
-        poll,         ///< GET /v1/runs/{id}
-        done,         ///< the run is terminal: `phase` says how it ended; close any open stream
-        give_up       ///< stop tracking for now: `error` says why; close any open stream
+        read,    ///< keep reading the stream that is open now; report the next event or its end
+        wait,    ///< GET /v1/runs/{id}/wait?timeout=wait_timeout
+        poll,    ///< GET /v1/runs/{id}
+        done,    ///< the run is terminal: `phase` says how it ended; close any open stream
+        give_up  ///< stop tracking for now: `error` says why; close any open stream
     };
     kind what = kind::give_up;
     /// Don't start before this (the request scheduler may delay further). For `read`: now.
@@ -87,43 +87,43 @@ struct tracker_action {
 /// How a driver uses it (a coroutine per run, or one loop over many runs):
 ///
 ///     auto a = fsm.start(now());
-///     for (;;) {
-///         switch (a.what) {
-///         case open_stream:                     // sleep until a.not_before (scheduler may add more)
-///             send GET .../stream (Accept: text/event-stream; Last-Event-ID: a.last_event_id if set)
-///             204 / other non-200 / wrong Content-Type  → a = fsm.on_stream_refused(now(), ec);
-///             connect or read error, idle timeout       → a = fsm.on_stream_ended(now(), ec, parser.retry());
-///             body ended cleanly before any event       → a = fsm.on_stream_ended(now(), {}, parser.retry());
-///             first event parsed                        → a = fsm.on_stream_event(now(), ...);
-///             break;
-///         case read:                            // keep the same stream; every read bounded by a.idle_timeout
-///             next event → a = fsm.on_stream_event(now(), ev.type, phase_from(ev.data), ev.last_event_id);
-///             idle deadline fired  → a = fsm.on_stream_ended(now(), errc::sse_idle_timeout, parser.retry());
-///             network error        → a = fsm.on_stream_ended(now(), ec, parser.retry());
-///             clean end of body    → a = fsm.on_stream_ended(now(), {}, parser.retry());
-///             break;
-///         case wait:  GET .../wait?timeout=a.wait_timeout → a = fsm.on_wait_result(now(), ec, phase, timed_out);
-///         case poll:  GET .../runs/{id}                   → a = fsm.on_poll_result(now(), ec, phase);
-///         case done / give_up: close the stream if open; finish.
-///         }
+///     for (;;) switch (a.what) {
+///     case open_stream:  // sleep until a.not_before (the scheduler may add more), then
+///         GET .../stream with Accept: text/event-stream (+ Last-Event-ID: a.last_event_id if set)
+///         204, other non-200, wrong Content-Type → a = fsm.on_stream_refused(now(), ec)
+///         connect/read error, idle deadline      → a = fsm.on_stream_ended(now(), ec, retry)
+///         body ends cleanly before any event     → a = fsm.on_stream_ended(now(), {}, retry)
+///         an event                               → a = fsm.on_stream_event(now(), ...)
+///         (200 + text/event-stream needs no call: the driver just starts reading.)
+///     case read:  // same stream; every read bounded by a.idle_timeout
+///         an event            → a = fsm.on_stream_event(now(), type, phase, last_event_id)
+///         idle deadline fired → a = fsm.on_stream_ended(now(), errc::sse_idle_timeout, retry)
+///         network error       → a = fsm.on_stream_ended(now(), ec, retry)
+///         clean end of body   → a = fsm.on_stream_ended(now(), {}, retry)
+///     case wait:  GET .../wait?timeout=a.wait_timeout → a = fsm.on_wait_result(now(), ec, ...)
+///     case poll:  GET .../runs/{id}                   → a = fsm.on_poll_result(now(), ec, ...)
+///     case done, give_up: close the stream if open; stop.
 ///     }
+///
+/// (`retry` is the parser's last `retry:` value, sse::parser::retry().)
 ///
 /// Rules for the driver:
 /// - Exactly one `on_*` call per action carried out; the call must match the action (stream calls
-///   after open_stream/read, on_wait_result after wait, on_poll_result after poll). A mismatched
-///   call is a driver bug; the fsm ignores it and repeats its pending action.
+///   after open_stream/read — on_stream_refused only after open_stream —, on_wait_result after
+///   wait, on_poll_result after poll). A mismatched call is a driver bug; the fsm ignores it and
+///   repeats its pending action.
 /// - Every event of an open stream is reported, pings included (they reset failure counts). For
 ///   progress/complete/error events pass the phase parsed from the payload (unknown if it can't be
 ///   parsed); for other events pass run_phase::unknown. `event_id` is the stream's last event ID
 ///   after the event (sse::event::last_event_id), not just the event's own `id:` field.
 /// - SSE comment lines are not events: the driver just restarts its idle timer on any bytes.
-/// - When open_stream arrives while a stream is still open (after a `timeout` event, or to confirm
-///   a contradictory event), the driver closes the old stream first.
+/// - Any action other than `read` that arrives while a stream is open (open_stream after a
+///   `timeout` event, wait/poll to confirm a contradictory event, done, give_up) means: close it.
 /// - 429s never reach the fsm: the request scheduler waits them out and retries. A 404 for the run
 ///   is reported as ec = briefd::errc::not_found (via on_stream_refused for the stream).
 /// - done and give_up are final: later calls return the same action again.
 class tracker_fsm {
-public:
+  public:
     /// `jitter_seed` makes backoff jitter deterministic (tests); use a random seed in production.
     tracker_fsm(tracker_config cfg, std::uint64_t jitter_seed);
 
@@ -134,8 +134,7 @@ public:
     /// offers no stream for this run. Auto mode falls back to wait at once (no reconnect, as the
     /// WHATWG model says). Sse mode counts it as a failed attempt, retries with backoff, and after
     /// sse_max_failures falls back to polling — see tracker_fsm.cpp for why.
-    tracker_action on_stream_refused(clock::time_point now,
-                                     std::error_code ec = errc::sse_refused);
+    tracker_action on_stream_refused(clock::time_point now, std::error_code ec = errc::sse_refused);
 
     /// One event of the open stream. Returns `read` (keep reading) unless the event ends the
     /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure); a
@@ -145,8 +144,9 @@ public:
                                    run_phase phase_or_unknown, std::string_view event_id);
 
     /// The stream ended without a terminal event: clean close (ec empty), idle timeout or network
-    /// error. `server_retry` is the last `retry:` the server sent (it is kept for later reconnects).
-    /// Reconnects after the retry delay, with backoff and jitter on repeated failures, or falls back.
+    /// error. `server_retry` is the last `retry:` the server sent (it is kept for later
+    /// reconnects). Reconnects after the retry delay, with backoff and jitter on repeated failures,
+    /// or falls back.
     tracker_action on_stream_ended(clock::time_point now, std::error_code ec,
                                    std::optional<std::chrono::milliseconds> server_retry);
 
@@ -164,8 +164,8 @@ public:
     /// Consecutive failures of every kind so far (for status).
     unsigned consecutive_failures() const noexcept { return transport_failures_; }
 
-private:
-    enum class pending { none, stream, wait, poll, final };
+  private:
+    enum class pending { none, connecting, reading, wait, poll, final };
 
     tracker_action open_stream(clock::time_point at);
     tracker_action read_on(clock::time_point now);
@@ -188,7 +188,7 @@ private:
     tracker_action last_{};  // the action the driver is carrying out (repeated on misuse)
 
     std::string last_event_id_;
-    clock::duration retry_;              // the stream's reconnection time (server `retry:` wins)
+    clock::duration retry_;  // the stream's reconnection time (server `retry:` wins)
     clock::time_point last_wait_start_{};
     bool waited_before_ = false;
 

@@ -404,12 +404,17 @@ TEST_CASE("tracker: gives up after max_transport_failures consecutive failures o
         c.t = std::max(c.t, a.not_before);
         switch (a.what) {
             case kind::open_stream:
-            case kind::read: a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt); break;
+            case kind::read:
+                a = fsm.on_stream_ended(c.advance(1s), net_error, std::nullopt);
+                break;
             case kind::wait:
                 a = fsm.on_wait_result(c.advance(1s), net_error, run_phase::unknown, false);
                 break;
-            case kind::poll: a = fsm.on_poll_result(c.advance(1s), net_error, run_phase::unknown); break;
-            default: break;
+            case kind::poll:
+                a = fsm.on_poll_result(c.advance(1s), net_error, run_phase::unknown);
+                break;
+            default:
+                break;
         }
         ++steps;
     }
@@ -517,4 +522,79 @@ TEST_CASE("tracker: a full auto-mode life: stream, timeouts, drop, refusal, wait
     CHECK(a.what == kind::done);
     CHECK(a.phase == run_phase::completed);
     CHECK(fsm.stream_connects() == 3);
+}
+
+TEST_CASE("tracker: configured timeouts flow into the actions") {
+    fake_clock c;
+    auto cfg = config();
+    cfg.sse_idle_timeout = 31s;
+    cfg.wait_timeout = 120s;
+    tracker_fsm fsm(cfg, 1);
+    CHECK(fsm.start(c.now()).idle_timeout == 31s);
+    CHECK(fsm.on_stream_event(c.advance(1s), "ping", run_phase::unknown, "").idle_timeout == 31s);
+    // A refusal can only answer open_stream; during a read it is a driver bug: read is repeated.
+    CHECK(fsm.on_stream_refused(c.advance(1s)).what == kind::read);
+    auto a = fsm.on_stream_ended(c.advance(1s), errc::sse_refused, std::nullopt);
+    REQUIRE(a.what == kind::open_stream);
+    a = fsm.on_stream_refused(c.advance(1s));
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.wait_timeout == 120s);
+}
+
+TEST_CASE("tracker property: random driver results keep the invariants") {
+    for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+        CAPTURE(seed);
+        std::mt19937_64 rng(seed);
+        fake_clock c;
+        auto cfg = config(static_cast<tracking_mode>(rng() % 4));
+        cfg.max_transport_failures = 1 + static_cast<unsigned>(rng() % 12);
+        tracker_fsm fsm(cfg, seed);
+        auto a = fsm.start(c.now());
+        bool ok_time = true, ok_kind = true, ok_bounded = true;
+        unsigned failures_in_a_row = 0;
+        int steps = 0;
+        for (; steps < 400 && a.what != kind::done && a.what != kind::give_up; ++steps) {
+            // Never asked to act in the past, and a reconnect never waits beyond retry + cap.
+            ok_time = ok_time && a.not_before >= c.now();
+            if (a.what == kind::open_stream)
+                ok_bounded =
+                    ok_bounded && a.not_before - c.now() <= cfg.reconnect_base + cfg.reconnect_cap;
+            c.t = std::max(c.t, a.not_before);
+            c.advance(std::chrono::milliseconds(rng() % 5000));
+            const auto r = rng() % 10;
+            const bool fail = r < 6;
+            const run_phase phase = r == 9 ? run_phase::completed : run_phase::running;
+            failures_in_a_row = fail ? failures_in_a_row + 1 : 0;
+            switch (a.what) {
+                case kind::open_stream:
+                case kind::read:
+                    if (fail)
+                        a = fsm.on_stream_ended(c.now(), rng() % 2 ? net_error : std::error_code{},
+                                                std::nullopt);
+                    else
+                        a = fsm.on_stream_event(c.now(), "progress", phase, std::to_string(steps));
+                    break;
+                case kind::wait:
+                    a = fsm.on_wait_result(c.now(), fail ? net_error : std::error_code{}, phase,
+                                           true);
+                    break;
+                case kind::poll:
+                    a = fsm.on_poll_result(c.now(), fail ? net_error : std::error_code{}, phase);
+                    break;
+                default:
+                    ok_kind = false;
+                    break;
+            }
+            // The sse channel is only used in auto and sse modes.
+            ok_kind =
+                ok_kind && (fsm.current_channel() != tracking_mode::sse ||
+                            cfg.mode == tracking_mode::auto_ || cfg.mode == tracking_mode::sse);
+        }
+        CHECK(ok_time);
+        CHECK(ok_kind);
+        CHECK(ok_bounded);
+        REQUIRE((a.what == kind::done || a.what == kind::give_up));
+        if (a.what == kind::done) CHECK(is_terminal(a.phase));
+        if (a.what == kind::give_up) CHECK(failures_in_a_row == cfg.max_transport_failures);
+    }
 }
