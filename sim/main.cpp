@@ -1,0 +1,62 @@
+// briefsim: wires the simulator together; all behaviour lives in the components beside this file.
+#include "control.hpp"
+#include "files.hpp"
+#include "lamina/api.hpp"
+#include "lamina/runs.hpp"
+#include "options.hpp"
+#include "server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+int main(int argc, char** argv) {
+    namespace sim = briefd::sim;
+    sim::options opt;
+    bool help = false;
+    std::string error;
+    if (!sim::parse_options(argc, argv, opt, help, error)) {
+        std::cerr << "briefsim: " << error << "\n(see briefsim --help)\n";
+        return 2;
+    }
+    if (help) {
+        std::cout << sim::help_text();
+        return 0;
+    }
+    try {
+        // The counters outlive the io_context: connection frames destroyed with it still touch them.
+        sim::stats counters;
+        boost::asio::io_context ioc{1};
+        sim::sim_state state(opt, counters);
+        sim::lamina::run_engine runs(state);
+        sim::lamina::api lamina(state, runs);
+        sim::control_surface control(state, [&](boost::json::object& o) {
+            o["runs_total"] = runs.run_count();
+            o["credits_used"] = runs.credits_used();
+        });
+        sim::api_origin api(control, lamina);
+        sim::files_origin files(state, [&](std::string_view run_id, std::size_t index, std::string_view ext) {
+            return runs.find_file(run_id, index, ext, std::chrono::steady_clock::now());
+        });
+        sim::server srv(ioc, state, api, files);
+        srv.listen();
+
+        boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+        signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            srv.close();
+            ioc.stop();
+        });
+        std::signal(SIGPIPE, SIG_IGN);
+
+        std::cout << "briefsim listening api=" << srv.api_url() << " files=" << srv.files_url() << std::endl;
+        ioc.run();
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "briefsim: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,90 @@
+// The HTTP(S) server: two listeners (API origin, files origin), a keep-alive connection loop per
+// socket, and the seam where a provider surface plugs in. A surface answers a request either with
+// a complete response or by streaming through `http_io` (SSE, large files) itself.
+#pragma once
+
+#include "state.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace briefd::sim {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+/// The connection as a streaming handler sees it.
+class http_io {
+public:
+    virtual ~http_io() = default;
+    /// Writes raw bytes (a response head or body bytes). Completes with the write's error.
+    virtual asio::awaitable<beast::error_code> write(std::string_view bytes) = 0;
+    /// Starts watching for the peer to close; `on_gone` runs once when it does (or the read fails).
+    /// The watch ends by itself when the connection is closed.
+    virtual void watch_peer(std::function<void()> on_gone) = 0;
+    /// Closes the connection abruptly: no final chunk, no TLS close_notify.
+    virtual void abort() = 0;
+};
+
+/// The handler wrote the response itself. keep_alive: the connection can carry another request.
+struct streamed {
+    bool keep_alive = false;
+};
+using handler_result = std::variant<response, streamed>;
+
+struct request_context {
+    const request& req;
+    std::string client;  ///< peer address, the rate-limit key
+    http_io& io;
+};
+
+class surface {
+public:
+    virtual ~surface() = default;
+    virtual asio::awaitable<handler_result> handle(request_context& ctx) = 0;
+};
+
+/// The head of a response as bytes (status line, fields, blank line).
+std::string serialize_head(const http::response_header<>& h);
+
+/// `{"data": ...}`-style JSON response helper; applies the extra-fields fault.
+response json_response(sim_state& st, http::status status, boost::json::value body);
+
+/// Adds the extra-fields fault's unknown member to every object in `v`, recursively.
+void add_extra_fields(boost::json::value& v);
+
+class server {
+public:
+    /// `api` answers on the API origin, `files` on the files origin.
+    server(asio::io_context& ioc, sim_state& st, surface& api, surface& files);
+    ~server();
+
+    /// Binds both listeners (throws std::system_error on failure) and starts accepting.
+    void listen();
+    /// Closes both listeners; open connections finish their current exchange.
+    void close();
+
+    std::string api_url() const;
+    std::string files_url() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace briefd::sim
