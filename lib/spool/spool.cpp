@@ -19,13 +19,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::error_code errno_code(int e = errno) noexcept { return {e, std::system_category()}; }
+std::error_code errno_code(int e = errno) noexcept {
+    return {e, std::system_category()};
+}
 
-constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool ends_with_nocase(std::string_view s, std::string_view suffix) noexcept {
     if (s.size() < suffix.size()) return false;
-    return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+    return std::equal(suffix.begin(), suffix.end(),
+                      s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
                       [](char a, char b) { return a == to_lower(b); });
 }
 
@@ -61,7 +66,8 @@ std::string suffixed(std::string_view name, unsigned k) {
 }
 
 /// Renames `from` into `dir` under `name`, or name-2, name-3… without ever replacing anything.
-std::pair<std::error_code, std::string> move_unique(const fs::path& from, const fs::path& dir, std::string_view name) {
+std::pair<std::error_code, std::string> move_unique(const fs::path& from, const fs::path& dir,
+                                                    std::string_view name) {
     constexpr unsigned max_tries = 100000;
     for (unsigned k = 1; k <= max_tries; ++k) {
         std::string candidate = k == 1 ? std::string(name) : suffixed(name, k);
@@ -72,8 +78,8 @@ std::pair<std::error_code, std::string> move_unique(const fs::path& from, const 
     return {errno_code(EEXIST), {}};
 }
 
-/// Calls f(name, stat) for every entry of `dir` except "." and "..", lstat-based. Entries that vanish
-/// between readdir and fstatat are skipped.
+/// Calls f(name, stat) for every entry of `dir` except "." and "..", lstat-based. Entries that
+/// vanish between readdir and fstatat are skipped.
 template <typename F>
 std::error_code for_each_entry(const fs::path& dir, F&& f) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -112,17 +118,19 @@ std::int64_t mtime_ns_of(const struct stat& st) noexcept {
 /// Keeps case, letters, digits, '.', '_', '-' of a stem; no leading '.'/'-', no "..", bounded.
 std::string job_stem(std::string_view file_name) {
     std::string_view stem = file_name;
-    if (auto dot = stem.rfind('.'); dot != std::string_view::npos && dot > 0) stem = stem.substr(0, dot);
+    if (auto dot = stem.rfind('.'); dot != std::string_view::npos && dot > 0)
+        stem = stem.substr(0, dot);
     constexpr std::size_t max_len = 64;
     std::string out;
     for (char c : stem) {
         if (out.size() >= max_len) break;
-        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                          c == '.' || c == '-';
+        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
         char x = keep ? c : '-';
         if (out.empty() && (x == '.' || x == '-')) continue;
         // Collapse separator runs: this also rules out "..".
-        if ((x == '-' || x == '.') && !out.empty() && (out.back() == '-' || out.back() == '.')) continue;
+        if ((x == '-' || x == '.') && !out.empty() && (out.back() == '-' || out.back() == '.'))
+            continue;
         out.push_back(x);
     }
     while (!out.empty() && (out.back() == '-' || out.back() == '.')) out.pop_back();
@@ -155,11 +163,13 @@ std::vector<entry> scan_incoming(const layout& l, std::error_code& ec) {
         out.push_back(entry{std::string(name), S_ISREG(st.st_mode), S_ISLNK(st.st_mode),
                             static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)});
     });
-    std::sort(out.begin(), out.end(), [](const entry& a, const entry& b) { return a.name < b.name; });
+    std::sort(out.begin(), out.end(),
+              [](const entry& a, const entry& b) { return a.name < b.name; });
     return out;
 }
 
-// --- settle_tracker ------------------------------------------------------------------------------------
+// --- settle_tracker
+// ------------------------------------------------------------------------------------
 
 void settle_tracker::observe(const entry& e, time_point now) {
     auto it = files_.find(e.name);
@@ -202,9 +212,11 @@ std::optional<settle_tracker::time_point> settle_tracker::next_check() const {
     return next;
 }
 
-// --- names and moves -----------------------------------------------------------------------------------
+// --- names and moves
+// -----------------------------------------------------------------------------------
 
-std::string make_job_id(const layout& l, std::string_view file_name, std::string_view self_in_active) {
+std::string make_job_id(const layout& l, std::string_view file_name,
+                        std::string_view self_in_active) {
     const std::string id = job_stem(file_name);
     // Every name, and every prefix of it that ends before a '.', is taken: "x.state.json" reserves
     // "x", "x.state" and "x.state.json". One pass per directory, however many candidates we try.
@@ -222,7 +234,8 @@ std::string make_job_id(const layout& l, std::string_view file_name, std::string
             add_with_prefixes(n);
         });
     }
-    (void)for_each_entry(l.outputs, [&](std::string_view n, const struct stat&, int) { taken.emplace(n); });
+    (void)for_each_entry(l.outputs,
+                         [&](std::string_view n, const struct stat&, int) { taken.emplace(n); });
 
     std::string candidate = id;
     for (unsigned k = 2; taken.contains(candidate); ++k) candidate = id + "-" + std::to_string(k);
@@ -234,7 +247,8 @@ std::pair<std::error_code, std::string> claim(const layout& l, std::string_view 
     return move_unique(l.incoming() / name, l.active(), name);
 }
 
-std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::path& from, outcome o) {
+std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::path& from,
+                                                   outcome o) {
     const std::string name = from.filename().string();
     if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
     return move_unique(from, o == outcome::done ? l.done() : l.failed(), name);
@@ -253,7 +267,8 @@ std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_
             const std::string name(n);
             if (S_ISDIR(st.st_mode)) {
                 std::error_code rm_ec;
-                if (fs::remove_all(dir / name, rm_ec) > 0) ++removed;  // does not follow symlinks inside
+                if (fs::remove_all(dir / name, rm_ec) > 0)
+                    ++removed;  // does not follow symlinks inside
                 if (rm_ec && !ec) ec = rm_ec;
             } else if (::unlinkat(dfd, name.c_str(), 0) == 0) {
                 ++removed;
@@ -266,14 +281,16 @@ std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_
     return removed;
 }
 
-// --- watcher -------------------------------------------------------------------------------------------
+// --- watcher
+// -------------------------------------------------------------------------------------------
 
 std::pair<std::error_code, watcher> watcher::open(const fs::path& dir) {
     watcher w;
     w.fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w.fd_ < 0) return {errno_code(), watcher{}};
     // The *_SELF events tell us the directory itself went away, which no rescan of it would reveal.
-    constexpr std::uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+    constexpr std::uint32_t mask =
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
     if (::inotify_add_watch(w.fd_, dir.c_str(), mask) < 0) return {errno_code(), watcher{}};
     return {std::error_code{}, std::move(w)};
 }
@@ -317,8 +334,10 @@ watcher::batch watcher::drain(std::error_code& ec) {
             const char* name = buf.data() + off + sizeof(inotify_event);
             off += sizeof(inotify_event) + ev.len;
             if (ev.mask & IN_Q_OVERFLOW) b.overflow = true;
-            if (ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) b.watch_lost = true;
-            if (ev.len == 0 || (ev.mask & IN_ISDIR) || !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) continue;
+            if (ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+                b.watch_lost = true;
+            if (ev.len == 0 || (ev.mask & IN_ISDIR) || !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+                continue;
             std::string s(name, ::strnlen(name, ev.len));  // the kernel pads names with NULs
             if (seen.insert(s).second) b.names.push_back(std::move(s));
         }

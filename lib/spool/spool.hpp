@@ -1,6 +1,7 @@
-// The queue directory contract (DESIGN §3): incoming/ → active/ → done/ | failed/, claims by atomic rename,
-// job ids, retention, and the inotify watcher of incoming/. No event loop in here: the watcher hands out a
-// non-blocking fd for the daemon to wait on; the settle tracker is sans-I/O with the clock passed in.
+// The queue directory contract (DESIGN §3): incoming/ → active/ → done/ | failed/, claims by atomic
+// rename, job ids, retention, and the inotify watcher of incoming/. No event loop in here: the
+// watcher hands out a non-blocking fd for the daemon to wait on; the settle tracker is sans-I/O
+// with the clock passed in.
 #pragma once
 
 #include <chrono>
@@ -28,12 +29,13 @@ struct layout {
 };
 
 /// Creates root/{incoming,active,done,failed} and outputs (with parents) with mode 0750. Existing
-/// directories keep their mode (the operator may have chosen another); a non-directory in the way is ENOTDIR.
+/// directories keep their mode (the operator may have chosen another); a non-directory in the way
+/// is ENOTDIR.
 std::error_code ensure_dirs(const layout& l);
 
 enum class name_kind { brief, ignored };
-/// *.json / *.yaml / *.yml (extension case-insensitive) → brief. Dotfiles, *.tmp, *.part, *.swp, *~ and
-/// everything else → ignored. Only the name is looked at.
+/// *.json / *.yaml / *.yml (extension case-insensitive) → brief. Dotfiles, *.tmp, *.part, *.swp, *~
+/// and everything else → ignored. Only the name is looked at.
 name_kind classify_name(std::string_view file_name);
 
 /// One directory entry, from lstat(2).
@@ -45,16 +47,18 @@ struct entry {
     std::int64_t mtime_ns = 0;
 };
 
-/// Lists candidate briefs in incoming/ (classify_name == brief), lstat-based (never follows symlinks, never
-/// opens files), sorted by name. Directories are skipped; symlinks, fifos, sockets… are listed with
-/// regular == false so the daemon can refuse them. An entry that vanishes mid-scan is left out.
+/// Lists candidate briefs in incoming/ (classify_name == brief), lstat-based (never follows
+/// symlinks, never opens files), sorted by name. Directories are skipped; symlinks, fifos, sockets…
+/// are listed with regular == false so the daemon can refuse them. An entry that vanishes mid-scan
+/// is left out.
 std::vector<entry> scan_incoming(const layout& l, std::error_code& ec);
 
-/// Settle check for writers that write in place (sans-I/O, the caller passes the clock). A file seen on a
-/// rescan is ready once its size and mtime have been unchanged for `settle`; a file reported by
-/// IN_CLOSE_WRITE / IN_MOVED_TO (mark_closed) is ready at once. A settle of zero makes every observed file ready.
+/// Settle check for writers that write in place (sans-I/O, the caller passes the clock). A file
+/// seen on a rescan is ready once its size and mtime have been unchanged for `settle`; a file
+/// reported by IN_CLOSE_WRITE / IN_MOVED_TO (mark_closed) is ready at once. A settle of zero makes
+/// every observed file ready.
 class settle_tracker {
-public:
+  public:
     using time_point = std::chrono::steady_clock::time_point;
 
     explicit settle_tracker(std::chrono::milliseconds settle) : settle_(settle) {}
@@ -66,12 +70,13 @@ public:
     bool ready(std::string_view name, time_point now) const;
     /// Stop tracking (claimed, or gone).
     void forget(std::string_view name);
-    /// Earliest moment a not-yet-ready observed file may become ready (closed files are ready already and
-    /// do not count); nullopt when nothing is waiting. The daemon arms its rescan timer with it.
+    /// Earliest moment a not-yet-ready observed file may become ready (closed files are ready
+    /// already and do not count); nullopt when nothing is waiting. The daemon arms its rescan timer
+    /// with it.
     std::optional<time_point> next_check() const;
     std::size_t tracked() const noexcept { return files_.size(); }
 
-private:
+  private:
     struct state {
         std::uint64_t size = 0;
         std::int64_t mtime_ns = 0;
@@ -82,36 +87,42 @@ private:
     std::map<std::string, state, std::less<>> files_;
 };
 
-/// Job id per DESIGN §3: the brief's stem ("sneakers.json" → "sneakers"), sanitised to a safe path component
-/// (ASCII letters, digits, '.', '_', '-' kept, case kept; anything else → '-'; no leading '.' or '-';
-/// at most 64 bytes; "brief" if nothing is left), then made unique (stem-2, stem-3, …) against every name in
-/// active/, done/, failed/ that equals the id or starts with "<id>." (so "<id>.json", "<id>.state.json",
+/// Job id per DESIGN §3: the brief's stem ("sneakers.json" → "sneakers"), sanitised to a safe path
+/// component (ASCII letters, digits, '.', '_', '-' kept, case kept; anything else → '-'; no leading
+/// '.' or '-'; at most 64 bytes; "brief" if nothing is left), then made unique (stem-2, stem-3, …)
+/// against every name in active/, done/, failed/ that equals the id or starts with "<id>." (so
+/// "<id>.json", "<id>.state.json",
 /// "<id>.error.json" all count) and every entry in outputs/.
-/// Call it before claim(), or pass the brief's own name under active/ as `self_in_active` so the brief
-/// does not collide with itself. The daemon persists the result in the job's state: it is not recomputed.
-std::string make_job_id(const layout& l, std::string_view file_name, std::string_view self_in_active = {});
+/// Call it before claim(), or pass the brief's own name under active/ as `self_in_active` so the
+/// brief does not collide with itself. The daemon persists the result in the job's state: it is not
+/// recomputed.
+std::string make_job_id(const layout& l, std::string_view file_name,
+                        std::string_view self_in_active = {});
 
-/// Claims incoming/<name> by an atomic rename (RENAME_NOREPLACE) into active/; if the name is taken in
-/// active/, a suffix is added before the extension ("name-2.json", "name-3.json", …). Returns the name under
-/// active/. ENOENT means another process (or the producer) took the file first: expected, not worth a loud log.
-/// EINVAL for a name that is not a plain file name.
+/// Claims incoming/<name> by an atomic rename (RENAME_NOREPLACE) into active/; if the name is taken
+/// in active/, a suffix is added before the extension ("name-2.json", "name-3.json", …). Returns
+/// the name under active/. ENOENT means another process (or the producer) took the file first:
+/// expected, not worth a loud log. EINVAL for a name that is not a plain file name.
 std::pair<std::error_code, std::string> claim(const layout& l, std::string_view name);
 
 enum class outcome { done, failed };
-/// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or failed/,
-/// keeping the file name, suffixing ("name-2.json") if taken. Returns the final name. Durable (both
-/// directories fsynced) and never replaces anything.
-std::pair<std::error_code, std::string> file_brief(const layout& l, const std::filesystem::path& from, outcome o);
+/// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or
+/// failed/, keeping the file name, suffixing ("name-2.json") if taken. Returns the final name.
+/// Durable (both directories fsynced) and never replaces anything.
+std::pair<std::error_code, std::string> file_brief(const layout& l,
+                                                   const std::filesystem::path& from, outcome o);
 
-/// Removes entries of done/ and failed/ whose mtime is older than `age` (symlinks themselves, never their
-/// targets); age 0 keeps everything. Returns how many were removed; `ec` is the first error met.
+/// Removes entries of done/ and failed/ whose mtime is older than `age` (symlinks themselves, never
+/// their targets); age 0 keeps everything. Returns how many were removed; `ec` is the first error
+/// met.
 std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec);
 
 /// inotify on one directory with IN_CLOSE_WRITE | IN_MOVED_TO (IN_Q_OVERFLOW is always reported).
-/// The fd is non-blocking: the daemon waits on fd() (asio::posix::stream_descriptor::async_wait(wait_read))
-/// and calls drain() when it is readable. Movable, not copyable; closes the fd on destruction.
+/// The fd is non-blocking: the daemon waits on fd()
+/// (asio::posix::stream_descriptor::async_wait(wait_read)) and calls drain() when it is readable.
+/// Movable, not copyable; closes the fd on destruction.
 class watcher {
-public:
+  public:
     static std::pair<std::error_code, watcher> open(const std::filesystem::path& dir);
 
     watcher(watcher&& other) noexcept;
@@ -123,16 +134,18 @@ public:
     int fd() const noexcept { return fd_; }
 
     struct batch {
-        std::vector<std::string> names;  ///< files closed-after-write or moved in, first-seen order, no duplicates;
-                                         ///< raw names: run classify_name on them
-        bool overflow = false;           ///< events were lost: rescan incoming/
-        bool watch_lost = false;         ///< the directory was deleted, moved or unmounted: re-open (and rescan)
+        /// Files closed after writing or moved in, first-seen order, no duplicates. Raw names:
+        /// run classify_name on them.
+        std::vector<std::string> names;
+        bool overflow = false;  ///< events were lost: rescan incoming/
+        bool watch_lost =
+            false;  ///< the directory was deleted, moved or unmounted: re-open (and rescan)
     };
-    /// Reads every event available now (EAGAIN ends the batch). `ec` is set for a read error other than
-    /// EAGAIN/EINTR; the names gathered before it are still returned.
+    /// Reads every event available now (EAGAIN ends the batch). `ec` is set for a read error other
+    /// than EAGAIN/EINTR; the names gathered before it are still returned.
     batch drain(std::error_code& ec);
 
-private:
+  private:
     watcher() = default;
     int fd_ = -1;
 };

@@ -16,7 +16,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::error_code errno_code(int e = errno) noexcept { return {e, std::system_category()}; }
+std::error_code errno_code(int e = errno) noexcept {
+    return {e, std::system_category()};
+}
 
 fs::path dir_of(const fs::path& p) {
     auto d = p.parent_path();
@@ -25,7 +27,7 @@ fs::path dir_of(const fs::path& p) {
 
 /// Closes on scope exit unless released; close errors on this path are already-failed cleanup.
 class fd_guard {
-public:
+  public:
     explicit fd_guard(int fd) noexcept : fd_(fd) {}
     fd_guard(const fd_guard&) = delete;
     fd_guard& operator=(const fd_guard&) = delete;
@@ -33,13 +35,14 @@ public:
         if (fd_ >= 0) ::close(fd_);
     }
     int get() const noexcept { return fd_; }
-    /// close(2) with its result: on NFS and some others, close is where a deferred write error shows up.
+    /// close(2) with its result: on NFS and some others, close is where a deferred write error
+    /// shows up.
     std::error_code close() noexcept {
         int fd = std::exchange(fd_, -1);
         return ::close(fd) == 0 ? std::error_code{} : errno_code();
     }
 
-private:
+  private:
     int fd_;
 };
 
@@ -50,7 +53,8 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
             if (errno == EINTR) continue;
             return errno_code();
         }
-        if (n == 0) return errno_code(EIO);  // write(2) never returns 0 for a non-empty regular-file write
+        if (n == 0)
+            return errno_code(EIO);  // write(2) never returns 0 for a non-empty regular-file write
         data.remove_prefix(static_cast<std::size_t>(n));
     }
     return {};
@@ -63,13 +67,15 @@ std::error_code fsync_fd(int fd) noexcept {
     return {};
 }
 
-/// Unique enough within a process (counter) and across processes (pid, clock); O_EXCL settles the rest.
+/// Unique enough within a process (counter) and across processes (pid, clock); O_EXCL settles the
+/// rest.
 std::string temp_name_for(const fs::path& target) {
     static std::atomic<std::uint64_t> counter{0};
     auto n = counter.fetch_add(1, std::memory_order_relaxed);
-    auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    return "." + target.filename().string() + "." + std::to_string(::getpid()) + "-" + std::to_string(n) + "-" +
-           std::to_string(t % 1000000007ULL) + ".tmp";
+    auto t =
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return "." + target.filename().string() + "." + std::to_string(::getpid()) + "-" +
+           std::to_string(n) + "-" + std::to_string(t % 1000000007ULL) + ".tmp";
 }
 
 std::string to_hex(const unsigned char* p, unsigned int n) {
@@ -94,7 +100,9 @@ EVP_MD_CTX* new_sha256_ctx() {
 
 }  // namespace
 
-void detail::digest_deleter::operator()(void* ctx) const noexcept { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx)); }
+void detail::digest_deleter::operator()(void* ctx) const noexcept {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx));
+}
 
 std::error_code fsync_dir(const fs::path& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -109,7 +117,8 @@ std::error_code write_file_atomic(const fs::path& target, std::string_view data,
     const fs::path dir = dir_of(target);
     fs::path tmp;
     int fd = -1;
-    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry, never a share.
+    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry,
+    // never a share.
     for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
         tmp = dir / temp_name_for(target);
         fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -135,7 +144,8 @@ std::error_code durable_rename(const fs::path& from, const fs::path& to, bool no
     if (no_replace) {
         if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
             if (errno != EINVAL && errno != ENOSYS) return errno_code();
-            // No RENAME_NOREPLACE here (some network/FUSE file systems): link() refuses an existing name too.
+            // No RENAME_NOREPLACE here (some network/FUSE file systems): link() refuses an existing
+            // name too.
             if (::link(from.c_str(), to.c_str()) != 0) return errno_code();
             if (::unlink(from.c_str()) != 0) {
                 auto ec = errno_code();
@@ -179,7 +189,8 @@ std::size_t remove_stale_temps(const fs::path& dir, std::error_code& ec) {
     return removed;
 }
 
-// --- part_file ---------------------------------------------------------------------------------------
+// --- part_file
+// ---------------------------------------------------------------------------------------
 
 std::pair<std::error_code, part_file> part_file::create(const fs::path& final_path, mode_t mode) {
     fs::path part = final_path;
@@ -189,7 +200,8 @@ std::pair<std::error_code, part_file> part_file::create(const fs::path& final_pa
     part_file p;
     p.digest_.reset(new_sha256_ctx());
     if (!p.digest_) return {errno_code(ENOMEM), part_file{}};
-    // O_EXCL: if someone else created the name since the unlink, fail rather than write into their file.
+    // O_EXCL: if someone else created the name since the unlink, fail rather than write into their
+    // file.
     int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) return {errno_code(), part_file{}};
     p.fd_ = fd;
@@ -222,7 +234,9 @@ part_file& part_file::operator=(part_file&& other) noexcept {
     return *this;
 }
 
-part_file::~part_file() { discard(); }
+part_file::~part_file() {
+    discard();
+}
 
 std::error_code part_file::write(std::string_view data) {
     if (fd_ < 0) return errno_code(EBADF);
@@ -245,8 +259,10 @@ std::error_code part_file::write(std::string_view data) {
 std::string part_file::sha256_hex() const {
     if (!digest_) return {};
     // Finalise a copy so the running digest can keep going.
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> copy(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), static_cast<EVP_MD_CTX*>(digest_.get())) != 1) return {};
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> copy(EVP_MD_CTX_new(),
+                                                                 &EVP_MD_CTX_free);
+    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), static_cast<EVP_MD_CTX*>(digest_.get())) != 1)
+        return {};
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(copy.get(), md.data(), &len) != 1) return {};
@@ -275,12 +291,14 @@ void part_file::discard() noexcept {
     }
 }
 
-// --- hashing -------------------------------------------------------------------------------------------
+// --- hashing
+// -------------------------------------------------------------------------------------------
 
 std::string sha256_hex(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) return {};
+    if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1)
+        return {};
     return to_hex(md.data(), len);
 }
 

@@ -1,8 +1,10 @@
-// Files that survive crashes (DESIGN §5, §8; PROTOCOLS §5): whole files replaced atomically, durable renames,
-// and streamed downloads that appear under their final name only once complete and fsynced.
+// Files that survive crashes (DESIGN §5, §8; PROTOCOLS §5): whole files replaced atomically,
+// durable renames, and streamed downloads that appear under their final name only once complete and
+// fsynced.
 //
-// Every function reports failure as a std::error_code (a std::system_category errno) and leaves the final
-// name untouched on failure: a reader sees the old file or the new one, never a half-written one.
+// Every function reports failure as a std::error_code (a std::system_category errno) and leaves the
+// final name untouched on failure: a reader sees the old file or the new one, never a half-written
+// one.
 #pragma once
 
 #include <sys/types.h>
@@ -17,24 +19,29 @@
 
 namespace briefd::store {
 
-/// Replaces `target` with `data`: a temp file in the same directory (".<name>.<random>.tmp", so the spool
-/// ignores it; O_CREAT|O_EXCL|O_CLOEXEC), write all (EINTR and short writes handled), fsync, close, rename
-/// over `target`, fsync the directory. The file gets exactly `mode` (umask does not apply).
-/// On any error (ENOSPC, EACCES, EROFS, EIO…) the temp is removed, `target` is untouched, and the error is returned.
-std::error_code write_file_atomic(const std::filesystem::path& target, std::string_view data, mode_t mode = 0640);
+/// Replaces `target` with `data`: a temp file in the same directory (".<name>.<random>.tmp", so the
+/// spool ignores it; O_CREAT|O_EXCL|O_CLOEXEC), write all (EINTR and short writes handled), fsync,
+/// close, rename over `target`, fsync the directory. The file gets exactly `mode` (umask does not
+/// apply). On any error (ENOSPC, EACCES, EROFS, EIO…) the temp is removed, `target` is untouched,
+/// and the error is returned.
+std::error_code write_file_atomic(const std::filesystem::path& target, std::string_view data,
+                                  mode_t mode = 0640);
 
-/// fsync(2) of a directory, which makes creates/renames/unlinks inside it durable. A file system that
-/// cannot fsync directories (EINVAL) counts as success: there is nothing more we could do.
+/// fsync(2) of a directory, which makes creates/renames/unlinks inside it durable. A file system
+/// that cannot fsync directories (EINVAL) counts as success: there is nothing more we could do.
 std::error_code fsync_dir(const std::filesystem::path& dir);
 
 /// rename(2) then fsync of the destination directory and, if different, the source directory.
-/// With no_replace=true the rename is renameat2(RENAME_NOREPLACE) — it fails with EEXIST instead of replacing,
-/// and if the source is gone it fails with ENOENT (checked first by the kernel). On file systems without
-/// RENAME_NOREPLACE it falls back to link()+unlink(), which has the same no-replace guarantee.
-std::error_code durable_rename(const std::filesystem::path& from, const std::filesystem::path& to, bool no_replace);
+/// With no_replace=true the rename is renameat2(RENAME_NOREPLACE) — it fails with EEXIST instead of
+/// replacing, and if the source is gone it fails with ENOENT (checked first by the kernel). On file
+/// systems without RENAME_NOREPLACE it falls back to link()+unlink(), which has the same no-replace
+/// guarantee.
+std::error_code durable_rename(const std::filesystem::path& from, const std::filesystem::path& to,
+                               bool no_replace);
 
-/// Removes leftover temp files (".*.tmp") and "*.part" files in `dir` (not recursive; never directories).
-/// Call at start-up, before anything writes into `dir`. Returns how many were removed; `ec` is the first error.
+/// Removes leftover temp files (".*.tmp") and "*.part" files in `dir` (not recursive; never
+/// directories). Call at start-up, before anything writes into `dir`. Returns how many were
+/// removed; `ec` is the first error.
 std::size_t remove_stale_temps(const std::filesystem::path& dir, std::error_code& ec);
 
 namespace detail {
@@ -43,15 +50,17 @@ struct digest_deleter {
 };
 }  // namespace detail
 
-/// A streaming writer for downloads: bytes go to `<final>.part` with a running SHA-256 and byte count;
-/// commit() makes them appear under the final name atomically and durably. Without commit() (error,
-/// cancellation, size limit) the destructor removes the .part, so no partial file is ever left behind
-/// by a live process (and remove_stale_temps cleans up after a dead one). Movable, not copyable.
+/// A streaming writer for downloads: bytes go to `<final>.part` with a running SHA-256 and byte
+/// count; commit() makes them appear under the final name atomically and durably. Without commit()
+/// (error, cancellation, size limit) the destructor removes the .part, so no partial file is ever
+/// left behind by a live process (and remove_stale_temps cleans up after a dead one). Movable, not
+/// copyable.
 class part_file {
-public:
-    /// Opens `<final_path>.part` with O_CREAT|O_EXCL, after removing a stale one from an earlier run.
-    /// On error the returned part_file is empty (every operation on it fails with EBADF).
-    static std::pair<std::error_code, part_file> create(const std::filesystem::path& final_path, mode_t mode = 0640);
+  public:
+    /// Opens `<final_path>.part` with O_CREAT|O_EXCL, after removing a stale one from an earlier
+    /// run. On error the returned part_file is empty (every operation on it fails with EBADF).
+    static std::pair<std::error_code, part_file> create(const std::filesystem::path& final_path,
+                                                        mode_t mode = 0640);
 
     part_file(part_file&& other) noexcept;
     part_file& operator=(part_file&& other) noexcept;
@@ -64,9 +73,11 @@ public:
     std::error_code write(std::string_view bytes);
     /// Bytes written so far.
     std::uint64_t bytes() const noexcept { return bytes_; }
-    /// Lower-case hex SHA-256 of everything written so far (can be called at any time, before or after commit).
+    /// Lower-case hex SHA-256 of everything written so far (can be called at any time, before or
+    /// after commit).
     std::string sha256_hex() const;
-    /// fsync, close, rename `.part` over the final name, fsync the directory. On error the .part is removed.
+    /// fsync, close, rename `.part` over the final name, fsync the directory. On error the .part is
+    /// removed.
     std::error_code commit();
     /// Closes and removes the .part (no-op after commit or on an empty part_file).
     void discard() noexcept;
@@ -75,13 +86,14 @@ public:
     const std::filesystem::path& final_path() const noexcept { return final_; }
     const std::filesystem::path& part_path() const noexcept { return part_; }
 
-private:
+  private:
     part_file() = default;
 
     int fd_ = -1;
     std::filesystem::path final_;
     std::filesystem::path part_;
-    std::unique_ptr<void, detail::digest_deleter> digest_;  // EVP_MD_CTX, kept opaque to spare includers <openssl/evp.h>
+    std::unique_ptr<void, detail::digest_deleter>
+        digest_;  // EVP_MD_CTX, kept opaque to spare includers <openssl/evp.h>
     std::uint64_t bytes_ = 0;
 };
 

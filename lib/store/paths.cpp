@@ -10,11 +10,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Locale-free on purpose: std::isalnum/std::tolower depend on the C locale and are UB for negative chars.
+// Locale-free on purpose: std::isalnum/std::tolower depend on the C locale and are UB for negative
+// chars.
 constexpr bool is_alnum(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lower_trimmed(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -24,7 +27,8 @@ std::string lower_trimmed(std::string_view s) {
     return out;
 }
 
-/// 1–8 ASCII alphanumerics, lower-cased; empty if `s` has anything else (then it is not an extension we trust).
+/// 1–8 ASCII alphanumerics, lower-cased; empty if `s` has anything else (then it is not an
+/// extension we trust).
 std::string clean_extension(std::string_view s) {
     if (s.empty() || s.size() > 8 || !std::all_of(s.begin(), s.end(), is_alnum)) return {};
     std::string out(s);
@@ -43,7 +47,8 @@ std::vector<fs::path> components(const fs::path& p) {
 
 }  // namespace
 
-std::string sanitize_component(std::string_view untrusted, std::size_t max_len, std::string_view fallback) {
+std::string sanitize_component(std::string_view untrusted, std::size_t max_len,
+                               std::string_view fallback) {
     std::string out;
     out.reserve(std::min(untrusted.size(), max_len));
     for (char c : untrusted) {
@@ -51,7 +56,8 @@ std::string sanitize_component(std::string_view untrusted, std::size_t max_len, 
         if (is_alnum(c)) {
             out.push_back(to_lower(c));
         } else if (!out.empty() && out.back() != '-') {
-            out.push_back('-');  // leading separators are dropped here, so the slug never starts with '-'
+            out.push_back(
+                '-');  // leading separators are dropped here, so the slug never starts with '-'
         }
     }
     while (!out.empty() && out.back() == '-') out.pop_back();
@@ -59,14 +65,16 @@ std::string sanitize_component(std::string_view untrusted, std::size_t max_len, 
     return out;
 }
 
-std::string output_file_name(std::size_t item, std::size_t output, std::string_view label, std::string_view ext) {
+std::string output_file_name(std::size_t item, std::size_t output, std::string_view label,
+                             std::string_view ext) {
     std::string e;
     for (char c : ext) {
         if (e.size() == 8) break;
         if (is_alnum(c)) e.push_back(to_lower(c));
     }
     if (e.empty()) e = "bin";
-    return std::to_string(item) + "-" + std::to_string(output) + "-" + sanitize_component(label) + "." + e;
+    return std::to_string(item) + "-" + std::to_string(output) + "-" + sanitize_component(label) +
+           "." + e;
 }
 
 bool is_within(const fs::path& root, const fs::path& candidate) {
@@ -80,12 +88,14 @@ bool is_within(const fs::path& root, const fs::path& candidate) {
     const auto cc = components(c);
     if (cc.size() <= rc.size()) return false;
     if (!std::equal(rc.begin(), rc.end(), cc.begin())) return false;
-    // lexically_normal folds "a/.." but cannot fold a leading ".." above the root: refuse it explicitly.
+    // lexically_normal folds "a/.." but cannot fold a leading ".." above the root: refuse it
+    // explicitly.
     return std::none_of(cc.begin() + static_cast<std::ptrdiff_t>(rc.size()), cc.end(),
                         [](const fs::path& p) { return p == ".." || p == "."; });
 }
 
-std::string pick_extension(std::string_view content_type, std::string_view url_path, std::string_view output_type) {
+std::string pick_extension(std::string_view content_type, std::string_view url_path,
+                           std::string_view output_type) {
     static constexpr std::array<std::pair<std::string_view, std::string_view>, 11> by_type{{
         {"image/png", "png"},
         {"image/jpeg", "jpg"},
@@ -105,7 +115,8 @@ std::string pick_extension(std::string_view content_type, std::string_view url_p
     }
 
     std::string_view path = url_path.substr(0, url_path.find_first_of("?#"));
-    path = path.substr(path.find_last_of('/') == std::string_view::npos ? 0 : path.find_last_of('/') + 1);
+    path = path.substr(
+        path.find_last_of('/') == std::string_view::npos ? 0 : path.find_last_of('/') + 1);
     if (auto dot = path.find_last_of('.'); dot != std::string_view::npos && dot > 0) {
         if (auto ext = clean_extension(path.substr(dot + 1)); !ext.empty()) return ext;
     }

@@ -37,7 +37,8 @@ void set_age(const fs::path& p, std::chrono::hours age) {
     fs::last_write_time(p, fs::file_time_type::clock::now() - age);
 }
 
-/// Waits (bounded) for the inotify fd to become readable, then drains; the watchdog for these tests.
+/// Waits (bounded) for the inotify fd to become readable, then drains; the watchdog for these
+/// tests.
 sp::watcher::batch drain_when_readable(sp::watcher& w, std::error_code& ec) {
     pollfd p{w.fd(), POLLIN, 0};
     REQUIRE(::poll(&p, 1, 5000) == 1);
@@ -63,14 +64,18 @@ TEST_CASE("ensure_dirs creates the spool tree with mode 0750 and is idempotent")
 }
 
 TEST_CASE("classify_name takes json/yaml/yml and ignores temp, hidden and editor files") {
-    for (const char* n : {"sneakers.json", "a.yaml", "b.yml", "UPPER.JSON", "x.Yaml", "with space.json", "a.b.json"})
+    for (const char* n : {"sneakers.json", "a.yaml", "b.yml", "UPPER.JSON", "x.Yaml",
+                          "with space.json", "a.b.json"})
         CHECK_MESSAGE(sp::classify_name(n) == sp::name_kind::brief, n);
-    for (const char* n : {".sneakers.json", ".json", "x.json.tmp", "x.json.part", ".x.json.swp", "x.json~", "x.tmp",
-                          "x.part", "x.swp", "notes.txt", "json", "x.jsonx", "", ".", "..", "a/b.json", "x.yaml~"})
+    for (const char* n :
+         {".sneakers.json", ".json", "x.json.tmp", "x.json.part", ".x.json.swp", "x.json~", "x.tmp",
+          "x.part", "x.swp", "notes.txt", "json", "x.jsonx", "", ".", "..", "a/b.json", "x.yaml~"})
         CHECK_MESSAGE(sp::classify_name(n) == sp::name_kind::ignored, n);
 }
 
-TEST_CASE("scan_incoming lists briefs sorted, skips dirs and ignored names, reports symlinks as non-regular") {
+TEST_CASE(
+    "scan_incoming lists briefs sorted, skips dirs and ignored names, reports symlinks as "
+    "non-regular") {
     temp_dir t;
     auto l = make_layout(t);
     write_plain(l.incoming() / "b.yaml", "brief: b");
@@ -81,7 +86,8 @@ TEST_CASE("scan_incoming lists briefs sorted, skips dirs and ignored names, repo
     fs::create_directories(l.incoming() / "dir.json");
     write_plain(t / "secret", "outside the spool");
     fs::create_symlink(t / "secret", l.incoming() / "link.json");
-    REQUIRE(::mkfifo((l.incoming() / "fifo.yml").c_str(), 0600) == 0);  // a scan that opened files would hang here
+    REQUIRE(::mkfifo((l.incoming() / "fifo.yml").c_str(), 0600) ==
+            0);  // a scan that opened files would hang here
 
     std::error_code ec;
     auto entries = sp::scan_incoming(l, ec);
@@ -106,20 +112,25 @@ TEST_CASE("scan_incoming lists briefs sorted, skips dirs and ignored names, repo
 }
 
 TEST_CASE("scan_incoming copes with thousands of files") {
-    temp_dir t;
+    temp_dir t(briefd::test::fast_base());
     auto l = make_layout(t);
-    for (int i = 0; i < 3000; ++i) write_plain(l.incoming() / ("brief-" + std::to_string(10000 + i) + ".json"), "{}");
-    for (int i = 0; i < 500; ++i) write_plain(l.incoming() / (".tmp-" + std::to_string(i) + ".json"), "{}");
+    for (int i = 0; i < 3000; ++i)
+        write_plain(l.incoming() / ("brief-" + std::to_string(10000 + i) + ".json"), "{}");
+    for (int i = 0; i < 500; ++i)
+        write_plain(l.incoming() / (".tmp-" + std::to_string(i) + ".json"), "{}");
     std::error_code ec;
     auto entries = sp::scan_incoming(l, ec);
     CHECK_FALSE(ec);
     REQUIRE(entries.size() == 3000);
-    CHECK(std::is_sorted(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.name < b.name; }));
+    CHECK(std::is_sorted(entries.begin(), entries.end(),
+                         [](auto& a, auto& b) { return a.name < b.name; }));
     CHECK(entries.front().name == "brief-10000.json");
     CHECK(entries.back().name == "brief-12999.json");
 }
 
-TEST_CASE("settle_tracker: ready after size and mtime are stable for the settle time, at once when closed") {
+TEST_CASE(
+    "settle_tracker: ready after size and mtime are stable for the settle time, at once when "
+    "closed") {
     using namespace std::chrono_literals;
     sp::settle_tracker s(2000ms);
     const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
@@ -177,7 +188,8 @@ TEST_CASE("make_job_id: stem, sanitised, unique across active, done, failed and 
 
     write_plain(l.active() / "sneakers.json", "{}");
     CHECK(sp::make_job_id(l, "sneakers.yaml") == "sneakers-2");
-    CHECK(sp::make_job_id(l, "sneakers.json", "sneakers.json") == "sneakers");  // itself, already claimed
+    CHECK(sp::make_job_id(l, "sneakers.json", "sneakers.json") ==
+          "sneakers");  // itself, already claimed
     write_plain(l.done() / "sneakers-2.yaml", "{}");
     CHECK(sp::make_job_id(l, "sneakers.json") == "sneakers-3");
     write_plain(l.failed() / "sneakers-3.error.json", "{}");
@@ -189,7 +201,8 @@ TEST_CASE("make_job_id: stem, sanitised, unique across active, done, failed and 
 
     fs::create_directories(l.outputs / "hats");
     CHECK(sp::make_job_id(l, "hats.yml") == "hats-2");
-    CHECK(sp::make_job_id(l, "hat.json") == "hat");  // a prefix without a '.' boundary is a different name
+    CHECK(sp::make_job_id(l, "hat.json") ==
+          "hat");  // a prefix without a '.' boundary is a different name
 }
 
 TEST_CASE("claim moves a brief into active/ and suffixes a taken name") {
@@ -222,7 +235,8 @@ TEST_CASE("concurrent claims of the same files: each file is won exactly once") 
     temp_dir t;
     auto l = make_layout(t);
     constexpr int files = 200;
-    for (int i = 0; i < files; ++i) write_plain(l.incoming() / ("b" + std::to_string(i) + ".json"), std::to_string(i));
+    for (int i = 0; i < files; ++i)
+        write_plain(l.incoming() / ("b" + std::to_string(i) + ".json"), std::to_string(i));
 
     std::atomic<int> wins{0}, lost{0}, other{0};
     std::atomic<bool> go{false};
@@ -232,9 +246,12 @@ TEST_CASE("concurrent claims of the same files: each file is won exactly once") 
             while (!go.load()) std::this_thread::yield();
             for (int i = 0; i < files; ++i) {
                 auto [ec, name] = sp::claim(l, "b" + std::to_string(i) + ".json");
-                if (!ec) ++wins;
-                else if (ec == std::errc::no_such_file_or_directory) ++lost;
-                else ++other;
+                if (!ec)
+                    ++wins;
+                else if (ec == std::errc::no_such_file_or_directory)
+                    ++lost;
+                else
+                    ++other;
             }
         });
     }
@@ -245,7 +262,8 @@ TEST_CASE("concurrent claims of the same files: each file is won exactly once") 
     CHECK(other == 0);
     auto active = names_in(l.active());
     CHECK(active.size() == static_cast<std::size_t>(files));
-    CHECK(std::none_of(active.begin(), active.end(), [](auto& n) { return n.find('-') != std::string::npos; }));
+    CHECK(std::none_of(active.begin(), active.end(),
+                       [](auto& n) { return n.find('-') != std::string::npos; }));
     CHECK(names_in(l.incoming()).empty());
 }
 
@@ -292,12 +310,13 @@ TEST_CASE("sweep_retention removes old entries of done/ and failed/ only") {
     write_plain(l.active() / "old-active.json", "x");
     write_plain(t / "kept-target", "x");
     fs::create_symlink(t / "kept-target", l.failed() / "old-link.json");
-    for (auto p : {l.done() / "old.json", l.failed() / "old.json", l.failed() / "old.json.error.json",
-                   l.active() / "old-active.json"})
+    for (auto p : {l.done() / "old.json", l.failed() / "old.json",
+                   l.failed() / "old.json.error.json", l.active() / "old-active.json"})
         set_age(p, 48h);
     // A symlink's own mtime: set it without following.
     const timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 48 * 3600, 0}};
-    REQUIRE(::utimensat(AT_FDCWD, (l.failed() / "old-link.json").c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+    REQUIRE(::utimensat(AT_FDCWD, (l.failed() / "old-link.json").c_str(), times,
+                        AT_SYMLINK_NOFOLLOW) == 0);
 
     std::error_code ec;
     CHECK(sp::sweep_retention(l, 0h, ec) == 0);  // zero keeps everything
@@ -331,7 +350,8 @@ TEST_CASE("watcher sees a rename into incoming/ and a close after writing") {
     CHECK(b1.names == std::vector<std::string>{"moved.json"});
     CHECK_FALSE(b1.overflow);
 
-    int fd = ::open((l.incoming() / "inplace.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = ::open((l.incoming() / "inplace.json").c_str(),
+                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     REQUIRE(fd >= 0);
     REQUIRE(::write(fd, "{\"a\":1}", 7) == 7);
     CHECK(w.drain(dec).names.empty());  // still open: not yet
@@ -356,7 +376,7 @@ TEST_CASE("watcher sees a rename into incoming/ and a close after writing") {
 }
 
 TEST_CASE("watcher + rescan cover 5,000 files dropped at once") {
-    temp_dir t;
+    temp_dir t(briefd::test::fast_base());
     auto l = make_layout(t);
     auto [ec, w] = sp::watcher::open(l.incoming());
     REQUIRE_FALSE(ec);
@@ -373,7 +393,8 @@ TEST_CASE("watcher + rescan cover 5,000 files dropped at once") {
     std::set<std::string> seen;
     bool overflow = false;
     std::error_code dec;
-    // Every event was queued before we read (the renames are done), so draining until empty sees them all.
+    // Every event was queued before we read (the renames are done), so draining until empty sees
+    // them all.
     for (int round = 0; round < 100; ++round) {
         auto b = w.drain(dec);
         REQUIRE_FALSE(dec);
@@ -396,16 +417,18 @@ TEST_CASE("watcher reports a queue overflow, and a rescan then finds every file"
     long limit = 0;
     limit_file >> limit;
     if (limit <= 0 || limit > 100000) {
-        MESSAGE("SKIPPED: max_queued_events is " << limit << "; overflowing it would take too many files");
+        MESSAGE("SKIPPED: max_queued_events is " << limit
+                                                 << "; overflowing it would take too many files");
         return;
     }
-    temp_dir t;
+    temp_dir t(briefd::test::fast_base());
     auto l = make_layout(t);
     auto [ec, w] = sp::watcher::open(l.incoming());
     REQUIRE_FALSE(ec);
     const long count = limit + 50;  // one IN_CLOSE_WRITE each: more than the queue holds
     for (long i = 0; i < count; ++i) {
-        int fd = ::open((l.incoming() / ("f" + std::to_string(i) + ".json")).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+        int fd = ::open((l.incoming() / ("f" + std::to_string(i) + ".json")).c_str(),
+                        O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
         REQUIRE(fd >= 0);
         ::close(fd);
     }

@@ -30,7 +30,8 @@ unsigned file_mode(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("write_file_atomic creates and replaces a file with exact content and mode, leaving no temp") {
+TEST_CASE(
+    "write_file_atomic creates and replaces a file with exact content and mode, leaving no temp") {
     temp_dir t;
     const auto target = t / "state.json";
     REQUIRE_FALSE(briefd::store::write_file_atomic(target, "first"));
@@ -48,22 +49,28 @@ TEST_CASE("write_file_atomic creates and replaces a file with exact content and 
     CHECK(names_in(t.path()) == std::vector<std::string>{"state.json"});
 }
 
-TEST_CASE("write_file_atomic on a missing directory or under a regular file fails and creates nothing") {
+TEST_CASE(
+    "write_file_atomic on a missing directory or under a regular file fails and creates nothing") {
     temp_dir t;
-    CHECK(briefd::store::write_file_atomic(t / "nope" / "x.json", "data") == std::errc::no_such_file_or_directory);
+    CHECK(briefd::store::write_file_atomic(t / "nope" / "x.json", "data") ==
+          std::errc::no_such_file_or_directory);
     write_plain(t / "plain", "i am a file");
     // As root, mode bits do not stop us; a path through a regular file does, for everyone.
-    CHECK(briefd::store::write_file_atomic(t / "plain" / "x.json", "data") == std::errc::not_a_directory);
+    CHECK(briefd::store::write_file_atomic(t / "plain" / "x.json", "data") ==
+          std::errc::not_a_directory);
     CHECK(names_in(t.path()) == std::vector<std::string>{"plain"});
     CHECK(read_file(t / "plain") == "i am a file");
 }
 
-TEST_CASE("write_file_atomic on a full disk returns ENOSPC and never leaves a half file under the final name") {
+TEST_CASE(
+    "write_file_atomic on a full disk returns ENOSPC and never leaves a half file under the final "
+    "name") {
     temp_dir t;
     const auto mnt = t / "small";
     tmpfs_mount m(mnt, "size=64k,mode=0755");
     if (!m.ok()) {
-        MESSAGE("SKIPPED: cannot mount a 64 KiB tmpfs here (" << m.error().message() << "); ENOSPC not exercised");
+        MESSAGE("SKIPPED: cannot mount a 64 KiB tmpfs here (" << m.error().message()
+                                                              << "); ENOSPC not exercised");
         return;
     }
     const auto target = mnt / "state.json";
@@ -71,7 +78,8 @@ TEST_CASE("write_file_atomic on a full disk returns ENOSPC and never leaves a ha
     const std::string huge(1024 * 1024, 'z');
     CHECK(briefd::store::write_file_atomic(target, huge) == std::errc::no_space_on_device);
     CHECK(read_file(target) == "old state");
-    CHECK(briefd::store::write_file_atomic(mnt / "fresh.json", huge) == std::errc::no_space_on_device);
+    CHECK(briefd::store::write_file_atomic(mnt / "fresh.json", huge) ==
+          std::errc::no_space_on_device);
     CHECK_FALSE(fs::exists(mnt / "fresh.json"));
     CHECK(names_in(mnt) == std::vector<std::string>{"state.json"});  // temps cleaned up
     // Space came back: the next write works.
@@ -84,7 +92,8 @@ TEST_CASE("write_file_atomic on a read-only file system fails and leaves the old
     const auto mnt = t / "ro";
     tmpfs_mount m(mnt, "size=1m,mode=0755");
     if (!m.ok()) {
-        MESSAGE("SKIPPED: cannot mount a tmpfs here (" << m.error().message() << "); EROFS not exercised");
+        MESSAGE("SKIPPED: cannot mount a tmpfs here (" << m.error().message()
+                                                       << "); EROFS not exercised");
         return;
     }
     const auto target = mnt / "state.json";
@@ -93,7 +102,8 @@ TEST_CASE("write_file_atomic on a read-only file system fails and leaves the old
         MESSAGE("SKIPPED: cannot remount the tmpfs read-only; EROFS not exercised");
         return;
     }
-    CHECK(briefd::store::write_file_atomic(target, "new state") == std::errc::read_only_file_system);
+    CHECK(briefd::store::write_file_atomic(target, "new state") ==
+          std::errc::read_only_file_system);
     CHECK(read_file(target) == "old state");
     auto [ec, part] = briefd::store::part_file::create(mnt / "out.png");
     CHECK(ec == std::errc::read_only_file_system);
@@ -112,7 +122,8 @@ TEST_CASE("a writer killed at any moment leaves the old or the new content, neve
         REQUIRE(pid >= 0);
         if (pid == 0) {
             // Bounded, so a parent that fails to kill us cannot leave a runaway child.
-            for (int i = 0; i < 5000; ++i) (void)briefd::store::write_file_atomic(target, (i % 2) ? a : b);
+            for (int i = 0; i < 5000; ++i)
+                (void)briefd::store::write_file_atomic(target, (i % 2) ? a : b);
             ::_exit(0);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2 + round * 3));
@@ -136,14 +147,17 @@ TEST_CASE("fsync_dir reports missing paths and non-directories") {
     CHECK(briefd::store::fsync_dir(t / "f") == std::errc::not_a_directory);
 }
 
-TEST_CASE("durable_rename replaces, or refuses with EEXIST when asked not to, and reports a vanished source") {
+TEST_CASE(
+    "durable_rename replaces, or refuses with EEXIST when asked not to, and reports a vanished "
+    "source") {
     temp_dir t;
     fs::create_directories(t / "a");
     fs::create_directories(t / "b");
     write_plain(t / "a" / "x", "one");
     write_plain(t / "b" / "x", "two");
 
-    CHECK(briefd::store::durable_rename(t / "a" / "x", t / "b" / "x", true) == std::errc::file_exists);
+    CHECK(briefd::store::durable_rename(t / "a" / "x", t / "b" / "x", true) ==
+          std::errc::file_exists);
     CHECK(read_file(t / "a" / "x") == "one");
     CHECK(read_file(t / "b" / "x") == "two");
 
@@ -155,14 +169,18 @@ TEST_CASE("durable_rename replaces, or refuses with EEXIST when asked not to, an
     CHECK(read_file(t / "b" / "x") == "one");
     CHECK_FALSE(fs::exists(t / "b" / "y"));
 
-    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "z", true) == std::errc::no_such_file_or_directory);
-    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "x", true) == std::errc::no_such_file_or_directory);
-    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "z", false) == std::errc::no_such_file_or_directory);
+    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "z", true) ==
+          std::errc::no_such_file_or_directory);
+    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "x", true) ==
+          std::errc::no_such_file_or_directory);
+    CHECK(briefd::store::durable_rename(t / "a" / "gone", t / "b" / "z", false) ==
+          std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("remove_stale_temps removes .*.tmp and *.part files only") {
     temp_dir t;
-    for (const char* n : {".state.json.123.tmp", "0-0-x.png.part", ".x.part", "keep.json", ".hidden", "plain.tmp", "a.partial"})
+    for (const char* n : {".state.json.123.tmp", "0-0-x.png.part", ".x.part", "keep.json",
+                          ".hidden", "plain.tmp", "a.partial"})
         write_plain(t / n, "x");
     fs::create_directories(t / "dir.part");
     fs::create_directories(t / "sub");
@@ -171,7 +189,8 @@ TEST_CASE("remove_stale_temps removes .*.tmp and *.part files only") {
     std::error_code ec;
     CHECK(briefd::store::remove_stale_temps(t.path(), ec) == 3);
     CHECK_FALSE(ec);
-    CHECK(names_in(t.path()) == std::vector<std::string>{".hidden", "a.partial", "dir.part", "keep.json", "plain.tmp", "sub"});
+    CHECK(names_in(t.path()) == std::vector<std::string>{".hidden", "a.partial", "dir.part",
+                                                         "keep.json", "plain.tmp", "sub"});
     CHECK(fs::exists(t / "sub" / "deep.part"));
 
     CHECK(briefd::store::remove_stale_temps(t / "missing", ec) == 0);
@@ -179,8 +198,10 @@ TEST_CASE("remove_stale_temps removes .*.tmp and *.part files only") {
 }
 
 TEST_CASE("sha256 of known vectors, of strings and of files") {
-    CHECK(briefd::store::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(briefd::store::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(briefd::store::sha256_hex("") ==
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(briefd::store::sha256_hex("abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     temp_dir t;
     const std::string data(200 * 1024 + 3, 'q');
     write_plain(t / "f", data);
@@ -192,7 +213,9 @@ TEST_CASE("sha256 of known vectors, of strings and of files") {
     CHECK(hex2.empty());
 }
 
-TEST_CASE("part_file streams into .part with a running sha256 and appears under the final name only on commit") {
+TEST_CASE(
+    "part_file streams into .part with a running sha256 and appears under the final name only on "
+    "commit") {
     temp_dir t;
     const auto final_path = t / "0-0-ai-designer.png";
     write_plain(t / "0-0-ai-designer.png.part", "stale bytes from a crashed run");
@@ -200,7 +223,8 @@ TEST_CASE("part_file streams into .part with a running sha256 and appears under 
     auto [ec, part] = briefd::store::part_file::create(final_path);
     REQUIRE_FALSE(ec);
     REQUIRE(part.is_open());
-    CHECK(briefd::test::read_file(part.part_path()).empty());  // the stale one was replaced, not appended to
+    CHECK(briefd::test::read_file(part.part_path())
+              .empty());  // the stale one was replaced, not appended to
     CHECK(part.sha256_hex() == briefd::store::sha256_hex(""));
 
     std::string all;
@@ -208,7 +232,9 @@ TEST_CASE("part_file streams into .part with a running sha256 and appears under 
         std::string chunk(1000 + static_cast<std::size_t>(i), static_cast<char>('A' + i % 26));
         REQUIRE_FALSE(part.write(chunk));
         all += chunk;
-        if (i == 50) CHECK(part.sha256_hex() == briefd::store::sha256_hex(all));  // mid-stream, digest keeps going
+        if (i == 50)
+            CHECK(part.sha256_hex() ==
+                  briefd::store::sha256_hex(all));  // mid-stream, digest keeps going
     }
     CHECK(part.bytes() == all.size());
     CHECK_FALSE(fs::exists(final_path));
@@ -237,7 +263,8 @@ TEST_CASE("part_file without commit removes its .part; moves transfer ownership"
     REQUIRE_FALSE(ec);
     REQUIRE_FALSE(first.write("abc"));
     briefd::store::part_file second = std::move(first);
-    CHECK_FALSE(first.is_open());  // NOLINT(bugprone-use-after-move): checking the moved-from state is the point
+    CHECK_FALSE(first.is_open());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+                                   // is the point
     CHECK(first.write("x") == std::errc::bad_file_descriptor);
     CHECK(second.bytes() == 3);
     REQUIRE_FALSE(second.write("def"));
@@ -245,7 +272,8 @@ TEST_CASE("part_file without commit removes its .part; moves transfer ownership"
     CHECK_FALSE(second.is_open());
     CHECK(names_in(t.path()).empty());
 
-    CHECK(briefd::store::part_file::create(t / "missing" / "c.mp4").first == std::errc::no_such_file_or_directory);
+    CHECK(briefd::store::part_file::create(t / "missing" / "c.mp4").first ==
+          std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("part_file on a full disk fails the write and leaves neither a final file nor a .part") {
@@ -253,7 +281,8 @@ TEST_CASE("part_file on a full disk fails the write and leaves neither a final f
     const auto mnt = t / "small";
     tmpfs_mount m(mnt, "size=64k,mode=0755");
     if (!m.ok()) {
-        MESSAGE("SKIPPED: cannot mount a 64 KiB tmpfs here (" << m.error().message() << "); ENOSPC not exercised");
+        MESSAGE("SKIPPED: cannot mount a 64 KiB tmpfs here (" << m.error().message()
+                                                              << "); ENOSPC not exercised");
         return;
     }
     auto [ec, part] = briefd::store::part_file::create(mnt / "big.mp4");

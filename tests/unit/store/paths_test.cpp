@@ -13,7 +13,9 @@ bool is_safe_slug(const std::string& s, std::size_t max_len) {
     if (s.empty() || s.size() > max_len) return false;
     if (s.front() == '-' || s.back() == '-') return false;
     if (s.find("--") != std::string::npos) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
 }
 
 }  // namespace
@@ -101,7 +103,8 @@ TEST_CASE("is_within resolves lexically and refuses escapes") {
     CHECK_FALSE(is_within(root, "a/../../x"));
     CHECK_FALSE(is_within("/", "/"));
     CHECK(is_within("/", "/etc"));
-    CHECK(is_within("rel/dir", "rel/dir/x"));  // relative root: against the working directory, lexically
+    CHECK(is_within("rel/dir",
+                    "rel/dir/x"));     // relative root: against the working directory, lexically
     CHECK(is_within("rel/dir", "x"));  // relative candidate: relative to the root
     CHECK_FALSE(is_within("rel/dir", "/rel/dir/x"));
 }
@@ -119,14 +122,16 @@ TEST_CASE("pick_extension: Content-Type, then URL path, then output type, then b
     CHECK(pick_extension(" text/html ", "", "") == "html");
     CHECK(pick_extension("application/json", "", "") == "json");
 
-    CHECK(pick_extension("application/octet-stream", "/files/abc/photo.JPEG?sig=1.2", "image") == "jpeg");
+    CHECK(pick_extension("application/octet-stream", "/files/abc/photo.JPEG?sig=1.2", "image") ==
+          "jpeg");
     CHECK(pick_extension("", "/a/b.tar.gz#frag", "") == "gz");
-    CHECK(pick_extension("", "/dir.png/file", "video") == "mp4");     // a dot in a directory is not an extension
+    CHECK(pick_extension("", "/dir.png/file", "video") ==
+          "mp4");  // a dot in a directory is not an extension
     CHECK(pick_extension("", "/x/n.p?g.h", "") == "p");
     CHECK(pick_extension("", "/x.p/n?g", "") == "bin");
-    CHECK(pick_extension("", "/x.verylongext", "image") == "png");   // over 8: not trusted
-    CHECK(pick_extension("", "/x.p%2fg", "audio") == "mp3");         // not alphanumeric: not trusted
-    CHECK(pick_extension("", "/.bashrc", "text") == "txt");          // a dotfile has no extension
+    CHECK(pick_extension("", "/x.verylongext", "image") == "png");  // over 8: not trusted
+    CHECK(pick_extension("", "/x.p%2fg", "audio") == "mp3");        // not alphanumeric: not trusted
+    CHECK(pick_extension("", "/.bashrc", "text") == "txt");         // a dotfile has no extension
     CHECK(pick_extension("", "/file.", "") == "bin");
     CHECK(pick_extension("", "", "Image") == "png");
     CHECK(pick_extension("", "", "video") == "mp4");

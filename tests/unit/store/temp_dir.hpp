@@ -16,10 +16,11 @@
 namespace briefd::test {
 
 class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "briefd-test-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
+  public:
+    explicit temp_dir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
+        std::string tmpl = (base / "briefd-test-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr)
+            throw std::system_error(errno, std::system_category(), "mkdtemp");
         path_ = tmpl;
     }
     temp_dir(const temp_dir&) = delete;
@@ -31,14 +32,23 @@ public:
     const std::filesystem::path& path() const noexcept { return path_; }
     std::filesystem::path operator/(const std::filesystem::path& p) const { return path_ / p; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
-/// A small tmpfs mounted on `dir` (needs CAP_SYS_ADMIN); `ok()` is false where mounting is not allowed,
-/// and the test then says so with a MESSAGE instead of passing silently.
+/// Base for tests that create thousands of files: /dev/shm (memory) where it exists, so they stay
+/// quick on a busy disk; the crash-safety tests keep using the real temp directory.
+inline std::filesystem::path fast_base() {
+    std::error_code ec;
+    if (std::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0)
+        return "/dev/shm";
+    return std::filesystem::temp_directory_path();
+}
+
+/// A small tmpfs mounted on `dir` (needs CAP_SYS_ADMIN); `ok()` is false where mounting is not
+/// allowed, and the test then says so with a MESSAGE instead of passing silently.
 class tmpfs_mount {
-public:
+  public:
     tmpfs_mount(const std::filesystem::path& dir, const char* options) : dir_(dir) {
         std::filesystem::create_directories(dir_);
         if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options) == 0) {
@@ -59,7 +69,7 @@ public:
         return ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, options) == 0;
     }
 
-private:
+  private:
     std::filesystem::path dir_;
     bool mounted_ = false;
     std::error_code error_;
