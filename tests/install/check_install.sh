@@ -1,8 +1,9 @@
 #!/bin/bash
 # `cmake --install` into a DESTDIR staging tree: every file lands where the unit expects it, and the
 # staged unit verifies against the staged binary.
-# Usage: check_install.sh <build dir> <source dir> <prefix> <full bindir> <full config dir> <full libexec dir> <full doc dir>
-build=$1 src=$2 prefix=$3 bindir=$4 confdir=$5 libexecdir=$6 docdir=$7
+# Usage: check_install.sh <build dir> <source dir> <prefix> <full bindir> <full config dir> <full libexec dir>
+#                         <full doc dir> <briefsim expected: 0|1>
+build=$1 src=$2 prefix=$3 bindir=$4 confdir=$5 libexecdir=$6 docdir=$7 want_sim=$8
 . "$(dirname "$0")/common.sh"
 
 stage=$(mktemp -d)
@@ -32,7 +33,9 @@ if [ -d "$src/config/examples" ]; then
         need_file "$stage$docdir/examples/$(basename "$f")" "example $(basename "$f")"
     done
 fi
-if [ -d "$stage$libexecdir/briefd" ]; then pass "briefsim in libexec"; fi
+if [ "$want_sim" = 1 ]; then
+    [ -x "$stage$libexecdir/briefd/briefsim" ] && pass "briefsim in libexec" || fail "missing $libexecdir/briefd/briefsim"
+fi
 [ -e "$stage$bindir/briefsim" ] && fail "briefsim must not be on PATH ($bindir)"
 
 # The installed unit and tmpfiles entry name this prefix's binary and config.
