@@ -23,7 +23,8 @@ std::string sanitize_line(std::string_view s) {
 std::uint64_t monotonic_usec() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
 }
 
 }  // namespace
@@ -32,7 +33,8 @@ notifier::notifier() {
     const char* sock = std::getenv("NOTIFY_SOCKET");
     enabled_ = sock != nullptr && *sock != '\0';
     std::uint64_t usec = 0;
-    // > 0: enabled for this process; 0: off or for another pid (WATCHDOG_PID); < 0: malformed variables.
+    // > 0: enabled for this process; 0: off or for another pid (WATCHDOG_PID); < 0: malformed
+    // variables.
     if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
         watchdog_interval_ = std::chrono::microseconds(usec / 2);
 }
@@ -57,7 +59,9 @@ void notifier::reloading() {
     send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
 }
 
-void notifier::stopping() { send("STOPPING=1"); }
+void notifier::stopping() {
+    send("STOPPING=1");
+}
 
 void notifier::status(std::string_view one_line) {
     std::string line = sanitize_line(one_line);
@@ -66,7 +70,9 @@ void notifier::status(std::string_view one_line) {
     send("STATUS=" + status_);
 }
 
-void notifier::watchdog() { send("WATCHDOG=1"); }
+void notifier::watchdog() {
+    send("WATCHDOG=1");
+}
 
 void notifier::extend_timeout(std::chrono::microseconds more) {
     auto n = more.count() < 0 ? 0 : more.count();

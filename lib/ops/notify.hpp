@@ -15,7 +15,7 @@
 namespace briefd::ops {
 
 class notifier {
-public:
+  public:
     /// Reads NOTIFY_SOCKET, and WATCHDOG_USEC / WATCHDOG_PID through sd_watchdog_enabled(3), once.
     notifier();
 
@@ -24,8 +24,8 @@ public:
 
     /// "READY=1", plus the last STATUS= so `systemctl status` shows it from the first moment.
     void ready();
-    /// "RELOADING=1" with "MONOTONIC_USEC=" (CLOCK_MONOTONIC µs), as Type=notify-reload requires and
-    /// Type=notify accepts; send ready() when the reload is done.
+    /// "RELOADING=1" with "MONOTONIC_USEC=" (CLOCK_MONOTONIC µs), as Type=notify-reload requires
+    /// and Type=notify accepts; send ready() when the reload is done.
     void reloading();
     /// "STOPPING=1": shutdown has begun.
     void stopping();
@@ -34,18 +34,21 @@ public:
     void status(std::string_view one_line);
     /// "WATCHDOG=1". Call from the main event loop (not a side thread) so a hung loop is detected.
     void watchdog();
-    /// Half of WATCHDOG_USEC (sd_watchdog_enabled(3) recommends pinging at that rate), or nullopt when
-    /// the watchdog is off or meant for another process (WATCHDOG_PID ≠ getpid()).
-    std::optional<std::chrono::microseconds> watchdog_interval() const noexcept { return watchdog_interval_; }
+    /// Half of WATCHDOG_USEC (sd_watchdog_enabled(3) recommends pinging at that rate), or nullopt
+    /// when the watchdog is off or meant for another process (WATCHDOG_PID ≠ getpid()).
+    std::optional<std::chrono::microseconds> watchdog_interval() const noexcept {
+        return watchdog_interval_;
+    }
     /// "EXTEND_TIMEOUT_USEC=<µs>": asks for more time to start, reload or stop.
     void extend_timeout(std::chrono::microseconds more);
 
-    /// The error of the last failed sd_notify call (cleared by the next successful one). Diagnostic only.
+    /// The error of the last failed sd_notify call (cleared by the next successful one). Diagnostic
+    /// only.
     std::error_code last_error() const noexcept { return last_error_; }
     /// The last STATUS= text sent (after sanitising).
     const std::string& current_status() const noexcept { return status_; }
 
-private:
+  private:
     void send(const std::string& state);
 
     bool enabled_ = false;

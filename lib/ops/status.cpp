@@ -5,11 +5,12 @@
 namespace briefd::ops {
 
 std::string format_status(const status_counts& c) {
-    std::string s = "queued " + std::to_string(c.queued) + ", active " + std::to_string(c.active) + ", running " +
-                    std::to_string(c.running) + ", done " + std::to_string(c.done) + ", failed " +
-                    std::to_string(c.failed);
+    std::string s = "queued " + std::to_string(c.queued) + ", active " + std::to_string(c.active) +
+                    ", running " + std::to_string(c.running) + ", done " + std::to_string(c.done) +
+                    ", failed " + std::to_string(c.failed);
     if (c.budget_limit > 0)
-        s += ", budget " + std::to_string(c.budget_available) + "/" + std::to_string(c.budget_limit);
+        s +=
+            ", budget " + std::to_string(c.budget_available) + "/" + std::to_string(c.budget_limit);
     if (!c.paused_because.empty()) {
         constexpr std::size_t max_reason = 120;
         std::size_t n = std::min(c.paused_because.size(), max_reason);

@@ -14,7 +14,8 @@ struct status_counts {
     std::size_t failed = 0;            ///< briefs filed to failed/ since start
     std::size_t budget_available = 0;  ///< requests left in the current rate window
     std::size_t budget_limit = 0;      ///< requests per window; 0 = unknown, the budget is left out
-    std::string paused_because;        ///< why submitting is paused (e.g. "API key rejected (401)"); empty = not paused
+    std::string paused_because;  ///< why submitting is paused (e.g. "API key rejected (401)");
+                                 ///< empty = not paused
 };
 
 /// "queued 3, active 2, running 14, done 120, failed 1, budget 37/100[, paused: <reason>]".

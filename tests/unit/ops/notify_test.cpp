@@ -19,7 +19,7 @@ namespace {
 /// Sets (or unsets) an environment variable for one test and restores the old value afterwards,
 /// because every test shares the process environment in the unit_tests binary.
 class env_guard {
-public:
+  public:
     env_guard(const char* name, const char* value) : name_(name) {
         if (const char* old = std::getenv(name)) old_ = old;
         if (value)
@@ -36,14 +36,14 @@ public:
     env_guard(const env_guard&) = delete;
     env_guard& operator=(const env_guard&) = delete;
 
-private:
+  private:
     std::string name_;
     std::optional<std::string> old_;
 };
 
 /// A bound SOCK_DGRAM socket in a fresh temp dir (short path: sun_path holds 108 bytes).
 class fake_systemd {
-public:
+  public:
     fake_systemd() {
         char tmpl[] = "/tmp/briefd-ops-XXXXXX";
         REQUIRE(::mkdtemp(tmpl) != nullptr);
@@ -85,7 +85,7 @@ public:
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
 
-private:
+  private:
     std::string dir_;
     std::string path_;
     int fd_ = -1;
@@ -94,7 +94,8 @@ private:
 std::uint64_t now_monotonic_usec() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
 }
 
 }  // namespace
@@ -219,7 +220,8 @@ TEST_CASE("watchdog_interval is half of WATCHDOG_USEC when WATCHDOG_PID is ours"
 TEST_CASE("raise_fd_limit lifts the soft RLIMIT_NOFILE to the hard limit") {
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-    // Start from a lowered soft limit so the raise is observable even if the runner already raised it.
+    // Start from a lowered soft limit so the raise is observable even if the runner already raised
+    // it.
     rlimit low = saved;
     low.rlim_cur = std::min<rlim_t>(saved.rlim_max, 256);
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);

@@ -4,8 +4,14 @@ using briefd::ops::format_status;
 using briefd::ops::status_counts;
 
 TEST_CASE("format_status lists the counts and the rate budget") {
-    status_counts c{.queued = 3, .active = 2, .running = 14, .done = 120, .failed = 1,
-                    .budget_available = 37, .budget_limit = 100, .paused_because = {}};
+    status_counts c{.queued = 3,
+                    .active = 2,
+                    .running = 14,
+                    .done = 120,
+                    .failed = 1,
+                    .budget_available = 37,
+                    .budget_limit = 100,
+                    .paused_because = {}};
     CHECK(format_status(c) == "queued 3, active 2, running 14, done 120, failed 1, budget 37/100");
 }
 
@@ -15,10 +21,17 @@ TEST_CASE("format_status leaves out an unknown budget") {
 }
 
 TEST_CASE("format_status says why submitting is paused, on one line") {
-    status_counts c{.queued = 5, .active = 0, .running = 0, .done = 0, .failed = 0,
-                    .budget_available = 100, .budget_limit = 100, .paused_because = "API key rejected (401)"};
+    status_counts c{.queued = 5,
+                    .active = 0,
+                    .running = 0,
+                    .done = 0,
+                    .failed = 0,
+                    .budget_available = 100,
+                    .budget_limit = 100,
+                    .paused_because = "API key rejected (401)"};
     CHECK(format_status(c) ==
-          "queued 5, active 0, running 0, done 0, failed 0, budget 100/100, paused: API key rejected (401)");
+          "queued 5, active 0, running 0, done 0, failed 0, budget 100/100, paused: API key "
+          "rejected (401)");
 
     c.paused_because = "out of credits\nREADY=1";
     CHECK(format_status(c).find('\n') == std::string::npos);
@@ -27,7 +40,8 @@ TEST_CASE("format_status says why submitting is paused, on one line") {
 
 TEST_CASE("format_status cuts a long reason without splitting a UTF-8 character") {
     status_counts c{};
-    // é straddles byte 120. Built with append: GCC 12's -Warray-bounds misfires on string + literal here.
+    // é straddles byte 120. Built with append: GCC 12's -Warray-bounds misfires on string + literal
+    // here.
     c.paused_because.assign(119, 'x');
     c.paused_because.append("\xC3\xA9");
     c.paused_because.append(50, 'y');
