@@ -555,8 +555,9 @@ parse_result parse(std::string_view file_name, std::string_view bytes, std::stri
                                           : "the top level must be an object (one brief, or several under items:), not " + kind_of(*doc));
             return finish();
         }
-        check_strings(*doc, "", std::nullopt, 0, lim, rep);
         const auto& root = doc->get_object();
+        // Without items: the top-level object is item 0, so its problems say so like every other check.
+        check_strings(*doc, "", root.contains("items") ? std::nullopt : std::optional<std::size_t>(0), 0, lim, rep);
 
         std::string provider(default_provider);
         if (const auto* p = root.if_contains("provider")) {

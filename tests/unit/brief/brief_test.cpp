@@ -214,9 +214,12 @@ TEST_CASE("huge strings and control characters are problems at their field") {
     auto r = parse("b.json", R"({"items":[{"brief":")" + std::string(101, 'a') + R"("}]})", "lamina", lim);
     CHECK(has_problem(r, 0, "brief", "longer than 100 bytes"));
     auto c = parse("b.json", R"({"brief":"a\u0007b","metadata":{"k":"\u0000"}})", "lamina");
-    CHECK(has_problem(c, std::nullopt, "brief", "control character"));
-    CHECK(has_problem(c, std::nullopt, "metadata.k", "control character"));
+    CHECK(has_problem(c, 0, "brief", "control character"));
+    CHECK(has_problem(c, 0, "metadata.k", "control character"));
     CHECK(parse("b.json", R"({"brief":"line one\nline two\ttabbed"})", "lamina").ok());
+    auto items = parse("b.json", R"({"platform":"a\u0001","items":[{"brief":"ok"},{"brief":"b\u0002"}]})", "lamina");
+    CHECK(has_problem(items, std::nullopt, "platform", "control character"));
+    CHECK(has_problem(items, 1, "brief", "control character"));
 }
 
 TEST_CASE("app runs: app or appId, inputs and outputs") {
