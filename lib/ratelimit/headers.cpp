@@ -91,25 +91,32 @@ struct param {
 };
 
 std::vector<std::vector<std::string_view>> split_members(std::string_view s) {
+    // Every member gets at least one item (possibly empty), so callers may read front().
     std::vector<std::vector<std::string_view>> members(1);
     std::size_t start = 0;
     bool quoted = false;
-    for (std::size_t i = 0; i <= s.size(); ++i) {
-        if (i < s.size() && s[i] == '"') {
-            quoted = !quoted;
-            continue;
+    for (std::size_t i = 0;;) {
+        if (i >= s.size()) {
+            members.back().push_back(trim(s.substr(start)));
+            break;
         }
-        if (i < s.size() && (quoted || (s[i] != ',' && s[i] != ';'))) {
-            if (quoted && s[i] == '\\') {
-                ++i;
+        const char c = s[i];
+        if (quoted) {
+            if (c == '\\') {
+                i += 2;  // an escaped character, possibly a quote
+                continue;
             }
-            continue;
+            quoted = c != '"';
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',' || c == ';') {
+            members.back().push_back(trim(s.substr(start, i - start)));
+            if (c == ',') {
+                members.emplace_back();
+            }
+            start = i + 1;
         }
-        members.back().push_back(trim(s.substr(start, i - start)));
-        if (i < s.size() && s[i] == ',') {
-            members.emplace_back();
-        }
-        start = i + 1;
+        ++i;
     }
     return members;
 }
@@ -330,6 +337,10 @@ std::optional<hms> read_time(cursor& c) noexcept {
 }
 
 std::optional<system_clock::time_point> make_time(int y, unsigned mon, int d, hms t) noexcept {
+    // system_clock counts nanoseconds in 64 bits on Linux: 1677..2262. Reject what it cannot hold.
+    if (y < 1678 || y > 2261) {
+        return std::nullopt;
+    }
     const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(mon + 1),
                                           std::chrono::day(static_cast<unsigned>(d))};
     if (!ymd.ok()) {
@@ -477,10 +488,10 @@ rate_info read_rate_headers(const boost::beast::http::fields& h, std::chrono::sy
                 if (*d < 1e9) {
                     out.reset = checked_reset(*d);  // a delta after all
                 } else {
+                    // In double seconds: a far-future timestamp must not overflow a time_point.
                     const double epoch_s = *d >= 1e12 ? *d / 1000.0 : *d;
-                    const auto at = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-                        std::chrono::duration<double>(epoch_s)));
-                    out.reset = checked_reset(delta_to(at));
+                    out.reset = checked_reset(
+                        epoch_s - std::chrono::duration<double>(reference.time_since_epoch()).count());
                 }
             }
         }

@@ -78,10 +78,14 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
     if (!log_.empty()) {
         now = std::max(now, log_.back());
     }
+    // rate_info may come from anywhere: compare in seconds before converting to the clock's
+    // nanoseconds, so an absurd value cannot overflow.
+    constexpr auto max_server_seconds = std::chrono::duration_cast<std::chrono::seconds>(max_server_window);
     if (info.limit && *info.limit > 0) {
-        const auto w = info.window ? std::chrono::duration_cast<clock::duration>(*info.window) : window_;
-        if (w <= max_server_window) {
-            server_ = constraint{static_cast<std::size_t>(*info.limit), w};
+        if (!info.window) {
+            server_ = constraint{static_cast<std::size_t>(*info.limit), window_};
+        } else if (*info.window > std::chrono::seconds::zero() && *info.window <= max_server_seconds) {
+            server_ = constraint{static_cast<std::size_t>(*info.limit), *info.window};
         }
     }
     if (info.remaining && *info.remaining >= 0) {
@@ -91,8 +95,8 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
         for (auto ours = free_slots(now); ours > server_free; --ours) {
             log_.push_back(now);
         }
-        if (server_free == 0 && info.reset) {
-            blocked_until_ = std::max(blocked_until_, now + std::chrono::duration_cast<clock::duration>(*info.reset));
+        if (server_free == 0 && info.reset && *info.reset > std::chrono::seconds::zero()) {
+            blocked_until_ = std::max(blocked_until_, now + std::min(*info.reset, max_server_seconds));
         }
     }
     prune(now);
@@ -100,13 +104,15 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
 
 void limiter::on_429(const rate_info& info, clock::time_point now, clock::duration fallback) {
     observe(info, now);
-    clock::duration pause = fallback;
+    // Clamp in seconds first: a huge header value must not overflow the nanosecond conversion.
+    constexpr auto lo = std::chrono::duration_cast<std::chrono::seconds>(min_pause);
+    constexpr auto hi = std::chrono::duration_cast<std::chrono::seconds>(max_pause);
+    clock::duration pause = std::clamp(fallback, min_pause, max_pause);
     if (info.retry_after) {
-        pause = std::chrono::duration_cast<clock::duration>(*info.retry_after);
+        pause = std::clamp(*info.retry_after, lo, hi);
     } else if (info.reset) {
-        pause = std::chrono::duration_cast<clock::duration>(*info.reset);
+        pause = std::clamp(*info.reset, lo, hi);
     }
-    pause = std::clamp(pause, min_pause, max_pause);
     paused_until_ = std::max(paused_until_, now + pause);
 }
 

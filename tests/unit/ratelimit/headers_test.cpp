@@ -56,6 +56,14 @@ TEST_CASE("parse_http_date rejects malformed dates") {
     }
 }
 
+TEST_CASE("parse_http_date rejects dates a system_clock time_point cannot hold") {
+    CHECK_FALSE(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT").has_value());
+    CHECK_FALSE(parse_http_date("Mon, 01 Jan 0001 00:00:00 GMT").has_value());
+    CHECK(parse_http_date("Fri, 31 Dec 2260 23:59:59 GMT").has_value());
+    // And as a Retry-After it is simply malformed.
+    CHECK_FALSE(read_rate_headers(make({{"Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"}}), now).retry_after);
+}
+
 TEST_CASE("express-rate-limit draft-6 headers (what Lamina most likely sends)") {
     const auto h = make({{"RateLimit-Policy", "100;w=60"},
                          {"RateLimit-Limit", "100"},
@@ -127,6 +135,25 @@ TEST_CASE("absurd resets are ignored rather than parking the host") {
     CHECK_FALSE(read_rate_headers(make({{"RateLimit-Reset", "7200"}}), now).reset.has_value());
     CHECK_FALSE(read_rate_headers(make({{"X-RateLimit-Reset", "1700007200"}}), now).reset.has_value());
     CHECK(read_rate_headers(make({{"RateLimit-Reset", "3600"}}), now).reset == 3600s);  // the bound itself is fine
+}
+
+TEST_CASE("timestamps far in the future are ignored without overflowing") {
+    CHECK_FALSE(read_rate_headers(make({{"X-RateLimit-Reset", "999999999999999999"}}), now).reset.has_value());
+    CHECK_FALSE(read_rate_headers(make({{"X-RateLimit-Reset", "99999999999"}}), now).reset.has_value());
+}
+
+TEST_CASE("unterminated quotes and trailing escapes in structured fields are survived") {
+    for (const char* v : {"\"", "\"\\", "\"a\\", "100, \"\\", ";", ",", ",,;;", "\"x\";q=5;w=60\\\""}) {
+        CAPTURE(v);
+        const auto h = make({{"RateLimit-Limit", v}, {"RateLimit-Policy", v}, {"RateLimit", v}});
+        const auto info = read_rate_headers(h, now);
+        CHECK_FALSE(info.remaining.has_value());
+    }
+    // A quoted comma or semicolon does not split a parameter.
+    const auto info =
+        read_rate_headers(make({{"RateLimit-Policy", "\"a,b;w=1\";q=100;w=60"}}), now);
+    CHECK(info.limit == 100);
+    CHECK(info.window == 60s);
 }
 
 TEST_CASE("RateLimit-* fields win over the combined field and the legacy ones") {
@@ -230,8 +257,8 @@ TEST_CASE("random bytes in every field never crash the reader") {
     std::mt19937 rng(12345);
     std::uniform_int_distribution<int> byte(0, 255);
     std::uniform_int_distribution<int> len(0, 40);
-    const char* alphabet = "0123456789 ,;=\".-:GMTSunNov";
-    std::uniform_int_distribution<int> pick(0, 26);
+    const std::string_view alphabet = "0123456789 ,;=\".-:GMTSunNov\\wqrtlimit";
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
     const std::array<std::string_view, 10> names = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
                                                      "RateLimit",       "RateLimit-Policy",    "X-RateLimit-Limit",
                                                      "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",

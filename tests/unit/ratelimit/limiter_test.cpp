@@ -2,6 +2,7 @@
 #include "ratelimit/limiter.hpp"
 
 #include <deque>
+#include <limits>
 
 using briefd::ratelimit::limiter;
 using briefd::ratelimit::rate_info;
@@ -209,6 +210,26 @@ TEST_CASE("on_429 clamps the pause to [1 s, 15 min]") {
     limiter c(100, 60s);
     c.on_429(rate_info{}, t0, -5s);
     CHECK(c.paused_until() == t0 + 1s);
+}
+
+TEST_CASE("absurd rate_info values built by a caller cannot overflow the clock") {
+    using std::chrono::seconds;
+    const auto huge = seconds(std::numeric_limits<seconds::rep>::max() / 2);
+    rate_info info;
+    info.retry_after = huge;
+    info.reset = huge;
+    info.remaining = 0;
+    info.limit = 3;
+    info.window = huge;
+    limiter l(10, 60s);
+    l.on_429(info, t0, 10s);
+    CHECK(l.paused_until() == t0 + 1h);  // the Remaining == 0 block is capped at an hour, the pause at 15 min
+    CHECK(l.earliest(t0) == t0 + 1h);
+    rate_info negative;
+    negative.retry_after = -huge;
+    limiter m(10, 60s);
+    m.on_429(negative, t0, 10s);
+    CHECK(m.paused_until() == t0 + 1s);
 }
 
 TEST_CASE("a shorter later 429 does not shorten an existing pause") {
