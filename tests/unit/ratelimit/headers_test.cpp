@@ -3,6 +3,8 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include <array>
+
 using briefd::ratelimit::parse_http_date;
 using briefd::ratelimit::rate_info;
 using briefd::ratelimit::read_rate_headers;

@@ -2,6 +2,8 @@
 // (PROTOCOLS §1.1, §1.3), then the same streams split at every byte position.
 #include "sse/parser.hpp"
 
+#include <array>
+
 using briefd::sse::event;
 using briefd::sse::parser;
 using namespace std::string_literals;
@@ -440,4 +442,32 @@ TEST_CASE("the split streams yield the events the spec says") {
     CHECK(last.retry == std::optional(2000ms));
     CHECK(data_of(last.events) == std::vector<std::string>{"", "\n", "z"});
     CHECK(last.events.back().last_event_id == "7");
+}
+
+TEST_CASE("random streams parse the same in random chunks as whole") {
+    // Streams built from the tokens that matter to the parser, cut at random points.
+    const std::array<std::string_view, 14> tokens = {"data", "id", "event", "retry", ":", " ", "\r", "\n",
+                                                     "\r\n", "x", "7", "\xEF\xBB\xBF", "\xEF", "Data"};
+    std::mt19937 rng(2024);
+    std::uniform_int_distribution<std::size_t> pick(0, tokens.size() - 1);
+    std::uniform_int_distribution<int> length(1, 80);
+    std::size_t with_events = 0;
+    for (int round = 0; round < 3000; ++round) {
+        std::string stream;
+        const int n = length(rng);
+        for (int i = 0; i < n; ++i) {
+            stream += tokens[pick(rng)];
+        }
+        std::vector<std::size_t> cuts;
+        std::uniform_int_distribution<std::size_t> cut(0, stream.size());
+        for (int i = 0; i < 4; ++i) {
+            cuts.push_back(cut(rng));
+        }
+        std::sort(cuts.begin(), cuts.end());
+        const auto whole = run_split(stream, {});
+        CAPTURE(stream);
+        CHECK(run_split(stream, cuts) == whole);
+        with_events += whole.events.empty() ? 0 : 1;
+    }
+    CHECK(with_events > 100);  // the generator does produce events
 }
