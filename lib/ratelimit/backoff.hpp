@@ -16,7 +16,8 @@ struct backoff_policy {
 
 /// The ceiling of the delay for `attempt` (0-based): min(cap, base * 2^attempt), without overflow
 /// however large `attempt` is. Zero when base or cap is not positive.
-inline backoff_policy::clock::duration backoff_ceiling(const backoff_policy& p, unsigned attempt) noexcept {
+inline backoff_policy::clock::duration backoff_ceiling(const backoff_policy& p,
+                                                       unsigned attempt) noexcept {
     using duration = backoff_policy::clock::duration;
     if (p.base <= duration::zero() || p.cap <= duration::zero()) {
         return duration::zero();
@@ -38,7 +39,8 @@ inline backoff_policy::clock::duration backoff_ceiling(const backoff_policy& p, 
 /// A delay drawn uniformly from [0, backoff_ceiling(policy, attempt)] with `rng` (inject a seeded
 /// engine in tests).
 template <class URBG>
-backoff_policy::clock::duration backoff_delay(const backoff_policy& policy, unsigned attempt, URBG& rng) {
+backoff_policy::clock::duration backoff_delay(const backoff_policy& policy, unsigned attempt,
+                                              URBG& rng) {
     using duration = backoff_policy::clock::duration;
     const auto ceiling = backoff_ceiling(policy, attempt);
     std::uniform_int_distribution<duration::rep> dist(0, ceiling.count());

@@ -55,7 +55,8 @@ std::optional<double> parse_decimal(std::string_view s) noexcept {
         if (frac.empty() || frac.size() > 9 || !parse_uint(frac)) {
             return std::nullopt;
         }
-        v += static_cast<double>(*parse_uint(frac)) / std::pow(10.0, static_cast<double>(frac.size()));
+        v += static_cast<double>(*parse_uint(frac)) /
+             std::pow(10.0, static_cast<double>(frac.size()));
     }
     return v;
 }
@@ -129,8 +130,8 @@ param split_param(std::string_view item) noexcept {
     return {trim(item.substr(0, eq)), trim(item.substr(eq + 1))};
 }
 
-std::optional<std::string_view> find_param(const std::vector<std::string_view>& items, std::string_view key,
-                                           std::size_t from) {
+std::optional<std::string_view> find_param(const std::vector<std::string_view>& items,
+                                           std::string_view key, std::size_t from) {
     for (std::size_t i = from; i < items.size(); ++i) {
         const auto p = split_param(items[i]);
         if (p.key == key && !p.value.empty()) {
@@ -244,8 +245,8 @@ std::optional<seconds> body_retry_after(std::string_view body) {
                 std::min<std::uint64_t>(*u, static_cast<std::uint64_t>(max_retry_after.count()))));
         }
         if (const auto* d = v->if_double(); d && *d >= 0 && std::isfinite(*d)) {
-            return saturate_retry_after(
-                static_cast<std::int64_t>(std::ceil(std::min(*d, static_cast<double>(max_retry_after.count())))));
+            return saturate_retry_after(static_cast<std::int64_t>(
+                std::ceil(std::min(*d, static_cast<double>(max_retry_after.count())))));
         }
         return std::nullopt;
     };
@@ -255,7 +256,8 @@ std::optional<seconds> body_retry_after(std::string_view body) {
     }
     // Hrizn: {"error":{"details":{"retry_after":12}}}
     if (const auto* err = obj.if_contains("error"); err && err->is_object()) {
-        if (const auto* details = err->get_object().if_contains("details"); details && details->is_object()) {
+        if (const auto* details = err->get_object().if_contains("details");
+            details && details->is_object()) {
             return as_seconds(details->get_object().if_contains("retry_after"));
         }
     }
@@ -265,7 +267,7 @@ std::optional<seconds> body_retry_after(std::string_view body) {
 // --- HTTP-date --------------------------------------------------------------------------------
 
 class cursor {
-public:
+  public:
     explicit cursor(std::string_view s) noexcept : s_(s) {}
 
     bool done() const noexcept { return s_.empty(); }
@@ -305,13 +307,14 @@ public:
         return std::nullopt;
     }
 
-private:
+  private:
     std::string_view s_;
 };
 
-constexpr std::array<std::string_view, 7> short_days = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-constexpr std::array<std::string_view, 7> long_days = {"Monday", "Tuesday", "Wednesday", "Thursday",
-                                                       "Friday", "Saturday", "Sunday"};
+constexpr std::array<std::string_view, 7> short_days = {"Mon", "Tue", "Wed", "Thu",
+                                                        "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> long_days = {
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
 constexpr std::array<std::string_view, 12> months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
@@ -346,7 +349,8 @@ std::optional<system_clock::time_point> make_time(int y, unsigned mon, int d, hm
     if (!ymd.ok()) {
         return std::nullopt;
     }
-    return std::chrono::sys_days(ymd) + std::chrono::hours(t.h) + std::chrono::minutes(t.m) + seconds(t.s);
+    return std::chrono::sys_days(ymd) + std::chrono::hours(t.h) + std::chrono::minutes(t.m) +
+           seconds(t.s);
 }
 
 std::optional<system_clock::time_point> imf_fixdate(std::string_view s) noexcept {
@@ -439,8 +443,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
     return asctime_date(s);
 }
 
-rate_info read_rate_headers(const boost::beast::http::fields& h, std::chrono::system_clock::time_point now,
-                            std::string_view body) {
+rate_info read_rate_headers(const boost::beast::http::fields& h,
+                            std::chrono::system_clock::time_point now, std::string_view body) {
     rate_info out;
     // The server's Date is the reference for absolute times: it shares the server's clock.
     system_clock::time_point reference = now;
@@ -491,7 +495,8 @@ rate_info read_rate_headers(const boost::beast::http::fields& h, std::chrono::sy
                     // In double seconds: a far-future timestamp must not overflow a time_point.
                     const double epoch_s = *d >= 1e12 ? *d / 1000.0 : *d;
                     out.reset = checked_reset(
-                        epoch_s - std::chrono::duration<double>(reference.time_since_epoch()).count());
+                        epoch_s -
+                        std::chrono::duration<double>(reference.time_since_epoch()).count());
                 }
             }
         }
@@ -502,10 +507,10 @@ rate_info read_rate_headers(const boost::beast::http::fields& h, std::chrono::sy
             out.retry_after = saturate_retry_after(*n);
         } else if (const auto t = parse_http_date(*v)) {
             const auto d = delta_to(*t);
-            out.retry_after =
-                saturate_retry_after(d <= 0 ? 0
-                                            : static_cast<std::int64_t>(std::ceil(
-                                                  std::min(d, static_cast<double>(max_retry_after.count())))));
+            out.retry_after = saturate_retry_after(
+                d <= 0 ? 0
+                       : static_cast<std::int64_t>(
+                             std::ceil(std::min(d, static_cast<double>(max_retry_after.count())))));
         } else if (!v->empty() && v->find_first_not_of("0123456789") == std::string_view::npos) {
             out.retry_after = max_retry_after;  // more digits than int64 holds: a very long wait
         }

@@ -5,11 +5,13 @@
 //
 // Everything is validated and malformed values are ignored, never thrown (draft §7: "A client MUST
 // validate the values received"). Choices made where servers disagree:
-// - `RateLimit-Reset` is delta-seconds; `X-RateLimit-Reset` is a Unix timestamp (express-rate-limit,
+// - `RateLimit-Reset` is delta-seconds; `X-RateLimit-Reset` is a Unix timestamp
+// (express-rate-limit,
 //   Hrizn), converted to a delta against the response `Date` (falling back to `now`) so local clock
 //   skew does not matter. A value below 1e9 is taken as a delta (some servers send one); a value
 //   of 1e12 or more as a timestamp in milliseconds.
-// - Fractional seconds are rounded up: waiting a little longer is harmless, a little shorter is a 429.
+// - Fractional seconds are rounded up: waiting a little longer is harmless, a little shorter is a
+// 429.
 // - A reset already in the past becomes 0 s. A reset more than an hour away is ignored: every
 //   window we know of is a minute, so such a value is far likelier a unit mix-up (milliseconds,
 //   a misread timestamp) than a real wait, and parking the whole host on it would be worse than
@@ -28,11 +30,12 @@
 namespace briefd::ratelimit {
 
 struct rate_info {
-    std::optional<std::int64_t> limit;               ///< requests allowed per window
-    std::optional<std::int64_t> remaining;           ///< requests left in the current window
-    std::optional<std::chrono::seconds> reset;       ///< time until the window resets (a delta)
-    std::optional<std::chrono::seconds> retry_after; ///< from Retry-After, else the body's retryAfter
-    std::optional<std::chrono::seconds> window;      ///< from a `w=` quota policy
+    std::optional<std::int64_t> limit;          ///< requests allowed per window
+    std::optional<std::int64_t> remaining;      ///< requests left in the current window
+    std::optional<std::chrono::seconds> reset;  ///< time until the window resets (a delta)
+    std::optional<std::chrono::seconds>
+        retry_after;                             ///< from Retry-After, else the body's retryAfter
+    std::optional<std::chrono::seconds> window;  ///< from a `w=` quota policy
 
     bool empty() const noexcept {
         return !limit && !remaining && !reset && !retry_after && !window;
@@ -47,8 +50,8 @@ inline constexpr std::chrono::seconds max_retry_after{24 * 3600};
 /// Reads the rate-limit state from a response's header fields and (for 429 bodies such as Lamina's
 /// `{"code":"RATE_LIMITED","retryAfter":30}` or Hrizn's `{"error":{"details":{"retry_after":12}}}`)
 /// its body. `now` is the local receive time, used only when the response has no valid `Date`.
-rate_info read_rate_headers(const boost::beast::http::fields& h, std::chrono::system_clock::time_point now,
-                            std::string_view body = {});
+rate_info read_rate_headers(const boost::beast::http::fields& h,
+                            std::chrono::system_clock::time_point now, std::string_view body = {});
 
 /// Parses an HTTP-date in any of the three RFC 9110 §5.6.7 forms: IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`; two-digit years

@@ -80,11 +80,13 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
     }
     // rate_info may come from anywhere: compare in seconds before converting to the clock's
     // nanoseconds, so an absurd value cannot overflow.
-    constexpr auto max_server_seconds = std::chrono::duration_cast<std::chrono::seconds>(max_server_window);
+    constexpr auto max_server_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(max_server_window);
     if (info.limit && *info.limit > 0) {
         if (!info.window) {
             server_ = constraint{static_cast<std::size_t>(*info.limit), window_};
-        } else if (*info.window > std::chrono::seconds::zero() && *info.window <= max_server_seconds) {
+        } else if (*info.window > std::chrono::seconds::zero() &&
+                   *info.window <= max_server_seconds) {
             server_ = constraint{static_cast<std::size_t>(*info.limit), *info.window};
         }
     }
@@ -96,7 +98,8 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
             log_.push_back(now);
         }
         if (server_free == 0 && info.reset && *info.reset > std::chrono::seconds::zero()) {
-            blocked_until_ = std::max(blocked_until_, now + std::min(*info.reset, max_server_seconds));
+            blocked_until_ =
+                std::max(blocked_until_, now + std::min(*info.reset, max_server_seconds));
         }
     }
     prune(now);

@@ -18,10 +18,11 @@
 namespace briefd::ratelimit {
 
 class limiter {
-public:
+  public:
     using clock = std::chrono::steady_clock;
 
-    /// Longest pause a 429 can impose; a longer Retry-After is cut to this and the next 429 decides.
+    /// Longest pause a 429 can impose; a longer Retry-After is cut to this and the next 429
+    /// decides.
     static constexpr clock::duration max_pause = std::chrono::minutes(15);
     /// Shortest pause after a 429, so `Retry-After: 0` cannot turn into a tight retry loop.
     static constexpr clock::duration min_pause = std::chrono::seconds(1);
@@ -59,7 +60,7 @@ public:
     /// Requests that could be sent at `now` without waiting (0 while paused).
     std::size_t available(clock::time_point now) const;
 
-private:
+  private:
     struct constraint {
         std::size_t requests;
         clock::duration window;
@@ -71,13 +72,14 @@ private:
     std::size_t free_slots(clock::time_point now) const;
     void prune(clock::time_point now);
 
-    std::deque<clock::time_point> log_;  // send times, oldest first (plus unseen sends, see observe)
+    std::deque<clock::time_point>
+        log_;  // send times, oldest first (plus unseen sends, see observe)
     std::size_t requests_;
     clock::duration window_;
     double safety_;
-    std::optional<constraint> server_;    // the server's own limit, as last announced
-    clock::time_point paused_until_{};    // after a 429
-    clock::time_point blocked_until_{};   // Remaining == 0 until Reset
+    std::optional<constraint> server_;   // the server's own limit, as last announced
+    clock::time_point paused_until_{};   // after a 429
+    clock::time_point blocked_until_{};  // Remaining == 0 until Reset
 };
 
 }  // namespace briefd::ratelimit

@@ -127,7 +127,8 @@ void parser::dispatch(detail::event_sink sink) {
         return;
     }
     data_.pop_back();  // always the LF appended after the last data line
-    event e{type_.empty() ? std::string("message") : std::move(type_), std::move(data_), last_event_id_};
+    event e{type_.empty() ? std::string("message") : std::move(type_), std::move(data_),
+            last_event_id_};
     data_.clear();
     type_.clear();
     sink.call(sink.object, e);

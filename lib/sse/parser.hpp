@@ -9,10 +9,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -36,20 +36,22 @@ struct event_sink {
 }  // namespace detail
 
 class parser {
-public:
+  public:
     static constexpr std::size_t default_max_size = std::size_t{1} << 20;
 
     /// `max_size` bounds both one line and one event's buffered data (bytes). Going past it sets
     /// overflowed() and the parser ignores further input until reset_connection().
     explicit parser(std::size_t max_size = default_max_size) noexcept : max_size_(max_size) {}
 
-    /// Feeds bytes split anywhere; calls on_event(const event&) for each dispatched event, in order.
-    /// The event reference is valid only during the call; on_event must not feed this parser.
+    /// Feeds bytes split anywhere; calls on_event(const event&) for each dispatched event, in
+    /// order. The event reference is valid only during the call; on_event must not feed this
+    /// parser.
     template <class F>
     void feed(std::string_view chunk, F&& on_event) {
         using fn = std::remove_reference_t<F>;
-        detail::event_sink sink{const_cast<void*>(static_cast<const void*>(std::addressof(on_event))),
-                                [](void* o, const event& e) { (*static_cast<fn*>(o))(e); }};
+        detail::event_sink sink{
+            const_cast<void*>(static_cast<const void*>(std::addressof(on_event))),
+            [](void* o, const event& e) { (*static_cast<fn*>(o))(e); }};
         feed_impl(chunk, sink);
     }
 
@@ -76,12 +78,14 @@ public:
     const std::string& last_event_id() const noexcept { return last_event_id_; }
 
     /// Bytes held for an unfinished line and an undispatched event.
-    std::size_t buffered_bytes() const noexcept { return line_.size() + data_.size() + type_.size(); }
+    std::size_t buffered_bytes() const noexcept {
+        return line_.size() + data_.size() + type_.size();
+    }
 
     /// True once a line or event exceeded max_size; the caller should drop the connection.
     bool overflowed() const noexcept { return overflowed_; }
 
-private:
+  private:
     void feed_impl(std::string_view chunk, detail::event_sink sink);
     void feed_lines(std::string_view chunk, detail::event_sink sink);
     void process_line(std::string_view line, detail::event_sink sink);
@@ -90,11 +94,11 @@ private:
     void overflow() noexcept;
 
     std::size_t max_size_;
-    std::string line_;             // an unfinished line carried over from the previous chunk
-    std::string data_;             // data buffer
-    std::string type_;             // event type buffer
-    std::string id_buffer_;        // last event ID buffer (committed at dispatch)
-    std::string last_event_id_;    // last event ID string
+    std::string line_;           // an unfinished line carried over from the previous chunk
+    std::string data_;           // data buffer
+    std::string type_;           // event type buffer
+    std::string id_buffer_;      // last event ID buffer (committed at dispatch)
+    std::string last_event_id_;  // last event ID string
     std::optional<std::chrono::milliseconds> retry_;
     unsigned bom_matched_ = 0;     // bytes of a leading UTF-8 BOM seen so far at stream start
     bool at_stream_start_ = true;  // still deciding whether the stream begins with a BOM

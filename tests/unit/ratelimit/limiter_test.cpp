@@ -14,7 +14,8 @@ namespace {
 const clock_type::time_point t0 = clock_type::time_point(1000h);  // an arbitrary fake-clock origin
 
 // Largest number of acquisitions in any half-open window [x, x + w).
-std::size_t max_in_any_window(const std::vector<clock_type::time_point>& sends, clock_type::duration w) {
+std::size_t max_in_any_window(const std::vector<clock_type::time_point>& sends,
+                              clock_type::duration w) {
     std::size_t best = 0;
     std::size_t lo = 0;
     for (std::size_t hi = 0; hi < sends.size(); ++hi) {
@@ -223,7 +224,8 @@ TEST_CASE("absurd rate_info values built by a caller cannot overflow the clock")
     info.window = huge;
     limiter l(10, 60s);
     l.on_429(info, t0, 10s);
-    CHECK(l.paused_until() == t0 + 1h);  // the Remaining == 0 block is capped at an hour, the pause at 15 min
+    CHECK(l.paused_until() ==
+          t0 + 1h);  // the Remaining == 0 block is capped at an hour, the pause at 15 min
     CHECK(l.earliest(t0) == t0 + 1h);
     rate_info negative;
     negative.retry_after = -huge;
@@ -280,8 +282,8 @@ TEST_CASE("property: random demand never exceeds N in any window of W") {
         clock_type::duration w;
         double safety;
     };
-    for (const auto& cfg : {config{100, 60s, 1.0}, config{10, 1s, 1.0}, config{7, 3s, 1.0}, config{100, 60s, 0.9},
-                            config{1, 500ms, 1.0}}) {
+    for (const auto& cfg : {config{100, 60s, 1.0}, config{10, 1s, 1.0}, config{7, 3s, 1.0},
+                            config{100, 60s, 0.9}, config{1, 500ms, 1.0}}) {
         for (std::uint32_t seed = 1; seed <= 5; ++seed) {
             CAPTURE(cfg.n);
             CAPTURE(seed);
@@ -321,7 +323,8 @@ TEST_CASE("property: random demand never exceeds N in any window of W") {
                 }
                 t += std::chrono::milliseconds(gap_ms(rng) / (mode < 70 ? 10 : 1));
             }
-            const auto allowed = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(cfg.n) * cfg.safety));
+            const auto allowed = std::max<std::size_t>(
+                1, static_cast<std::size_t>(static_cast<double>(cfg.n) * cfg.safety));
             CHECK(max_in_any_window(sends, cfg.w) <= allowed);
             CHECK(sends.size() > allowed);  // the test did push against the limit
         }

@@ -47,28 +47,36 @@ TEST_CASE("the callback form sees each event in order") {
 }
 
 TEST_CASE("WPT format-bom: only the first BOM of the stream is stripped") {
-    const auto events = parse_whole("\xEF\xBB\xBF" "data:1\n\n\xEF\xBB\xBF" "data:2\n\ndata:3\n\n");
+    const auto events = parse_whole(
+        "\xEF\xBB\xBF"
+        "data:1\n\n\xEF\xBB\xBF"
+        "data:2\n\ndata:3\n\n");
     CHECK(data_of(events) == std::vector<std::string>{"1", "3"});
 }
 
 TEST_CASE("WPT format-bom-2: a second leading BOM makes the first line an unknown field") {
-    const auto events = parse_whole("\xEF\xBB\xBF\xEF\xBB\xBF" "data:1\n\ndata:2\n\ndata:3\n\n");
+    const auto events = parse_whole(
+        "\xEF\xBB\xBF\xEF\xBB\xBF"
+        "data:1\n\ndata:2\n\ndata:3\n\n");
     CHECK(data_of(events) == std::vector<std::string>{"2", "3"});
 }
 
 TEST_CASE("a partial BOM at the stream start is ordinary text") {
     // EF BB followed by 'd': not a BOM, so the line is "\xEF\xBBdata:1", an unknown field.
-    CHECK(parse_whole("\xEF\xBB" "data:1\n\ndata:2\n\n").size() == 1);
+    CHECK(parse_whole("\xEF\xBB"
+                      "data:1\n\ndata:2\n\n")
+              .size() == 1);
     parser p;
     CHECK(p.feed("\xEF").empty());
     CHECK(p.feed("\xBB").empty());
-    CHECK(data_of(p.feed("\xBF" "data:x\n\n")) == std::vector<std::string>{"x"});
+    CHECK(data_of(p.feed("\xBF"
+                         "data:x\n\n")) == std::vector<std::string>{"x"});
 }
 
 TEST_CASE("WPT format-comments: comments with every line ending, NUL and long bodies are ignored") {
     const std::string longstring(2 * 1024, 'x');
-    const std::string stream = "data:1\r:\0\n:\r\ndata:2\n:"s + longstring + "\rdata:3\n:data:fail\r:" + longstring +
-                               "\ndata:4\n\n";
+    const std::string stream = "data:1\r:\0\n:\r\ndata:2\n:"s + longstring +
+                               "\rdata:3\n:data:fail\r:" + longstring + "\ndata:4\n\n";
     const auto events = parse_whole(stream);
     REQUIRE(events.size() == 1);
     CHECK(events[0].data == "1\n2\n3\n4");
@@ -110,8 +118,8 @@ TEST_CASE("WPT field parsing: names are case-sensitive and exact; one space stri
 }
 
 TEST_CASE("WPT unknown fields and parsing fun") {
-    const auto events =
-        parse_whole("data:test\n data\ndata\nfoobar:xxx\njustsometext\n:thisisacommentyay\ndata:test\n\n");
+    const auto events = parse_whole(
+        "data:test\n data\ndata\nfoobar:xxx\njustsometext\n:thisisacommentyay\ndata:test\n\n");
     REQUIRE(events.size() == 1);
     CHECK(events[0].data == "test\n\ntest");
 }
@@ -175,7 +183,9 @@ TEST_CASE("WPT format-field-id: a non-ASCII id round-trips byte for byte") {
 
 TEST_CASE("WPT format-field-id-3: the id persists, changes, and an empty id resets it") {
     parser p;
-    const auto events = p.feed("id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\nid\ndata: d\n\nid: 3\ndata: e\n\nid:\ndata: f\n\n");
+    const auto events = p.feed(
+        "id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\nid\ndata: d\n\nid: 3\ndata: "
+        "e\n\nid:\ndata: f\n\n");
     REQUIRE(events.size() == 6);
     CHECK(events[0].last_event_id == "1");
     CHECK(events[1].last_event_id == "1");
@@ -227,8 +237,8 @@ TEST_CASE("WPT format-field-retry: digits in base ten, leading zeros are not oct
 TEST_CASE("WPT format-field-retry-bogus and empty retry: anything but digits is ignored") {
     parser p;
     p.feed("retry:1500\n");
-    for (const char* bogus : {"retry:1000x\n", "retry\n", "retry:\n", "retry:-1\n", "retry:  100\n", "retry:1e3\n",
-                              "retry:+5\n", "retry:5 \n", "Retry:9\n"}) {
+    for (const char* bogus : {"retry:1000x\n", "retry\n", "retry:\n", "retry:-1\n", "retry:  100\n",
+                              "retry:1e3\n", "retry:+5\n", "retry:5 \n", "Retry:9\n"}) {
         CAPTURE(bogus);
         p.feed(bogus);
         CHECK(*p.retry() == 1500ms);
@@ -274,12 +284,16 @@ TEST_CASE("comments and blank lines alone produce no events") {
 
 TEST_CASE("reset_connection allows a BOM again and keeps id and retry") {
     parser p;
-    p.feed("\xEF\xBB\xBF" "id: 5\nretry: 250\ndata: a\n\ndata: partial");
+    p.feed(
+        "\xEF\xBB\xBF"
+        "id: 5\nretry: 250\ndata: a\n\ndata: partial");
     p.reset_connection();
     CHECK(p.last_event_id() == "5");
     CHECK(*p.retry() == 250ms);
     CHECK(p.buffered_bytes() == 0);
-    const auto events = p.feed("\xEF\xBB\xBF" "data: b\n\n");
+    const auto events = p.feed(
+        "\xEF\xBB\xBF"
+        "data: b\n\n");
     REQUIRE(events.size() == 1);
     CHECK(events[0].data == "b");  // not "partial\nb", and the BOM was stripped
     CHECK(events[0].last_event_id == "5");
@@ -351,14 +365,18 @@ namespace {
 // waiting for its LF, an unfinished line, a pending event, ids and retries.
 const std::vector<std::string>& split_streams() {
     static const std::vector<std::string> streams = {
-        "\xEF\xBB\xBF" "data:1\n\n\xEF\xBB\xBF" "data:2\n\ndata:3\n\n",
-        "\xEF\xBB" "data:1\n\ndata:2\n\n",
+        "\xEF\xBB\xBF"
+        "data:1\n\n\xEF\xBB\xBF"
+        "data:2\n\ndata:3\n\n",
+        "\xEF\xBB"
+        "data:1\n\ndata:2\n\n",
         "data:1\r:\0\n:\r\ndata:2\n:xxxxxxxx\rdata:3\n:data:fail\r:yyyy\ndata:4\n\n"s,
         "retry:1000\nid:1\ndata:test1\n\nid:2\ndata:test2",
         "data:\0\ndata:  2\rData:1\ndata\0:2\ndata:1\r\0data:4\nda-ta:3\rdata_5\ndata:3\rdata:\r\n data:32\ndata:4\n\n"s,
         "data:test\r\ndata\ndata:test\r\n\r",
         "data:a\r\r\ndata:b\n\n\r\r\r\n\n\ndata:c\r\n\r\n",
-        "event: run.progress\nid: 42\ndata: {\"pct\":10}\n\n: ping\n\nevent: run.completed\nid:\ndata: {}\r\n\r\n",
+        "event: run.progress\nid: 42\ndata: {\"pct\":10}\n\n: ping\n\nevent: "
+        "run.completed\nid:\ndata: {}\r\n\r\n",
         "id: 7\n\nretry:02000\nretry:1x\ndata:\n\ndata\ndata\n\nid:a\0b\ndata:z\r\n\r"s,
     };
     return streams;
@@ -378,7 +396,8 @@ outcome run_split(const std::string& stream, const std::vector<std::size_t>& cut
     outcome o;
     std::size_t from = 0;
     for (const auto cut : cuts) {
-        p.feed(std::string_view(stream).substr(from, cut - from), [&](const event& e) { o.events.push_back(e); });
+        p.feed(std::string_view(stream).substr(from, cut - from),
+               [&](const event& e) { o.events.push_back(e); });
         from = cut;
     }
     p.feed(std::string_view(stream).substr(from), [&](const event& e) { o.events.push_back(e); });
@@ -446,8 +465,9 @@ TEST_CASE("the split streams yield the events the spec says") {
 
 TEST_CASE("random streams parse the same in random chunks as whole") {
     // Streams built from the tokens that matter to the parser, cut at random points.
-    const std::array<std::string_view, 14> tokens = {"data", "id", "event", "retry", ":", " ", "\r", "\n",
-                                                     "\r\n", "x", "7", "\xEF\xBB\xBF", "\xEF", "Data"};
+    const std::array<std::string_view, 14> tokens = {"data", "id",           "event", "retry", ":",
+                                                     " ",    "\r",           "\n",    "\r\n",  "x",
+                                                     "7",    "\xEF\xBB\xBF", "\xEF",  "Data"};
     std::mt19937 rng(2024);
     std::uniform_int_distribution<std::size_t> pick(0, tokens.size() - 1);
     std::uniform_int_distribution<int> length(1, 80);
