@@ -439,6 +439,8 @@ struct client::body_stream::impl {
     std::uint64_t epoch = 0;
     std::shared_ptr<client_impl> owner;
     bool done = false;
+    bool closing = false;  // close() was called: reads complete with operation_aborted
+    bool reading = false;  // a read is in flight: close() must cancel it, not destroy the socket under it
     std::array<char, 64 * 1024> buf{};
 };
 
@@ -452,13 +454,24 @@ std::optional<std::uint64_t> client::body_stream::content_length() const {
     return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
 }
 bool client::body_stream::done() const { return impl_->done; }
-void client::body_stream::close() { impl_->conn.reset(); }
+void client::body_stream::close() {
+    impl_->closing = true;
+    if (impl_->reading && impl_->conn) {
+        // The pending read completes with operation_aborted and drops the connection itself.
+        impl_->conn->cancel();
+        return;
+    }
+    impl_->conn.reset();
+}
 
 asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_stream::async_read_some(
     std::chrono::milliseconds idle) {
     auto& s = *impl_;
     if (s.done) co_return std::pair{std::error_code{}, std::string_view{}};
-    if (!s.conn) co_return std::pair{std::error_code(errc::connection_closed), std::string_view{}};
+    if (!s.conn)
+        co_return std::pair{s.closing ? std::error_code(sys_error(asio::error::operation_aborted))
+                                      : std::error_code(errc::connection_closed),
+                            std::string_view{}};
     auto owner = s.owner;  // keeps the pool alive if the client is destroyed while we wait
     for (;;) {
         if (s.epoch != owner->epoch_) {
@@ -472,12 +485,14 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
         sys_error ec;
         if (!s.parser->is_done()) {
             s.conn->tcp_layer().expires_after(idle);
+            s.reading = true;
             auto [rec, n] = co_await s.conn->visit(
                 [&](auto& st) { return bh::async_read_some(st, s.conn->buffer, *s.parser, use_tuple); });
+            s.reading = false;
             ec = rec == bh::error::need_buffer ? sys_error{} : rec;
             got = s.buf.size() - body.size;
         }
-        const bool cancelled = s.epoch != owner->epoch_;
+        const bool cancelled = s.epoch != owner->epoch_ || s.closing;
         if (ec || cancelled) {
             s.conn.reset();
             co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled), std::string_view{}};

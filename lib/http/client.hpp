@@ -93,7 +93,8 @@ public:
     /// http(s) URL, or CR/LF/NUL in a header), or system errors (connection refused…).
     /// A GET that fails on a reused keep-alive connection before any response byte arrives is retried once
     /// on a fresh connection; other methods are never retried here (a POST could be double-submitted).
-    /// Cancellation: cancel_all() or destroying the client completes it with asio::error::operation_aborted.
+    /// Cancellation: cancel_all() or destroying the client completes it with asio::error::operation_aborted
+    /// (so does a cancellation signal on the calling coroutine, with Asio's usual rules).
     asio::awaitable<std::pair<std::error_code, response>> async_request(request req);
 
     /// A response whose header has arrived and whose body is read piece by piece (SSE, downloads).
@@ -118,8 +119,9 @@ public:
         /// the limit given to async_download. Cancelled by cancel_all(), close() or destroying the client.
         asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some(std::chrono::milliseconds idle);
         bool done() const;
-        /// Drops the connection (never returned to the pool mid-body). After a clean end of the body a
-        /// keep-alive connection has already gone back to the pool.
+        /// Drops the connection (never returned to the pool mid-body); a read in flight, and any later
+        /// one, completes with operation_aborted. After a clean end of the body a keep-alive connection has already gone back
+        /// to the pool. Destroy the stream only when no read is in flight.
         void close();
 
     private:

@@ -341,6 +341,37 @@ TEST_CASE("http: a stalled stream gives read_timeout after the idle deadline") {
     CHECK(c.idle_connections() == 0);
 }
 
+TEST_CASE("http: close() or cancel_all() during a pending stream read aborts it; the connection is not reused") {
+    asio::io_context ioc;
+    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+        co_await p.write(t::chunked_header(200, "text/event-stream"));
+        co_await p.hang();
+        co_return false;
+    });
+    client c(ioc.get_executor(), {});
+    t::run_test(ioc, [&]() -> asio::awaitable<void> {
+        for (int round = 0; round < 2; ++round) {
+            auto [ec, stream] = co_await c.async_open(make_request(srv.url("/stream")));
+            REQUIRE_FALSE(ec);
+            std::optional<std::error_code> result;
+            asio::co_spawn(ioc, stream->async_read_some(5s),
+                           [&](std::exception_ptr, std::pair<std::error_code, std::string_view> r) {
+                               result = r.first;
+                           });
+            co_await sleep_for(20ms);  // let the read start; the outcome does not depend on it
+            if (round == 0)
+                stream->close();
+            else
+                c.cancel_all();
+            while (!result) co_await sleep_for(5ms);
+            CHECK(is_aborted(*result));
+            CHECK_FALSE(stream->done());
+        }
+    }, [&] { srv.stop(); });
+    CHECK(srv.accepted() == 2);
+    CHECK(c.idle_connections() == 0);
+}
+
 TEST_CASE("http: a 50 MB download streams through the sink in bounded pieces") {
     constexpr std::uint64_t total = 50ull << 20;
     asio::io_context ioc;
