@@ -38,7 +38,9 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+std::uint16_t default_port(std::string_view scheme) {
+    return scheme == "https" ? 443 : 80;
+}
 
 bool is_ip_literal(const std::string& host) {
     sys_error ec;
@@ -57,16 +59,22 @@ bool has_control_chars(std::string_view s) {
 std::optional<origin> origin::from_url(boost::urls::url_view u) {
     origin o;
     switch (u.scheme_id()) {
-        case boost::urls::scheme::http: o.scheme = "http"; break;
-        case boost::urls::scheme::https: o.scheme = "https"; break;
-        default: return std::nullopt;
+        case boost::urls::scheme::http:
+            o.scheme = "http";
+            break;
+        case boost::urls::scheme::https:
+            o.scheme = "https";
+            break;
+        default:
+            return std::nullopt;
     }
     if (!u.has_authority()) return std::nullopt;
     o.host = u.host_address();
     if (o.host.empty()) return std::nullopt;
     // Host names compare case-insensitively; keep one spelling so origins compare with ==.
-    std::transform(o.host.begin(), o.host.end(), o.host.begin(),
-                   [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+    std::transform(o.host.begin(), o.host.end(), o.host.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    });
     o.port = default_port(o.scheme);
     if (u.has_port() && !u.port().empty()) {
         o.port = u.port_number();  // 0 when out of range
@@ -81,7 +89,9 @@ std::string origin::host_header() const {
     return h;
 }
 
-std::string origin::to_string() const { return scheme + "://" + host_header(); }
+std::string origin::to_string() const {
+    return scheme + "://" + host_header();
+}
 
 // --- internals -----------------------------------------------------------------------------------
 
@@ -100,7 +110,8 @@ struct connection {
     beast::flat_buffer buffer;
     bool reused = false;
 
-    connection(const asio::any_io_executor& ex, origin o, asio::ssl::context* ctx) : where(std::move(o)) {
+    connection(const asio::any_io_executor& ex, origin o, asio::ssl::context* ctx)
+        : where(std::move(o)) {
         if (ctx)
             tls.emplace(ex, *ctx);
         else
@@ -121,7 +132,8 @@ struct connection {
     }
 
     /// A parked connection the server has closed (or that has unexpected bytes waiting) is useless;
-    /// a non-blocking peek finds out without a round trip, so even a POST rarely meets a dead socket.
+    /// a non-blocking peek finds out without a round trip, so even a POST rarely meets a dead
+    /// socket.
     bool looks_alive() {
         auto& sock = tcp_layer().socket();
         if (!sock.is_open() || buffer.size() != 0) return false;
@@ -142,7 +154,7 @@ using detail::connection;
 using detail::phase;
 
 class client_impl : public std::enable_shared_from_this<client_impl> {
-public:
+  public:
     client_impl(asio::any_io_executor ex, client_options opts)
         : ex_(std::move(ex)), opts_(std::move(opts)), ssl_ctx_(asio::ssl::context::tls_client) {
         ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
@@ -153,13 +165,15 @@ public:
         else
             ssl_ctx_.load_verify_file(opts_.ca_file, ec);
         if (ec)
-            throw std::system_error(ec, "http client: cannot load trust store" +
-                                            (opts_.ca_file.empty() ? std::string() : " " + opts_.ca_file));
+            throw std::system_error(
+                ec, "http client: cannot load trust store" +
+                        (opts_.ca_file.empty() ? std::string() : " " + opts_.ca_file));
     }
 
-    /// A connection in use: listed in busy_ so cancel_all() can reach it; back to the pool via recycle().
+    /// A connection in use: listed in busy_ so cancel_all() can reach it; back to the pool via
+    /// recycle().
     class lease {
-    public:
+      public:
         lease() = default;
         lease(std::shared_ptr<client_impl> owner, std::unique_ptr<connection> c)
             : owner_(std::move(owner)), conn_(std::move(c)) {
@@ -189,7 +203,7 @@ public:
         connection* operator->() const { return conn_.get(); }
         connection& operator*() const { return *conn_; }
 
-    private:
+      private:
         std::shared_ptr<client_impl> owner_;
         std::unique_ptr<connection> conn_;
     };
@@ -211,8 +225,9 @@ public:
     briefd::secret cred_value_;
     std::set<connection*> busy_;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
-    std::uint64_t epoch_ = 0;  // bumped by cancel_all(): an operation that sees a new epoch was cancelled
-    bool closed_ = false;      // the client object is gone; coroutines still running only wind down
+    std::uint64_t epoch_ =
+        0;  // bumped by cancel_all(): an operation that sees a new epoch was cancelled
+    bool closed_ = false;  // the client object is gone; coroutines still running only wind down
 
     // --- pool ---
 
@@ -221,7 +236,8 @@ public:
         c->tcp_layer().expires_never();
         c->reused = true;
         auto& v = idle_[c->where.to_string()];
-        if (v.size() >= opts_.max_idle_per_origin) v.erase(v.begin());  // the oldest is likeliest to be stale
+        if (v.size() >= opts_.max_idle_per_origin)
+            v.erase(v.begin());  // the oldest is likeliest to be stale
         v.push_back(std::move(c));
     }
 
@@ -255,49 +271,60 @@ public:
     /// cancel_all() is never reported as a timeout.
     static std::error_code map_error(const step_error& e, bool cancelled) {
         const auto& ec = e.raw;
-        if (cancelled || ec == asio::error::operation_aborted) return sys_error(asio::error::operation_aborted);
+        if (cancelled || ec == asio::error::operation_aborted)
+            return sys_error(asio::error::operation_aborted);
         if (ec == beast::error::timeout) {
             switch (e.where) {
                 case phase::resolve:
-                case phase::connect: return errc::connect_timeout;
-                case phase::handshake: return errc::handshake_timeout;
-                case phase::write: return errc::write_timeout;
-                case phase::read: return errc::read_timeout;
+                case phase::connect:
+                    return errc::connect_timeout;
+                case phase::handshake:
+                    return errc::handshake_timeout;
+                case phase::write:
+                    return errc::write_timeout;
+                case phase::read:
+                    return errc::read_timeout;
             }
         }
         if (e.where == phase::resolve) return errc::resolve_failed;
         if (e.where == phase::connect) return ec;
         if (ec == bh::error::body_limit) return errc::body_too_large;
         if (is_closed(ec)) return errc::connection_closed;
-        if (ec.category() == asio::error::get_ssl_category() || ec.category() == asio::ssl::error::get_stream_category())
+        if (ec.category() == asio::error::get_ssl_category() ||
+            ec.category() == asio::ssl::error::get_stream_category())
             return errc::tls_error;
         return ec;
     }
 
     /// The peer went away before the message was complete.
     /// About ssl::error::stream_truncated (TCP closed without a TLS close_notify): after a complete
-    /// message it is benign, because Content-Length or chunked framing already proved that every byte
-    /// arrived and we never read past a message's end (many servers skip close_notify). It can only hide
-    /// a truncation when a body is delimited by the connection's end; Beast then reports it instead of
-    /// finishing the message, and it lands here as connection_closed rather than being taken for a body.
+    /// message it is benign, because Content-Length or chunked framing already proved that every
+    /// byte arrived and we never read past a message's end (many servers skip close_notify). It can
+    /// only hide a truncation when a body is delimited by the connection's end; Beast then reports
+    /// it instead of finishing the message, and it lands here as connection_closed rather than
+    /// being taken for a body.
     static bool is_closed(const sys_error& ec) {
-        return ec == asio::error::eof || ec == bh::error::end_of_stream || ec == bh::error::partial_message ||
-               ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
-               ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+        return ec == asio::error::eof || ec == bh::error::end_of_stream ||
+               ec == bh::error::partial_message || ec == asio::error::connection_reset ||
+               ec == asio::error::connection_aborted || ec == asio::error::broken_pipe ||
+               ec == asio::ssl::error::stream_truncated;
     }
 
     // --- steps ---
 
-    static clock_type::time_point earlier(clock_type::time_point a, clock_type::time_point b) { return std::min(a, b); }
+    static clock_type::time_point earlier(clock_type::time_point a, clock_type::time_point b) {
+        return std::min(a, b);
+    }
 
-    /// Resolve, connect and (for https) handshake, each within connect_timeout and the exchange deadline.
+    /// Resolve, connect and (for https) handshake, each within connect_timeout and the exchange
+    /// deadline.
     asio::awaitable<step_error> async_connect(lease& l, clock_type::time_point deadline) {
         auto& c = *l;
         const auto epoch = epoch_;
         const auto step_deadline = earlier(deadline, clock_type::now() + opts_.connect_timeout);
 
-        // The resolver has no deadline of its own: a timer cancels it, and a flag tells a timeout from
-        // a cancel_all().
+        // The resolver has no deadline of its own: a timer cancels it, and a flag tells a timeout
+        // from a cancel_all().
         c.resolver = std::make_shared<tcp::resolver>(ex_);
         auto fired = std::make_shared<bool>(false);
         asio::steady_timer timer(ex_, step_deadline);
@@ -306,7 +333,8 @@ public:
             *fired = true;
             r->cancel();
         });
-        auto [rec, results] = co_await c.resolver->async_resolve(c.where.host, std::to_string(c.where.port), use_tuple);
+        auto [rec, results] = co_await c.resolver->async_resolve(
+            c.where.host, std::to_string(c.where.port), use_tuple);
         timer.cancel();
         c.resolver.reset();
         if (epoch != epoch_) co_return step_error{asio::error::operation_aborted, phase::resolve};
@@ -323,9 +351,11 @@ public:
         if (!c.tls) co_return step_error{};
         auto& s = *c.tls;
         // SNI carries host names only (RFC 6066 forbids IP literals there).
-        if (!is_ip_literal(c.where.host) && !SSL_set_tlsext_host_name(s.native_handle(), c.where.host.c_str()))
-            co_return step_error{sys_error(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
-                                 phase::handshake};
+        if (!is_ip_literal(c.where.host) &&
+            !SSL_set_tlsext_host_name(s.native_handle(), c.where.host.c_str()))
+            co_return step_error{
+                sys_error(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+                phase::handshake};
         s.set_verify_mode(asio::ssl::verify_peer);
         // Checks the name against the certificate's DNS or IP subjectAltNames.
         s.set_verify_callback(asio::ssl::host_name_verification(c.where.host));
@@ -344,7 +374,8 @@ public:
                 co_return step_error{};
             }
         }
-        l = lease(shared_from_this(), std::make_unique<connection>(ex_, o, o.scheme == "https" ? &ssl_ctx_ : nullptr));
+        l = lease(shared_from_this(),
+                  std::make_unique<connection>(ex_, o, o.scheme == "https" ? &ssl_ctx_ : nullptr));
         co_return co_await async_connect(l, deadline);
     }
 
@@ -361,18 +392,21 @@ public:
             if (k.empty() || has_control_chars(k) || has_control_chars(v)) return std::nullopt;
             m.set(k, v);
         }
-        if (cred_origin_ && *cred_origin_ == o && !cred_header_.empty()) m.set(cred_header_, cred_value_.reveal());
+        if (cred_origin_ && *cred_origin_ == o && !cred_header_.empty())
+            m.set(cred_header_, cred_value_.reveal());
         m.body() = req.body;
         m.keep_alive(true);
         m.prepare_payload();
         return m;
     }
 
-    /// Acquire, write, then read the header only (`whole` false) or the whole message (`whole` true).
-    /// A GET that fails on a reused connection before any response byte is retried once, fresh.
+    /// Acquire, write, then read the header only (`whole` false) or the whole message (`whole`
+    /// true). A GET that fails on a reused connection before any response byte is retried once,
+    /// fresh.
     template <class Body, class Setup>
-    asio::awaitable<std::error_code> async_exchange(const request& req, bool whole, lease& l,
-                                                    std::optional<bh::response_parser<Body>>& parser, Setup setup) {
+    asio::awaitable<std::error_code> async_exchange(
+        const request& req, bool whole, lease& l, std::optional<bh::response_parser<Body>>& parser,
+        Setup setup) {
         auto o = origin::from_url(req.url);
         if (!o) co_return std::make_error_code(std::errc::invalid_argument);
         auto msg = build(req, *o);
@@ -386,10 +420,12 @@ public:
             const bool reused = l && l->reused;
             parser.emplace();
             setup(*parser);
-            if (req.method == bh::verb::head) parser->skip(true);  // a HEAD response has no body whatever it says
+            if (req.method == bh::verb::head)
+                parser->skip(true);  // a HEAD response has no body whatever it says
             if (!err && epoch == epoch_) {
                 l->tcp_layer().expires_at(deadline);
-                auto [wec, wn] = co_await l->visit([&](auto& s) { return bh::async_write(s, *msg, use_tuple); });
+                auto [wec, wn] =
+                    co_await l->visit([&](auto& s) { return bh::async_write(s, *msg, use_tuple); });
                 if (wec) err = {wec, phase::write};
             }
             if (!err && epoch == epoch_) {
@@ -403,14 +439,15 @@ public:
             const bool cancelled = epoch != epoch_;
             if (!err && !cancelled) co_return std::error_code{};
             l.reset();
-            if (!cancelled && attempt == 0 && reused && may_retry && is_closed(err.raw) && !parser->got_some())
+            if (!cancelled && attempt == 0 && reused && may_retry && is_closed(err.raw) &&
+                !parser->got_some())
                 continue;
             co_return map_error(err, cancelled);
         }
     }
 
-    static asio::awaitable<std::pair<std::error_code, response>> async_request(std::shared_ptr<client_impl> self,
-                                                                               request req) {
+    static asio::awaitable<std::pair<std::error_code, response>> async_request(
+        std::shared_ptr<client_impl> self, request req) {
         lease l;
         std::optional<bh::response_parser<bh::string_body>> parser;
         const auto limit = self->opts_.max_body_bytes;
@@ -421,14 +458,15 @@ public:
         if (ec) co_return std::pair{ec, response{}};
         auto& m = parser->get();
         response r{m.result_int(), bh::fields(m.base()), std::move(m.body())};
-        // Reuse only a connection that is clean: the message framed itself and nothing extra is buffered.
-        if (parser->keep_alive() && l->buffer.size() == 0)
-            l.recycle();
+        // Reuse only a connection that is clean: the message framed itself and nothing extra is
+        // buffered.
+        if (parser->keep_alive() && l->buffer.size() == 0) l.recycle();
         co_return std::pair{std::error_code{}, std::move(r)};
     }
 
-    static asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> async_open(
-        std::shared_ptr<client_impl> self, request req, std::optional<std::uint64_t> body_limit);
+    static asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>>
+    async_open(std::shared_ptr<client_impl> self, request req,
+               std::optional<std::uint64_t> body_limit);
 };
 
 // --- body_stream ---------------------------------------------------------------------------------
@@ -440,20 +478,27 @@ struct client::body_stream::impl {
     std::shared_ptr<client_impl> owner;
     bool done = false;
     bool closing = false;  // close() was called: reads complete with operation_aborted
-    bool reading = false;  // a read is in flight: close() must cancel it, not destroy the socket under it
+    bool reading =
+        false;  // a read is in flight: close() must cancel it, not destroy the socket under it
     std::array<char, 64 * 1024> buf{};
 };
 
 client::body_stream::body_stream(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 client::body_stream::~body_stream() = default;
 
-unsigned client::body_stream::status() const { return impl_->parser->get().result_int(); }
-const beast::http::fields& client::body_stream::headers() const { return impl_->parser->get().base(); }
+unsigned client::body_stream::status() const {
+    return impl_->parser->get().result_int();
+}
+const beast::http::fields& client::body_stream::headers() const {
+    return impl_->parser->get().base();
+}
 std::optional<std::uint64_t> client::body_stream::content_length() const {
     auto n = impl_->parser->content_length();
     return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
 }
-bool client::body_stream::done() const { return impl_->done; }
+bool client::body_stream::done() const {
+    return impl_->done;
+}
 void client::body_stream::close() {
     impl_->closing = true;
     if (impl_->reading && impl_->conn) {
@@ -476,7 +521,8 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
     for (;;) {
         if (s.epoch != owner->epoch_) {
             s.conn.reset();
-            co_return std::pair{std::error_code(sys_error(asio::error::operation_aborted)), std::string_view{}};
+            co_return std::pair{std::error_code(sys_error(asio::error::operation_aborted)),
+                                std::string_view{}};
         }
         auto& body = s.parser->get().body();
         body.data = s.buf.data();
@@ -486,8 +532,9 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
         if (!s.parser->is_done()) {
             s.conn->tcp_layer().expires_after(idle);
             s.reading = true;
-            auto [rec, n] = co_await s.conn->visit(
-                [&](auto& st) { return bh::async_read_some(st, s.conn->buffer, *s.parser, use_tuple); });
+            auto [rec, n] = co_await s.conn->visit([&](auto& st) {
+                return bh::async_read_some(st, s.conn->buffer, *s.parser, use_tuple);
+            });
             s.reading = false;
             ec = rec == bh::error::need_buffer ? sys_error{} : rec;
             got = s.buf.size() - body.size;
@@ -495,7 +542,8 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
         const bool cancelled = s.epoch != owner->epoch_ || s.closing;
         if (ec || cancelled) {
             s.conn.reset();
-            co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled), std::string_view{}};
+            co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled),
+                                std::string_view{}};
         }
         if (s.parser->is_done()) {
             s.done = true;
@@ -504,12 +552,14 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
             else
                 s.conn.reset();
         }
-        if (got > 0 || s.done) co_return std::pair{std::error_code{}, std::string_view(s.buf.data(), got)};
+        if (got > 0 || s.done)
+            co_return std::pair{std::error_code{}, std::string_view(s.buf.data(), got)};
     }
 }
 
-asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> client_impl::async_open(
-    std::shared_ptr<client_impl> self, request req, std::optional<std::uint64_t> body_limit) {
+asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>>
+client_impl::async_open(std::shared_ptr<client_impl> self, request req,
+                        std::optional<std::uint64_t> body_limit) {
     auto st = std::make_unique<client::body_stream::impl>();
     st->owner = self;
     st->epoch = self->epoch_;
@@ -550,15 +600,16 @@ asio::awaitable<std::pair<std::error_code, response>> client::async_request(requ
     return client_impl::async_request(impl_, std::move(req));
 }
 
-asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>> client::async_open(request req) {
+asio::awaitable<std::pair<std::error_code, std::unique_ptr<client::body_stream>>>
+client::async_open(request req) {
     return client_impl::async_open(impl_, std::move(req), std::nullopt);
 }
 
 namespace {
 
 asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
-    std::shared_ptr<client_impl> self, request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
-    std::function<std::error_code(std::string_view)> sink) {
+    std::shared_ptr<client_impl> self, request req, std::uint64_t max_bytes,
+    std::chrono::milliseconds idle, std::function<std::error_code(std::string_view)> sink) {
     client::download_info info;
     auto [ec, stream] = co_await client_impl::async_open(self, std::move(req), max_bytes);
     if (ec) co_return std::pair{ec, info};
@@ -569,7 +620,8 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
         stream->close();
         co_return std::pair{std::error_code{}, info};
     }
-    // Beast already refuses a Content-Length above the parser's body limit; say so explicitly anyway.
+    // Beast already refuses a Content-Length above the parser's body limit; say so explicitly
+    // anyway.
     if (info.content_length && *info.content_length > max_bytes) {
         stream->close();
         co_return std::pair{std::error_code(errc::body_too_large), info};
@@ -577,7 +629,8 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
     while (!stream->done()) {
         auto [rec, piece] = co_await stream->async_read_some(idle);
         if (rec) {
-            // The header promised a body (length or chunked framing) and the connection ended early.
+            // The header promised a body (length or chunked framing) and the connection ended
+            // early.
             if (rec == errc::connection_closed) rec = errc::download_truncated;
             co_return std::pair{rec, info};
         }
@@ -603,8 +656,12 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> client::async
     return run_download(impl_, std::move(req), max_bytes, idle, std::move(sink));
 }
 
-void client::cancel_all() { impl_->cancel_all(); }
+void client::cancel_all() {
+    impl_->cancel_all();
+}
 
-std::size_t client::idle_connections() const { return impl_->idle_count(); }
+std::size_t client::idle_connections() const {
+    return impl_->idle_count();
+}
 
 }  // namespace briefd::http

@@ -1,6 +1,7 @@
-// An asynchronous HTTP/1.1 client for C++20 coroutines: Beast over plain TCP or asio::ssl (SNI, host-name
-// verification, system trust store or a CA file), keep-alive reuse per origin, a deadline on every step,
-// transport failures as values (briefd::errc), and streaming bodies for SSE and downloads.
+// An asynchronous HTTP/1.1 client for C++20 coroutines: Beast over plain TCP or asio::ssl (SNI,
+// host-name verification, system trust store or a CA file), keep-alive reuse per origin, a deadline
+// on every step, transport failures as values (briefd::errc), and streaming bodies for SSE and
+// downloads.
 //
 // Everything runs on one executor (the daemon's io_context); the client is not thread-safe.
 #pragma once
@@ -42,14 +43,16 @@ struct origin {
     static std::optional<origin> from_url(boost::urls::url_view u);
     /// "https://api.example.com" or "http://127.0.0.1:8080" (the port only when not the default).
     std::string to_string() const;
-    /// The Host header value: host (bracketed if IPv6) plus ":port" when not the default for the scheme.
+    /// The Host header value: host (bracketed if IPv6) plus ":port" when not the default for the
+    /// scheme.
     std::string host_header() const;
 };
 
 struct request {
     beast::http::verb method = beast::http::verb::get;
-    boost::urls::url url;                                      ///< absolute http(s) URL
-    std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers (Accept, Last-Event-ID…)
+    boost::urls::url url;  ///< absolute http(s) URL
+    std::vector<std::pair<std::string, std::string>>
+        headers;  ///< extra headers (Accept, Last-Event-ID…)
     std::string body;
     /// async_request: deadline for the whole exchange (connect + handshake + write + read).
     /// async_open / async_download: deadline up to the end of the response header; the body is then
@@ -65,41 +68,45 @@ struct response {
 
 struct client_options {
     std::string ca_file;  ///< PEM bundle to trust; empty: the system trust store
-    std::chrono::milliseconds connect_timeout{10000};  ///< resolve + TCP connect, and again for the TLS handshake
-    std::size_t max_idle_per_origin = 4;               ///< kept-alive connections parked per origin
-    std::size_t max_body_bytes = 8u << 20;             ///< async_request bodies (not streams or downloads)
+    std::chrono::milliseconds connect_timeout{
+        10000};  ///< resolve + TCP connect, and again for the TLS handshake
+    std::size_t max_idle_per_origin = 4;    ///< kept-alive connections parked per origin
+    std::size_t max_body_bytes = 8u << 20;  ///< async_request bodies (not streams or downloads)
     std::string user_agent = "briefd/0.1";
 };
 
 class client_impl;  // internals, in client.cpp
 
 class client {
-public:
-    /// Throws std::system_error if `opts.ca_file` (or the system trust store) cannot be loaded: a start-up error.
+  public:
+    /// Throws std::system_error if `opts.ca_file` (or the system trust store) cannot be loaded: a
+    /// start-up error.
     client(asio::any_io_executor ex, client_options opts);
     /// Aborts everything in flight (operation_aborted) and closes every idle connection.
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    /// The credential header is added ONLY to requests whose origin equals `o` (the provider's base_url
-    /// origin), never to any other host (e.g. output download hosts). `header` like "x-api-key".
+    /// The credential header is added ONLY to requests whose origin equals `o` (the provider's
+    /// base_url origin), never to any other host (e.g. output download hosts). `header` like
+    /// "x-api-key".
     void set_credential(const origin& o, std::string header, briefd::secret value);
 
-    /// One request/response with keep-alive reuse per origin. Completes with {ec, response}; any HTTP
-    /// status is success at this level. ec is for transport: errc::connect_timeout, handshake_timeout,
-    /// write_timeout, read_timeout (req.timeout covers the whole exchange), connection_closed, tls_error,
-    /// resolve_failed, body_too_large (> max_body_bytes), std::errc::invalid_argument (not an absolute
-    /// http(s) URL, or CR/LF/NUL in a header), or system errors (connection refused…).
-    /// A GET that fails on a reused keep-alive connection before any response byte arrives is retried once
-    /// on a fresh connection; other methods are never retried here (a POST could be double-submitted).
-    /// Cancellation: cancel_all() or destroying the client completes it with asio::error::operation_aborted
-    /// (so does a cancellation signal on the calling coroutine, with Asio's usual rules).
+    /// One request/response with keep-alive reuse per origin. Completes with {ec, response}; any
+    /// HTTP status is success at this level. ec is for transport: errc::connect_timeout,
+    /// handshake_timeout, write_timeout, read_timeout (req.timeout covers the whole exchange),
+    /// connection_closed, tls_error, resolve_failed, body_too_large (> max_body_bytes),
+    /// std::errc::invalid_argument (not an absolute http(s) URL, or CR/LF/NUL in a header), or
+    /// system errors (connection refused…). A GET that fails on a reused keep-alive connection
+    /// before any response byte arrives is retried once on a fresh connection; other methods are
+    /// never retried here (a POST could be double-submitted). Cancellation: cancel_all() or
+    /// destroying the client completes it with asio::error::operation_aborted (so does a
+    /// cancellation signal on the calling coroutine, with Asio's usual rules).
     asio::awaitable<std::pair<std::error_code, response>> async_request(request req);
 
     /// A response whose header has arrived and whose body is read piece by piece (SSE, downloads).
     class body_stream {
-    public:
+      public:
         struct impl;
         explicit body_stream(std::unique_ptr<impl> p);
         ~body_stream();
@@ -111,27 +118,31 @@ public:
         /// Content-Length when the response declared one.
         std::optional<std::uint64_t> content_length() const;
 
-        /// The next piece of body (at most 64 KiB). Completes with {ec, bytes}; the view is valid until
-        /// the next call. Non-empty unless the body is over: the last piece may already come with
-        /// done()==true, and once done() every call completes with {no error, empty view}.
-        /// errc::read_timeout if no byte arrives within `idle` (the caller's idle deadline, e.g. SSE);
-        /// errc::connection_closed if the peer closes before the body's end; errc::body_too_large past
-        /// the limit given to async_download. Cancelled by cancel_all(), close() or destroying the client.
-        asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some(std::chrono::milliseconds idle);
+        /// The next piece of body (at most 64 KiB). Completes with {ec, bytes}; the view is valid
+        /// until the next call. Non-empty unless the body is over: the last piece may already come
+        /// with done()==true, and once done() every call completes with {no error, empty view}.
+        /// errc::read_timeout if no byte arrives within `idle` (the caller's idle deadline, e.g.
+        /// SSE); errc::connection_closed if the peer closes before the body's end;
+        /// errc::body_too_large past the limit given to async_download. Cancelled by cancel_all(),
+        /// close() or destroying the client.
+        asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some(
+            std::chrono::milliseconds idle);
         bool done() const;
-        /// Drops the connection (never returned to the pool mid-body); a read in flight, and any later
-        /// one, completes with operation_aborted. After a clean end of the body a keep-alive connection has already gone back
-        /// to the pool. Destroy the stream only when no read is in flight.
+        /// Drops the connection (never returned to the pool mid-body); a read in flight, and any
+        /// later one, completes with operation_aborted. After a clean end of the body a keep-alive
+        /// connection has already gone back to the pool. Destroy the stream only when no read is in
+        /// flight.
         void close();
 
-    private:
+      private:
         std::unique_ptr<impl> impl_;
     };
 
     /// Sends the request and reads the response header only (deadline: req.timeout). Completes with
-    /// {ec, stream}; the stream is non-null exactly when ec is empty, whatever the status. Errors and
-    /// retry rules as async_request.
-    asio::awaitable<std::pair<std::error_code, std::unique_ptr<body_stream>>> async_open(request req);
+    /// {ec, stream}; the stream is non-null exactly when ec is empty, whatever the status. Errors
+    /// and retry rules as async_request.
+    asio::awaitable<std::pair<std::error_code, std::unique_ptr<body_stream>>> async_open(
+        request req);
 
     struct download_info {
         unsigned status = 0;
@@ -141,24 +152,25 @@ public:
     };
 
     /// Streams a response body into `sink`, chunk by chunk (memory stays flat for multi-GB files).
-    /// Only a 2xx body goes to the sink: for any other status it completes at once with {no error, info}
-    /// (info.status tells) and the connection is dropped. A sink returning a non-zero error_code aborts
-    /// with that code. errc::body_too_large when Content-Length or the bytes received exceed `max_bytes`
-    /// (checked before the first byte when Content-Length is known); errc::download_truncated when the
-    /// connection ends before the body does (fewer bytes than Content-Length, or an unfinished chunked
-    /// body). req.timeout bounds the exchange up to the response header; `idle` bounds every body read
-    /// (errc::read_timeout). Cancellation as async_request.
+    /// Only a 2xx body goes to the sink: for any other status it completes at once with {no error,
+    /// info} (info.status tells) and the connection is dropped. A sink returning a non-zero
+    /// error_code aborts with that code. errc::body_too_large when Content-Length or the bytes
+    /// received exceed `max_bytes` (checked before the first byte when Content-Length is known);
+    /// errc::download_truncated when the connection ends before the body does (fewer bytes than
+    /// Content-Length, or an unfinished chunked body). req.timeout bounds the exchange up to the
+    /// response header; `idle` bounds every body read (errc::read_timeout). Cancellation as
+    /// async_request.
     asio::awaitable<std::pair<std::error_code, download_info>> async_download(
         request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
         std::function<std::error_code(std::string_view)> sink);
 
-    /// Aborts every operation in flight (they complete with operation_aborted) and closes idle connections.
-    /// The client stays usable: later requests proceed normally.
+    /// Aborts every operation in flight (they complete with operation_aborted) and closes idle
+    /// connections. The client stays usable: later requests proceed normally.
     void cancel_all();
     /// Connections parked for reuse, over all origins (for tests of keep-alive reuse).
     std::size_t idle_connections() const;
 
-private:
+  private:
     std::shared_ptr<client_impl> impl_;
 };
 

@@ -11,8 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-// GCC 12 false positive (GCC bug 109224): when a coroutine lambda's frame allocation is inlined into
-// std::function it pairs Asio's frame operator new with the wrong delete. The code is correct.
+// GCC 12 false positive (GCC bug 109224): when a coroutine lambda's frame allocation is inlined
+// into std::function it pairs Asio's frame operator new with the wrong delete. The code is correct.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
@@ -29,7 +29,8 @@ using briefd::http::origin;
 using briefd::http::request;
 using namespace std::chrono_literals;
 
-request make_request(const std::string& url, bh::verb method = bh::verb::get, std::string body = {}) {
+request make_request(const std::string& url, bh::verb method = bh::verb::get,
+                     std::string body = {}) {
     request r;
     r.method = method;
     r.url = boost::urls::url(url);
@@ -39,8 +40,10 @@ request make_request(const std::string& url, bh::verb method = bh::verb::get, st
 
 /// Echoes "<METHOD> <target>\n<body>" with status 200, keeping the connection alive.
 asio::awaitable<bool> echo(t::peer& p, const bh::request<bh::string_body>& req) {
-    std::string body = std::string(req.method_string()) + " " + std::string(req.target()) + "\n" + req.body();
-    // Built outside the co_return: GCC 12 miscompiles braced initializer lists inside coroutine expressions.
+    std::string body =
+        std::string(req.method_string()) + " " + std::string(req.target()) + "\n" + req.body();
+    // Built outside the co_return: GCC 12 miscompiles braced initializer lists inside coroutine
+    // expressions.
     const std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "text/plain"}};
     co_return co_await p.write(t::make_response(200, body, headers));
 }
@@ -51,9 +54,13 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }
 
 /// Pattern byte for offset i of a generated download body.
-char pattern(std::uint64_t i) { return static_cast<char>('a' + i % 26); }
+char pattern(std::uint64_t i) {
+    return static_cast<char>('a' + i % 26);
+}
 
-bool is_aborted(std::error_code ec) { return ec == std::errc::operation_canceled; }
+bool is_aborted(std::error_code ec) {
+    return ec == std::errc::operation_canceled;
+}
 
 }  // namespace
 
@@ -86,19 +93,22 @@ TEST_CASE("http: GET and POST round trip with the default headers") {
     asio::io_context ioc;
     t::test_server srv(ioc, echo);
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, res] = co_await c.async_request(make_request(srv.url("/v1/apps?limit=2")));
-        REQUIRE_FALSE(ec);
-        CHECK(res.status == 200);
-        CHECK(res.body == "GET /v1/apps?limit=2\n");
-        CHECK(res.headers[bh::field::content_type] == "text/plain");
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(make_request(srv.url("/v1/apps?limit=2")));
+            REQUIRE_FALSE(ec);
+            CHECK(res.status == 200);
+            CHECK(res.body == "GET /v1/apps?limit=2\n");
+            CHECK(res.headers[bh::field::content_type] == "text/plain");
 
-        auto post = make_request(srv.url("/v1/runs"), bh::verb::post, R"({"app":"x"})");
-        post.headers.emplace_back("Content-Type", "application/json");
-        auto [ec2, res2] = co_await c.async_request(std::move(post));
-        REQUIRE_FALSE(ec2);
-        CHECK(res2.body == "POST /v1/runs\n{\"app\":\"x\"}");
-    }, [&] { srv.stop(); });
+            auto post = make_request(srv.url("/v1/runs"), bh::verb::post, R"({"app":"x"})");
+            post.headers.emplace_back("Content-Type", "application/json");
+            auto [ec2, res2] = co_await c.async_request(std::move(post));
+            REQUIRE_FALSE(ec2);
+            CHECK(res2.body == "POST /v1/runs\n{\"app\":\"x\"}");
+        },
+        [&] { srv.stop(); });
 
     REQUIRE(srv.requests().size() == 2);
     const auto& get = srv.requests()[0];
@@ -114,13 +124,17 @@ TEST_CASE("http: keep-alive reuses one connection for sequential requests") {
     asio::io_context ioc;
     t::test_server srv(ioc, echo);
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < 5; ++i) {
-            auto [ec, res] = co_await c.async_request(make_request(srv.url("/n/" + std::to_string(i))));
-            REQUIRE_FALSE(ec);
-            CHECK(res.body == "GET /n/" + std::to_string(i) + "\n");
-        }
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 5; ++i) {
+                auto [ec, res] =
+                    co_await c.async_request(make_request(srv.url("/n/" + std::to_string(i))));
+                REQUIRE_FALSE(ec);
+                CHECK(res.body == "GET /n/" + std::to_string(i) + "\n");
+            }
+        },
+        [&] { srv.stop(); });
     CHECK(srv.requests().size() == 5);
     CHECK(srv.accepted() == 1);
     CHECK(c.idle_connections() == 1);
@@ -131,65 +145,84 @@ TEST_CASE("http: the credential goes to its origin only, never to another host")
     t::test_server api(ioc, echo);
     t::test_server downloads(ioc, echo);
     client c(ioc.get_executor(), {});
-    c.set_credential(*origin::from_url(boost::urls::url(api.url())), "x-api-key", briefd::secret("k-123"));
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [e1, r1] = co_await c.async_request(make_request(api.url("/v1/runs/1")));
-        REQUIRE_FALSE(e1);
-        auto [e2, r2] = co_await c.async_request(make_request(downloads.url("/files/out.png")));
-        REQUIRE_FALSE(e2);
-    }, [&] { api.stop(); downloads.stop(); });
+    c.set_credential(*origin::from_url(boost::urls::url(api.url())), "x-api-key",
+                     briefd::secret("k-123"));
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, r1] = co_await c.async_request(make_request(api.url("/v1/runs/1")));
+            REQUIRE_FALSE(e1);
+            auto [e2, r2] = co_await c.async_request(make_request(downloads.url("/files/out.png")));
+            REQUIRE_FALSE(e2);
+        },
+        [&] {
+            api.stop();
+            downloads.stop();
+        });
     REQUIRE(api.requests().size() == 1);
     REQUIRE(downloads.requests().size() == 1);
     CHECK(api.requests()[0]["x-api-key"] == "k-123");
     CHECK(downloads.requests()[0].find("x-api-key") == downloads.requests()[0].end());
 }
 
-TEST_CASE("http: a GET on a keep-alive connection the server dropped is retried once; a POST never") {
+TEST_CASE(
+    "http: a GET on a keep-alive connection the server dropped is retried once; a POST never") {
     // The server answers the first request on each connection, then reads the next one and closes
     // without answering: the race a client meets when a server's keep-alive timer fires.
-    auto once_per_connection = [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+    auto once_per_connection =
+        [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
         if (p.served > 0) co_return false;
         co_return co_await echo(p, req);
     };
     asio::io_context ioc;
     t::test_server srv(ioc, once_per_connection);
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [e1, r1] = co_await c.async_request(make_request(srv.url("/a")));
-        REQUIRE_FALSE(e1);
-        REQUIRE(c.idle_connections() == 1);
-        auto [e2, r2] = co_await c.async_request(make_request(srv.url("/b")));
-        REQUIRE_FALSE(e2);  // retried on a fresh connection
-        CHECK(r2.body == "GET /b\n");
-        CHECK(srv.accepted() == 2);
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, r1] = co_await c.async_request(make_request(srv.url("/a")));
+            REQUIRE_FALSE(e1);
+            REQUIRE(c.idle_connections() == 1);
+            auto [e2, r2] = co_await c.async_request(make_request(srv.url("/b")));
+            REQUIRE_FALSE(e2);  // retried on a fresh connection
+            CHECK(r2.body == "GET /b\n");
+            CHECK(srv.accepted() == 2);
 
-        auto [e3, r3] = co_await c.async_request(make_request(srv.url("/c"), bh::verb::post, "{}"));
-        CHECK(e3 == errc::connection_closed);  // the caller decides whether a POST may be sent again
-        CHECK(srv.accepted() == 2);
-    }, [&] { srv.stop(); });
+            auto [e3, r3] =
+                co_await c.async_request(make_request(srv.url("/c"), bh::verb::post, "{}"));
+            CHECK(e3 ==
+                  errc::connection_closed);  // the caller decides whether a POST may be sent again
+            CHECK(srv.accepted() == 2);
+        },
+        [&] { srv.stop(); });
     CHECK(srv.requests().size() == 4);  // /a, /b (dropped), /b again, /c (dropped)
 }
 
 TEST_CASE("http: a server that accepts and never replies gives read_timeout") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.hang();
-        co_return false;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.hang();
+            co_return false;
+        });
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto req = make_request(srv.url("/slow"));
-        req.timeout = 200ms;
-        auto [ec, res] = co_await c.async_request(std::move(req));
-        CHECK(ec == errc::read_timeout);
-        CHECK(res.status == 0);
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto req = make_request(srv.url("/slow"));
+            req.timeout = 200ms;
+            auto [ec, res] = co_await c.async_request(std::move(req));
+            CHECK(ec == errc::read_timeout);
+            CHECK(res.status == 0);
+        },
+        [&] { srv.stop(); });
     CHECK(c.idle_connections() == 0);
 }
 
 TEST_CASE("http: connecting to a listener whose backlog is full gives connect_timeout") {
     asio::io_context ioc;
-    // backlog 0 and never accept: once one connection sits in the accept queue, Linux drops further SYNs.
+    // backlog 0 and never accept: once one connection sits in the accept queue, Linux drops further
+    // SYNs.
     asio::ip::tcp::acceptor full(ioc);
     full.open(asio::ip::tcp::v4());
     full.bind({asio::ip::make_address("127.0.0.1"), 0});
@@ -203,14 +236,18 @@ TEST_CASE("http: connecting to a listener whose backlog is full gives connect_ti
     client_options opts;
     opts.connect_timeout = 300ms;
     client c(ioc.get_executor(), opts);
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        co_await sleep_for(50ms);  // let the fillers take the queue; no timing is asserted
-        auto [ec, res] = co_await c.async_request(make_request("http://127.0.0.1:" + std::to_string(port) + "/"));
-        CHECK(ec == errc::connect_timeout);
-    }, [&] {
-        for (auto& s : fillers) s.close();
-        full.close();
-    });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            co_await sleep_for(50ms);  // let the fillers take the queue; no timing is asserted
+            auto [ec, res] = co_await c.async_request(
+                make_request("http://127.0.0.1:" + std::to_string(port) + "/"));
+            CHECK(ec == errc::connect_timeout);
+        },
+        [&] {
+            for (auto& s : fillers) s.close();
+            full.close();
+        });
 }
 
 TEST_CASE("http: connection refused is a system error, not a timeout") {
@@ -221,153 +258,188 @@ TEST_CASE("http: connection refused is a system error, not a timeout") {
         port = a.local_endpoint().port();
     }  // closed: nothing listens there now
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, res] = co_await c.async_request(make_request("http://127.0.0.1:" + std::to_string(port) + "/"));
-        CHECK(ec == std::errc::connection_refused);
-        CHECK(briefd::is_retryable(ec));
-    }, [] {});
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(
+                make_request("http://127.0.0.1:" + std::to_string(port) + "/"));
+            CHECK(ec == std::errc::connection_refused);
+            CHECK(briefd::is_retryable(ec));
+        },
+        [] {});
 }
 
-TEST_CASE("http: cancel_all and destroying the client abort with operation_aborted, not a timeout") {
+TEST_CASE(
+    "http: cancel_all and destroying the client abort with operation_aborted, not a timeout") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.hang();
-        co_return false;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.hang();
+            co_return false;
+        });
     auto c = std::make_unique<client>(ioc.get_executor(), client_options{});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        for (int round = 0; round < 2; ++round) {
-            std::optional<std::error_code> result;
-            asio::co_spawn(ioc, c->async_request(make_request(srv.url("/wait"))),
-                           [&](std::exception_ptr, std::pair<std::error_code, briefd::http::response> r) {
-                               result = r.first;
-                           });
-            while (srv.requests().size() < static_cast<std::size_t>(round + 1)) co_await sleep_for(5ms);
-            if (round == 0)
-                c->cancel_all();
-            else
-                c.reset();
-            while (!result) co_await sleep_for(5ms);
-            CHECK(is_aborted(*result));
-        }
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int round = 0; round < 2; ++round) {
+                std::optional<std::error_code> result;
+                asio::co_spawn(
+                    ioc, c->async_request(make_request(srv.url("/wait"))),
+                    [&](std::exception_ptr, std::pair<std::error_code, briefd::http::response> r) {
+                        result = r.first;
+                    });
+                while (srv.requests().size() < static_cast<std::size_t>(round + 1))
+                    co_await sleep_for(5ms);
+                if (round == 0)
+                    c->cancel_all();
+                else
+                    c.reset();
+                while (!result) co_await sleep_for(5ms);
+                CHECK(is_aborted(*result));
+            }
+        },
+        [&] { srv.stop(); });
 }
 
 TEST_CASE("http: a response body above max_body_bytes is body_too_large") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_return co_await p.write(t::make_response(200, std::string(4096, 'x')));
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_return co_await p.write(t::make_response(200, std::string(4096, 'x')));
+        });
     client_options opts;
     opts.max_body_bytes = 1024;
     client c(ioc.get_executor(), opts);
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, res] = co_await c.async_request(make_request(srv.url()));
-        CHECK(ec == errc::body_too_large);
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(make_request(srv.url()));
+            CHECK(ec == errc::body_too_large);
+        },
+        [&] { srv.stop(); });
 }
 
-TEST_CASE("http: a request that is not an absolute http(s) URL or carries CR/LF in a header is refused") {
+TEST_CASE(
+    "http: a request that is not an absolute http(s) URL or carries CR/LF in a header is refused") {
     asio::io_context ioc;
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [e1, r1] = co_await c.async_request(make_request("/relative"));
-        CHECK(e1 == std::errc::invalid_argument);
-        auto req = make_request("http://127.0.0.1:1/");
-        req.headers.emplace_back("Last-Event-ID", "1\r\nx-api-key: stolen");
-        auto [e2, r2] = co_await c.async_request(std::move(req));
-        CHECK(e2 == std::errc::invalid_argument);
-    }, [] {});
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, r1] = co_await c.async_request(make_request("/relative"));
+            CHECK(e1 == std::errc::invalid_argument);
+            auto req = make_request("http://127.0.0.1:1/");
+            req.headers.emplace_back("Last-Event-ID", "1\r\nx-api-key: stolen");
+            auto [e2, r2] = co_await c.async_request(std::move(req));
+            CHECK(e2 == std::errc::invalid_argument);
+        },
+        [] {});
 }
 
 TEST_CASE("http: a streamed body arrives piece by piece, before the response ends") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.write(t::chunked_header(200, "text/event-stream") + t::chunk("data: one\n\n"));
-        co_await p.wait_signal();  // the rest only after the client has seen the first piece
-        co_await p.write(t::chunk("data: two\n\n"));
-        co_await p.write(t::chunk(""));
-        co_return true;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.write(t::chunked_header(200, "text/event-stream") +
+                             t::chunk("data: one\n\n"));
+            co_await p.wait_signal();  // the rest only after the client has seen the first piece
+            co_await p.write(t::chunk("data: two\n\n"));
+            co_await p.write(t::chunk(""));
+            co_return true;
+        });
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto req = make_request(srv.url("/v1/runs/r1/stream"));
-        req.headers.emplace_back("Accept", "text/event-stream");
-        auto [ec, stream] = co_await c.async_open(std::move(req));
-        REQUIRE_FALSE(ec);
-        REQUIRE(stream);
-        CHECK(stream->status() == 200);
-        CHECK(stream->headers()[bh::field::content_type] == "text/event-stream");
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto req = make_request(srv.url("/v1/runs/r1/stream"));
+            req.headers.emplace_back("Accept", "text/event-stream");
+            auto [ec, stream] = co_await c.async_open(std::move(req));
+            REQUIRE_FALSE(ec);
+            REQUIRE(stream);
+            CHECK(stream->status() == 200);
+            CHECK(stream->headers()[bh::field::content_type] == "text/event-stream");
 
-        auto [e1, first] = co_await stream->async_read_some(5s);
-        REQUIRE_FALSE(e1);
-        CHECK(first == "data: one\n\n");
-        CHECK_FALSE(stream->done());
-        srv.signal();
+            auto [e1, first] = co_await stream->async_read_some(5s);
+            REQUIRE_FALSE(e1);
+            CHECK(first == "data: one\n\n");
+            CHECK_FALSE(stream->done());
+            srv.signal();
 
-        std::string rest;
-        while (!stream->done()) {
-            auto [e2, piece] = co_await stream->async_read_some(5s);
-            REQUIRE_FALSE(e2);
-            rest += piece;
-        }
-        CHECK(rest == "data: two\n\n");
-        auto [e3, after] = co_await stream->async_read_some(5s);
-        CHECK_FALSE(e3);
-        CHECK(after.empty());
-    }, [&] { srv.stop(); });
+            std::string rest;
+            while (!stream->done()) {
+                auto [e2, piece] = co_await stream->async_read_some(5s);
+                REQUIRE_FALSE(e2);
+                rest += piece;
+            }
+            CHECK(rest == "data: two\n\n");
+            auto [e3, after] = co_await stream->async_read_some(5s);
+            CHECK_FALSE(e3);
+            CHECK(after.empty());
+        },
+        [&] { srv.stop(); });
     CHECK(c.idle_connections() == 1);  // a cleanly finished body gives its connection back
 }
 
 TEST_CASE("http: a stalled stream gives read_timeout after the idle deadline") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.write(t::chunked_header(200, "text/event-stream") + t::chunk(": ping\n\n"));
-        co_await p.hang();
-        co_return false;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.write(t::chunked_header(200, "text/event-stream") + t::chunk(": ping\n\n"));
+            co_await p.hang();
+            co_return false;
+        });
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, stream] = co_await c.async_open(make_request(srv.url("/stream")));
-        REQUIRE_FALSE(ec);
-        auto [e1, ping] = co_await stream->async_read_some(5s);
-        REQUIRE_FALSE(e1);
-        CHECK(ping == ": ping\n\n");
-        auto [e2, nothing] = co_await stream->async_read_some(150ms);
-        CHECK(e2 == errc::read_timeout);
-        CHECK(nothing.empty());
-        CHECK_FALSE(stream->done());
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, stream] = co_await c.async_open(make_request(srv.url("/stream")));
+            REQUIRE_FALSE(ec);
+            auto [e1, ping] = co_await stream->async_read_some(5s);
+            REQUIRE_FALSE(e1);
+            CHECK(ping == ": ping\n\n");
+            auto [e2, nothing] = co_await stream->async_read_some(150ms);
+            CHECK(e2 == errc::read_timeout);
+            CHECK(nothing.empty());
+            CHECK_FALSE(stream->done());
+        },
+        [&] { srv.stop(); });
     CHECK(c.idle_connections() == 0);
 }
 
-TEST_CASE("http: close() or cancel_all() during a pending stream read aborts it; the connection is not reused") {
+TEST_CASE(
+    "http: close() or cancel_all() during a pending stream read aborts it; the connection is not "
+    "reused") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.write(t::chunked_header(200, "text/event-stream"));
-        co_await p.hang();
-        co_return false;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.write(t::chunked_header(200, "text/event-stream"));
+            co_await p.hang();
+            co_return false;
+        });
     client c(ioc.get_executor(), {});
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        for (int round = 0; round < 2; ++round) {
-            auto [ec, stream] = co_await c.async_open(make_request(srv.url("/stream")));
-            REQUIRE_FALSE(ec);
-            std::optional<std::error_code> result;
-            asio::co_spawn(ioc, stream->async_read_some(5s),
-                           [&](std::exception_ptr, std::pair<std::error_code, std::string_view> r) {
-                               result = r.first;
-                           });
-            co_await sleep_for(20ms);  // let the read start; the outcome does not depend on it
-            if (round == 0)
-                stream->close();
-            else
-                c.cancel_all();
-            while (!result) co_await sleep_for(5ms);
-            CHECK(is_aborted(*result));
-            CHECK_FALSE(stream->done());
-        }
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int round = 0; round < 2; ++round) {
+                auto [ec, stream] = co_await c.async_open(make_request(srv.url("/stream")));
+                REQUIRE_FALSE(ec);
+                std::optional<std::error_code> result;
+                asio::co_spawn(
+                    ioc, stream->async_read_some(5s),
+                    [&](std::exception_ptr, std::pair<std::error_code, std::string_view> r) {
+                        result = r.first;
+                    });
+                co_await sleep_for(20ms);  // let the read start; the outcome does not depend on it
+                if (round == 0)
+                    stream->close();
+                else
+                    c.cancel_all();
+                while (!result) co_await sleep_for(5ms);
+                CHECK(is_aborted(*result));
+                CHECK_FALSE(stream->done());
+            }
+        },
+        [&] { srv.stop(); });
     CHECK(srv.accepted() == 2);
     CHECK(c.idle_connections() == 0);
 }
@@ -375,37 +447,43 @@ TEST_CASE("http: close() or cancel_all() during a pending stream read aborts it;
 TEST_CASE("http: a 50 MB download streams through the sink in bounded pieces") {
     constexpr std::uint64_t total = 50ull << 20;
     asio::io_context ioc;
-    t::test_server srv(ioc, [total](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        if (!co_await p.write("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: " +
-                              std::to_string(total) + "\r\n\r\n"))
-            co_return false;
-        std::string block(256 * 1024, '\0');
-        for (std::uint64_t off = 0; off < total; off += block.size()) {
-            for (std::size_t i = 0; i < block.size(); ++i) block[i] = pattern(off + i);
-            if (!co_await p.write(block)) co_return false;
-        }
-        co_return true;
-    });
+    t::test_server srv(
+        ioc, [total](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            if (!co_await p.write("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: " +
+                                  std::to_string(total) + "\r\n\r\n"))
+                co_return false;
+            std::string block(256 * 1024, '\0');
+            for (std::uint64_t off = 0; off < total; off += block.size()) {
+                for (std::size_t i = 0; i < block.size(); ++i) block[i] = pattern(off + i);
+                if (!co_await p.write(block)) co_return false;
+            }
+            co_return true;
+        });
     client c(ioc.get_executor(), {});
     std::uint64_t seen = 0;
     std::size_t pieces = 0, largest = 0;
     bool pattern_ok = true;
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, info] = co_await c.async_download(
-            make_request(srv.url("/out/video.mp4")), total, 5s, [&](std::string_view piece) -> std::error_code {
-                for (std::size_t i = 0; i < piece.size(); ++i)
-                    if (piece[i] != pattern(seen + i)) pattern_ok = false;
-                seen += piece.size();
-                ++pieces;
-                largest = std::max(largest, piece.size());
-                return {};
-            });
-        REQUIRE_FALSE(ec);
-        CHECK(info.status == 200);
-        CHECK(info.bytes == total);
-        CHECK(info.content_type == "video/mp4");
-        CHECK(info.content_length == total);
-    }, [&] { srv.stop(); }, 60s);
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, info] =
+                co_await c.async_download(make_request(srv.url("/out/video.mp4")), total, 5s,
+                                          [&](std::string_view piece) -> std::error_code {
+                                              for (std::size_t i = 0; i < piece.size(); ++i)
+                                                  if (piece[i] != pattern(seen + i))
+                                                      pattern_ok = false;
+                                              seen += piece.size();
+                                              ++pieces;
+                                              largest = std::max(largest, piece.size());
+                                              return {};
+                                          });
+            REQUIRE_FALSE(ec);
+            CHECK(info.status == 200);
+            CHECK(info.bytes == total);
+            CHECK(info.content_type == "video/mp4");
+            CHECK(info.content_length == total);
+        },
+        [&] { srv.stop(); }, 60s);
     CHECK(seen == total);
     CHECK(pattern_ok);
     CHECK(pieces > 100);
@@ -414,108 +492,130 @@ TEST_CASE("http: a 50 MB download streams through the sink in bounded pieces") {
 
 TEST_CASE("http: a download shorter than its Content-Length is download_truncated") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
-        co_await p.write("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n" +
-                         std::string(400, 'p'));
-        co_return false;  // and close
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.write(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n" +
+                std::string(400, 'p'));
+            co_return false;  // and close
+        });
     client c(ioc.get_executor(), {});
     std::uint64_t sunk = 0;
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, info] = co_await c.async_download(make_request(srv.url("/out.png")), 1 << 20, 5s,
-                                                    [&](std::string_view piece) -> std::error_code {
-                                                        sunk += piece.size();
-                                                        return {};
-                                                    });
-        CHECK(ec == errc::download_truncated);
-        CHECK(info.bytes == 400);
-        CHECK(info.content_length == 1000u);
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, info] =
+                co_await c.async_download(make_request(srv.url("/out.png")), 1 << 20, 5s,
+                                          [&](std::string_view piece) -> std::error_code {
+                                              sunk += piece.size();
+                                              return {};
+                                          });
+            CHECK(ec == errc::download_truncated);
+            CHECK(info.bytes == 400);
+            CHECK(info.content_length == 1000u);
+        },
+        [&] { srv.stop(); });
     CHECK(sunk == 400);
 }
 
-TEST_CASE("http: download size limit: Content-Length checked up front, chunked bodies as they come") {
+TEST_CASE(
+    "http: download size limit: Content-Length checked up front, chunked bodies as they come") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
-        if (req.target() == "/declared")
-            co_return co_await p.write(t::make_response(200, std::string(10000, 'd')));
-        co_await p.write(t::chunked_header(200, "application/octet-stream"));
-        for (int i = 0; i < 10; ++i)
-            if (!co_await p.write(t::chunk(std::string(500, 'c')))) co_return false;
-        co_await p.write(t::chunk(""));
-        co_return true;
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            if (req.target() == "/declared")
+                co_return co_await p.write(t::make_response(200, std::string(10000, 'd')));
+            co_await p.write(t::chunked_header(200, "application/octet-stream"));
+            for (int i = 0; i < 10; ++i)
+                if (!co_await p.write(t::chunk(std::string(500, 'c')))) co_return false;
+            co_await p.write(t::chunk(""));
+            co_return true;
+        });
     client c(ioc.get_executor(), {});
     std::size_t declared_calls = 0, chunked_bytes = 0;
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [e1, i1] = co_await c.async_download(make_request(srv.url("/declared")), 1000, 5s,
-                                                  [&](std::string_view) -> std::error_code {
-                                                      ++declared_calls;
-                                                      return {};
-                                                  });
-        CHECK(e1 == errc::body_too_large);
-        auto [e2, i2] = co_await c.async_download(make_request(srv.url("/chunked")), 1000, 5s,
-                                                  [&](std::string_view piece) -> std::error_code {
-                                                      chunked_bytes += piece.size();
-                                                      return {};
-                                                  });
-        CHECK(e2 == errc::body_too_large);
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, i1] = co_await c.async_download(make_request(srv.url("/declared")), 1000, 5s,
+                                                      [&](std::string_view) -> std::error_code {
+                                                          ++declared_calls;
+                                                          return {};
+                                                      });
+            CHECK(e1 == errc::body_too_large);
+            auto [e2, i2] =
+                co_await c.async_download(make_request(srv.url("/chunked")), 1000, 5s,
+                                          [&](std::string_view piece) -> std::error_code {
+                                              chunked_bytes += piece.size();
+                                              return {};
+                                          });
+            CHECK(e2 == errc::body_too_large);
+        },
+        [&] { srv.stop(); });
     CHECK(declared_calls == 0);
     CHECK(chunked_bytes <= 1000);
 }
 
 TEST_CASE("http: download of a non-2xx response skips the sink; a sink error aborts the download") {
     asio::io_context ioc;
-    t::test_server srv(ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
-        if (req.target() == "/missing") co_return co_await p.write(t::make_response(404, "no such file"));
-        co_return co_await p.write(t::make_response(200, std::string(5000, 'z')));
-    });
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            if (req.target() == "/missing")
+                co_return co_await p.write(t::make_response(404, "no such file"));
+            co_return co_await p.write(t::make_response(200, std::string(5000, 'z')));
+        });
     client c(ioc.get_executor(), {});
     std::size_t calls = 0;
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [e1, i1] = co_await c.async_download(make_request(srv.url("/missing")), 1 << 20, 5s,
-                                                  [&](std::string_view) -> std::error_code {
-                                                      ++calls;
-                                                      return {};
-                                                  });
-        CHECK_FALSE(e1);
-        CHECK(i1.status == 404);
-        CHECK(calls == 0);
-        auto [e2, i2] = co_await c.async_download(make_request(srv.url("/file")), 1 << 20, 5s,
-                                                  [&](std::string_view) -> std::error_code {
-                                                      ++calls;
-                                                      return std::make_error_code(std::errc::no_space_on_device);
-                                                  });
-        CHECK(e2 == std::errc::no_space_on_device);
-        CHECK(calls == 1);
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, i1] = co_await c.async_download(make_request(srv.url("/missing")), 1 << 20,
+                                                      5s, [&](std::string_view) -> std::error_code {
+                                                          ++calls;
+                                                          return {};
+                                                      });
+            CHECK_FALSE(e1);
+            CHECK(i1.status == 404);
+            CHECK(calls == 0);
+            auto [e2, i2] = co_await c.async_download(
+                make_request(srv.url("/file")), 1 << 20, 5s,
+                [&](std::string_view) -> std::error_code {
+                    ++calls;
+                    return std::make_error_code(std::errc::no_space_on_device);
+                });
+            CHECK(e2 == std::errc::no_space_on_device);
+            CHECK(calls == 1);
+        },
+        [&] { srv.stop(); });
 }
 
-TEST_CASE("https: requests succeed against a server signed by the configured CA, over one connection") {
+TEST_CASE(
+    "https: requests succeed against a server signed by the configured CA, over one connection") {
     const auto& pki = t::shared_pki(0);
     asio::io_context ioc;
     t::test_server srv(ioc, echo, &pki);
     client_options opts;
     opts.ca_file = pki.ca_file.string();
     client c(ioc.get_executor(), opts);
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < 3; ++i) {
-            auto [ec, res] = co_await c.async_request(make_request(srv.url("/tls")));
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 3; ++i) {
+                auto [ec, res] = co_await c.async_request(make_request(srv.url("/tls")));
+                REQUIRE_FALSE(ec);
+                CHECK(res.status == 200);
+                CHECK(res.body == "GET /tls\n");
+            }
+            auto [ec, stream] = co_await c.async_open(make_request(srv.url("/tls-stream")));
             REQUIRE_FALSE(ec);
-            CHECK(res.status == 200);
-            CHECK(res.body == "GET /tls\n");
-        }
-        auto [ec, stream] = co_await c.async_open(make_request(srv.url("/tls-stream")));
-        REQUIRE_FALSE(ec);
-        std::string body;
-        while (!stream->done()) {
-            auto [e, piece] = co_await stream->async_read_some(5s);
-            REQUIRE_FALSE(e);
-            body += piece;
-        }
-        CHECK(body == "GET /tls-stream\n");
-    }, [&] { srv.stop(); });
+            std::string body;
+            while (!stream->done()) {
+                auto [e, piece] = co_await stream->async_read_some(5s);
+                REQUIRE_FALSE(e);
+                body += piece;
+            }
+            CHECK(body == "GET /tls-stream\n");
+        },
+        [&] { srv.stop(); });
     CHECK(srv.accepted() == 1);
     CHECK(srv.handshake_failures() == 0);
 }
@@ -528,11 +628,14 @@ TEST_CASE("https: a certificate from an untrusted CA is tls_error and is not ret
     client_options opts;
     opts.ca_file = trusted.ca_file.string();
     client c(ioc.get_executor(), opts);
-    t::run_test(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec, res] = co_await c.async_request(make_request(srv.url("/")));
-        CHECK(ec == errc::tls_error);
-        CHECK_FALSE(briefd::is_retryable(ec));
-    }, [&] { srv.stop(); });
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(make_request(srv.url("/")));
+            CHECK(ec == errc::tls_error);
+            CHECK_FALSE(briefd::is_retryable(ec));
+        },
+        [&] { srv.stop(); });
     CHECK(srv.accepted() == 1);
     CHECK(srv.requests().empty());
 }

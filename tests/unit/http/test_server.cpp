@@ -69,10 +69,13 @@ test_server::test_server(asio::io_context& ioc, handler h, const briefd::testing
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
 }
 
-test_server::~test_server() { stop(); }
+test_server::~test_server() {
+    stop();
+}
 
 std::string test_server::url(std::string_view path) const {
-    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + std::string(path);
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+           std::string(path);
 }
 
 void test_server::stop() {
@@ -124,7 +127,8 @@ asio::awaitable<void> test_server::serve(std::shared_ptr<peer> p) {
 // --- helpers -------------------------------------------------------------------------------------
 
 std::string make_response(unsigned status, std::string_view body,
-                          const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive) {
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          bool keep_alive) {
     bh::response<bh::string_body> r{bh::int_to_status(status), 11};
     for (const auto& [k, v] : headers) r.set(k, v);
     r.body() = std::string(body);
@@ -148,8 +152,8 @@ std::string chunk(std::string_view data) {
     return os.str();
 }
 
-void run_test(asio::io_context& ioc, std::function<asio::awaitable<void>()> test, std::function<void()> cleanup,
-              std::chrono::seconds limit) {
+void run_test(asio::io_context& ioc, std::function<asio::awaitable<void>()> test,
+              std::function<void()> cleanup, std::chrono::seconds limit) {
     bool finished = false;
     std::exception_ptr error;
     asio::co_spawn(ioc, test(), [&](std::exception_ptr e) {

@@ -1,6 +1,6 @@
 // A tiny scripted HTTP/1.1 server on 127.0.0.1 (plain or TLS) for the HTTP client's tests.
-// Each request goes to a handler coroutine that writes whatever raw bytes the test needs (well-formed
-// responses, slow chunked bodies, truncated bodies, nothing at all).
+// Each request goes to a handler coroutine that writes whatever raw bytes the test needs
+// (well-formed responses, slow chunked bodies, truncated bodies, nothing at all).
 #pragma once
 
 #include "support/certs.hpp"
@@ -35,7 +35,7 @@ class test_server;
 
 /// One accepted connection, as a handler sees it.
 class peer {
-public:
+  public:
     peer(test_server& owner, asio::ip::tcp::socket s, asio::ssl::context* tls);
 
     /// Sends raw bytes; false when the client has gone.
@@ -48,7 +48,7 @@ public:
 
     std::size_t served = 0;  ///< requests already answered on this connection
 
-private:
+  private:
     friend class test_server;
     beast::tcp_stream& tcp_layer() { return tls_ ? tls_->next_layer() : *plain_; }
 
@@ -62,7 +62,7 @@ private:
 using handler = std::function<asio::awaitable<bool>(peer&, const bh::request<bh::string_body>&)>;
 
 class test_server {
-public:
+  public:
     /// Listens on 127.0.0.1, an ephemeral port; TLS with `pki`'s server certificate when given.
     test_server(asio::io_context& ioc, handler h, const briefd::testing::test_pki* pki = nullptr);
     ~test_server();
@@ -79,7 +79,7 @@ public:
     /// Closes the listener and every connection and wakes every waiting handler.
     void stop();
 
-private:
+  private:
     friend class peer;
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(std::shared_ptr<peer> p);
@@ -110,8 +110,8 @@ std::string chunk(std::string_view data);
 
 /// Runs `test` on `ioc` with a watchdog: fails the test case if it takes longer than `limit`. Then
 /// calls `cleanup` (stop servers) and lets the loop wind down, again bounded in time.
-void run_test(asio::io_context& ioc, std::function<asio::awaitable<void>()> test, std::function<void()> cleanup,
-              std::chrono::seconds limit = std::chrono::seconds(10));
+void run_test(asio::io_context& ioc, std::function<asio::awaitable<void>()> test,
+              std::function<void()> cleanup, std::chrono::seconds limit = std::chrono::seconds(10));
 
 /// A PKI made once per test process in a temporary directory; `which` picks independent CAs.
 const briefd::testing::test_pki& shared_pki(int which = 0);
