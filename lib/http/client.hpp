@@ -51,8 +51,8 @@ struct origin {
 struct request {
     beast::http::verb method = beast::http::verb::get;
     boost::urls::url url;  ///< absolute http(s) URL
-    std::vector<std::pair<std::string, std::string>>
-        headers;  ///< extra headers (Accept, Last-Event-ID…)
+    /// Extra headers (Accept, Last-Event-ID, Content-Type…); they replace the defaults of the same name.
+    std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     /// async_request: deadline for the whole exchange (connect + handshake + write + read).
     /// async_open / async_download: deadline up to the end of the response header; the body is then
@@ -68,8 +68,8 @@ struct response {
 
 struct client_options {
     std::string ca_file;  ///< PEM bundle to trust; empty: the system trust store
-    std::chrono::milliseconds connect_timeout{
-        10000};  ///< resolve + TCP connect, and again for the TLS handshake
+    /// Resolve + TCP connect, and again for the TLS handshake (both also within request::timeout).
+    std::chrono::milliseconds connect_timeout{10000};
     std::size_t max_idle_per_origin = 4;    ///< kept-alive connections parked per origin
     std::size_t max_body_bytes = 8u << 20;  ///< async_request bodies (not streams or downloads)
     std::string user_agent = "briefd/0.1";
