@@ -51,7 +51,7 @@ struct origin {
 struct request {
     beast::http::verb method = beast::http::verb::get;
     boost::urls::url url;  ///< absolute http(s) URL
-    /// Extra headers (Accept, Last-Event-ID, Content-Type…); they replace defaults of the same name.
+    /// Extra headers (Accept, Last-Event-ID…); they replace defaults of the same name.
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     /// async_request: deadline for the whole exchange (connect + handshake + write + read).
