@@ -1,0 +1,134 @@
+// Outputs: each media output is streamed to outputs/<job>/.<item>-<output>.dl.part, hashed on the
+// way, fsynced and renamed to its final name (whose extension comes from the response's
+// Content-Type, else the URL, else the output type). Never through the API key: the HTTP client
+// only attaches credentials to the provider's own origin.
+#include "pipeline/detail/engine_impl.hpp"
+
+#include "ratelimit/backoff.hpp"
+#include "store/atomic_file.hpp"
+#include "store/paths.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace briefd::pipeline::detail {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr unsigned max_download_attempts = 6;
+
+void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
+    auto& it = job.rec.items[index];
+    bool all_done = true;
+    for (std::size_t o = 0; o < it.outputs.size(); ++o) {
+        const auto& out = it.outputs[o];
+        if (out.saved || !out.error.empty()) continue;
+        all_done = false;
+        if (!stopping) spawn(download_output(job.rec.job_id, index, o), true);
+    }
+    if (all_done && it.state != jobs::item_state::finished) {
+        it.state = jobs::item_state::finished;
+        persist(job);
+    }
+    if (all_done) maybe_file(job);
+}
+
+asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size_t item, std::size_t o) {
+    co_await downloads.acquire();
+    struct release_guard {
+        semaphore& s;
+        ~release_guard() { s.release(); }
+    } guard{downloads};
+
+    auto* job = find(job_id);
+    if (!job || stopping) co_return;
+    auto dir = job_dir(*job);
+    std::error_code dec;
+    std::filesystem::create_directories(dir, dec);
+    std::string url_text = job->rec.items[item].outputs[o].url;
+    auto parsed = boost::urls::parse_uri(url_text);
+    std::string error;
+    if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
+        error = "output URL is not http(s)";
+    } else {
+        ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
+        for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
+            if (attempt > 0) {
+                asio::steady_timer t(ex);
+                t.expires_after(ratelimit::backoff_delay(bp, attempt, rng));
+                co_await t.async_wait(use_tuple);
+                if (stopping || !find(job_id)) co_return;
+            }
+            auto provisional = dir / ("." + std::to_string(item) + "-" + std::to_string(o) + ".dl");
+            auto [pec, part] = store::part_file::create(provisional);
+            if (pec) {
+                error = "cannot create file: " + pec.message();
+                disk_problem = "cannot write outputs: " + pec.message();
+                continue;
+            }
+            http::request req;
+            req.url = *parsed;
+            req.timeout = std::chrono::hours(6);  // whole transfer; stalls are caught by `idle`
+            auto idle = lamina_cfg ? lamina_cfg->timeouts.download_idle : std::chrono::milliseconds(60000);
+            auto [ec, info] = co_await client.async_download(
+                req, cfg.max_output_bytes, idle,
+                [&part](std::string_view chunk) { return part.write(chunk); });
+            if (stopping) {
+                part.discard();
+                co_return;
+            }
+            if (!ec && info.status / 100 != 2)
+                ec = info.status == 404 ? make_error_code(errc::not_found)
+                     : info.status >= 500 ? make_error_code(errc::server_error)
+                                          : make_error_code(errc::unexpected_status);
+            if (ec) {
+                part.discard();
+                error = "download failed: " + ec.message() +
+                        (info.status ? " (HTTP " + std::to_string(info.status) + ")" : "");
+                log.info("output.retry", {{"job", job_id}, {"item", item}, {"output", o},
+                                          {"error", error}, {"attempt", attempt + 1}});
+                if (!is_retryable(ec) && ec != errc::body_too_large) break;
+                if (ec == errc::body_too_large) break;
+                continue;
+            }
+            auto sha = part.sha256_hex();
+            auto bytes = part.bytes();
+            if (auto cec = part.commit()) {
+                error = "cannot save file: " + cec.message();
+                continue;
+            }
+            job = find(job_id);
+            if (!job) co_return;
+            auto& out = job->rec.items[item].outputs[o];
+            auto ext = store::pick_extension(info.content_type, parsed->path(), out.type);
+            auto name = store::output_file_name(item, o, out.label, ext);
+            if (!store::is_within(dir, dir / name)) {
+                error = "unsafe output name";
+                break;
+            }
+            if (auto rec = store::durable_rename(provisional, dir / name, false)) {
+                error = "cannot save file: " + rec.message();
+                continue;
+            }
+            out.file = name;
+            out.bytes = bytes;
+            out.sha256 = sha;
+            out.saved = true;
+            out.error.clear();
+            error.clear();
+            log.info("output.saved", {{"job", job_id}, {"item", item}, {"output", o}, {"file", name},
+                                      {"bytes", bytes}});
+            break;
+        }
+    }
+    job = find(job_id);
+    if (!job) co_return;
+    auto& out = job->rec.items[item].outputs[o];
+    if (!out.saved) {
+        out.error = error.empty() ? "download failed" : error;
+        log.warning("output.failed", {{"job", job_id}, {"item", item}, {"output", o}, {"error", out.error}});
+    }
+    persist(*job);
+    start_downloads(*job, item);
+}
+
+}  // namespace briefd::pipeline::detail

@@ -1,0 +1,718 @@
+// Intake, jobs, filing and recovery. Submission, tracking and downloads are in their own files.
+#include "pipeline/detail/engine_impl.hpp"
+
+#include "store/atomic_file.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace briefd::pipeline {
+
+namespace detail {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Claiming stops while this many items are in flight, so a flood of briefs waits in incoming/
+// instead of in memory.
+constexpr std::size_t max_items_in_flight = 5000;
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+run_phase phase_of(std::string_view s) {
+    if (s == "queued" || s == "pending") return run_phase::queued;
+    if (s == "running" || s == "processing") return run_phase::running;
+    if (s == "completed") return run_phase::completed;
+    if (s == "failed") return run_phase::failed;
+    if (s == "cancelled" || s == "canceled") return run_phase::cancelled;
+    return run_phase::unknown;
+}
+
+asio::awaitable<void> semaphore::acquire() {
+    if (free_ > 0 && waiters_.empty()) {
+        --free_;
+        co_return;
+    }
+    asio::steady_timer t(ex_);
+    t.expires_at(asio::steady_timer::time_point::max());
+    waiters_.push_back(&t);
+    co_await t.async_wait(use_tuple);
+    // Either release() handed us its unit, or we were cancelled at shutdown; either way we hold
+    // one unit now and the caller releases it.
+}
+
+void semaphore::release() {
+    if (!waiters_.empty()) {
+        auto* t = waiters_.front();
+        waiters_.pop_front();
+        t->cancel();  // hands the unit over
+        return;
+    }
+    ++free_;
+}
+
+void semaphore::resize(std::size_t n) { free_ = n; }
+
+namespace {
+http::client_options client_opts(const config::config& cfg, const config::provider_config* p) {
+    http::client_options o;
+    if (p) {
+        o.ca_file = p->ca_file;
+        o.connect_timeout = p->timeouts.connect;
+    }
+    (void)cfg;
+    return o;
+}
+}  // namespace
+
+engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
+                         std::map<std::string, secret> keys, logger& log_)
+    : ex(ex_),
+      cfg(std::move(cfg_)),
+      lamina_cfg(cfg.providers.count("lamina") ? &cfg.providers.at("lamina") : nullptr),
+      log(log_),
+      layout{cfg.spool, cfg.outputs},
+      client(ex_, client_opts(cfg, lamina_cfg)),
+      rng(std::random_device{}()),
+      batches(lamina_cfg ? lamina_cfg->batch.max_items : 10,
+            lamina_cfg ? lamina_cfg->batch.linger : std::chrono::milliseconds(1500)),
+      batch_timer(ex_),
+      intake_wake(ex_),
+      settle(cfg.settle),
+      downloads(ex_, cfg.max_concurrent_downloads),
+      drained(ex_),
+      drain_deadline(ex_) {
+    if (lamina_cfg) {
+        auto u = boost::urls::parse_uri(lamina_cfg->base_url);
+        if (u) base_url = *u;
+        if (auto o = http::origin::from_url(base_url); o && keys.count("lamina"))
+            client.set_credential(*o, "x-api-key", keys.at("lamina"));
+        scheduler::host_options ho;
+        ho.requests = lamina_cfg->rate_limit.requests;
+        ho.window = lamina_cfg->rate_limit.per_seconds;
+        ho.backoff = {lamina_cfg->retry.base, lamina_cfg->retry.cap};
+        ho.max_attempts = lamina_cfg->retry.max_attempts;
+        ho.probe = api_request(boost::beast::http::verb::get, "/v1/account/usage");
+        host = std::make_unique<scheduler::host>(ex, client, log, "lamina", ho,
+                                                 &providers::lamina::classify_error, rng());
+    }
+}
+
+http::request engine_impl::api_request(boost::beast::http::verb v, std::string_view path,
+                                       std::string body) const {
+    http::request r;
+    r.method = v;
+    r.url = base_url;
+    std::string p(base_url.path());
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    auto q = path.find('?');
+    r.url.set_path(p + std::string(path.substr(0, q)));
+    if (q != std::string_view::npos) r.url.set_query(path.substr(q + 1));
+    else r.url.remove_query();
+    r.headers.emplace_back("Accept", "application/json");
+    if (!body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+    r.body = std::move(body);
+    r.timeout = lamina_cfg ? lamina_cfg->timeouts.request : std::chrono::milliseconds(30000);
+    return r;
+}
+
+tracker_config engine_impl::tracker_cfg() const {
+    tracker_config t;
+    if (!lamina_cfg) return t;
+    const auto& c = lamina_cfg->tracking;
+    switch (c.mode) {
+        case config::tracking_mode::auto_: t.mode = tracking_mode::auto_; break;
+        case config::tracking_mode::sse: t.mode = tracking_mode::sse; break;
+        case config::tracking_mode::wait: t.mode = tracking_mode::wait; break;
+        case config::tracking_mode::poll: t.mode = tracking_mode::poll; break;
+    }
+    t.poll_interval = c.poll_interval;
+    t.wait_timeout = c.wait_timeout;
+    t.sse_idle_timeout = c.sse_idle_timeout;
+    t.sse_max_failures = c.sse_max_failures;
+    t.reconnect_base = lamina_cfg->retry.base;
+    t.reconnect_cap = lamina_cfg->retry.cap;
+    return t;
+}
+
+void engine_impl::spawn(asio::awaitable<void> task, bool drain) {
+    (drain ? drain_tasks : other_tasks)++;
+    asio::co_spawn(ex, std::move(task), [self = shared_from_this(), drain](std::exception_ptr e) {
+        (drain ? self->drain_tasks : self->other_tasks)--;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                self->log.error("task.crashed", {{"what", ex.what()}});
+            } catch (...) {
+                self->log.error("task.crashed");
+            }
+        }
+        self->drained.cancel();
+    });
+}
+
+fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
+
+void engine_impl::persist(job_ctx& job) {
+    if (auto ec = jobs::save(layout.active(), job.rec)) {
+        log.error("state.write_failed", {{"job", job.rec.job_id}, {"error", ec.message()}});
+        disk_problem = "cannot write job state: " + ec.message();
+        throw std::system_error(ec, "job state for " + job.rec.job_id);
+    }
+}
+
+// ---- intake -------------------------------------------------------------------------------
+
+void engine_impl::kick_intake() {
+    intake_kicked = true;
+    intake_wake.cancel();
+}
+
+asio::awaitable<void> engine_impl::intake_loop() {
+    auto watch = spool::watcher::open(layout.incoming());
+    std::optional<asio::posix::stream_descriptor> sd;
+    if (watch.first) {
+        log.warning("spool.inotify_unavailable", {{"error", watch.first.message()},
+                                                  {"fallback", "periodic rescan only"}});
+    } else {
+        sd.emplace(ex, ::dup(watch.second.fd()));
+        // Readiness of the inotify fd wakes the intake loop; the loop drains it.
+        spawn([](engine_impl* self, asio::posix::stream_descriptor* s) -> asio::awaitable<void> {
+            while (!self->stopping) {
+                auto [ec] = co_await s->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
+                if (ec || self->stopping) break;
+                self->kick_intake();
+                // Give the intake loop a turn before waiting again, so one burst is one scan.
+                asio::steady_timer t(self->ex);
+                t.expires_after(std::chrono::milliseconds(20));
+                co_await t.async_wait(use_tuple);
+            }
+        }(this, &*sd), false);
+    }
+
+    auto last_sweep = clock::time_point{};
+    while (!stopping) {
+        auto now = clock::now();
+        if (intake_kicked) {
+            intake_kicked = false;
+            if (sd) {
+                std::error_code wec;
+                auto b = watch.second.drain(wec);
+                for (const auto& n : b.names) settle.mark_closed(n);
+                if (b.overflow) log.notice("spool.overflow", {{"action", "rescan"}});
+            }
+        }
+        std::error_code ec;
+        auto entries = spool::scan_incoming(layout, ec);
+        if (ec) {
+            if (disk_problem.empty())
+                log.error("spool.scan_failed", {{"dir", layout.incoming().string()}, {"error", ec.message()}});
+            disk_problem = "cannot read incoming/: " + ec.message();
+        } else {
+            if (disk_problem.starts_with("cannot read incoming/")) disk_problem.clear();
+            queued_seen = entries.size();
+            for (const auto& e : entries) {
+                if (stopping) break;
+                if (!e.regular) {
+                    refuse(layout.incoming() / e.name, e.name,
+                           {{e.name, std::nullopt, "file",
+                             e.symlink ? "is a symbolic link; briefd never follows links — drop the file itself"
+                                       : "is not a regular file"}});
+                    continue;
+                }
+                if (e.size > cfg.max_brief_bytes) {
+                    refuse(layout.incoming() / e.name, e.name,
+                           {{e.name, std::nullopt, "file",
+                             "is " + std::to_string(e.size) + " bytes, more than max_brief_bytes (" +
+                                 std::to_string(cfg.max_brief_bytes) + ")"}});
+                    continue;
+                }
+                settle.observe(e, now);
+                if (!disk_problem.empty() || items_in_flight >= max_items_in_flight) continue;
+                if (settle.ready(e.name, now)) take_brief(e.name);
+            }
+        }
+        if (cfg.retention.count() > 0 && now - last_sweep > std::chrono::minutes(10)) {
+            last_sweep = now;
+            std::error_code sec;
+            if (auto n = spool::sweep_retention(layout, cfg.retention, sec); n > 0)
+                log.info("spool.retention", {{"removed", n}});
+        }
+        // Sleep until the next rescan, the next settle check, or a kick (inotify, capacity freed).
+        auto wake = now + cfg.rescan_interval;
+        if (auto s = settle.next_check(); s && *s < wake) wake = *s;
+        if (!disk_problem.empty()) wake = std::min(wake, now + std::chrono::seconds(5));
+        if (!intake_kicked) {
+            intake_wake.expires_at(wake);
+            co_await intake_wake.async_wait(use_tuple);
+        }
+    }
+}
+
+void engine_impl::take_brief(const std::string& name) {
+    auto job_id = spool::make_job_id(layout, name);
+    auto [ec, active_name] = spool::claim(layout, name);
+    settle.forget(name);
+    if (ec) {
+        if (ec != std::errc::no_such_file_or_directory)
+            log.warning("brief.claim_failed", {{"file", name}, {"error", ec.message()}});
+        return;
+    }
+    log.info("brief.claimed", {{"file", name}, {"job", job_id}});
+    load_job(active_name, job_id, true);
+}
+
+namespace {
+// Reads at most `limit` + 1 bytes without following symlinks.
+std::optional<std::string> read_brief(const fs::path& p, std::size_t limit, std::string& why) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        why = std::error_code(errno, std::system_category()).message();
+        return std::nullopt;
+    }
+    std::string data;
+    char buf[65536];
+    for (;;) {
+        auto n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            why = std::error_code(errno, std::system_category()).message();
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        data.append(buf, static_cast<std::size_t>(n));
+        if (data.size() > limit) break;
+    }
+    ::close(fd);
+    return data;
+}
+}  // namespace
+
+void engine_impl::load_job(const std::string& active_name, std::string job_id, bool fresh) {
+    auto path = layout.active() / active_name;
+    std::string why;
+    auto bytes = read_brief(path, cfg.max_brief_bytes, why);
+    if (!bytes) {
+        log.error("brief.read_failed", {{"file", active_name}, {"error", why}});
+        return;
+    }
+    brief::limits lim;
+    lim.max_brief_bytes = cfg.max_brief_bytes;
+    auto res = brief::parse(active_name, *bytes, cfg.default_provider, lim);
+    if (!res.ok()) {
+        log.warning("brief.invalid", {{"file", active_name}, {"problems", res.problems.size()},
+                                      {"first", res.problems.front().to_string()}});
+        refuse(path, active_name, res.problems);
+        return;
+    }
+    if (res.brief->provider != "lamina" || !host) {
+        refuse(path, active_name,
+               {{active_name, std::nullopt, "provider",
+                 "provider " + res.brief->provider +
+                     (cfg.providers.count(res.brief->provider)
+                          ? " is not supported by this version of briefd yet (Lamina only)"
+                          : " is not configured under providers:")}});
+        return;
+    }
+    auto job = std::make_unique<job_ctx>();
+    job->rec.job_id = std::move(job_id);
+    job->rec.brief_name = active_name;
+    job->rec.provider = res.brief->provider;
+    job->rec.claimed_at = unix_now();
+    for (const auto& it : res.brief->items) {
+        jobs::item_record r;
+        r.index = it.index;
+        job->rec.items.push_back(std::move(r));
+    }
+    job->brief = std::move(*res.brief);
+    try {
+        persist(*job);
+    } catch (const std::system_error&) {
+        // Without durable state nothing may be sent. Put the brief back and pause intake.
+        std::error_code rec;
+        fs::rename(path, layout.incoming() / active_name, rec);
+        return;
+    }
+    (void)fresh;
+    log.info("job.accepted", {{"job", job->rec.job_id}, {"file", active_name},
+                              {"items", job->rec.items.size()}});
+    auto& ref = *job;
+    items_in_flight += ref.rec.items.size();
+    jobs.emplace(ref.rec.job_id, std::move(job));
+    start_job(ref);
+}
+
+void engine_impl::refuse(const fs::path& from, const std::string& name,
+                         const std::vector<brief::problem>& problems) {
+    json::array list;
+    for (const auto& p : problems) list.push_back(p.to_json());
+    json::object err{{"file", name}, {"status", "invalid"}, {"failed_at", unix_now()},
+                     {"problems", std::move(list)}};
+    auto text = json::serialize(err);
+    // The error file is written first under the name the brief will most likely get, so a crash
+    // in between never leaves a failed brief without its reason.
+    auto predicted = layout.failed() / (name + ".error.json");
+    auto wec = store::write_file_atomic(predicted, text);
+    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    if (ec) {
+        log.error("brief.file_failed", {{"file", name}, {"error", ec.message()}});
+        std::error_code rm;
+        fs::remove(predicted, rm);
+        return;
+    }
+    if (!wec && final_name != name) {
+        std::error_code mv;
+        fs::rename(predicted, layout.failed() / (final_name + ".error.json"), mv);
+    }
+    ++filed_failed;
+    log.warning("brief.refused", {{"file", name}, {"filed_as", final_name},
+                                  {"reason", problems.empty() ? "" : problems.front().to_string()}});
+}
+
+void engine_impl::start_job(job_ctx& job) {
+    if (!job.validated) {
+        for (auto& it : job.rec.items) {
+            if (it.state != jobs::item_state::pending) continue;
+            if (std::holds_alternative<brief::app_run_item>(job.brief.items[it.index].body)) {
+                spawn(validate_apps(job.rec.job_id), true);
+                return;
+            }
+        }
+        job.validated = true;
+    }
+    for (std::size_t i = 0; i < job.rec.items.size(); ++i) {
+        auto& it = job.rec.items[i];
+        switch (it.state) {
+            case jobs::item_state::pending: enqueue_item(job, i); break;
+            case jobs::item_state::submitting: uncertain(job, i, "the daemon stopped after sending it"); break;
+            case jobs::item_state::submitted:
+                if (it.outputs_known) start_downloads(job, i);
+                else start_tracking(job, i);
+                break;
+            case jobs::item_state::finished: start_downloads(job, i); break;
+            case jobs::item_state::failed: break;
+        }
+    }
+    maybe_file(job);
+}
+
+void engine_impl::maybe_file(job_ctx& job) {
+    if (job.filing || !job.rec.complete() || stopping) return;
+    job.filing = true;
+    spawn(file_job(job.rec.job_id), true);
+}
+
+asio::awaitable<void> engine_impl::file_job(std::string job_id) {
+    auto* job = find(job_id);
+    if (!job) co_return;
+    const auto& rec = job->rec;
+    auto dir = job_dir(*job);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!ec) fs::permissions(dir, fs::perms(0750), ec);
+    auto now = unix_now();
+    if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
+    auto status = rec.overall_status();
+    std::string final_name;
+    if (!ec) {
+        auto from = layout.active() / rec.brief_name;
+        if (status == "completed") {
+            std::tie(ec, final_name) = spool::file_brief(layout, from, spool::outcome::done);
+        } else {
+            auto predicted = layout.failed() / (rec.brief_name + ".error.json");
+            ec = store::write_file_atomic(predicted, jobs::error_json(rec, now));
+            if (!ec) std::tie(ec, final_name) = spool::file_brief(layout, from, spool::outcome::failed);
+            if (!ec && final_name != rec.brief_name) {
+                std::error_code mv;
+                fs::rename(predicted, layout.failed() / (final_name + ".error.json"), mv);
+            }
+        }
+    }
+    if (ec) {
+        // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
+        log.error("job.file_failed", {{"job", job_id}, {"error", ec.message()}});
+        disk_problem = "cannot file finished jobs: " + ec.message();
+        asio::steady_timer t(ex);
+        t.expires_after(std::chrono::seconds(5));
+        co_await t.async_wait(use_tuple);
+        if (auto* j = find(job_id)) {
+            j->filing = false;
+            maybe_file(*j);
+        }
+        co_return;
+    }
+    if (disk_problem.starts_with("cannot file")) disk_problem.clear();
+    std::error_code rm;
+    fs::remove(jobs::state_path(layout.active(), job_id), rm);
+    store::fsync_dir(layout.active());
+    std::size_t outputs = 0;
+    for (const auto& it : rec.items)
+        for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
+    if (status == "completed") {
+        ++filed_done;
+        log.notice("brief.done", {{"job", job_id}, {"file", final_name}, {"items", rec.items.size()},
+                                  {"outputs", outputs}, {"dir", dir.string()}});
+    } else {
+        ++filed_failed;
+        log.warning("brief.failed", {{"job", job_id}, {"file", final_name}, {"status", status},
+                                     {"items", rec.items.size()}, {"outputs", outputs}});
+    }
+    items_in_flight -= rec.items.size();
+    jobs.erase(job_id);
+    kick_intake();
+}
+
+// ---- recovery -----------------------------------------------------------------------------
+
+void engine_impl::recover() {
+    std::error_code ec;
+    std::set<std::string> referenced;
+    std::vector<job_ctx*> recovered;
+    std::size_t retrack = 0, redownload = 0, pending_items = 0, uncertain_items = 0;
+    std::vector<fs::path> states;
+    for (const auto& de : fs::directory_iterator(layout.active(), ec)) {
+        auto n = de.path().filename().string();
+        if (n.ends_with(".state.json") && !n.starts_with(".")) states.push_back(de.path());
+    }
+    std::sort(states.begin(), states.end());
+    for (const auto& sp : states) {
+        std::ifstream in(sp);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        auto rec = jobs::from_json(ss.str());
+        if (!rec) {
+            log.error("state.corrupt", {{"file", sp.filename().string()},
+                                        {"action", "moved aside; its brief is failed, not resubmitted"}});
+            std::error_code mv;
+            fs::rename(sp, fs::path(sp).concat(".corrupt"), mv);
+            continue;
+        }
+        referenced.insert(rec->brief_name);
+        auto brief_path = layout.active() / rec->brief_name;
+        if (!fs::exists(brief_path)) {  // filed already; the crash came before the state was removed
+            std::error_code rm;
+            fs::remove(sp, rm);
+            continue;
+        }
+        std::error_code tec;
+        if (fs::exists(layout.outputs / rec->job_id)) {
+            auto n = store::remove_stale_temps(layout.outputs / rec->job_id, tec);
+            for (const auto& de : fs::directory_iterator(layout.outputs / rec->job_id, tec)) {
+                auto fn = de.path().filename().string();
+                if (fn.starts_with(".") && fn.ends_with(".dl")) {
+                    fs::remove(de.path(), tec);
+                    ++n;
+                }
+            }
+            if (n) log.info("recovery.removed_partial", {{"job", rec->job_id}, {"files", n}});
+        }
+        std::string why;
+        auto bytes = read_brief(brief_path, cfg.max_brief_bytes, why);
+        brief::limits lim;
+        lim.max_brief_bytes = cfg.max_brief_bytes;
+        auto res = bytes ? brief::parse(rec->brief_name, *bytes, cfg.default_provider, lim)
+                         : brief::parse_result{};
+        if (!res.ok() || res.brief->items.size() != rec->items.size()) {
+            log.error("recovery.brief_changed", {{"job", rec->job_id}, {"file", rec->brief_name}});
+            for (auto& it : rec->items)
+                if (it.state == jobs::item_state::pending) {
+                    it.state = jobs::item_state::failed;
+                    it.error = "the brief file changed or became unreadable while its job was active";
+                }
+        }
+        auto job = std::make_unique<job_ctx>();
+        job->rec = std::move(*rec);
+        if (res.ok()) job->brief = std::move(*res.brief);
+        else job->brief.items.resize(0);
+        for (const auto& it : job->rec.items) {
+            switch (it.state) {
+                case jobs::item_state::pending: ++pending_items; break;
+                case jobs::item_state::submitting: ++uncertain_items; break;
+                case jobs::item_state::submitted: it.outputs_known ? ++redownload : ++retrack; break;
+                case jobs::item_state::finished: ++redownload; break;
+                default: break;
+            }
+        }
+        auto* p = job.get();
+        items_in_flight += p->rec.items.size();
+        jobs.emplace(p->rec.job_id, std::move(job));
+        recovered.push_back(p);
+    }
+    // Briefs claimed just before a crash, before their state was written.
+    std::vector<std::string> unreferenced;
+    for (const auto& de : fs::directory_iterator(layout.active(), ec)) {
+        auto n = de.path().filename().string();
+        if (n.starts_with(".") || n.ends_with(".state.json") || n.ends_with(".corrupt")) continue;
+        if (spool::classify_name(n) != spool::name_kind::brief) continue;
+        if (!referenced.count(n)) unreferenced.push_back(n);
+    }
+    std::error_code tec;
+    store::remove_stale_temps(layout.active(), tec);
+    store::remove_stale_temps(layout.failed(), tec);
+    store::remove_stale_temps(layout.done(), tec);
+    log.notice("recovery.done", {{"jobs", recovered.size()}, {"retrack", retrack},
+                                 {"redownload", redownload}, {"pending", pending_items},
+                                 {"uncertain", uncertain_items}, {"unclaimed", unreferenced.size()}});
+    for (auto* j : recovered) {
+        // Jobs whose brief could not be re-read keep only items that need no brief data.
+        if (j->brief.items.size() != j->rec.items.size()) {
+            j->validated = true;
+            for (auto& it : j->rec.items)
+                if (it.state == jobs::item_state::pending) it.state = jobs::item_state::failed;
+        }
+        start_job(*j);
+    }
+    for (const auto& n : unreferenced) load_job(n, spool::make_job_id(layout, n, n), true);
+}
+
+// ---- run ----------------------------------------------------------------------------------
+
+asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
+    if (auto ec = spool::ensure_dirs(layout)) {
+        log.error("spool.unusable", {{"spool", layout.root.string()}, {"error", ec.message()}});
+        co_return ec;
+    }
+    try {
+        recover();
+    } catch (const std::system_error& e) {
+        log.error("recovery.failed", {{"error", e.what()}});
+        co_return e.code();
+    }
+    ready();
+    spawn(intake_loop(), false);
+    spawn(batch_loop(), false);
+    while (drain_tasks + other_tasks > 0) {
+        drained.expires_at(clock::time_point::max());
+        co_await drained.async_wait(use_tuple);
+        if (stopping && drain_tasks == 0 && !forced) {
+            // Drained: whatever still runs (trackers, waits) is cancelled; it resumes next start.
+            forced = true;
+            if (host) host->stop();
+            client.cancel_all();
+            for (auto* s : open_streams) s->close();
+        }
+    }
+    drain_deadline.cancel();
+    co_return std::error_code{};
+}
+
+}  // namespace detail
+
+// ---- engine facade ------------------------------------------------------------------------
+
+struct engine::impl : detail::engine_impl {
+    using engine_impl::engine_impl;
+};
+
+engine::engine(boost::asio::any_io_executor ex, config::config cfg, std::map<std::string, secret> keys,
+               logger& log)
+    : impl_(std::make_shared<impl>(ex, std::move(cfg), std::move(keys), log)) {}
+
+engine::~engine() = default;
+
+boost::asio::awaitable<std::error_code> engine::async_run(std::function<void()> ready) {
+    co_return co_await impl_->run(std::move(ready));
+}
+
+void engine::stop() {
+    auto& s = *impl_;
+    if (s.stopping) return;
+    s.stopping = true;
+    s.log.notice("daemon.stopping", {{"in_flight", s.drain_tasks},
+                                     {"drain_timeout_ms", s.cfg.drain_timeout.count()}});
+    if (s.host) s.host->stop();  // waiting requests give up; those on the wire finish
+    for (auto* st : s.open_streams) st->close();
+    s.intake_wake.cancel();
+    s.batch_timer.cancel();
+    s.drained.cancel();
+    s.drain_deadline.expires_after(s.cfg.drain_timeout);
+    s.drain_deadline.async_wait([self = impl_](boost::system::error_code ec) {
+        if (!ec && !self->forced) {
+            self->log.warning("daemon.drain_timeout", {{"cancelled", self->drain_tasks}});
+            self->forced = true;
+            self->client.cancel_all();
+            for (auto* st : self->open_streams) st->close();
+            self->drained.cancel();
+        }
+    });
+}
+
+void engine::force_stop() {
+    stop();
+    auto& s = *impl_;
+    if (s.forced) return;
+    s.forced = true;
+    s.client.cancel_all();
+    for (auto* st : s.open_streams) st->close();
+    s.drained.cancel();
+}
+
+std::vector<std::string> engine::reload(const config::config& cfg, std::map<std::string, secret> keys) {
+    auto& s = *impl_;
+    auto restart = config::restart_required(s.cfg, cfg);
+    log_level lvl{};
+    if (parse_log_level(cfg.log_level, lvl)) s.log.set_level(lvl);
+    s.cfg.log_level = cfg.log_level;
+    s.cfg.settle = cfg.settle;
+    s.cfg.rescan_interval = cfg.rescan_interval;
+    s.cfg.retention = cfg.retention;
+    s.cfg.on_uncertain = cfg.on_uncertain;
+    s.cfg.drain_timeout = cfg.drain_timeout;
+    if (s.lamina_cfg && cfg.providers.count("lamina")) {
+        const auto& n = cfg.providers.at("lamina");
+        auto& p = s.cfg.providers.at("lamina");
+        p.rate_limit = n.rate_limit;
+        p.batch.linger = n.batch.linger;
+        p.batch.max_items = n.batch.max_items;
+        p.tracking = n.tracking;
+        p.retry = n.retry;
+        p.api_key_file = n.api_key_file;
+        p.api_key_env = n.api_key_env;
+        s.batches.set_limits(p.batch.max_items, p.batch.linger);
+        s.batch_timer.cancel();
+        if (s.host) {
+            s.host->set_limit(p.rate_limit.requests, p.rate_limit.per_seconds);
+            if (auto it = keys.find("lamina"); it != keys.end()) {
+                if (auto o = http::origin::from_url(s.base_url))
+                    s.client.set_credential(*o, "x-api-key", it->second);
+            }
+            s.host->resume();  // a reload is the operator's word that the key may work now
+        }
+    }
+    s.disk_problem.clear();
+    s.kick_intake();
+    return restart;
+}
+
+engine_counts engine::counts() const {
+    const auto& s = *impl_;
+    engine_counts c;
+    c.queued = s.queued_seen;
+    c.active = s.jobs.size();
+    c.running = s.running_runs;
+    c.done = s.filed_done;
+    c.failed = s.filed_failed;
+    if (s.host) {
+        c.budget_available = s.host->budget_available();
+        c.budget_limit = s.host->budget_limit();
+        if (s.host->blocked()) c.paused_because = s.host->blocked_reason();
+    }
+    if (c.paused_because.empty()) c.paused_because = s.disk_problem;
+    return c;
+}
+
+}  // namespace briefd::pipeline
