@@ -210,6 +210,8 @@ void engine_impl::run_finished(const std::string& job_id, std::size_t index,
                         (src.error.empty() ? "" : ": " + src.error);
         } else if (src.value_is_url) {
             out.url = src.value;
+        } else if (src.value.empty() && src.type != "text") {
+            out.error = "output completed without a URL";
         } else {
             // Text content travels in the run payload: write it now, before the run's outputs are
             // recorded as known, so a crash can never lose it.
