@@ -1,0 +1,82 @@
+// The simulator's pure pieces: checksums, the PNG writer, the limiter (explicit time points).
+#include <doctest/doctest.h>
+
+#include "png.hpp"
+#include "ratelimit.hpp"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace briefd::sim;
+using namespace std::chrono_literals;
+
+namespace {
+std::uint32_t be32(const std::string& s, std::size_t at) {
+    auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + i])); };
+    return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
+}
+}  // namespace
+
+TEST_CASE("crc32 and adler32 match their reference check values") {
+    CHECK(crc32(std::string_view("123456789")) == 0xCBF43926u);
+    CHECK(crc32(std::string_view("")) == 0u);
+    // Piecewise CRC equals whole CRC.
+    CHECK(crc32(std::string_view("6789"), crc32(std::string_view("12345"))) == 0xCBF43926u);
+    const std::string w = "Wikipedia";
+    CHECK(adler32({reinterpret_cast<const unsigned char*>(w.data()), w.size()}) == 0x11E60398u);
+}
+
+TEST_CASE("make_png writes a structurally valid PNG, distinct per seed") {
+    const std::string a = make_png(64, 64, 1), b = make_png(64, 64, 2);
+    REQUIRE(a.size() > 8 + 25 + 12);
+    CHECK(a.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+    CHECK(a.substr(12, 4) == "IHDR");
+    CHECK(be32(a, 16) == 64);
+    CHECK(be32(a, 20) == 64);
+    std::size_t pos = 8;
+    std::vector<std::string> types;
+    while (pos < a.size()) {
+        const std::uint32_t len = be32(a, pos);
+        const std::string_view typed(a.data() + pos + 4, 4 + len);
+        CHECK(crc32(typed) == be32(a, pos + 8 + len));
+        types.emplace_back(a.substr(pos + 4, 4));
+        pos += 12 + len;
+    }
+    CHECK(pos == a.size());
+    CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
+    CHECK(a != b);
+    CHECK(a == make_png(64, 64, 1));
+}
+
+TEST_CASE("fixed window: every request counts, the budget returns whole when the window ends") {
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    rate_limiter rl(3, 10s, rate_mode::fixed);
+    CHECK(rl.hit("a", t0).remaining == 2);
+    CHECK(rl.hit("a", t0 + 1s).remaining == 1);
+    auto d = rl.hit("a", t0 + 2s);
+    CHECK(d.allowed);
+    CHECK(d.remaining == 0);
+    d = rl.hit("a", t0 + 3s);
+    CHECK_FALSE(d.allowed);
+    CHECK(d.reset == 7s);
+    CHECK(rl.hit("b", t0 + 3s).allowed);  // per client
+    d = rl.hit("a", t0 + 10s);
+    CHECK(d.allowed);
+    CHECK(d.remaining == 2);
+}
+
+TEST_CASE("sliding log: refused requests do not count, one slot returns when the oldest expires") {
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    rate_limiter rl(2, 10s, rate_mode::sliding);
+    CHECK(rl.hit("a", t0).allowed);
+    CHECK(rl.hit("a", t0 + 4s).allowed);
+    auto d = rl.hit("a", t0 + 5s);
+    CHECK_FALSE(d.allowed);
+    CHECK(d.reset == 5s);
+    d = rl.hit("a", t0 + 10s);  // the first request has left the window
+    CHECK(d.allowed);
+    CHECK(d.remaining == 0);
+    CHECK_FALSE(rl.hit("a", t0 + 13s).allowed);
+    CHECK(rl.hit("a", t0 + 14s).allowed);
+}
