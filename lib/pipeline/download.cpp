@@ -16,6 +16,15 @@ namespace briefd::pipeline::detail {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr unsigned max_download_attempts = 6;
 
+namespace {
+// A full or unwritable disk is the host's problem, not the output's: wait for it, don't fail.
+bool is_disk_error(std::error_code ec) {
+    return ec == std::errc::no_space_on_device || ec == std::errc::read_only_file_system ||
+           ec == std::errc::permission_denied || ec == std::errc::too_many_files_open ||
+           ec.value() == EDQUOT;
+}
+}  // namespace
+
 void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
     auto& it = job.rec.items[index];
     bool all_done = true;
@@ -23,7 +32,10 @@ void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
         const auto& out = it.outputs[o];
         if (out.saved || !out.error.empty()) continue;
         all_done = false;
-        if (!stopping) spawn(download_output(job.rec.job_id, index, o), true);
+        auto key = std::tuple{job.rec.job_id, index, o};
+        if (stopping || downloading.count(key)) continue;  // one download per output at a time
+        downloading.insert(key);
+        spawn(download_output(job.rec.job_id, index, o), true);
     }
     if (all_done && it.state != jobs::item_state::finished) {
         it.state = jobs::item_state::finished;
@@ -33,11 +45,17 @@ void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
 }
 
 asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size_t item, std::size_t o) {
-    co_await downloads.acquire();
     struct release_guard {
-        semaphore& s;
-        ~release_guard() { s.release(); }
-    } guard{downloads};
+        engine_impl& e;
+        std::tuple<std::string, std::size_t, std::size_t> key;
+        bool acquired = false;
+        ~release_guard() {
+            e.downloading.erase(key);
+            if (acquired) e.downloads.release();
+        }
+    } guard{*this, {job_id, item, o}};
+    co_await downloads.acquire();
+    guard.acquired = true;
 
     auto* job = find(job_id);
     if (!job || stopping) co_return;
@@ -52,9 +70,10 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     } else {
         ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
         for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
-            if (attempt > 0) {
+            if (attempt > 0 || !disk_problem.empty()) {
                 asio::steady_timer t(ex);
-                t.expires_after(ratelimit::backoff_delay(bp, attempt, rng));
+                t.expires_after(!disk_problem.empty() ? std::chrono::seconds(2)
+                                                      : ratelimit::backoff_delay(bp, attempt, rng));
                 co_await t.async_wait(use_tuple);
                 if (stopping || !find(job_id)) co_return;
             }
@@ -62,7 +81,13 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             auto [pec, part] = store::part_file::create(provisional);
             if (pec) {
                 error = "cannot create file: " + pec.message();
-                disk_problem = "cannot write outputs: " + pec.message();
+                if (is_disk_error(pec)) {
+                    if (disk_problem.empty())
+                        log.error("output.disk_problem", {{"job", job_id}, {"error", pec.message()},
+                                                          {"action", "waiting for space"}});
+                    disk_problem = "cannot write outputs: " + pec.message();
+                    --attempt;  // not the output's fault: wait as long as it takes
+                }
                 continue;
             }
             http::request req;
@@ -80,6 +105,15 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 ec = info.status == 404 ? make_error_code(errc::not_found)
                      : info.status >= 500 ? make_error_code(errc::server_error)
                                           : make_error_code(errc::unexpected_status);
+            if (ec && is_disk_error(ec)) {
+                part.discard();
+                if (disk_problem.empty())
+                    log.error("output.disk_problem", {{"job", job_id}, {"error", ec.message()},
+                                                      {"action", "waiting for space"}});
+                disk_problem = "cannot write outputs: " + ec.message();
+                --attempt;
+                continue;
+            }
             if (ec) {
                 part.discard();
                 error = "download failed: " + ec.message() +
@@ -109,6 +143,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 error = "cannot save file: " + rec.message();
                 continue;
             }
+            if (disk_problem.starts_with("cannot write outputs")) disk_problem.clear();
             out.file = name;
             out.bytes = bytes;
             out.sha256 = sha;
@@ -128,6 +163,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
         log.warning("output.failed", {{"job", job_id}, {"item", item}, {"output", o}, {"error", out.error}});
     }
     persist(*job);
+    downloading.erase({job_id, item, o});
     start_downloads(*job, item);
 }
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <tuple>
 
 namespace briefd::pipeline::detail {
 
@@ -82,6 +83,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
 
     // ---- downloads
     semaphore downloads;
+    std::set<std::tuple<std::string, std::size_t, std::size_t>> downloading;  ///< (job, item, output) in flight
 
     // ---- lifecycle
     bool stopping = false;
