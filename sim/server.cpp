@@ -171,6 +171,7 @@ struct server::impl {
         session_io<Stream> io(s, counters);
         beast::flat_buffer buffer;
         bool keep = true;
+        bool ended_streamed = false;
         while (keep) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(1024 * 1024);
@@ -195,7 +196,15 @@ struct server::impl {
                 if (co_await io.write(bytes)) co_return;
             } else {
                 keep = std::get<streamed>(r).keep_alive;
+                ended_streamed = !keep;
             }
+        }
+        if (ended_streamed) {
+            // A streamed response may still have the peer watch reading this stream, and a TLS
+            // shutdown would read too (two reads at once are not allowed): just close. Its body
+            // was framed (chunked or Content-Length), so the client already has all of it.
+            lowest.close();
+            co_return;
         }
         if constexpr (std::is_same_v<Stream, tls_stream>) {
             lowest.expires_after(std::chrono::seconds(1));

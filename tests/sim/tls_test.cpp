@@ -31,6 +31,15 @@ TEST_CASE("HTTPS: both origins speak TLS with the given certificate") {
     CHECK(png.status == 200);
     CHECK(png.complete);
     CHECK(png.body.compare(0, 4, "\x89PNG") == 0);
+    // SSE over TLS: the finished run gets its one final event and a properly ended body.
+    http_request_options so2;
+    so2.ca_file = pki.ca_file;
+    so2.headers = {{"x-api-key", sim.api_key()}};
+    auto sse = http_fetch(sim.api_url() + "/v1/runs/" + ids[0] + "/stream", so2);
+    CHECK(sse.complete);
+    auto events = parse_sse(sse.body);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].event == "complete");
     // Plain HTTP to a TLS port gets no HTTP answer; an unverified client still connects.
     auto plain = http_fetch("http" + sim.api_url().substr(5) + "/v1/apps");
     CHECK(plain.status == 0);
