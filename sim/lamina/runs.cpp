@@ -135,6 +135,9 @@ bool run_engine::cancel(run& r, clock::time_point now) {
 
 void run_engine::add_waiter(run& r, const std::shared_ptr<boost::asio::steady_timer>& t) {
     std::erase_if(r.waiters, [](const auto& w) { return w.expired(); });
+    // Streams and waits re-register the same timer on every wake-up: keep one entry each.
+    for (const auto& w : r.waiters)
+        if (w.lock() == t) return;
     r.waiters.push_back(t);
 }
 
