@@ -126,8 +126,10 @@ asio::awaitable<void> engine_impl::submit_batch(batch b) {
     };
 
     if (res.ec == errc::shutting_down) {
-        // Never sent (it was waiting for a slot): the items stay pending. If it was sent and then
-        // aborted, the state says `submitting` and the next start applies on_uncertain.
+        // Never sent, or every attempt was answered without creating anything (429, 5xx, a
+        // rejected key) and it was waiting to retry: the items are pending again. If it was
+        // aborted on the wire, the state says `submitting` and the next start applies on_uncertain.
+        if (sent && res.created_nothing) back_to_pending();
         co_return;
     }
     if (res.ec == errc::outcome_uncertain) {
@@ -281,8 +283,16 @@ asio::awaitable<void> engine_impl::submit_app_run(std::string job_id, std::size_
         api_request(verb::post, "/v1/apps/" + app.app_id + "/runs", lamina::app_run_body(app)),
         scheduler::priority::submit, scheduler::retry_mode::submission, mark_submitting);
     job = find(job_id);
-    if (!job || res.ec == errc::shutting_down) co_return;
+    if (!job) co_return;
     auto& it = job->rec.items[index];
+    if (res.ec == errc::shutting_down) {
+        // As in submit_batch: only a request aborted on the wire stays `submitting`.
+        if (sent && res.created_nothing && it.state == jobs::item_state::submitting) {
+            it.state = jobs::item_state::pending;
+            persist(*job);
+        }
+        co_return;
+    }
     if (res.ec == errc::outcome_uncertain) {
         uncertain(*job, index, "no response to the run request");
         co_return;

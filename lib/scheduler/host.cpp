@@ -43,7 +43,8 @@ host::host(asio::any_io_executor ex, http::client& client, logger& log, std::str
       classify_(std::move(classify)),
       limiter_(opts_.requests, opts_.window),
       rng_(seed),
-      wake_(ex) {
+      wake_(ex),
+      probe_wait_(ex) {
     wake_.expires_at(clock::time_point::max());
     asio::co_spawn(ex_, dispatch_loop(), asio::detached);
 }
@@ -124,6 +125,7 @@ void host::stop() {
         q.clear();
     }
     wake_dispatcher();
+    probe_wait_.cancel();  // a blocked host's probe pause must not keep the event loop alive
 }
 
 clock::duration host::jitter(clock::duration max) {
@@ -159,7 +161,8 @@ void host::resume() {
 
 asio::awaitable<void> host::probe_loop() {
     while (blocked() && !stopped_) {
-        co_await sleep(opts_.probe_interval);
+        probe_wait_.expires_after(opts_.probe_interval);
+        co_await probe_wait_.async_wait(use_tuple);
         if (!blocked() || stopped_) break;
         if (co_await async_acquire(priority::probe)) break;
         auto [ec, resp] = co_await client_.async_request(opts_.probe);
@@ -207,7 +210,9 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
                                               std::function<bool()> before_send) {
     unsigned attempts = 0;
     for (;;) {
-        if (auto ec = co_await async_acquire(p)) co_return call_result{ec, {}, {}};
+        // Reaching the top of the loop means no earlier attempt is on the wire and none created
+        // anything: the caller may treat a shutdown here as "not sent".
+        if (auto ec = co_await async_acquire(p)) co_return call_result{ec, {}, {}, true};
         if (before_send && !before_send())
             co_return call_result{std::make_error_code(std::errc::io_error), {}, {}};
         auto [ec, resp] = co_await client_.async_request(req);
@@ -238,7 +243,8 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
         cls = classify_(resp.status, resp.body, diag);
         if (cls == errc::forbidden && !blocked()) {
             // A 403 may concern one app or the whole workspace: let the probe tell them apart.
-            if (co_await async_acquire(priority::probe)) co_return call_result{errc::shutting_down, {}, {}};
+            if (co_await async_acquire(priority::probe))
+                co_return call_result{errc::shutting_down, {}, {}, true};
             auto [pec, presp] = co_await client_.async_request(opts_.probe);
             if (!pec && (presp.status == 401 || presp.status == 403))
                 block("access denied (" + std::to_string(presp.status) + ") for the whole key");

@@ -53,6 +53,10 @@ struct call_result {
     std::error_code ec;
     http::response resp;
     diagnostics diag;
+    /// With errc::shutting_down: true when no attempt of the call can have created anything (each
+    /// was refused before sending or answered 429/5xx/401/403 and was waiting to be retried);
+    /// false when the last attempt was aborted on the wire and its outcome is unknown.
+    bool created_nothing = false;
 };
 
 struct host_stats {
@@ -117,6 +121,7 @@ private:
     std::array<std::deque<waiter*>, 3> queues_;
     unsigned rr_ = 0;  // position in the weighted round robin
     asio::steady_timer wake_;
+    asio::steady_timer probe_wait_;  ///< the probe loop's pause; stop() cancels it
     std::string blocked_reason_;
     bool stopped_ = false;
     bool probe_running_ = false;
