@@ -1,0 +1,189 @@
+// The crash test (issue 5): briefd against briefsim, SIGKILLed at seeded random moments across its
+// whole life cycle — during recovery, intake, batching, submission, tracking, downloads and
+// filing — dozens of times, restarted each time; then left to finish. Every brief must be filed
+// exactly once with intact outputs and no debris, and briefsim must have seen no submission twice
+// unless the on_uncertain policy allows it (and then only as often as the daemon said so).
+#include "lifecycle/helpers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <random>
+#include <thread>
+
+namespace briefd::lifecycle {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct crash_figures {
+    int kills = 0, early_kills = 0;
+    std::size_t briefs = 0, items = 0, done = 0, failed = 0, failed_uncertain = 0, outputs = 0;
+    std::int64_t duplicates = 0, runs_created = 0, truncated = 0;
+    std::size_t uncertain_lines = 0, recoveries = 0;
+    double seconds = 0;
+};
+
+std::uint32_t seed_from_env(std::uint32_t fallback) {
+    if (const char* s = std::getenv("BRIEFD_CRASH_SEED"); s && *s) return static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
+    return fallback;
+}
+
+fs::path fast_base() {
+    std::error_code ec;
+    return fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::path("/tmp");
+}
+
+crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::mt19937 rng(seed);
+    auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+
+    temp_root root("crash-" + policy, fast_base());
+    // A "20 s" run takes about 330 ms; a tenth of the runs fail; a fifth of the downloads are cut
+    // off half-way (the daemon retries them). The rate window is one real second. Every API
+    // response head is held 120 ms, so kills land inside submissions (intent recorded, answer not
+    // yet in) often enough to exercise on_uncertain.
+    testing::sim_process sim({"--time-scale", "60", "--run-seconds", "20", "--seed", std::to_string(seed),
+                              "--fail-rate", "0.1", "--truncate-downloads", "0.2", "--rate-window-s", "60",
+                              "--slow-headers", "120"},
+                             {.stderr_file = root.path() / "briefsim.log"});
+
+    testing::daemon_options opt;
+    opt.api_url = sim.api_url();
+    opt.api_key = sim.api_key();
+    opt.rate_requests = 80;
+    opt.rate_window_s = 1;
+    opt.top_yaml = "on_uncertain: " + policy + "\n";
+    testing::daemon_process d(root.path() / "d", opt);
+    // A second handle on the same root that does not wait for daemon.ready, for kills during
+    // start-up and recovery.
+    auto early_opt = opt;
+    early_opt.wait_ready = false;
+    std::optional<testing::daemon_process> early;
+
+    // 30 briefs of 1-12 items; every fifth is an app run.
+    struct planned {
+        std::string name, content;
+        std::size_t items;
+    };
+    std::vector<planned> plan;
+    std::set<std::string> dropped;
+    crash_figures f;
+    for (int b = 0; b < 30; ++b) {
+        auto tag = "s" + std::to_string(seed) + "-" + policy + "-b" + std::to_string(b);
+        if (b % 5 == 4) {
+            plan.push_back({"app-" + std::to_string(b) + ".json", app_brief(tag), 1});
+        } else {
+            auto n = static_cast<std::size_t>(uniform(1, 12));
+            plan.push_back({"brief-" + std::to_string(b) + ".json", content_brief(tag, n), n});
+        }
+        f.items += plan.back().items;
+    }
+    f.briefs = plan.size();
+
+    std::size_t next = 0;
+    auto drop_some = [&] {
+        if (next >= plan.size() || uniform(0, 2) == 0) return;
+        for (int k = uniform(1, 2); k > 0 && next < plan.size(); --k, ++next) {
+            d.drop(plan[next].name, plan[next].content);
+            dropped.insert(plan[next].name);
+        }
+    };
+
+    const int target_kills = 45;
+    bool d_running = true;  // the constructor started it
+    while ((f.kills < target_kills || next < plan.size()) && std::chrono::steady_clock::now() - t0 < 150s) {
+        bool before = uniform(0, 1) == 0;
+        if (before) drop_some();
+        if (!d_running && uniform(0, 4) == 0) {
+            // Killed during start-up: config, spool, recovery, or the first moments of intake.
+            if (early) early->start();
+            else early.emplace(root.path() / "d", early_opt);
+            if (!before) drop_some();
+            std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 80)));
+            early->kill();
+            ++f.early_kills;
+        } else {
+            if (!d_running) d.start();
+            if (!before) drop_some();
+            std::this_thread::sleep_for(std::chrono::milliseconds(uniform(50, 800)));
+            d.kill();
+        }
+        d_running = false;
+        ++f.kills;
+    }
+    REQUIRE(next == plan.size());
+
+    // Let it finish undisturbed.
+    d.start();
+    bool filed = d.wait_filed(plan.size(), 120s);
+    auto st = d.stop();
+    auto log = d.log();
+    if (!filed) {
+        MESSAGE("not every brief was filed; done " << d.done().size() << ", failed " << d.failed().size()
+                                                   << "\nlog tail:\n" << d.log_tail(60));
+    }
+    REQUIRE(filed);
+    CHECK(st.has_value());
+    if (st) CHECK(st->success());
+
+    auto a = audit_spool(d, dropped);
+    for (const auto& p : a.problems) FAIL_CHECK(p);
+    CHECK(lines_with(log, {"task.crashed"}).empty());
+    CHECK(lines_with(log, {"daemon.crashed"}).empty());
+    CHECK(lines_with(log, {"state.corrupt"}).empty());
+
+    f.done = a.done;
+    f.failed = a.failed;
+    f.failed_uncertain = a.failed_uncertain;
+    f.outputs = a.outputs_checked;
+    f.duplicates = sim_stat(sim, "duplicate_submissions");
+    f.runs_created = sim_stat(sim, "runs_created");
+    f.truncated = sim_stat(sim, "truncated_downloads");
+    f.uncertain_lines = lines_with(log, {"submission.uncertain", "action=" + policy}).size();
+    f.recoveries = count(log, "recovery.done");
+    f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(f.done > 0);  // the scenario did real work, not only failures
+    CHECK(f.outputs > 0);
+    return f;
+}
+
+void report(const std::string& policy, std::uint32_t seed, const crash_figures& f) {
+    MESSAGE("crash test on_uncertain=" << policy << " seed=" << seed << ": " << f.kills << " SIGKILLs ("
+                                       << f.early_kills << " during start-up), " << f.recoveries
+                                       << " recoveries; " << f.briefs << " briefs / " << f.items << " items -> "
+                                       << f.done << " done, " << f.failed << " failed (" << f.failed_uncertain
+                                       << " for an unknown submission outcome); " << f.outputs
+                                       << " output files verified; briefsim: " << f.runs_created << " runs, "
+                                       << f.duplicates << " duplicate submissions, " << f.truncated
+                                       << " truncated downloads; " << f.uncertain_lines
+                                       << " submission.uncertain lines; " << f.seconds << " s");
+}
+
+}  // namespace
+
+TEST_CASE("crash test: SIGKILL at random moments, on_uncertain fail — filed once, nothing sent twice") {
+    auto seed = seed_from_env(20260505);
+    auto f = crash_run("fail", seed);
+    report("fail", seed, f);
+    CHECK(f.kills >= 40);
+    CHECK(f.duplicates == 0);
+    // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log line.
+    CHECK(f.uncertain_lines >= f.failed_uncertain);
+}
+
+TEST_CASE("crash test: SIGKILL at random moments, on_uncertain resubmit — filed once, resends only when said") {
+    auto seed = seed_from_env(20260505) + 1;
+    auto f = crash_run("resubmit", seed);
+    report("resubmit", seed, f);
+    CHECK(f.kills >= 40);
+    CHECK(f.failed_uncertain == 0);
+    // A duplicate at briefsim is only possible for an item the daemon logged as resubmitted.
+    CHECK(static_cast<std::size_t>(f.duplicates) <= f.uncertain_lines);
+}
+
+}  // namespace briefd::lifecycle
