@@ -17,6 +17,12 @@ constexpr std::array<priority, 4> rr_order{priority::probe, priority::track, pri
                                            priority::track};
 
 // Errors that happened before any byte of the request left: nothing can have been created.
+// The server counts a request when it arrives, we when we send it; arrival delays differ from one
+// request to the next, so the window we enforce is a little longer than the server's.
+clock::duration padded(clock::duration window) {
+    return window + std::max<clock::duration>(std::chrono::milliseconds(20), window / 200);
+}
+
 bool failed_before_sending(std::error_code ec) {
     return ec == errc::connect_timeout || ec == errc::resolve_failed ||
            ec == errc::handshake_timeout || ec == errc::tls_error ||
@@ -41,7 +47,7 @@ host::host(asio::any_io_executor ex, http::client& client, logger& log, std::str
       name_(std::move(name)),
       opts_(std::move(opts)),
       classify_(std::move(classify)),
-      limiter_(opts_.requests, opts_.window),
+      limiter_(opts_.requests, padded(opts_.window)),
       rng_(seed),
       wake_(ex),
       probe_wait_(ex) {
@@ -62,7 +68,7 @@ std::size_t host::budget_available() const { return limiter_.available(clock::no
 void host::set_limit(std::size_t requests, clock::duration window) {
     opts_.requests = requests;
     opts_.window = window;
-    limiter_.set_limit(requests, window);
+    limiter_.set_limit(requests, padded(window));
     wake_dispatcher();
 }
 
