@@ -78,6 +78,7 @@ const std::vector<fault_switch>& fault_switches() {
         {"extra-fields", "", "add an unknown member \"simExtra\" to every JSON object sent (bodies and SSE data)"},
         {"no-video", "", "the workspace has no video-capable app: video batch items fail, video apps are hidden"},
         {"fail-rate", "RATE", "share of new runs that end failed (errorMessage set, unfinished outputs error)"},
+        {"hostile-labels", "", "content runs get output labels like \"../../evil\", \"/tmp/briefsim-hostile\" and \"a/b\\0c\" (path escapes for clients)"},
     };
     return s;
 }
@@ -114,6 +115,7 @@ bool apply_fault(fault_settings& f, std::string_view raw_name, std::string_view 
     else if (name == "extra-fields") ok = parse_bool(value, f.extra_fields);
     else if (name == "no-video") ok = parse_bool(value, f.no_video);
     else if (name == "fail-rate") ok = parse_rate(value, f.fail_rate);
+    else if (name == "hostile-labels") ok = parse_bool(value, f.hostile_labels);
     else {
         error = "unknown fault switch: " + std::string(raw_name);
         return false;
@@ -174,6 +176,7 @@ boost::json::object to_json(const fault_settings& f) {
     o["extra-fields"] = f.extra_fields;
     o["no-video"] = f.no_video;
     o["fail-rate"] = f.fail_rate;
+    o["hostile-labels"] = f.hostile_labels;
     return o;
 }
 

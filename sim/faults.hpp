@@ -47,6 +47,7 @@ struct fault_settings {
     bool extra_fields = false;           ///< add an unknown field to every JSON object sent
     bool no_video = false;               ///< the workspace has no video-capable app
     double fail_rate = 0;                ///< share of runs that end `failed`
+    bool hostile_labels = false;         ///< output labels that try to escape a download folder
 };
 
 /// Description of one switch, for --help and the README.

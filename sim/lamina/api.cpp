@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <cmath>
 #include <stdexcept>
 
@@ -317,6 +318,12 @@ asio::awaitable<handler_result> api::dispatch(exchange& ex) {
 
 namespace {
 
+// --hostile-labels: names a careless client would turn into paths outside its download folder.
+std::string hostile_label(std::uint64_t n) {
+    static const std::string labels[] = {"../../evil", "/tmp/briefsim-hostile", std::string("a/b\0c", 5), "..", "\x1b[2J\nx"};
+    return labels[n % std::size(labels)];
+}
+
 struct parsed_body {
     json::value value;
     bool ok = false;
@@ -391,7 +398,9 @@ handler_result api::batch(exchange& ex) {
             continue;
         }
         if (!seen_submissions_.insert("brief:" + brief).second) ++st_.counters.duplicate_submissions;
-        run& r = runs_.create(wf->id, wf->name, {{wf->output.label, wf->output.type}}, brief);
+        const std::string label =
+            st_.faults.hostile_labels ? hostile_label(st_.counters.runs_created) : wf->output.label;
+        run& r = runs_.create(wf->id, wf->name, {{label, wf->output.type}}, brief);
         ++queued;
         out.emplace_back(json::object{{"index", i}, {"status", "queued"}, {"runId", r.id}, {"workflowId", r.workflow_id},
                                       {"workflowName", r.workflow_name}});
