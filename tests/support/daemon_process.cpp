@@ -103,8 +103,9 @@ void daemon_process::write_config() const {
     if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
     y << "    rate_limit: { requests: " << opt_.rate_requests << ", per_seconds: " << opt_.rate_window_s << " }\n"
       << "    batch: { max_items: 10, linger_ms: 300 }\n"
-      << "    tracking: { mode: " << opt_.tracking_mode
-      << ", poll_interval_ms: 500, sse_idle_timeout_ms: 5000 }\n"
+      << "    tracking: { mode: " << opt_.tracking_mode << ", poll_interval_ms: " << opt_.poll_interval_ms
+      << ", sse_idle_timeout_ms: " << opt_.sse_idle_timeout_ms
+      << (opt_.tracking_yaml.empty() ? "" : ", " + opt_.tracking_yaml) << " }\n"
       << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
       << opt_.provider_yaml;
     if (!opt_.provider_yaml.empty() && !opt_.provider_yaml.ends_with('\n')) y << "\n";

@@ -32,6 +32,9 @@ struct daemon_options {
     std::size_t rate_requests = 100;
     int rate_window_s = 60;
     std::string tracking_mode = "auto";  ///< auto | sse | wait | poll
+    int poll_interval_ms = 500;
+    int sse_idle_timeout_ms = 5000;
+    std::string tracking_yaml;           ///< extra entries inside tracking: { ... }, e.g. "sse_max_failures: 1"
     std::string top_yaml;                ///< extra top-level YAML lines (e.g. "on_uncertain: resubmit\n")
     std::string provider_yaml;           ///< extra lines under providers.lamina, already indented by 4 spaces
     std::filesystem::path ca_file;       ///< for an https api_url
