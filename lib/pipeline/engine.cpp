@@ -215,6 +215,10 @@ asio::awaitable<void> engine_impl::intake_loop() {
                 if (b.overflow) log.notice("spool.overflow", {{"action", "rescan"}});
             }
         }
+        // A failed state write paused claiming, and nothing else clears it: each scan (every 5 s
+        // while paused) lets one claim probe again; if the disk is still full it fails the same
+        // way and the brief goes back to incoming/.
+        if (disk_problem.starts_with("cannot write job state")) disk_problem.clear();
         std::error_code ec;
         auto entries = spool::scan_incoming(layout, ec);
         if (ec) {

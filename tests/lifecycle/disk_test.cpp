@@ -110,3 +110,47 @@ TEST_CASE("disk full under outputs/: reported, state intact, completes when spac
 }
 
 }  // namespace briefd::lifecycle
+
+namespace briefd::lifecycle {
+
+TEST_CASE("spool full: the claim cannot be recorded, the brief goes back to incoming/, intake resumes with space") {
+    temp_root root("spoolfull");
+    auto spool = root.path() / "d" / "spool";
+    tmpfs_mount m(spool, "size=256k,mode=0755");
+    if (!m.ok()) {
+        MESSAGE("SKIPPED: cannot mount a tmpfs for spool/ here (" << m.error().message()
+                                                                 << "); spool-full behaviour not exercised");
+        return;
+    }
+    testing::sim_process sim({"--time-scale", "60", "--seed", "42", "--rate-window-s", "60"},
+                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::daemon_options opt;
+    opt.api_url = sim.api_url();
+    opt.api_key = sim.api_key();
+    opt.rate_window_s = 1;
+    testing::daemon_process d(root.path() / "d", opt);  // creates incoming/ active/ done/ failed/
+    REQUIRE(d.stop().has_value());
+
+    // Dropped while the daemon is down; then nothing more fits on the spool's file system.
+    d.drop("cramped.json", content_brief("spool-full", 2));
+    auto filler = spool / "filler";
+    fill(filler);
+    d.start();
+    REQUIRE(d.wait_log("state.write_failed", 10s));
+    std::this_thread::sleep_for(2s);
+    CHECK(d.process().running());
+    CHECK(fs::exists(spool / "incoming" / "cramped.json"));  // put back, not lost, not failed
+    CHECK(d.failed().empty());
+    CHECK(sim_stat(sim, "batches") == 0);  // nothing is sent without durable state
+
+    fs::remove(filler);
+    REQUIRE(d.wait_filed(1, 30s));
+    CHECK(d.done() == std::vector<std::string>{"cramped.json"});
+    auto st = d.stop();
+    REQUIRE(st.has_value());
+    CHECK(st->success());
+    auto a = audit_spool(d, {"cramped.json"});
+    for (const auto& p : a.problems) FAIL_CHECK(p);
+}
+
+}  // namespace briefd::lifecycle
