@@ -172,6 +172,8 @@ TEST_CASE("crash test: SIGKILL at random moments, on_uncertain fail — filed on
     report("fail", seed, f);
     CHECK(f.kills >= 40);
     CHECK(f.duplicates == 0);
+    // Runs already submitted were tracked again after each kill, never created a second time.
+    CHECK(f.runs_created <= static_cast<std::int64_t>(f.items));
     // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log line.
     CHECK(f.uncertain_lines >= f.failed_uncertain);
 }
@@ -184,6 +186,7 @@ TEST_CASE("crash test: SIGKILL at random moments, on_uncertain resubmit — file
     CHECK(f.failed_uncertain == 0);
     // A duplicate at briefsim is only possible for an item the daemon logged as resubmitted.
     CHECK(static_cast<std::size_t>(f.duplicates) <= f.uncertain_lines);
+    CHECK(f.runs_created <= static_cast<std::int64_t>(f.items) + f.duplicates);
 }
 
 }  // namespace briefd::lifecycle
