@@ -73,7 +73,8 @@ TEST_CASE("a batch with a failing item: the brief is failed, the other items' ou
     RIG_CONTEXT(r);
     json::array items;
     items.push_back(json::object{{"brief", "partial still 0"}, {"modality", "image"}});
-    items.push_back(json::object{{"brief", "partial clip 1"}, {"modality", "video"}, {"platform", "tiktok"}});
+    items.push_back(
+        json::object{{"brief", "partial clip 1"}, {"modality", "video"}, {"platform", "tiktok"}});
     items.push_back(json::object{{"brief", "partial still 2"}, {"modality", "image"}});
     r.d->drop("partial.json", json::serialize(json::object{{"items", items}}));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
@@ -84,8 +85,8 @@ TEST_CASE("a batch with a failing item: the brief is failed, the other items' ou
     const auto& failed_items = err.at("items").as_array();
     REQUIRE(failed_items.size() == 1);
     CHECK(failed_items[0].at("item").to_number<int>() == 1);
-    CHECK(std::string(failed_items[0].at("error").as_string()).find(
-              "No video-capable app found for this workspace") != std::string::npos);
+    CHECK(std::string(failed_items[0].at("error").as_string())
+              .find("No video-capable app found for this workspace") != std::string::npos);
 
     auto m = r.d->manifest("partial");
     CHECK(m.at("status").as_string() == "partial");
@@ -101,9 +102,10 @@ TEST_CASE("app runs: good inputs complete; bad inputs fail before any run is cre
     rig r;
     RIG_CONTEXT(r);
     const std::string app = "ec7ec3ce-69b4-43c9-8eea-fe9752d679a4";
-    r.d->drop("portrait.json", json::serialize(json::object{
-                                   {"app", app},
-                                   {"inputs", {{"Upload", "https://example.com/me.jpg"}, {"Style", "Studio"}}}}));
+    r.d->drop("portrait.json",
+              json::serialize(json::object{
+                  {"app", app},
+                  {"inputs", {{"Upload", "https://example.com/me.jpg"}, {"Style", "Studio"}}}}));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     CHECK(r.d->done() == std::vector<std::string>{"portrait.json"});
     CHECK(r.d->manifest("portrait").at("status").as_string() == "completed");
@@ -111,9 +113,11 @@ TEST_CASE("app runs: good inputs complete; bad inputs fail before any run is cre
     const auto runs = r.stat("runs_created");
     CHECK(runs == 1);
 
-    r.d->drop("bad-style.json", json::serialize(json::object{
-                                    {"app", app},
-                                    {"inputs", {{"Upload", "https://example.com/me.jpg"}, {"Style", "Watercolour"}}}}));
+    r.d->drop(
+        "bad-style.json",
+        json::serialize(json::object{
+            {"app", app},
+            {"inputs", {{"Upload", "https://example.com/me.jpg"}, {"Style", "Watercolour"}}}}));
     REQUIRE(r.d->wait_filed(2, filed_timeout));
     CHECK(r.d->failed() == std::vector<std::string>{"bad-style.json"});
     CHECK(r.stat("runs_created") == runs);

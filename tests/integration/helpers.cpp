@@ -47,13 +47,15 @@ temp_dir::~temp_dir() {
 
 rig::rig(rig_options opt) {
     key = "lma_it_" + random_hex(16);
-    std::vector<std::string> args{"--time-scale", std::to_string(time_scale), "--seed", "7", "--key", key,
-                                  "--rate-window-s", std::to_string(opt.sim_rate_window_s)};
+    std::vector<std::string> args{
+        "--time-scale",    std::to_string(time_scale),           "--seed", "7", "--key", key,
+        "--rate-window-s", std::to_string(opt.sim_rate_window_s)};
     testing::sim_process_options so;
     so.stderr_file = tmp.path() / "briefsim.log";
     if (opt.https) {
         auto pki = testing::make_test_pki(tmp.path());
-        args.insert(args.end(), {"--tls-cert", pki.cert_file.string(), "--tls-key", pki.key_file.string()});
+        args.insert(args.end(),
+                    {"--tls-cert", pki.cert_file.string(), "--tls-key", pki.key_file.string()});
         so.ca_file = pki.ca_file;
         opt.daemon.ca_file = pki.ca_file;
     }
@@ -96,7 +98,8 @@ std::uint64_t rig::route_count(const std::string& route) const {
 std::string content_brief(const std::string& tag, std::size_t n, const std::string& modality) {
     json::array items;
     for (std::size_t i = 0; i < n; ++i)
-        items.push_back(json::object{{"brief", tag + " #" + std::to_string(i)}, {"platform", "instagram"},
+        items.push_back(json::object{{"brief", tag + " #" + std::to_string(i)},
+                                     {"platform", "instagram"},
                                      {"modality", modality}});
     return json::serialize(json::object{{"items", std::move(items)}});
 }

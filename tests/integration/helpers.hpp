@@ -30,30 +30,33 @@ constexpr auto filed_timeout = std::chrono::milliseconds(45000);
 
 /// A fresh directory under /tmp, removed when the test ends (kept if BRIEFD_IT_KEEP is set).
 class temp_dir {
-public:
+  public:
     temp_dir();
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
     temp_dir& operator=(const temp_dir&) = delete;
     const fs::path& path() const noexcept { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 
 struct rig_options {
-    std::vector<std::string> sim_args;  ///< extra briefsim flags (fault switches, --rate-limit, ...)
-    daemon_options daemon;              ///< api_url and api_key are filled in unless already set
-    bool https = false;                 ///< briefsim with a throwaway certificate, briefd trusting its CA
-    int sim_rate_window_s = 60;         ///< briefsim --rate-window-s (API seconds); briefd's window follows
+    std::vector<std::string>
+        sim_args;           ///< extra briefsim flags (fault switches, --rate-limit, ...)
+    daemon_options daemon;  ///< api_url and api_key are filled in unless already set
+    bool https = false;     ///< briefsim with a throwaway certificate, briefd trusting its CA
+    int sim_rate_window_s =
+        60;  ///< briefsim --rate-window-s (API seconds); briefd's window follows
 };
 
 /// briefsim plus briefd on loopback, each with its log in the temp dir.
 class rig {
-public:
+  public:
     explicit rig(rig_options opt = {});
     temp_dir tmp;
-    std::string key;  ///< the API key briefsim accepts (random per rig, so grepping for it means something)
+    std::string
+        key;  ///< the API key briefsim accepts (random per rig, so grepping for it means something)
     std::unique_ptr<sim_process> sim;
     std::unique_ptr<daemon_process> d;
 
@@ -61,12 +64,14 @@ public:
     std::string context() const;
     /// briefsim's counter `name` (a top-level number in /_sim/stats).
     std::uint64_t stat(const std::string& name) const;
-    /// How many requests briefsim answered on `route` (e.g. "GET /v1/runs/{id}/stream"), any status.
+    /// How many requests briefsim answered on `route` (e.g. "GET /v1/runs/{id}/stream"), any
+    /// status.
     std::uint64_t route_count(const std::string& route) const;
 };
 
 /// A JSON brief of `n` content items with distinct texts ("<tag> #i").
-std::string content_brief(const std::string& tag, std::size_t n, const std::string& modality = "image");
+std::string content_brief(const std::string& tag, std::size_t n,
+                          const std::string& modality = "image");
 /// Hex sha256 of a file's bytes (OpenSSL EVP).
 std::string sha256_file(const fs::path& p);
 /// Every regular file under `dir`, recursively.

@@ -31,7 +31,8 @@ TEST_CASE("the API key never reaches the output origin, the log, manifests or er
     for (const auto& f : files_under(r.d->root())) {
         if (f == r.d->key_path()) continue;
         ++looked_at;
-        CHECK_MESSAGE(read_file(f).find(r.key) == std::string::npos, "the key is in " << f.string());
+        CHECK_MESSAGE(read_file(f).find(r.key) == std::string::npos,
+                      "the key is in " << f.string());
     }
     // the log, the config, 3 briefs, 2 error files, manifests and outputs at least
     CHECK(looked_at >= 10);
@@ -58,21 +59,23 @@ TEST_CASE("a wrong key blocks the host without failing briefs; fixing it and SIG
     CHECK(r.stat("runs_created") == 2);
 }
 
-TEST_CASE("invalid briefs go to failed/ with a reason naming file, item and field; the daemon keeps working") {
+TEST_CASE(
+    "invalid briefs go to failed/ with a reason naming file, item and field; the daemon keeps "
+    "working") {
     rig r;
     RIG_CONTEXT(r);
-    // A valid brief elsewhere, linked into incoming/: following the link would "work", which is the point.
+    // A valid brief elsewhere, linked into incoming/: following the link would "work", which is the
+    // point.
     const auto outside = r.tmp.path() / "outside.json";
-    {
-        std::ofstream(outside) << content_brief("outside", 1);
-    }
+    { std::ofstream(outside) << content_brief("outside", 1); }
     fs::create_directories(r.d->spool() / "incoming");
     fs::create_symlink(outside, r.d->spool() / "incoming" / "link.json");
     r.d->drop("garbage.json", "{\"items\": [ this is not json");
     r.d->drop("big.json", "{\"brief\": \"big\"" + std::string(1100 * 1024, ' ') + "}");
     r.d->drop("missing.json", R"({"items": [{"brief": "fine"}, {"platform": "instagram"}]})");
     REQUIRE(r.d->wait_filed(4, filed_timeout));
-    CHECK(r.d->failed() == std::vector<std::string>{"big.json", "garbage.json", "link.json", "missing.json"});
+    CHECK(r.d->failed() ==
+          std::vector<std::string>{"big.json", "garbage.json", "link.json", "missing.json"});
     CHECK(r.stat("batches") == 0);
     CHECK(r.stat("runs_created") == 0);
     for (const char* name : {"big.json", "garbage.json", "link.json", "missing.json"}) {
@@ -119,13 +122,16 @@ TEST_CASE("hostile output labels cannot put a file outside outputs/<job>/") {
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     CHECK(r.d->done() == std::vector<std::string>{"hostile.json"});
     CHECK(check_outputs(*r.d, "hostile") == 5);
-    // Everything under the temp dir is accounted for: briefd's own files, the spool and outputs/hostile/.
+    // Everything under the temp dir is accounted for: briefd's own files, the spool and
+    // outputs/hostile/.
     const fs::path job_dir = fs::canonical(r.d->outputs() / "hostile");
     for (const auto& f : files_under(r.tmp.path())) {
         const fs::path rel = fs::relative(f, r.tmp.path());
         const std::string top = rel.begin()->string();
         if (top != "d") {
-            CHECK_MESSAGE((rel.string().starts_with("briefsim.log") || rel.string() == "briefsim.log"), rel.string());
+            CHECK_MESSAGE(
+                (rel.string().starts_with("briefsim.log") || rel.string() == "briefsim.log"),
+                rel.string());
             continue;
         }
         const fs::path in_d = fs::relative(f, r.d->root());
@@ -142,7 +148,8 @@ TEST_CASE("hostile output labels cannot put a file outside outputs/<job>/") {
     CHECK_FALSE(fs::exists(r.d->root() / "evil"));
     CHECK_FALSE(fs::exists(r.d->outputs() / "evil"));
     for (const auto& e : fs::directory_iterator("/tmp"))
-        CHECK_MESSAGE(!e.path().filename().string().starts_with("briefsim-hostile"), e.path().string());
+        CHECK_MESSAGE(!e.path().filename().string().starts_with("briefsim-hostile"),
+                      e.path().string());
     for (const auto& f : files_under(job_dir)) {
         const std::string name = f.filename().string();
         CHECK_MESSAGE(name.find('\0') == std::string::npos, name);

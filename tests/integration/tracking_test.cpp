@@ -1,5 +1,6 @@
 // Tracking runs: SSE when it works, and every way it can fail (dropped, stalled, refused) still
-// ends with the brief done, through reconnects or the wait/poll fallback; the modes forced by config.
+// ends with the brief done, through reconnects or the wait/poll fallback; the modes forced by
+// config.
 #include "integration/helpers.hpp"
 
 #include <doctest/doctest.h>
@@ -12,7 +13,7 @@ constexpr const char* stream_route = "GET /v1/runs/{id}/stream";
 constexpr const char* poll_route = "GET /v1/runs/{id}";
 constexpr const char* wait_route = "GET /v1/runs/{id}/wait";
 
-/// Drops a 3-item brief into a rig built from `o` and requires it to be done.
+/// Drops a 3-item brief and requires it to be done with every output intact.
 void run_three(rig& r) {
     r.d->drop("track.json", content_brief("track", 3));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
@@ -20,6 +21,9 @@ void run_three(rig& r) {
     CHECK(r.d->manifest("track").at("status").as_string() == "completed");
     CHECK(check_outputs(*r.d, "track") >= 3);
     CHECK(r.stat("runs_created") == 3);
+    // Tracking of any kind stays within the budget briefsim enforces.
+    CHECK(r.stat("responses_429") == 0);
+    CHECK(r.stat("over_limit") == 0);
 }
 
 }  // namespace

@@ -36,7 +36,9 @@ boost::json::value parse_file(const fs::path& p) {
     if (!fs::exists(p, ec)) throw std::runtime_error("daemon_process: no " + p.string());
     boost::system::error_code jec;
     auto v = boost::json::parse(read_all(p), jec);
-    if (jec) throw std::runtime_error("daemon_process: " + p.string() + " is not JSON: " + jec.message());
+    if (jec)
+        throw std::runtime_error("daemon_process: " + p.string() +
+                                 " is not JSON: " + jec.message());
     return v;
 }
 
@@ -64,7 +66,8 @@ std::string briefd_binary() {
 #endif
 }
 
-daemon_process::daemon_process(fs::path root, daemon_options opt) : root_(std::move(root)), opt_(std::move(opt)) {
+daemon_process::daemon_process(fs::path root, daemon_options opt)
+    : root_(std::move(root)), opt_(std::move(opt)) {
     fs::create_directories(spool());
     fs::create_directories(outputs());
     write_key(opt_.api_key);
@@ -83,7 +86,8 @@ void daemon_process::write_key(std::string_view key) {
     // Create with 0600 from the start: the daemon may refuse a key file others can read.
     fs::remove(key_path());
     write_all(key_path(), std::string(key) + "\n");
-    fs::permissions(key_path(), fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    fs::permissions(key_path(), fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
 }
 
 void daemon_process::write_config() const {
@@ -101,9 +105,11 @@ void daemon_process::write_config() const {
       << "    base_url: " << opt_.api_url << "\n"
       << "    api_key_file: " << key_path().string() << "\n";
     if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
-    y << "    rate_limit: { requests: " << opt_.rate_requests << ", per_seconds: " << opt_.rate_window_s << " }\n"
+    y << "    rate_limit: { requests: " << opt_.rate_requests
+      << ", per_seconds: " << opt_.rate_window_s << " }\n"
       << "    batch: { max_items: 10, linger_ms: 300 }\n"
-      << "    tracking: { mode: " << opt_.tracking_mode << ", poll_interval_ms: " << opt_.poll_interval_ms
+      << "    tracking: { mode: " << opt_.tracking_mode
+      << ", poll_interval_ms: " << opt_.poll_interval_ms
       << ", sse_idle_timeout_ms: " << opt_.sse_idle_timeout_ms
       << (opt_.tracking_yaml.empty() ? "" : ", " + opt_.tracking_yaml) << " }\n"
       << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
@@ -130,7 +136,8 @@ void daemon_process::start() {
     auto deadline = std::chrono::steady_clock::now() + opt_.ready_timeout;
     while (read_all(log_path()).find("daemon.ready") == std::string::npos) {
         if (!proc_->running())
-            throw std::runtime_error("daemon_process: briefd ended before it was ready:\n" + log_tail());
+            throw std::runtime_error("daemon_process: briefd ended before it was ready:\n" +
+                                     log_tail());
         if (std::chrono::steady_clock::now() >= deadline)
             throw std::runtime_error("daemon_process: briefd not ready in time:\n" + log_tail());
         std::this_thread::sleep_for(20ms);
@@ -149,7 +156,9 @@ void daemon_process::kill() {
     proc_->wait(10s);
 }
 
-bool daemon_process::signal(int sig) { return proc_ && proc_->signal(sig); }
+bool daemon_process::signal(int sig) {
+    return proc_ && proc_->signal(sig);
+}
 
 child_process& daemon_process::process() {
     if (!proc_) throw std::logic_error("daemon_process: not started");
@@ -181,8 +190,12 @@ bool daemon_process::wait_log(std::string_view needle, std::chrono::milliseconds
     }
 }
 
-std::vector<std::string> daemon_process::done() const { return list(spool() / "done", false); }
-std::vector<std::string> daemon_process::failed() const { return list(spool() / "failed", true); }
+std::vector<std::string> daemon_process::done() const {
+    return list(spool() / "done", false);
+}
+std::vector<std::string> daemon_process::failed() const {
+    return list(spool() / "failed", true);
+}
 
 boost::json::value daemon_process::manifest(const std::string& job) const {
     return parse_file(outputs() / job / "manifest.json");
@@ -192,7 +205,9 @@ boost::json::value daemon_process::error_file(const std::string& name) const {
     return parse_file(spool() / "failed" / (name + ".error.json"));
 }
 
-std::string daemon_process::log() const { return read_all(root_ / "briefd.log.prev") + read_all(log_path()); }
+std::string daemon_process::log() const {
+    return read_all(root_ / "briefd.log.prev") + read_all(log_path());
+}
 
 std::string daemon_process::log_tail(std::size_t lines) const {
     std::string all = log();

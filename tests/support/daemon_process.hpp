@@ -27,28 +27,32 @@ namespace briefd::testing {
 std::string briefd_binary();
 
 struct daemon_options {
-    std::string api_url;                 ///< briefsim's api_url()
-    std::string api_key;                 ///< written to <root>/lamina.key (mode 0600); the config names the file
+    std::string api_url;  ///< briefsim's api_url()
+    std::string api_key;  ///< written to <root>/lamina.key (mode 0600); the config names the file
     std::size_t rate_requests = 100;
     int rate_window_s = 60;
     std::string tracking_mode = "auto";  ///< auto | sse | wait | poll
     int poll_interval_ms = 500;
     int sse_idle_timeout_ms = 5000;
-    std::string tracking_yaml;           ///< extra entries inside tracking: { ... }, e.g. "sse_max_failures: 1"
-    std::string top_yaml;                ///< extra top-level YAML lines (e.g. "on_uncertain: resubmit\n")
-    std::string provider_yaml;           ///< extra lines under providers.lamina, already indented by 4 spaces
-    std::filesystem::path ca_file;       ///< for an https api_url
-    std::vector<std::pair<std::string, std::string>> env;  ///< extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...)
+    std::string
+        tracking_yaml;     ///< extra entries inside tracking: { ... }, e.g. "sse_max_failures: 1"
+    std::string top_yaml;  ///< extra top-level YAML lines (e.g. "on_uncertain: resubmit\n")
+    std::string
+        provider_yaml;  ///< extra lines under providers.lamina, already indented by 4 spaces
+    std::filesystem::path ca_file;  ///< for an https api_url
+    std::vector<std::pair<std::string, std::string>>
+        env;  ///< extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...)
     std::chrono::milliseconds ready_timeout{20000};
-    bool wait_ready = true;              ///< wait for the daemon.ready log line in start()
+    bool wait_ready = true;  ///< wait for the daemon.ready log line in start()
 };
 
 class daemon_process {
-public:
-    /// Creates <root>/{spool,outputs}, writes <root>/briefd.yaml (settle_ms 200, rescan_interval_ms 1000,
-    /// drain_timeout_ms 5000, batch linger_ms 300, sse_idle_timeout_ms 5000, poll_interval_ms 500, retry base_ms 100
-    /// cap_ms 2000 — fast settings suited to a time-scaled briefsim — plus the options) and starts briefd with
-    /// stderr appended to <root>/briefd.log. Throws std::runtime_error if it does not become ready in time.
+  public:
+    /// Creates <root>/{spool,outputs}, writes <root>/briefd.yaml (settle_ms 200, rescan_interval_ms
+    /// 1000, drain_timeout_ms 5000, batch linger_ms 300, sse_idle_timeout_ms 5000, poll_interval_ms
+    /// 500, retry base_ms 100 cap_ms 2000 — fast settings suited to a time-scaled briefsim — plus
+    /// the options) and starts briefd with stderr appended to <root>/briefd.log. Throws
+    /// std::runtime_error if it does not become ready in time.
     daemon_process(std::filesystem::path root, daemon_options opt);
     ~daemon_process();  ///< SIGKILL if still running
     daemon_process(const daemon_process&) = delete;
@@ -57,7 +61,8 @@ public:
     /// (Re)starts briefd after stop()/kill(); waits for daemon.ready when options say so.
     void start();
     /// SIGTERM and wait; nullopt if it did not end in time (it is then still running).
-    std::optional<exit_status> stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
+    std::optional<exit_status> stop(
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
     /// SIGKILL and wait (crash simulation).
     void kill();
     /// Sends `sig` to the daemon; false if it is not running.
@@ -65,7 +70,8 @@ public:
     /// The running (or last) child. Throws std::logic_error if never started.
     child_process& process();
 
-    /// Writes content to spool/.<name>.tmp then renames it into spool/incoming/<name> (what producers should do).
+    /// Writes content to spool/.<name>.tmp then renames it into spool/incoming/<name> (what
+    /// producers should do).
     void drop(const std::string& name, std::string_view content);
     /// Waits until done/ + failed/ hold at least n briefs (not counting *.error.json).
     bool wait_filed(std::size_t n, std::chrono::milliseconds timeout);
@@ -94,7 +100,7 @@ public:
     /// Rewrites the key file (mode 0600) with `key`, e.g. before a SIGHUP.
     void write_key(std::string_view key);
 
-private:
+  private:
     void write_config() const;
     std::filesystem::path root_;
     daemon_options opt_;
