@@ -34,14 +34,15 @@ struct daemon_options {
     std::string tracking_mode = "auto";  ///< auto | sse | wait | poll
     int poll_interval_ms = 500;
     int sse_idle_timeout_ms = 5000;
-    std::string
-        tracking_yaml;     ///< extra entries inside tracking: { ... }, e.g. "sse_max_failures: 1"
-    std::string top_yaml;  ///< extra top-level YAML lines (e.g. "on_uncertain: resubmit\n")
-    std::string
-        provider_yaml;  ///< extra lines under providers.lamina, already indented by 4 spaces
+    /// Extra entries inside `tracking: { ... }`, e.g. "sse_max_failures: 1".
+    std::string tracking_yaml;
+    /// Extra top-level YAML lines (e.g. "on_uncertain: resubmit\n").
+    std::string top_yaml;
+    /// Extra lines under providers.lamina, already indented by 4 spaces.
+    std::string provider_yaml;
     std::filesystem::path ca_file;  ///< for an https api_url
-    std::vector<std::pair<std::string, std::string>>
-        env;  ///< extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...)
+    /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
+    std::vector<std::pair<std::string, std::string>> env;
     std::chrono::milliseconds ready_timeout{20000};
     bool wait_ready = true;  ///< wait for the daemon.ready log line in start()
 };
