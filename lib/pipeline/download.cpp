@@ -71,10 +71,8 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
         ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
         for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
             if (attempt > 0 || !disk_problem.empty()) {
-                asio::steady_timer t(ex);
-                t.expires_after(!disk_problem.empty() ? std::chrono::seconds(2)
-                                                      : ratelimit::backoff_delay(bp, attempt, rng));
-                co_await t.async_wait(use_tuple);
+                co_await nap(!disk_problem.empty() ? std::chrono::seconds(2)
+                                                   : ratelimit::backoff_delay(bp, attempt, rng));
                 if (stopping || !find(job_id)) co_return;
             }
             auto provisional = dir / ("." + std::to_string(item) + "-" + std::to_string(o) + ".dl");

@@ -164,6 +164,19 @@ void engine_impl::spawn(asio::awaitable<void> task, bool drain) {
     });
 }
 
+asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
+    if (stopping || t <= clock::now()) co_return;
+    asio::steady_timer timer(ex);
+    timer.expires_at(t);
+    naps.insert(&timer);
+    struct unregister {
+        std::set<asio::steady_timer*>& set;
+        asio::steady_timer* timer;
+        ~unregister() { set.erase(timer); }
+    } guard{naps, &timer};
+    co_await timer.async_wait(use_tuple);
+}
+
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
 void engine_impl::persist(job_ctx& job) {
@@ -450,9 +463,7 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
         log.error("job.file_failed", {{"job", job_id}, {"error", ec.message()}});
         disk_problem = "cannot file finished jobs: " + ec.message();
-        asio::steady_timer t(ex);
-        t.expires_after(std::chrono::seconds(5));
-        co_await t.async_wait(use_tuple);
+        co_await nap(std::chrono::seconds(5));
         if (auto* j = find(job_id)) {
             j->filing = false;
             maybe_file(*j);
@@ -642,6 +653,7 @@ void engine::stop() {
     for (auto* st : s.open_streams) st->close();
     s.intake_wake.cancel();
     s.batch_timer.cancel();
+    for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight
     s.drained.cancel();
     s.drain_deadline.expires_after(s.cfg.drain_timeout);
     s.drain_deadline.async_wait([self = impl_](boost::system::error_code ec) {

@@ -69,9 +69,7 @@ namespace {
 // Puts items back in line after a failure that created nothing, after a pause.
 asio::awaitable<void> requeue_later(engine_impl* self, std::vector<batch_item> items,
                                     clock::duration delay) {
-    asio::steady_timer t(self->ex);
-    t.expires_after(delay);
-    co_await t.async_wait(use_tuple);
+    co_await self->nap(delay);
     if (self->stopping) co_return;  // still `pending` on disk: the next start picks them up
     for (auto& bi : items)
         if (auto* j = self->find(bi.job_id)) self->enqueue_item(*j, bi.item_index);
@@ -230,9 +228,7 @@ asio::awaitable<void> engine_impl::validate_apps(std::string job_id) {
     }
     if (transient && problems.empty()) {
         log.warning("job.validation_deferred", {{"job", job_id}});
-        asio::steady_timer t(ex);
-        t.expires_after(std::chrono::seconds(10));
-        co_await t.async_wait(use_tuple);
+        co_await nap(std::chrono::seconds(10));
         if (!stopping) spawn(validate_apps(job_id), true);
         co_return;
     }

@@ -45,12 +45,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             stream.reset();
         }
     };
-    auto sleep_until = [&](clock::time_point t) -> asio::awaitable<void> {
-        if (t <= clock::now()) co_return;
-        asio::steady_timer timer(ex);
-        timer.expires_at(t);
-        co_await timer.async_wait(use_tuple);
-    };
+    auto sleep_until = [this](clock::time_point t) { return nap_until(t); };
     auto act = fsm.start(clock::now());
     log.debug("run.tracking", {{"job", job_id}, {"item", index}, {"run", run_id}});
 

@@ -92,6 +92,36 @@ TEST_CASE("SIGTERM with runs in flight: exit 0, state kept, runs resumed at rest
     for (const auto& p : a.problems) FAIL_CHECK(p);
 }
 
+TEST_CASE("SIGTERM while downloads wait to retry: the waits end with the drain, the outputs resume at restart") {
+    temp_root root("sigterm-dl");
+    // Every download is cut off half-way, so each output keeps retrying with growing pauses.
+    testing::sim_process sim({"--time-scale", "60", "--seed", "15", "--rate-window-s", "60", "--truncate-downloads", "1"},
+                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::daemon_options opt;
+    opt.api_url = sim.api_url();
+    opt.api_key = sim.api_key();
+    opt.rate_window_s = 1;
+    testing::daemon_process d(root.path() / "d", opt);
+    d.drop("cut.json", content_brief("sigterm-dl", 2));
+    REQUIRE(d.wait_log("attempt=5", 60s));  // the next pauses are up to 30 s long
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = d.stop(40s);
+    auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    REQUIRE(st.has_value());
+    CHECK(st->success());
+    MESSAGE("SIGTERM to exit with downloads backing off: " << took << " s (drain deadline 5 s)");
+    // A pause before a retry is not work in flight: it ends at once, not at (or after) the deadline.
+    CHECK(lines_with(d.log(), {"daemon.drain_timeout"}).empty());
+    // The outputs were not given up because of the stop: they resume at the next start.
+    CHECK(d.failed().empty());
+    CHECK(lines_with(d.log(), {"output.failed"}).empty());
+    sim.set_faults(json::object{{"truncate-downloads", 0}});
+    d.start();
+    REQUIRE(d.wait_filed(1, 30s));
+    CHECK(d.done() == std::vector<std::string>{"cut.json"});
+    d.stop();
+}
+
 TEST_CASE("SIGTERM while the API key is rejected: prompt exit, and the brief is not failed at the next start") {
     temp_root root("sigterm401");
     testing::sim_process sim({"--time-scale", "60", "--seed", "14", "--rate-window-s", "60"},
@@ -150,6 +180,7 @@ TEST_CASE("a second SIGTERM during the drain forces the exit; the unanswered sub
     CHECK(st->exited);
     auto log = d.log();
     CHECK(lines_with(log, {"daemon.signal", "forced stop"}).size() == 1);
+    CHECK(lines_with(log, {"daemon.stopping", "in_flight=0"}).empty());
     // It ended because of the second signal, not because the drain deadline passed.
     CHECK(lines_with(log, {"daemon.drain_timeout"}).empty());
     CHECK(count(log, "daemon.stopped") == 1);

@@ -93,10 +93,14 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::steady_timer drained;
     asio::steady_timer drain_deadline;
     std::set<http::client::body_stream*> open_streams;
+    std::set<asio::steady_timer*> naps;   ///< pauses (backoff, retry later); stop() ends them
 
     // engine.cpp
     asio::awaitable<std::error_code> run(std::function<void()> ready);
     void spawn(asio::awaitable<void> task, bool drain);
+    /// A pause that stop() cuts short, so no backoff outlives the drain; callers check `stopping`.
+    asio::awaitable<void> nap_until(clock::time_point t);
+    asio::awaitable<void> nap(clock::duration d) { return nap_until(clock::now() + d); }
     void kick_intake();
     asio::awaitable<void> intake_loop();
     void take_brief(const std::string& name);
