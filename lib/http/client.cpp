@@ -480,7 +480,10 @@ struct client::body_stream::impl {
     bool closing = false;  // close() was called: reads complete with operation_aborted
     bool reading =
         false;  // a read is in flight: close() must cancel it, not destroy the socket under it
-    std::array<char, 64 * 1024> buf{};
+    // Allocated on the first read and not zero-filled: a thousand idle SSE streams must not each
+    // pin a large buffer. SSE events are small; downloads ask for bigger reads (set_read_size).
+    std::unique_ptr<char[]> buf;
+    std::size_t buf_size = 8 * 1024;
 };
 
 client::body_stream::body_stream(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -495,6 +498,9 @@ const beast::http::fields& client::body_stream::headers() const {
 std::optional<std::uint64_t> client::body_stream::content_length() const {
     auto n = impl_->parser->content_length();
     return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+}
+void client::body_stream::set_read_size(std::size_t bytes) {
+    if (!impl_->buf) impl_->buf_size = std::max<std::size_t>(bytes, 512);
 }
 bool client::body_stream::done() const {
     return impl_->done;
@@ -524,9 +530,10 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
             co_return std::pair{std::error_code(sys_error(asio::error::operation_aborted)),
                                 std::string_view{}};
         }
+        if (!s.buf) s.buf = std::make_unique_for_overwrite<char[]>(s.buf_size);
         auto& body = s.parser->get().body();
-        body.data = s.buf.data();
-        body.size = s.buf.size();
+        body.data = s.buf.get();
+        body.size = s.buf_size;
         std::size_t got = 0;
         sys_error ec;
         if (!s.parser->is_done()) {
@@ -537,7 +544,7 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
             });
             s.reading = false;
             ec = rec == bh::error::need_buffer ? sys_error{} : rec;
-            got = s.buf.size() - body.size;
+            got = s.buf_size - body.size;
         }
         const bool cancelled = s.epoch != owner->epoch_ || s.closing;
         if (ec || cancelled) {
@@ -553,7 +560,7 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
                 s.conn.reset();
         }
         if (got > 0 || s.done)
-            co_return std::pair{std::error_code{}, std::string_view(s.buf.data(), got)};
+            co_return std::pair{std::error_code{}, std::string_view(s.buf.get(), got)};
     }
 }
 
@@ -626,6 +633,7 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
         stream->close();
         co_return std::pair{std::error_code(errc::body_too_large), info};
     }
+    stream->set_read_size(64 * 1024);
     while (!stream->done()) {
         auto [rec, piece] = co_await stream->async_read_some(idle);
         if (rec) {

@@ -127,6 +127,9 @@ class client {
         /// close() or destroying the client.
         asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some(
             std::chrono::milliseconds idle);
+        /// Largest piece one read returns (default 8 KiB, enough for SSE); set before the first
+        /// read. Downloads use 64 KiB.
+        void set_read_size(std::size_t bytes);
         bool done() const;
         /// Drops the connection (never returned to the pool mid-body); a read in flight, and any
         /// later one, completes with operation_aborted. After a clean end of the body a keep-alive
