@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <thread>
@@ -25,7 +27,26 @@ struct crash_figures {
     std::int64_t duplicates = 0, runs_created = 0, truncated = 0;
     std::size_t uncertain_lines = 0, recoveries = 0;
     double seconds = 0;
+    std::map<std::string, int> last_event;  ///< the daemon's last log event before each kill
 };
+
+// The last line of this run's log ("" when it logged nothing).
+std::string last_line(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    return last;
+}
+
+// "2026-…Z info output.saved job=…" → "output.saved".
+std::string event_of(const std::string& line) {
+    auto a = line.find(' ');
+    auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b == std::string::npos) return "(nothing logged)";
+    auto c = line.find(' ', b + 1);
+    return line.substr(b + 1, c == std::string::npos ? std::string::npos : c - b - 1);
+}
 
 std::uint32_t seed_from_env(std::uint32_t fallback) {
     if (const char* s = std::getenv("BRIEFD_CRASH_SEED"); s && *s) return static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
@@ -106,12 +127,14 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
             if (!before) drop_some();
             std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 80)));
             early->kill();
+            ++f.last_event[event_of(last_line(early->log_path()))];
             ++f.early_kills;
         } else {
             if (!d_running) d.start();
             if (!before) drop_some();
             std::this_thread::sleep_for(std::chrono::milliseconds(uniform(50, 800)));
             d.kill();
+            ++f.last_event[event_of(last_line(d.log_path()))];
         }
         d_running = false;
         ++f.kills;
@@ -162,6 +185,9 @@ void report(const std::string& policy, std::uint32_t seed, const crash_figures& 
                                        << f.duplicates << " duplicate submissions, " << f.truncated
                                        << " truncated downloads; " << f.uncertain_lines
                                        << " submission.uncertain lines; " << f.seconds << " s");
+    std::string where;
+    for (const auto& [event, n] : f.last_event) where += " " + event + "=" + std::to_string(n);
+    MESSAGE("last event logged before each kill:" << where);
 }
 
 }  // namespace
