@@ -49,7 +49,8 @@ std::string event_of(const std::string& line) {
 }
 
 std::uint32_t seed_from_env(std::uint32_t fallback) {
-    if (const char* s = std::getenv("BRIEFD_CRASH_SEED"); s && *s) return static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
+    if (const char* s = std::getenv("BRIEFD_CRASH_SEED"); s && *s)
+        return static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
     return fallback;
 }
 
@@ -68,10 +69,10 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
     // off half-way (the daemon retries them). The rate window is one real second. Every API
     // response head is held 120 ms, so kills land inside submissions (intent recorded, answer not
     // yet in) often enough to exercise on_uncertain.
-    testing::sim_process sim({"--time-scale", "60", "--run-seconds", "20", "--seed", std::to_string(seed),
-                              "--fail-rate", "0.1", "--truncate-downloads", "0.2", "--rate-window-s", "60",
-                              "--slow-headers", "120"},
-                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::sim_process sim(
+        {"--time-scale", "60", "--run-seconds", "20", "--seed", std::to_string(seed), "--fail-rate",
+         "0.1", "--truncate-downloads", "0.2", "--rate-window-s", "60", "--slow-headers", "120"},
+        {.stderr_file = root.path() / "briefsim.log"});
 
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
@@ -117,13 +118,16 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
 
     const int target_kills = 45;
     bool d_running = true;  // the constructor started it
-    while ((f.kills < target_kills || next < plan.size()) && std::chrono::steady_clock::now() - t0 < 150s) {
+    while ((f.kills < target_kills || next < plan.size()) &&
+           std::chrono::steady_clock::now() - t0 < 150s) {
         bool before = uniform(0, 1) == 0;
         if (before) drop_some();
         if (!d_running && uniform(0, 4) == 0) {
             // Killed during start-up: config, spool, recovery, or the first moments of intake.
-            if (early) early->start();
-            else early.emplace(root.path() / "d", early_opt);
+            if (early)
+                early->start();
+            else
+                early.emplace(root.path() / "d", early_opt);
             if (!before) drop_some();
             std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 80)));
             early->kill();
@@ -147,8 +151,9 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
     auto st = d.stop();
     auto log = d.log();
     if (!filed) {
-        MESSAGE("not every brief was filed; done " << d.done().size() << ", failed " << d.failed().size()
-                                                   << "\nlog tail:\n" << d.log_tail(60));
+        MESSAGE("not every brief was filed; done " << d.done().size() << ", failed "
+                                                   << d.failed().size() << "\nlog tail:\n"
+                                                   << d.log_tail(60));
     }
     REQUIRE(filed);
     CHECK(st.has_value());
@@ -176,15 +181,14 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
 }
 
 void report(const std::string& policy, std::uint32_t seed, const crash_figures& f) {
-    MESSAGE("crash test on_uncertain=" << policy << " seed=" << seed << ": " << f.kills << " SIGKILLs ("
-                                       << f.early_kills << " during start-up), " << f.recoveries
-                                       << " recoveries; " << f.briefs << " briefs / " << f.items << " items -> "
-                                       << f.done << " done, " << f.failed << " failed (" << f.failed_uncertain
-                                       << " for an unknown submission outcome); " << f.outputs
-                                       << " output files verified; briefsim: " << f.runs_created << " runs, "
-                                       << f.duplicates << " duplicate submissions, " << f.truncated
-                                       << " truncated downloads; " << f.uncertain_lines
-                                       << " submission.uncertain lines; " << f.seconds << " s");
+    MESSAGE("crash test on_uncertain="
+            << policy << " seed=" << seed << ": " << f.kills << " SIGKILLs (" << f.early_kills
+            << " during start-up), " << f.recoveries << " recoveries; " << f.briefs << " briefs / "
+            << f.items << " items -> " << f.done << " done, " << f.failed << " failed ("
+            << f.failed_uncertain << " for an unknown submission outcome); " << f.outputs
+            << " output files verified; briefsim: " << f.runs_created << " runs, " << f.duplicates
+            << " duplicate submissions, " << f.truncated << " truncated downloads; "
+            << f.uncertain_lines << " submission.uncertain lines; " << f.seconds << " s");
     std::string where;
     for (const auto& [event, n] : f.last_event) where += " " + event + "=" + std::to_string(n);
     MESSAGE("last event logged before each kill:" << where);
@@ -192,7 +196,8 @@ void report(const std::string& policy, std::uint32_t seed, const crash_figures& 
 
 }  // namespace
 
-TEST_CASE("crash test: SIGKILL at random moments, on_uncertain fail — filed once, nothing sent twice") {
+TEST_CASE(
+    "crash test: SIGKILL at random moments, on_uncertain fail — filed once, nothing sent twice") {
     auto seed = seed_from_env(20260505);
     auto f = crash_run("fail", seed);
     report("fail", seed, f);
@@ -200,11 +205,14 @@ TEST_CASE("crash test: SIGKILL at random moments, on_uncertain fail — filed on
     CHECK(f.duplicates == 0);
     // Runs already submitted were tracked again after each kill, never created a second time.
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items));
-    // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log line.
+    // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log
+    // line.
     CHECK(f.uncertain_lines >= f.failed_uncertain);
 }
 
-TEST_CASE("crash test: SIGKILL at random moments, on_uncertain resubmit — filed once, resends only when said") {
+TEST_CASE(
+    "crash test: SIGKILL at random moments, on_uncertain resubmit — filed once, resends only when "
+    "said") {
     auto seed = seed_from_env(20260505) + 1;
     auto f = crash_run("resubmit", seed);
     report("resubmit", seed, f);

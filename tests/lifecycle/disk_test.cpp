@@ -20,11 +20,13 @@ using namespace std::chrono_literals;
 namespace {
 
 class tmpfs_mount {
-public:
+  public:
     tmpfs_mount(const fs::path& dir, const char* options) : dir_(dir) {
         fs::create_directories(dir_);
-        if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options) == 0) mounted_ = true;
-        else error_ = std::error_code(errno, std::system_category());
+        if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options) == 0)
+            mounted_ = true;
+        else
+            error_ = std::error_code(errno, std::system_category());
     }
     ~tmpfs_mount() {
         if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
@@ -34,7 +36,7 @@ public:
     bool ok() const noexcept { return mounted_; }
     std::error_code error() const noexcept { return error_; }
 
-private:
+  private:
     fs::path dir_;
     bool mounted_ = false;
     std::error_code error_;
@@ -45,7 +47,8 @@ std::size_t fill(const fs::path& p) {
     std::ofstream out(p, std::ios::binary);
     std::string block(4096, 'x');
     std::size_t n = 0;
-    while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) n += block.size();
+    while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush())
+        n += block.size();
     return n;
 }
 
@@ -56,13 +59,14 @@ TEST_CASE("disk full under outputs/: reported, state intact, completes when spac
     auto outputs = root.path() / "d" / "outputs";
     tmpfs_mount m(outputs, "size=1m,mode=0755");
     if (!m.ok()) {
-        MESSAGE("SKIPPED: cannot mount a tmpfs for outputs/ here (" << m.error().message()
-                                                                   << "); disk-full behaviour not exercised");
+        MESSAGE("SKIPPED: cannot mount a tmpfs for outputs/ here ("
+                << m.error().message() << "); disk-full behaviour not exercised");
         return;
     }
     // Each image is padded to 128 KiB, so one output does not fit in what is left.
-    testing::sim_process sim({"--time-scale", "60", "--seed", "41", "--rate-window-s", "60", "--output-bytes", "131072"},
-                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::sim_process sim(
+        {"--time-scale", "60", "--seed", "41", "--rate-window-s", "60", "--output-bytes", "131072"},
+        {.stderr_file = root.path() / "briefsim.log"});
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
     opt.api_key = sim.api_key();
@@ -93,7 +97,8 @@ TEST_CASE("disk full under outputs/: reported, state intact, completes when spac
     MESSAGE("while full, the log said:\n"
             << [&] {
                    std::string s;
-                   for (const auto& l : lines_with(d.log(), {"No space left on device"})) s += l + "\n";
+                   for (const auto& l : lines_with(d.log(), {"No space left on device"}))
+                       s += l + "\n";
                    return s;
                }());
 
@@ -113,13 +118,15 @@ TEST_CASE("disk full under outputs/: reported, state intact, completes when spac
 
 namespace briefd::lifecycle {
 
-TEST_CASE("spool full: the claim cannot be recorded, the brief goes back to incoming/, intake resumes with space") {
+TEST_CASE(
+    "spool full: the claim cannot be recorded, the brief goes back to incoming/, intake resumes "
+    "with space") {
     temp_root root("spoolfull");
     auto spool = root.path() / "d" / "spool";
     tmpfs_mount m(spool, "size=256k,mode=0755");
     if (!m.ok()) {
-        MESSAGE("SKIPPED: cannot mount a tmpfs for spool/ here (" << m.error().message()
-                                                                 << "); spool-full behaviour not exercised");
+        MESSAGE("SKIPPED: cannot mount a tmpfs for spool/ here ("
+                << m.error().message() << "); spool-full behaviour not exercised");
         return;
     }
     testing::sim_process sim({"--time-scale", "60", "--seed", "42", "--rate-window-s", "60"},

@@ -43,7 +43,8 @@ bool notify_message::has(std::string_view assignment) const {
     std::size_t pos = 0;
     while (pos <= text.size()) {
         auto nl = text.find('\n', pos);
-        auto line = std::string_view(text).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        auto line = std::string_view(text).substr(
+            pos, nl == std::string::npos ? std::string::npos : nl - pos);
         if (line == assignment) return true;
         if (nl == std::string::npos) break;
         pos = nl + 1;
@@ -67,7 +68,8 @@ std::string notify_message::value(std::string_view key) const {
 notify_socket::notify_socket(const fs::path& path) : path_(path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (path.string().size() >= sizeof addr.sun_path) throw std::runtime_error("notify socket path too long");
+    if (path.string().size() >= sizeof addr.sun_path)
+        throw std::runtime_error("notify socket path too long");
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0) throw std::system_error(errno, std::system_category(), "socket");
@@ -91,7 +93,8 @@ bool notify_socket::receive_one(int timeout_ms) {
     char buf[4096];
     auto n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0) return false;
-    messages_.push_back({std::string(buf, static_cast<std::size_t>(n)), std::chrono::steady_clock::now()});
+    messages_.push_back(
+        {std::string(buf, static_cast<std::size_t>(n)), std::chrono::steady_clock::now()});
     return true;
 }
 
@@ -107,7 +110,8 @@ long notify_socket::wait_for(const std::function<bool(const notify_message&)>& p
     for (;;) {
         for (; next < messages_.size(); ++next)
             if (pred(messages_[next])) return static_cast<long>(next);
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return -1;
         receive_one(static_cast<int>(std::min<long>(left.count(), 100)));
     }
@@ -118,36 +122,40 @@ long notify_socket::wait_for(const std::function<bool(const notify_message&)>& p
 std::string content_brief(std::string_view tag, std::size_t items) {
     json::array list;
     for (std::size_t i = 0; i < items; ++i)
-        list.push_back(json::object{
-            {"brief", "Lifecycle test " + std::string(tag) + " shot " + std::to_string(i) +
-                          ": sneaker on a rooftop at golden hour"},
-            {"platform", "instagram"},
-            {"modality", "image"}});
+        list.push_back(
+            json::object{{"brief", "Lifecycle test " + std::string(tag) + " shot " +
+                                       std::to_string(i) + ": sneaker on a rooftop at golden hour"},
+                         {"platform", "instagram"},
+                         {"modality", "image"}});
     return json::serialize(json::object{{"items", std::move(list)}});
 }
 
 std::string app_brief(std::string_view tag) {
     return json::serialize(json::object{
         {"app", "ec7ec3ce-69b4-43c9-8eea-fe9752d679a4"},
-        {"inputs", json::object{{"Upload", "https://example.com/lifecycle/" + std::string(tag) + ".jpg"},
-                                {"Style", "Studio"}}}});
+        {"inputs",
+         json::object{{"Upload", "https://example.com/lifecycle/" + std::string(tag) + ".jpg"},
+                      {"Style", "Studio"}}}});
 }
 
 // ---- text -----------------------------------------------------------------------------------
 
 std::size_t count(std::string_view text, std::string_view needle) {
     std::size_t n = 0;
-    for (auto pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + needle.size()))
+    for (auto pos = text.find(needle); pos != std::string_view::npos;
+         pos = text.find(needle, pos + needle.size()))
         ++n;
     return n;
 }
 
-std::vector<std::string> lines_with(std::string_view text, std::initializer_list<std::string_view> needles) {
+std::vector<std::string> lines_with(std::string_view text,
+                                    std::initializer_list<std::string_view> needles) {
     std::vector<std::string> out;
     std::size_t pos = 0;
     while (pos < text.size()) {
         auto nl = text.find('\n', pos);
-        auto line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        auto line =
+            text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
         bool all = true;
         for (auto n : needles) all = all && line.find(n) != std::string_view::npos;
         if (all) out.emplace_back(line);
@@ -172,7 +180,8 @@ std::string sha256_file(const fs::path& p) {
     char buf[65536];
     while (in) {
         in.read(buf, sizeof buf);
-        if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(in.gcount()));
+        if (in.gcount() > 0)
+            EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(in.gcount()));
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -207,11 +216,13 @@ std::vector<std::string> names_in(const fs::path& dir) {
     return out;
 }
 
-std::string stem_of(const std::string& name) { return fs::path(name).stem().string(); }
+std::string stem_of(const std::string& name) {
+    return fs::path(name).stem().string();
+}
 
 bool is_debris(const std::string& n) {
-    return n.ends_with(".part") || n.ends_with(".tmp") || n.ends_with(".dl") || n.ends_with(".corrupt") ||
-           n.starts_with(".");
+    return n.ends_with(".part") || n.ends_with(".tmp") || n.ends_with(".dl") ||
+           n.ends_with(".corrupt") || n.starts_with(".");
 }
 
 }  // namespace
@@ -239,7 +250,8 @@ audit_result audit_spool(const testing::daemon_process& d, const std::set<std::s
     for (const auto& n : failed) {
         try {
             auto e = d.error_file(n);
-            if (json::serialize(e).find("submission outcome unknown") != std::string::npos) ++r.failed_uncertain;
+            if (json::serialize(e).find("submission outcome unknown") != std::string::npos)
+                ++r.failed_uncertain;
         } catch (const std::exception& ex) {
             problem("failed/" + n + " has no readable error file: " + ex.what());
         }
@@ -261,7 +273,8 @@ audit_result audit_spool(const testing::daemon_process& d, const std::set<std::s
             continue;
         }
         const auto& mo = m.as_object();
-        if (mo.at("job").as_string() != job) problem(job + ": manifest names job " + json::serialize(mo.at("job")));
+        if (mo.at("job").as_string() != job)
+            problem(job + ": manifest names job " + json::serialize(mo.at("job")));
         if (done_set.count(n) && mo.at("status").as_string() != "completed")
             problem(job + " is in done/ but its manifest says " + json::serialize(mo.at("status")));
         std::set<std::string> listed{"manifest.json"};
@@ -279,9 +292,10 @@ audit_result audit_spool(const testing::daemon_process& d, const std::set<std::s
                     continue;
                 }
                 if (size != o.at("bytes").to_number<std::uint64_t>())
-                    problem(job + "/" + file + " has " + std::to_string(size) + " bytes, the manifest says " +
-                            json::serialize(o.at("bytes")));
-                if (sha256_file(p) != o.at("sha256").as_string()) problem(job + "/" + file + ": sha256 mismatch");
+                    problem(job + "/" + file + " has " + std::to_string(size) +
+                            " bytes, the manifest says " + json::serialize(o.at("bytes")));
+                if (sha256_file(p) != o.at("sha256").as_string())
+                    problem(job + "/" + file + ": sha256 mismatch");
                 ++r.outputs_checked;
             }
         }
@@ -292,9 +306,11 @@ audit_result audit_spool(const testing::daemon_process& d, const std::set<std::s
     // No debris anywhere.
     for (const auto& top : {d.spool(), d.outputs()}) {
         std::error_code ec;
-        for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end; it.increment(ec)) {
+        for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end;
+             it.increment(ec)) {
             auto n = it->path().filename().string();
-            if (is_debris(n) || n.ends_with(".state.json")) problem("debris: " + it->path().string());
+            if (is_debris(n) || n.ends_with(".state.json"))
+                problem("debris: " + it->path().string());
         }
     }
     return r;

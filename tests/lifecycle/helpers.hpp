@@ -21,14 +21,14 @@ namespace briefd::lifecycle {
 
 /// A directory removed on destruction (kept when BRIEFD_KEEP_TEST_DIRS is set, for post-mortems).
 class temp_root {
-public:
+  public:
     explicit temp_root(std::string_view tag, const std::filesystem::path& base = "/tmp");
     ~temp_root();
     temp_root(const temp_root&) = delete;
     temp_root& operator=(const temp_root&) = delete;
     const std::filesystem::path& path() const noexcept { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -36,13 +36,13 @@ private:
 struct notify_message {
     std::string text;
     std::chrono::steady_clock::time_point at;
-    bool has(std::string_view assignment) const;   ///< e.g. "READY=1": one of its lines
+    bool has(std::string_view assignment) const;    ///< e.g. "READY=1": one of its lines
     std::string value(std::string_view key) const;  ///< "STATUS" → the text after "STATUS="
 };
 
 /// A bound AF_UNIX SOCK_DGRAM socket, the test's stand-in for systemd's notify socket.
 class notify_socket {
-public:
+  public:
     explicit notify_socket(const std::filesystem::path& path);
     ~notify_socket();
     notify_socket(const notify_socket&) = delete;
@@ -53,11 +53,11 @@ public:
     void drain();
     /// Receives until `pred` holds for a message (checked on each new one), or the timeout.
     /// Returns the index of that message in messages(), or -1.
-    long wait_for(const std::function<bool(const notify_message&)>& pred, std::chrono::milliseconds timeout,
-                  std::size_t from = 0);
+    long wait_for(const std::function<bool(const notify_message&)>& pred,
+                  std::chrono::milliseconds timeout, std::size_t from = 0);
     const std::vector<notify_message>& messages() const noexcept { return messages_; }
 
-private:
+  private:
     bool receive_one(int timeout_ms);
     std::filesystem::path path_;
     int fd_ = -1;
@@ -73,7 +73,8 @@ std::string app_brief(std::string_view tag);
 /// Counts occurrences of `needle` in `text`.
 std::size_t count(std::string_view text, std::string_view needle);
 /// Lines of `text` containing every one of `needles`.
-std::vector<std::string> lines_with(std::string_view text, std::initializer_list<std::string_view> needles);
+std::vector<std::string> lines_with(std::string_view text,
+                                    std::initializer_list<std::string_view> needles);
 
 /// Integer counter `key` of briefsim's stats.
 std::int64_t sim_stat(const testing::sim_process& sim, std::string_view key);
@@ -88,7 +89,8 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 struct audit_result {
     std::vector<std::string> problems;
     std::size_t done = 0, failed = 0, outputs_checked = 0;
-    std::size_t failed_uncertain = 0;   ///< failed briefs whose reason is "submission outcome unknown"
+    std::size_t failed_uncertain =
+        0;  ///< failed briefs whose reason is "submission outcome unknown"
 };
 
 /// Checks a finished spool against the names dropped: each dropped name filed exactly once (done/

@@ -15,10 +15,12 @@ namespace briefd::lifecycle {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-TEST_CASE("sd_notify on a real socket: READY after recovery, STATUS, WATCHDOG, RELOADING, STOPPING") {
+TEST_CASE(
+    "sd_notify on a real socket: READY after recovery, STATUS, WATCHDOG, RELOADING, STOPPING") {
     temp_root root("notify");
-    testing::sim_process sim({"--time-scale", "20", "--run-seconds", "40", "--seed", "21", "--rate-window-s", "60"},
-                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::sim_process sim(
+        {"--time-scale", "20", "--run-seconds", "40", "--seed", "21", "--rate-window-s", "60"},
+        {.stderr_file = root.path() / "briefsim.log"});
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
     opt.api_key = sim.api_key();
@@ -48,12 +50,13 @@ TEST_CASE("sd_notify on a real socket: READY after recovery, STATUS, WATCHDOG, R
     bool status_seen = false;
     for (const auto& m : ns.messages()) {
         auto s = m.value("STATUS");
-        if (s.find("queued") != std::string::npos && s.find("active 1") != std::string::npos) status_seen = true;
+        if (s.find("queued") != std::string::npos && s.find("active 1") != std::string::npos)
+            status_seen = true;
     }
     CHECK(status_seen);
 
-    // WATCHDOG=1 at about half of WATCHDOG_USEC (200 ms): several in two seconds. No timing asserted
-    // beyond "several".
+    // WATCHDOG=1 at about half of WATCHDOG_USEC (200 ms): several in two seconds. No timing
+    // asserted beyond "several".
     std::this_thread::sleep_for(2s);
     ns.drain();
     std::size_t beats = 0;
@@ -71,7 +74,8 @@ TEST_CASE("sd_notify on a real socket: READY after recovery, STATUS, WATCHDOG, R
     REQUIRE(!usec_text.empty());
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    auto now_us = static_cast<unsigned long long>(now.tv_sec) * 1000000ull + static_cast<unsigned long long>(now.tv_nsec) / 1000;
+    auto now_us = static_cast<unsigned long long>(now.tv_sec) * 1000000ull +
+                  static_cast<unsigned long long>(now.tv_nsec) / 1000;
     auto usec = std::stoull(usec_text);
     CHECK(usec <= now_us);
     CHECK(usec + 60000000ull > now_us);  // the same clock, not wall time
@@ -83,8 +87,11 @@ TEST_CASE("sd_notify on a real socket: READY after recovery, STATUS, WATCHDOG, R
     REQUIRE(d.wait_filed(1, 30s));
     CHECK(d.done() == std::vector<std::string>{"left.json"});
     CHECK(sim_stat(sim, "runs_created") == 2);
-    CHECK(ns.wait_for([](const notify_message& m) { return m.value("STATUS").find("done 1") != std::string::npos; },
-                      5s) >= 0);
+    CHECK(ns.wait_for(
+              [](const notify_message& m) {
+                  return m.value("STATUS").find("done 1") != std::string::npos;
+              },
+              5s) >= 0);
 
     // SIGTERM: STOPPING=1, then a clean exit.
     mark = ns.messages().size();
@@ -99,7 +106,8 @@ namespace {
 
 // Runs one brief through a daemon with `env`, then a SIGHUP with a wrong key and one more brief
 // (which is held back, the key being rejected), and returns the whole log.
-std::string run_for_log(const fs::path& dir, const testing::sim_process& sim, const std::string& key,
+std::string run_for_log(const fs::path& dir, const testing::sim_process& sim,
+                        const std::string& key,
                         std::vector<std::pair<std::string, std::string>> env) {
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
@@ -138,8 +146,9 @@ TEST_CASE("logging: <N> prefixes with JOURNAL_STREAM, plain without, and never t
     temp_root root("journal");
     std::mt19937_64 rng(std::random_device{}());
     const std::string key = "lma_lifecycle_" + std::to_string(rng()) + std::to_string(rng());
-    testing::sim_process sim({"--time-scale", "60", "--seed", "31", "--rate-window-s", "60", "--key", key},
-                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::sim_process sim(
+        {"--time-scale", "60", "--seed", "31", "--rate-window-s", "60", "--key", key},
+        {.stderr_file = root.path() / "briefsim.log"});
     REQUIRE(sim.api_key() == key);
 
     auto journal = run_for_log(root.path() / "journal", sim, key, {{"JOURNAL_STREAM", "8:123456"}});
@@ -154,7 +163,7 @@ TEST_CASE("logging: <N> prefixes with JOURNAL_STREAM, plain without, and never t
         if (!prefixed) FAIL_CHECK("journal line without <N>: " << l);
     }
     CHECK(lines_with(journal, {"<3>host.blocked"}).size() >= 1);  // errors are priority 3
-    CHECK(lines_with(journal, {"<5>brief.done"}).size() == 1);     // notices 5
+    CHECK(lines_with(journal, {"<5>brief.done"}).size() == 1);    // notices 5
     for (const auto& l : pl) {
         bool plain_line = !l.empty() && l[0] >= '0' && l[0] <= '9';  // an ISO timestamp first
         if (!plain_line) FAIL_CHECK("plain line not starting with a timestamp: " << l);

@@ -40,11 +40,14 @@ std::string emit(const YAML::Node& n) {
 
 }  // namespace
 
-TEST_CASE("SIGTERM with runs in flight: exit 0, state kept, runs resumed at restart without resubmitting") {
+TEST_CASE(
+    "SIGTERM with runs in flight: exit 0, state kept, runs resumed at restart without "
+    "resubmitting") {
     temp_root root("sigterm");
     // Runs last about 3 s, so they are certainly still generating when SIGTERM arrives.
-    testing::sim_process sim({"--time-scale", "20", "--run-seconds", "60", "--seed", "11", "--rate-window-s", "60"},
-                             {.stderr_file = root.path() / "briefsim.log"});
+    testing::sim_process sim(
+        {"--time-scale", "20", "--run-seconds", "60", "--seed", "11", "--rate-window-s", "60"},
+        {.stderr_file = root.path() / "briefsim.log"});
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
     opt.api_key = sim.api_key();
@@ -92,10 +95,13 @@ TEST_CASE("SIGTERM with runs in flight: exit 0, state kept, runs resumed at rest
     for (const auto& p : a.problems) FAIL_CHECK(p);
 }
 
-TEST_CASE("SIGTERM while downloads wait to retry: the waits end with the drain, the outputs resume at restart") {
+TEST_CASE(
+    "SIGTERM while downloads wait to retry: the waits end with the drain, the outputs resume at "
+    "restart") {
     temp_root root("sigterm-dl");
     // Every download is cut off half-way, so each output keeps retrying with growing pauses.
-    testing::sim_process sim({"--time-scale", "60", "--seed", "15", "--rate-window-s", "60", "--truncate-downloads", "1"},
+    testing::sim_process sim({"--time-scale", "60", "--seed", "15", "--rate-window-s", "60",
+                              "--truncate-downloads", "1"},
                              {.stderr_file = root.path() / "briefsim.log"});
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
@@ -110,7 +116,8 @@ TEST_CASE("SIGTERM while downloads wait to retry: the waits end with the drain, 
     REQUIRE(st.has_value());
     CHECK(st->success());
     MESSAGE("SIGTERM to exit with downloads backing off: " << took << " s (drain deadline 5 s)");
-    // A pause before a retry is not work in flight: it ends at once, not at (or after) the deadline.
+    // A pause before a retry is not work in flight: it ends at once, not at (or after) the
+    // deadline.
     CHECK(lines_with(d.log(), {"daemon.drain_timeout"}).empty());
     // The outputs were not given up because of the stop: they resume at the next start.
     CHECK(d.failed().empty());
@@ -122,7 +129,9 @@ TEST_CASE("SIGTERM while downloads wait to retry: the waits end with the drain, 
     d.stop();
 }
 
-TEST_CASE("SIGTERM while the API key is rejected: prompt exit, and the brief is not failed at the next start") {
+TEST_CASE(
+    "SIGTERM while the API key is rejected: prompt exit, and the brief is not failed at the next "
+    "start") {
     temp_root root("sigterm401");
     testing::sim_process sim({"--time-scale", "60", "--seed", "14", "--rate-window-s", "60"},
                              {.stderr_file = root.path() / "briefsim.log"});
@@ -151,7 +160,8 @@ TEST_CASE("SIGTERM while the API key is rejected: prompt exit, and the brief is 
     d.stop();
 }
 
-TEST_CASE("a second SIGTERM during the drain forces the exit; the unanswered submission is not resent") {
+TEST_CASE(
+    "a second SIGTERM during the drain forces the exit; the unanswered submission is not resent") {
     temp_root root("sigterm2");
     testing::sim_process sim({"--time-scale", "60", "--seed", "12", "--rate-window-s", "60"},
                              {.stderr_file = root.path() / "briefsim.log"});
@@ -166,7 +176,8 @@ TEST_CASE("a second SIGTERM during the drain forces the exit; the unanswered sub
     sim.set_faults(json::object{{"slow-headers", 6500}});
     d.drop("slow.json", content_brief("sigterm-slow", 2));
     auto state_file = d.spool() / "active" / "slow.state.json";
-    REQUIRE(wait_until([&] { return read_text(state_file).find("\"submitting\"") != std::string::npos; }, 15s));
+    REQUIRE(wait_until(
+        [&] { return read_text(state_file).find("\"submitting\"") != std::string::npos; }, 15s));
     auto sent_at = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(300ms);  // the request leaves right after the intent is recorded
 
@@ -191,7 +202,8 @@ TEST_CASE("a second SIGTERM during the drain forces the exit; the unanswered sub
     d.start();
     REQUIRE(d.wait_filed(1, 20s));
     CHECK(d.failed() == std::vector<std::string>{"slow.json"});
-    CHECK(json::serialize(d.error_file("slow.json")).find("submission outcome unknown") != std::string::npos);
+    CHECK(json::serialize(d.error_file("slow.json")).find("submission outcome unknown") !=
+          std::string::npos);
     CHECK(lines_with(d.log(), {"submission.uncertain", "job=slow", "action=fail"}).size() == 2);
     std::this_thread::sleep_until(sent_at + 7s);  // briefsim has answered the held request by now
     CHECK(sim_stat(sim, "duplicate_submissions") == 0);
@@ -199,7 +211,9 @@ TEST_CASE("a second SIGTERM during the drain forces the exit; the unanswered sub
     d.stop();
 }
 
-TEST_CASE("SIGHUP: live changes applied, a broken config keeps the running one, restart-only keys named") {
+TEST_CASE(
+    "SIGHUP: live changes applied, a broken config keeps the running one, restart-only keys "
+    "named") {
     temp_root root("sighup");
     notify_socket ns(root.path() / "notify.sock");
     testing::sim_process sim({"--time-scale", "60", "--seed", "13", "--rate-window-s", "60"},
@@ -211,7 +225,8 @@ TEST_CASE("SIGHUP: live changes applied, a broken config keeps the running one, 
     opt.env = {{"NOTIFY_SOCKET", ns.path().string()}};
     testing::daemon_process d(root.path() / "d", opt);
     auto status_has = [](std::string_view s) {
-        return [s](const notify_message& m) { return m.value("STATUS").find(s) != std::string::npos; };
+        return
+            [s](const notify_message& m) { return m.value("STATUS").find(s) != std::string::npos; };
     };
     REQUIRE(ns.wait_for(status_has("/100"), 5s) >= 0);
 
@@ -226,7 +241,8 @@ TEST_CASE("SIGHUP: live changes applied, a broken config keeps the running one, 
     REQUIRE(d.signal(SIGHUP));
     REQUIRE(d.wait_log("config.reloaded", 5s));
     CHECK(lines_with(d.log(), {"config.reloaded", "needs_restart=none"}).size() == 1);
-    auto reloading = ns.wait_for([](const notify_message& m) { return m.has("RELOADING=1"); }, 5s, mark);
+    auto reloading =
+        ns.wait_for([](const notify_message& m) { return m.has("RELOADING=1"); }, 5s, mark);
     REQUIRE(reloading >= 0);
     CHECK(!ns.messages()[static_cast<std::size_t>(reloading)].value("MONOTONIC_USEC").empty());
     CHECK(ns.wait_for([](const notify_message& m) { return m.has("READY=1"); }, 5s,
@@ -241,7 +257,9 @@ TEST_CASE("SIGHUP: live changes applied, a broken config keeps the running one, 
     write_text(d.config_path(), "spool: [unterminated\n");
     REQUIRE(d.signal(SIGHUP));
     REQUIRE(d.wait_log("config.reload_failed", 5s));
-    CHECK(lines_with(d.log(), {"config.reload_failed", "keeping the running configuration"}).size() == 1);
+    CHECK(
+        lines_with(d.log(), {"config.reload_failed", "keeping the running configuration"}).size() ==
+        1);
     CHECK(d.process().running());
     d.drop("after-broken.json", content_brief("sighup-2", 3));
     REQUIRE(d.wait_filed(2, 20s));
