@@ -409,10 +409,6 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
     diff(a.max_brief_bytes != b.max_brief_bytes, "max_brief_bytes");
     diff(a.max_output_bytes != b.max_output_bytes, "max_output_bytes");
     diff(a.settle != b.settle, "settle_ms");
-    diff(a.rescan_interval != b.rescan_interval, "rescan_interval_ms");
-    diff(a.retention != b.retention, "retention_hours");
-    diff(a.on_uncertain != b.on_uncertain, "on_uncertain");
-    diff(a.drain_timeout != b.drain_timeout, "drain_timeout_ms");
     diff(a.max_concurrent_downloads != b.max_concurrent_downloads, "max_concurrent_downloads");
     for (const auto& [name, p] : a.providers) {
         auto it = b.providers.find(name);
@@ -424,7 +420,6 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
         const auto& q = it->second;
         diff(p.base_url != q.base_url, at + ".base_url");
         diff(p.ca_file != q.ca_file, at + ".ca_file");
-        diff(p.batch.max_items != q.batch.max_items, at + ".batch.max_items");
         diff(p.timeouts.connect != q.timeouts.connect, at + ".timeouts.connect_ms");
         diff(p.timeouts.request != q.timeouts.request, at + ".timeouts.request_ms");
         diff(p.timeouts.download_idle != q.timeouts.download_idle, at + ".timeouts.download_idle_ms");

@@ -106,8 +106,9 @@ std::variant<briefd::secret, std::string /*error text*/> load_api_key(const prov
 std::string to_yaml(const config&);
 
 /// Which fields differ in a way that needs a restart (spool, outputs, providers' base_url, ...), for SIGHUP reload.
-/// Reloadable without restart: rate_limit, batch.linger_ms, tracking, retry, the API key source (the key
-/// is re-read on reload), log_level. Everything else that differs is listed by dotted key.
+/// Reloadable without restart: rate_limit, batch (max_items, linger_ms), tracking, retry, the API key
+/// source (the key is re-read on reload), log_level, rescan_interval_ms, retention_hours, on_uncertain,
+/// drain_timeout_ms. Everything else that differs is listed by dotted key.
 std::vector<std::string> restart_required(const config& running, const config& reloaded);
 
 /// Names for log lines and to_yaml: "auto", "sse", "wait", "poll"; "fail", "resubmit".

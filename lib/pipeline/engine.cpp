@@ -683,7 +683,6 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     log_level lvl{};
     if (parse_log_level(cfg.log_level, lvl)) s.log.set_level(lvl);
     s.cfg.log_level = cfg.log_level;
-    s.cfg.settle = cfg.settle;
     s.cfg.rescan_interval = cfg.rescan_interval;
     s.cfg.retention = cfg.retention;
     s.cfg.on_uncertain = cfg.on_uncertain;
