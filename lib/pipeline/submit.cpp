@@ -172,8 +172,11 @@ asio::awaitable<void> engine_impl::submit_batch(batch b) {
         touched.insert(j.rec.job_id);
     });
     for (const auto& id : touched) persist(*find(id));
+    std::string job_list;
+    for (const auto& id : touched) job_list += (job_list.empty() ? "" : ",") + id;
     log.info("batch.submitted", {{"items", live.size()}, {"queued", queued},
-                                 {"failed", live.size() - queued}, {"group", b.group_key.size() > 1 ? "shared" : "default"}});
+                                 {"failed", live.size() - queued}, {"jobs", job_list},
+                                 {"group", b.group_key.size() > 1 ? "shared" : "default"}});
     for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
         if (j.rec.items[i].state == jobs::item_state::submitted) start_tracking(j, i);
         else log.warning("item.failed", {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
