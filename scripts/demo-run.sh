@@ -94,6 +94,16 @@ for d in "$work"/outputs/*/; do
     echo "  $d: $(ls "$d" | grep -vc manifest.json) files + manifest.json ($(du -sh "$d" | cut -f1))"
 done
 stats=$(curl -s "$api/_sim/stats" 2>/dev/null || true)
-[ -n "$stats" ] && echo "briefsim counters: $(echo "$stats" | head -c 600)"
+if [ -n "$stats" ]; then
+    pick() { echo "$stats" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+    echo "briefsim: $(pick requests_total) HTTP requests, API and downloads ($(pick output_requests) downloads; $(pick batches) batches for $(pick batch_items) items," \
+         "$(pick runs_created) runs), 429s $(pick responses_429), over the limit $(pick over_limit)," \
+         "duplicate submissions $(pick duplicate_submissions), downloads carrying the key $(pick output_requests_with_api_key)"
+fi
+first=$(ls -d "$work"/outputs/*/ 2>/dev/null | head -1)
+if [ -n "$first" ]; then
+    echo "a manifest ($first""manifest.json), first 400 bytes:"
+    echo "  $(head -c 400 "$first/manifest.json")…"
+fi
 echo
 echo "Outputs are in $work/outputs; the daemon's log is $work/briefd.log."
