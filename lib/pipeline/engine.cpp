@@ -63,16 +63,14 @@ void semaphore::release() {
     ++free_;
 }
 
-void semaphore::resize(std::size_t n) { free_ = n; }
 
 namespace {
-http::client_options client_opts(const config::config& cfg, const config::provider_config* p) {
+http::client_options client_opts(const config::provider_config* p) {
     http::client_options o;
     if (p) {
         o.ca_file = p->ca_file;
         o.connect_timeout = p->timeouts.connect;
     }
-    (void)cfg;
     return o;
 }
 }  // namespace
@@ -84,7 +82,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
       lamina_cfg(cfg.providers.count("lamina") ? &cfg.providers.at("lamina") : nullptr),
       log(log_),
       layout{cfg.spool, cfg.outputs},
-      client(ex_, client_opts(cfg, lamina_cfg)),
+      client(ex_, client_opts(lamina_cfg)),
       rng(std::random_device{}()),
       batches(lamina_cfg ? lamina_cfg->batch.max_items : 10,
             lamina_cfg ? lamina_cfg->batch.linger : std::chrono::milliseconds(1500)),
@@ -289,7 +287,7 @@ void engine_impl::take_brief(const std::string& name) {
         return;
     }
     log.info("brief.claimed", {{"file", name}, {"job", job_id}});
-    load_job(active_name, job_id, true);
+    load_job(active_name, job_id);
 }
 
 namespace {
@@ -319,7 +317,7 @@ std::optional<std::string> read_brief(const fs::path& p, std::size_t limit, std:
 }
 }  // namespace
 
-void engine_impl::load_job(const std::string& active_name, std::string job_id, bool fresh) {
+void engine_impl::load_job(const std::string& active_name, std::string job_id) {
     auto path = layout.active() / active_name;
     std::string why;
     auto bytes = read_brief(path, cfg.max_brief_bytes, why);
@@ -364,7 +362,6 @@ void engine_impl::load_job(const std::string& active_name, std::string job_id, b
         fs::rename(path, layout.incoming() / active_name, rec);
         return;
     }
-    (void)fresh;
     log.info("job.accepted", {{"job", job->rec.job_id}, {"file", active_name},
                               {"items", job->rec.items.size()}});
     auto& ref = *job;
@@ -591,7 +588,7 @@ void engine_impl::recover() {
         }
         start_job(*j);
     }
-    for (const auto& n : unreferenced) load_job(n, spool::make_job_id(layout, n, n), true);
+    for (const auto& n : unreferenced) load_job(n, spool::make_job_id(layout, n, n));
 }
 
 // ---- run ----------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ public:
     semaphore(asio::any_io_executor ex, std::size_t n) : ex_(ex), free_(n) {}
     asio::awaitable<void> acquire();
     void release();
-    void resize(std::size_t n);
 
 private:
     asio::any_io_executor ex_;
@@ -104,7 +103,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     void kick_intake();
     asio::awaitable<void> intake_loop();
     void take_brief(const std::string& name);
-    void load_job(const std::string& active_name, std::string job_id, bool fresh);
+    void load_job(const std::string& active_name, std::string job_id);
     void refuse(const std::filesystem::path& from, const std::string& name,
                 const std::vector<brief::problem>& problems);
     void start_job(job_ctx& job);
