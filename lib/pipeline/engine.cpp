@@ -317,17 +317,23 @@ std::optional<std::string> read_brief(const fs::path& p, std::size_t limit, std:
 }
 }  // namespace
 
+std::optional<brief::parse_result> engine_impl::parse_active(const std::string& name, std::string& why) const {
+    auto bytes = read_brief(layout.active() / name, cfg.max_brief_bytes, why);
+    if (!bytes) return std::nullopt;
+    brief::limits lim;
+    lim.max_brief_bytes = cfg.max_brief_bytes;
+    return brief::parse(name, *bytes, cfg.default_provider, lim);
+}
+
 void engine_impl::load_job(const std::string& active_name, std::string job_id) {
     auto path = layout.active() / active_name;
     std::string why;
-    auto bytes = read_brief(path, cfg.max_brief_bytes, why);
-    if (!bytes) {
+    auto parsed = parse_active(active_name, why);
+    if (!parsed) {
         log.error("brief.read_failed", {{"file", active_name}, {"error", why}});
         return;
     }
-    brief::limits lim;
-    lim.max_brief_bytes = cfg.max_brief_bytes;
-    auto res = brief::parse(active_name, *bytes, cfg.default_provider, lim);
+    auto& res = *parsed;
     if (!res.ok()) {
         log.warning("brief.invalid", {{"file", active_name}, {"problems", res.problems.size()},
                                       {"first", res.problems.front().to_string()}});
@@ -370,27 +376,33 @@ void engine_impl::load_job(const std::string& active_name, std::string job_id) {
     start_job(ref);
 }
 
+std::pair<std::error_code, std::string> engine_impl::file_failed(const fs::path& from,
+                                                                 const std::string& name,
+                                                                 const std::string& error_text) {
+    // The error file is written first under the name the brief will most likely get, so a crash
+    // in between never leaves a failed brief without its reason.
+    auto predicted = layout.failed() / (name + ".error.json");
+    if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}};
+    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    std::error_code fs_ec;
+    if (ec) fs::remove(predicted, fs_ec);
+    else if (final_name != name)
+        fs::rename(predicted, layout.failed() / (final_name + ".error.json"), fs_ec);
+    return {ec, final_name};
+}
+
 void engine_impl::refuse(const fs::path& from, const std::string& name,
                          const std::vector<brief::problem>& problems) {
     json::array list;
     for (const auto& p : problems) list.push_back(p.to_json());
     json::object err{{"file", name}, {"status", "invalid"}, {"failed_at", unix_now()},
                      {"problems", std::move(list)}};
-    auto text = json::serialize(err);
-    // The error file is written first under the name the brief will most likely get, so a crash
-    // in between never leaves a failed brief without its reason.
-    auto predicted = layout.failed() / (name + ".error.json");
-    auto wec = store::write_file_atomic(predicted, text);
-    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    auto [ec, final_name] = file_failed(from, name, json::serialize(err));
     if (ec) {
+        // Left where it is: a brief in incoming/ is refused again on the next scan, one in
+        // active/ at the next start.
         log.error("brief.file_failed", {{"file", name}, {"error", ec.message()}});
-        std::error_code rm;
-        fs::remove(predicted, rm);
         return;
-    }
-    if (!wec && final_name != name) {
-        std::error_code mv;
-        fs::rename(predicted, layout.failed() / (final_name + ".error.json"), mv);
     }
     ++filed_failed;
     log.warning("brief.refused", {{"file", name}, {"filed_as", final_name},
@@ -447,13 +459,7 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         if (status == "completed") {
             std::tie(ec, final_name) = spool::file_brief(layout, from, spool::outcome::done);
         } else {
-            auto predicted = layout.failed() / (rec.brief_name + ".error.json");
-            ec = store::write_file_atomic(predicted, jobs::error_json(rec, now));
-            if (!ec) std::tie(ec, final_name) = spool::file_brief(layout, from, spool::outcome::failed);
-            if (!ec && final_name != rec.brief_name) {
-                std::error_code mv;
-                fs::rename(predicted, layout.failed() / (final_name + ".error.json"), mv);
-            }
+            std::tie(ec, final_name) = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
         }
     }
     if (ec) {
@@ -533,11 +539,7 @@ void engine_impl::recover() {
             if (n) log.info("recovery.removed_partial", {{"job", rec->job_id}, {"files", n}});
         }
         std::string why;
-        auto bytes = read_brief(brief_path, cfg.max_brief_bytes, why);
-        brief::limits lim;
-        lim.max_brief_bytes = cfg.max_brief_bytes;
-        auto res = bytes ? brief::parse(rec->brief_name, *bytes, cfg.default_provider, lim)
-                         : brief::parse_result{};
+        auto res = parse_active(rec->brief_name, why).value_or(brief::parse_result{});
         if (!res.ok() || res.brief->items.size() != rec->items.size()) {
             log.error("recovery.brief_changed", {{"job", rec->job_id}, {"file", rec->brief_name}});
             for (auto& it : rec->items)

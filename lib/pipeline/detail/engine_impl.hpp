@@ -104,6 +104,13 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<void> intake_loop();
     void take_brief(const std::string& name);
     void load_job(const std::string& active_name, std::string job_id);
+    /// Reads and parses active/<name>; nullopt (with `why`) when the file cannot be read.
+    std::optional<brief::parse_result> parse_active(const std::string& name, std::string& why) const;
+    /// Writes failed/<name>.error.json, then moves `from` into failed/ (renaming the error file if
+    /// the brief's name had to be suffixed). Returns the brief's final name.
+    std::pair<std::error_code, std::string> file_failed(const std::filesystem::path& from,
+                                                        const std::string& name,
+                                                        const std::string& error_text);
     void refuse(const std::filesystem::path& from, const std::string& name,
                 const std::vector<brief::problem>& problems);
     void start_job(job_ctx& job);
