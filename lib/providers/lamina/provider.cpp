@@ -1,0 +1,156 @@
+#include "providers/lamina/provider.hpp"
+
+#include <boost/json.hpp>
+
+namespace briefd::providers::lamina {
+
+namespace json = boost::json;
+using verb = boost::beast::http::verb;
+
+run_phase phase_of(std::string_view s) {
+    if (s == "queued" || s == "pending") return run_phase::queued;
+    if (s == "running" || s == "processing") return run_phase::running;
+    if (s == "completed") return run_phase::completed;
+    if (s == "failed") return run_phase::failed;
+    if (s == "cancelled" || s == "canceled") return run_phase::cancelled;
+    return run_phase::unknown;
+}
+
+run_view view_of(const run_status& run) {
+    run_view v;
+    v.run_id = run.run_id;
+    v.status = run.status;
+    v.phase = phase_of(run.status);
+    v.error = run.error_message;
+    std::size_t done = 0;
+    for (const auto& src : run.outputs) {
+        output_view out;
+        out.label = src.label;
+        out.type = src.type;
+        out.status = src.status;
+        out.mime_type = src.mime_type;
+        if (src.status == "completed") ++done;
+        if (src.status != "completed") {
+            out.error = "output " + (src.status.empty() ? std::string("missing") : src.status) +
+                        (src.error.empty() ? "" : ": " + src.error);
+        } else if (src.value_is_url) {
+            out.url = src.value;
+        } else if (src.value.empty() && src.type != "text") {
+            out.error = "output completed without a URL";
+        } else {
+            // A run's output is finished by its own status, not its type: text travels inline.
+            out.text = src.value;
+            out.ext = src.type == "html" ? "html" : "txt";
+        }
+        v.outputs.push_back(std::move(out));
+    }
+    if (!run.outputs.empty())
+        v.progress_percent = static_cast<int>(done * 100 / run.outputs.size());
+    if (v.phase == run_phase::completed) v.progress_percent = 100;
+    return v;
+}
+
+api_call provider::probe() const {
+    return {verb::get, {"v1", "account", "usage"}};
+}
+
+std::optional<std::string> provider::group_key(const brief::item& it) const {
+    if (const auto* c = std::get_if<brief::content_item>(&it.body)) return lamina::group_key(*c);
+    return std::nullopt;  // app runs: one request each
+}
+
+api_call provider::submit(const std::vector<const brief::item*>& items) const {
+    if (items.size() == 1)
+        if (const auto* a = std::get_if<brief::app_run_item>(&items.front()->body))
+            return {verb::post, {"v1", "apps", a->app_id, "runs"}, {}, app_run_body(*a)};
+    std::vector<const brief::content_item*> content;
+    for (const auto* it : items)
+        if (const auto* c = std::get_if<brief::content_item>(&it->body)) content.push_back(c);
+    return {verb::post, {"v1", "content", "batch"}, {}, batch_body(content)};
+}
+
+std::optional<std::vector<submit_result>> provider::parse_submit(
+    const std::vector<const brief::item*>& items, std::string_view body) const {
+    if (items.size() == 1 && std::holds_alternative<brief::app_run_item>(items.front()->body)) {
+        std::string why;
+        auto id = parse_run_id(body, why);
+        if (!id) return std::nullopt;
+        return std::vector<submit_result>{{true, *id, {}}};
+    }
+    auto parsed = parse_batch_response(body, items.size());
+    if (!parsed) return std::nullopt;
+    std::vector<submit_result> out;
+    for (auto& r : *parsed) out.push_back({r.queued, std::move(r.run_id), std::move(r.error)});
+    return out;
+}
+
+std::optional<std::string> provider::schema_key(const brief::item& it) const {
+    if (const auto* a = std::get_if<brief::app_run_item>(&it.body)) return a->app_id;
+    return std::nullopt;
+}
+
+api_call provider::schema_request(std::string_view app_id) const {
+    return {verb::get, {"v1", "apps", std::string(app_id)}};
+}
+
+std::optional<brief::app_schema> provider::parse_schema(std::string_view body) const {
+    std::error_code ec;
+    json::parse_options opt;
+    opt.max_depth = 64;
+    auto v = json::parse(body, ec, {}, opt);
+    if (ec) return std::nullopt;
+    return brief::parse_app_schema(v);
+}
+
+std::vector<brief::problem> provider::check_inputs(std::string_view file, const brief::item& it,
+                                                   const brief::app_schema& schema) const {
+    const auto* a = std::get_if<brief::app_run_item>(&it.body);
+    if (!a) return {};
+    return brief::validate_inputs(file, it.index, *a, schema);
+}
+
+bool provider::valid_run_id(std::string_view id) const {
+    // Lamina's ids are UUIDs; accept any plain token so a change of format is tolerated, but
+    // nothing that could mean something in a path or query.
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+    return true;
+}
+
+api_call provider::status(std::string_view run_id) const {
+    return {verb::get, {"v1", "runs", std::string(run_id)}};
+}
+
+std::optional<run_view> provider::parse_status(std::string_view body) const {
+    auto r = parse_run(body);
+    if (!r) return std::nullopt;
+    return view_of(*r);
+}
+
+api_call provider::stream(std::string_view run_id) const {
+    return {verb::get,
+            {"v1", "runs", std::string(run_id), "stream"},
+            {},
+            {},
+            {{"Accept", "text/event-stream"}}};
+}
+
+std::optional<run_view> provider::parse_event(std::string_view type, std::string_view data) const {
+    if (type != "progress" && type != "complete" && type != "error") return std::nullopt;
+    return parse_status(data);
+}
+
+api_call provider::wait(std::string_view run_id, std::chrono::seconds timeout) const {
+    return {verb::get,
+            {"v1", "runs", std::string(run_id), "wait"},
+            {{"timeout", std::to_string(timeout.count())}}};
+}
+
+std::optional<std::pair<run_view, bool>> provider::parse_wait(std::string_view body) const {
+    auto w = lamina::parse_wait(body);
+    if (!w) return std::nullopt;
+    return std::pair{view_of(w->first), w->second};
+}
+
+}  // namespace briefd::providers::lamina

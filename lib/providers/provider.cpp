@@ -1,0 +1,106 @@
+#include "providers/provider.hpp"
+
+#include "providers/hrizn/hrizn.hpp"
+#include "providers/lamina/provider.hpp"
+#include "store/atomic_file.hpp"
+
+namespace briefd::providers {
+
+std::string_view to_string(run_phase p) noexcept {
+    switch (p) {
+        case run_phase::queued:
+            return "queued";
+        case run_phase::running:
+            return "running";
+        case run_phase::awaiting_input:
+            return "awaiting_input";
+        case run_phase::completed:
+            return "completed";
+        case run_phase::failed:
+            return "failed";
+        case run_phase::cancelled:
+            return "cancelled";
+        case run_phase::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+// Defaults for what a provider does not offer. The engine only calls these when the provider's
+// channels() or schema_key() said it could, so reaching one is a provider bug: the calls below
+// name a resource that cannot exist and the parsers read nothing.
+api_call provider::schema_request(std::string_view) const {
+    return {};
+}
+std::optional<brief::app_schema> provider::parse_schema(std::string_view) const {
+    return std::nullopt;
+}
+api_call provider::stream(std::string_view) const {
+    return {};
+}
+std::optional<run_view> provider::parse_event(std::string_view, std::string_view) const {
+    return std::nullopt;
+}
+api_call provider::wait(std::string_view, std::chrono::seconds) const {
+    return {};
+}
+std::optional<std::pair<run_view, bool>> provider::parse_wait(std::string_view) const {
+    return std::nullopt;
+}
+api_call provider::list(std::string_view, std::size_t) const {
+    return {};
+}
+std::optional<list_page> provider::parse_list(std::string_view) const {
+    return std::nullopt;
+}
+
+std::optional<api_call> provider::provide_input(const brief::item&, std::string_view,
+                                                std::string& why) const {
+    why = "the provider asked for input, and briefd has no way to give it for this provider";
+    return std::nullopt;
+}
+
+std::optional<std::string> provider::fetched_output(const output_view&, std::string_view,
+                                                    std::string_view body, std::string&) const {
+    return std::string(body);
+}
+
+boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c) {
+    boost::urls::url u(base);
+    std::string path(base.path());
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    u.set_path(path);
+    auto segs = u.segments();
+    for (const auto& s : c.segments) segs.push_back(s);
+    u.remove_query();
+    if (!c.query.empty()) {
+        auto params = u.params();
+        for (const auto& [k, v] : c.query) params.append({k, v});
+    }
+    u.remove_fragment();
+    return u;
+}
+
+const provider* find(std::string_view name) {
+    static const lamina::provider lamina_api;
+    static const hrizn::provider hrizn_api;
+    if (name == lamina_api.name()) return &lamina_api;
+    if (name == hrizn_api.name()) return &hrizn_api;
+    return nullptr;
+}
+
+std::string idempotency_key(std::string_view salt,
+                            const std::vector<std::pair<std::string, std::size_t>>& members) {
+    std::string text(salt);
+    for (const auto& [job, index] : members) {
+        text += '\n';
+        text += job;
+        text += '#';
+        text += std::to_string(index);
+    }
+    // "briefd-" + 40 hex digits: deterministic, fixed length, header-safe whatever the job ids
+    // hold.
+    return "briefd-" + store::sha256_hex(text).substr(0, 40);
+}
+
+}  // namespace briefd::providers

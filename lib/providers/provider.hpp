@@ -1,0 +1,205 @@
+// The seam between the engine and one content API (DESIGN §12). A provider says, without doing any
+// I/O, how its key is sent, what one request may carry and which items may share it, how a submit
+// response maps to per-item run ids or errors, which tracking channels it offers, how a status
+// response maps to a neutral run view, how its errors classify and which idempotency header it
+// takes. lib/pipeline drives any provider through this interface and knows none by name.
+//
+// Every request is an `api_call` relative to the provider's base_url. Its path is a list of
+// segments that the engine appends one by one with Boost.URL (each percent-encoded), so a
+// server-supplied id containing '/', '?', '%' or ".." can never change which resource is asked
+// for; ids that do not have the provider's shape are refused before that (`valid_run_id`).
+#pragma once
+
+#include "brief/brief.hpp"
+#include "core/error.hpp"
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/object.hpp>
+#include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace briefd::providers {
+
+/// A run's (or Hrizn article's, or Layers job's) state as the engine sees it.
+enum class run_phase {
+    queued,
+    running,
+    awaiting_input,  ///< the provider waits for the client to supply something (Hrizn interactive)
+    completed,
+    failed,
+    cancelled,
+    unknown  ///< a status word we don't know: tolerated, not terminal
+};
+
+inline bool is_terminal(run_phase p) {
+    return p == run_phase::completed || p == run_phase::failed || p == run_phase::cancelled;
+}
+std::string_view to_string(run_phase p) noexcept;
+
+/// One request relative to the provider's base_url.
+struct api_call {
+    boost::beast::http::verb method = boost::beast::http::verb::get;
+    std::vector<std::string> segments;  ///< appended to base_url's path, one encoded segment each
+    std::vector<std::pair<std::string, std::string>> query;
+    std::string body;  ///< JSON when non-empty
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// How a run's outcome can be learned. A provider offers a set of these.
+enum channel : unsigned {
+    channel_sse = 1u << 0,   ///< an event stream per run
+    channel_wait = 1u << 1,  ///< a long-poll request per run
+    channel_poll = 1u << 2,  ///< a status request per run
+    channel_list = 1u << 3,  ///< one list request shows the status of many runs
+};
+
+/// One output of a finished run, as the provider describes it.
+struct output_view {
+    std::string label;
+    std::string type;    ///< image, video, text, html, json, … (the provider's word)
+    std::string status;  ///< "completed" when it can be saved; anything else is an output error
+    std::string error;   ///< the provider's reason when not completed (cleaned)
+    /// Exactly one of the next three says where the content is.
+    std::string url;  ///< an absolute http(s) URL to stream to disk
+    std::optional<api_call>
+        fetch;  ///< an API request whose response fetched_output() turns into the file
+    std::optional<std::string> text;  ///< the content itself (text outputs in the run payload)
+    std::string ext;  ///< file extension when the provider knows it (html, json, txt)
+    std::string mime_type;
+    std::optional<std::uint64_t> size_bytes;  ///< to verify the download against
+    std::string sha256;                       ///< lowercase hex, to verify the download against
+    boost::json::object meta;                 ///< extra manifest fields (caption, hook, approval)
+};
+
+/// A run's state in neutral terms.
+struct run_view {
+    std::string run_id;
+    run_phase phase = run_phase::unknown;
+    std::string status;         ///< the provider's own word for it
+    int progress_percent = -1;  ///< 0..100 when known
+    std::vector<output_view> outputs;
+    std::string error;  ///< why it failed (cleaned provider text)
+    std::string etag;
+    std::string created_at;  ///< as the provider wrote it (list tracking orders by it)
+};
+
+/// One item of a submit request, as the response tells it.
+struct submit_result {
+    bool accepted = false;
+    std::string run_id;
+    std::string error;  ///< why the provider refused this item (cleaned)
+};
+
+/// One page of a list of runs (newest first).
+struct list_page {
+    std::vector<run_view> runs;
+    std::string next_cursor;
+    bool has_more = false;
+};
+
+class provider {
+  public:
+    virtual ~provider() = default;
+
+    /// lamina, hrizn, layers: the key under providers: and in briefs' `provider:`.
+    virtual std::string_view name() const = 0;
+
+    // ---- credentials -------------------------------------------------------------------------
+    /// The header that carries the API key, and its value for a given key.
+    virtual std::string credential_header() const = 0;
+    virtual std::string credential_value(std::string_view key) const { return std::string(key); }
+    /// A cheap authenticated GET that tells whether the key works (probed while blocked).
+    virtual api_call probe() const = 0;
+
+    // ---- submission --------------------------------------------------------------------------
+    /// The most items one request may carry.
+    virtual std::size_t max_items_per_request() const = 0;
+    /// Items with equal keys may share one request; nullopt: the item is sent on its own.
+    virtual std::optional<std::string> group_key(const brief::item& it) const = 0;
+    /// The idempotency header's name, empty when the provider has none.
+    virtual std::string idempotency_header() const { return {}; }
+    /// The request that creates runs for `items` (all with the same group key, at most max).
+    virtual api_call submit(const std::vector<const brief::item*>& items) const = 0;
+    /// A 2xx response to submit(items) → one result per item sent, in order; nullopt when the
+    /// body is not the documented shape (then what was created is unknown).
+    virtual std::optional<std::vector<submit_result>> parse_submit(
+        const std::vector<const brief::item*>& items, std::string_view body) const = 0;
+
+    // ---- input schemas (optional) ------------------------------------------------------------
+    /// The key of the schema an item's inputs must be checked against before submission (Lamina:
+    /// the app id), or nullopt when there is none.
+    virtual std::optional<std::string> schema_key(const brief::item&) const { return std::nullopt; }
+    virtual api_call schema_request(std::string_view key) const;
+    virtual std::optional<brief::app_schema> parse_schema(std::string_view body) const;
+    virtual std::vector<brief::problem> check_inputs(std::string_view file, const brief::item&,
+                                                     const brief::app_schema&) const {
+        return {};
+    }
+
+    // ---- tracking ----------------------------------------------------------------------------
+    /// The channels that can track this item's run (a set of `channel` bits).
+    virtual unsigned channels(const brief::item& it) const = 0;
+    /// True when `id` has the shape of this provider's run ids (checked before it is used).
+    virtual bool valid_run_id(std::string_view id) const = 0;
+    /// GET of one run's status.
+    virtual api_call status(std::string_view run_id) const = 0;
+    virtual std::optional<run_view> parse_status(std::string_view body) const = 0;
+    /// The event stream of one run (channel_sse) and how one event's data reads.
+    virtual api_call stream(std::string_view run_id) const;
+    /// For events that carry the run (progress, complete, error): its view; nullopt otherwise.
+    virtual std::optional<run_view> parse_event(std::string_view type, std::string_view data) const;
+    /// Long-poll of one run (channel_wait); parse_wait says also whether the wait timed out.
+    virtual api_call wait(std::string_view run_id, std::chrono::seconds timeout) const;
+    virtual std::optional<std::pair<run_view, bool>> parse_wait(std::string_view body) const;
+    /// One page of the list of runs, newest first (channel_list).
+    virtual api_call list(std::string_view cursor, std::size_t limit) const;
+    virtual std::optional<list_page> parse_list(std::string_view body) const;
+    /// The largest page list() may ask for.
+    virtual std::size_t list_page_limit() const { return 100; }
+
+    /// A run in awaiting_input: the request that supplies the input, or nullopt with `why` when
+    /// the brief does not have it (the item then fails with that reason).
+    virtual std::optional<api_call> provide_input(const brief::item&, std::string_view run_id,
+                                                  std::string& why) const;
+
+    // ---- outputs -----------------------------------------------------------------------------
+    /// The outputs of a completed run (by default the ones in its view).
+    virtual std::vector<output_view> outputs(const brief::item&, const run_view& run) const {
+        return run.outputs;
+    }
+    /// Turns the 2xx response to an output's `fetch` into the file's bytes; nullopt with `why`
+    /// when the body is not what the provider documents.
+    virtual std::optional<std::string> fetched_output(const output_view& out,
+                                                      std::string_view content_type,
+                                                      std::string_view body,
+                                                      std::string& why) const;
+
+    // ---- errors ------------------------------------------------------------------------------
+    /// Maps a non-2xx response to the project error (unauthorized/payment_required pause the
+    /// account, rate_limited pauses the host, server_error retries, rejected/not_found are final)
+    /// and keeps the server's words in `diag`.
+    virtual std::error_code classify_error(unsigned status, std::string_view body,
+                                           diagnostics& diag) const = 0;
+};
+
+/// base_url + the call's segments (each appended as one percent-encoded segment, so nothing in a
+/// segment can add a segment, climb with "..", or start a query) + its query; no fragment.
+boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c);
+
+/// The provider called `name`, or nullptr when briefd has none by that name.
+const provider* find(std::string_view name);
+
+/// A deterministic idempotency key for one submission: the same members (job id + item index, in
+/// order) always give the same key, at most 64 characters, safe in a header.
+std::string idempotency_key(std::string_view salt,
+                            const std::vector<std::pair<std::string, std::size_t>>& members);
+
+}  // namespace briefd::providers
