@@ -404,10 +404,15 @@ std::optional<item_body> hrizn(item_checker& c) {
     c.one_of("content_intent", false, {"fixed_ops", "variable", "general"});
     c.boolean("auto_compliance");
     c.boolean("auto_content_tools");
-    // Interactive mode parks the item in awaiting_input for a person to pick questions; a drop-folder
-    // daemon has no person to ask, so it would wait forever.
-    if (auto m = c.one_of("mode", false, {"simple", "interactive"}); m && *m == "interactive")
-        c.problem("mode", "interactive mode waits for a person; briefd supports simple");
+    // Interactive mode parks the article in awaiting_input; briefd then generates it with the
+    // item's selected_question_ids (DESIGN §12), so an interactive item must name them.
+    if (auto m = c.one_of("mode", false, {"simple", "interactive"}); m && *m == "interactive") {
+        const auto* q = c.get("selected_question_ids");
+        if (!q || q->is_null())
+            c.problem("selected_question_ids",
+                      "required with mode: interactive (briefd answers awaiting_input with them; there is no "
+                      "person to pick questions)");
+    }
     c.string("language", false);
     c.integer(c.get("content_length"), "content_length", 1, 1000000);
     c.string("content_depth", false);

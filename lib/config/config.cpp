@@ -197,10 +197,18 @@ provider_config read_provider(const reader& r, const field& pf) {
         r.fail(m.at("api_key_env"), "give api_key_file or api_key_env, not both");
     if (m.count("ca_file")) p.ca_file = r.absolute_path(m.at("ca_file")).string();
 
+    // Documented defaults where the providers differ: Hrizn allows 60 requests a minute and 10,000
+    // a day per key, and its articles take minutes, so it is polled every 15 s.
+    if (p.name == "hrizn") {
+        p.rate_limit.requests = 60;
+        p.rate_limit.per_day = 10000;
+        p.tracking.poll_interval = std::chrono::seconds(15);
+    }
     if (auto it = m.find("rate_limit"); it != m.end()) {
-        auto rl = r.mapping(it->second.value, it->second.path, it->second.line(), {"requests", "per_seconds"});
+        auto rl = r.mapping(it->second.value, it->second.path, it->second.line(), {"requests", "per_seconds", "per_day"});
         if (rl.count("requests")) p.rate_limit.requests = static_cast<std::size_t>(r.integer(rl.at("requests"), 1, 1000000));
         if (rl.count("per_seconds")) p.rate_limit.per_seconds = std::chrono::seconds(r.integer(rl.at("per_seconds"), 1, 86400));
+        if (rl.count("per_day")) p.rate_limit.per_day = static_cast<std::size_t>(r.integer(rl.at("per_day"), 1, 100000000));
     }
     if (auto it = m.find("batch"); it != m.end()) {
         auto b = r.mapping(it->second.value, it->second.path, it->second.line(), {"max_items", "linger_ms"});
@@ -364,7 +372,9 @@ std::string to_yaml(const config& c) {
         if (!p.ca_file.empty()) e << YAML::Key << "ca_file" << YAML::Value << p.ca_file;
         e << YAML::Key << "rate_limit" << YAML::Value << YAML::BeginMap
           << YAML::Key << "requests" << YAML::Value << p.rate_limit.requests
-          << YAML::Key << "per_seconds" << YAML::Value << p.rate_limit.per_seconds.count() << YAML::EndMap;
+          << YAML::Key << "per_seconds" << YAML::Value << p.rate_limit.per_seconds.count();
+        if (p.rate_limit.per_day) e << YAML::Key << "per_day" << YAML::Value << p.rate_limit.per_day;
+        e << YAML::EndMap;
         e << YAML::Key << "batch" << YAML::Value << YAML::BeginMap
           << YAML::Key << "max_items" << YAML::Value << p.batch.max_items
           << YAML::Key << "linger_ms" << YAML::Value << p.batch.linger.count() << YAML::EndMap;

@@ -27,6 +27,7 @@ enum class uncertain_policy { fail, resubmit };
 struct rate_limit_config {
     std::size_t requests = 100;                  ///< at most this many requests in any window of per_seconds
     std::chrono::seconds per_seconds{60};        ///< the window length
+    std::size_t per_day = 0;                     ///< optional daily cap (0 = none): at most this many in any 24 h
 };
 
 struct batch_config {

@@ -62,12 +62,17 @@ json::value to_json(const job_record& j) {
             outs.push_back(json::object{{"index", o.index}, {"label", o.label}, {"type", o.type},
                                         {"status", o.status}, {"url", o.url}, {"file", o.file},
                                         {"bytes", o.bytes}, {"sha256", o.sha256},
-                                        {"error", o.error}, {"saved", o.saved}});
+                                        {"error", o.error}, {"saved", o.saved}, {"fetch", o.fetch},
+                                        {"ext", o.ext}, {"expected_bytes", o.expected_bytes},
+                                        {"expected_sha256", o.expected_sha256}, {"meta", o.meta_json}});
         }
+        json::array group;
+        for (const auto& [job, index] : i.submit_group) group.push_back(json::array{json::value(job), json::value(index)});
         items.push_back(json::object{{"index", i.index}, {"state", to_string(i.state)},
                                      {"run_id", i.run_id}, {"run_status", i.run_status},
                                      {"error", i.error}, {"provider_code", i.provider_code},
                                      {"submit_attempts", i.submit_attempts},
+                                     {"submit_key", i.submit_key}, {"submit_group", std::move(group)},
                                      {"outputs_known", i.outputs_known}, {"outputs", std::move(outs)}});
     }
     return json::object{{"version", 1},           {"job", j.job_id},
@@ -104,6 +109,17 @@ std::optional<job_record> from_json(std::string_view text) {
         i.provider_code = get_str(io, "provider_code");
         i.submit_attempts = static_cast<unsigned>(get_u64(io, "submit_attempts"));
         i.outputs_known = get_bool(io, "outputs_known");
+        i.submit_key = get_str(io, "submit_key");
+        if (auto* g = io.if_contains("submit_group"); g && g->is_array()) {
+            for (const auto& m : g->get_array()) {
+                const auto* pair = m.if_array();
+                if (!pair || pair->size() != 2 || !(*pair)[0].is_string()) return std::nullopt;
+                const auto& n = (*pair)[1];
+                if (!n.is_uint64() && !(n.is_int64() && n.get_int64() >= 0)) return std::nullopt;
+                i.submit_group.emplace_back(std::string((*pair)[0].get_string()),
+                                            n.is_uint64() ? n.get_uint64() : static_cast<std::uint64_t>(n.get_int64()));
+            }
+        }
         if (auto* outs = io.if_contains("outputs"); outs && outs->is_array()) {
             for (const auto& ov : outs->get_array()) {
                 if (!ov.is_object()) return std::nullopt;
@@ -119,6 +135,11 @@ std::optional<job_record> from_json(std::string_view text) {
                 out.sha256 = get_str(oo, "sha256");
                 out.error = get_str(oo, "error");
                 out.saved = get_bool(oo, "saved");
+                out.fetch = get_bool(oo, "fetch");
+                out.ext = get_str(oo, "ext");
+                out.expected_bytes = get_u64(oo, "expected_bytes");
+                out.expected_sha256 = get_str(oo, "expected_sha256");
+                out.meta_json = get_str(oo, "meta");
                 i.outputs.push_back(std::move(out));
             }
         }
@@ -156,6 +177,14 @@ std::string manifest_json(const job_record& j, std::int64_t finished_at) {
             }
             out["source_url"] = nullable(o.url);
             out["error"] = nullable(o.error);
+            // Provider extras (Layers: caption, hook, approvalStatus) never replace our own fields.
+            if (!o.meta_json.empty()) {
+                std::error_code mec;
+                auto meta = json::parse(o.meta_json, mec);
+                if (!mec && meta.is_object())
+                    for (const auto& kv : meta.get_object())
+                        if (!out.contains(kv.key())) out[kv.key()] = kv.value();
+            }
             outs.push_back(std::move(out));
         }
         std::string status = i.state == item_state::finished ? i.run_status : "failed";

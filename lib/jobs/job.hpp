@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace briefd::jobs {
@@ -35,6 +36,13 @@ struct output_record {
     std::string sha256;
     std::string error;      ///< why it has no file
     bool saved = false;     ///< the file is complete and durable under its final name
+    /// `url` is an API request (on the provider's origin, with its key) whose response the
+    /// provider turns into the file, not a file to stream as is.
+    bool fetch = false;
+    std::string ext;                ///< extension the provider gave (else picked from the response)
+    std::uint64_t expected_bytes = 0;   ///< the provider's size of the file (0 = not given)
+    std::string expected_sha256;    ///< the provider's checksum of the file (lowercase hex; empty = not given)
+    std::string meta_json;          ///< extra manifest fields from the provider, a JSON object (may be empty)
 };
 
 struct item_record {
@@ -45,6 +53,11 @@ struct item_record {
     std::string error;        ///< why the item failed: our words + the provider's (cleaned)
     std::string provider_code;
     unsigned submit_attempts = 0;
+    /// With a provider that takes idempotency keys: the key of the request that carried the item
+    /// and every item of that request (job id, item index), in request order, so an uncertain
+    /// submission is sent again as exactly the same request and the provider replays its answer.
+    std::string submit_key;
+    std::vector<std::pair<std::string, std::size_t>> submit_group;
     bool outputs_known = false;   ///< the run ended and `outputs` lists every output it has
     std::vector<output_record> outputs;
 };

@@ -1,7 +1,7 @@
 // Outputs: each media output is streamed to outputs/<job>/.<item>-<output>.dl.part, hashed on the
 // way, fsynced and renamed to its final name (whose extension comes from the response's
-// Content-Type, else the URL, else the output type). Never through the API key: the HTTP client
-// only attaches credentials to the provider's own origin.
+// Content-Type, else the URL, else the output type). The HTTP client attaches the provider's key
+// only to requests for the provider's own origin, so a CDN or files host never sees it.
 #include "pipeline/detail/engine_impl.hpp"
 
 #include "ratelimit/backoff.hpp"
@@ -10,6 +10,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
 
 namespace briefd::pipeline::detail {
 
@@ -44,6 +45,62 @@ void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
     if (all_done) maybe_file(job);
 }
 
+asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std::string job_id, std::size_t item,
+                                                       std::size_t o, boost::urls::url url) {
+    // An output served by the API itself (Hrizn's article HTML and components): one rate-budgeted
+    // request with the provider's key, its body turned into the file by the provider, written
+    // atomically. Small by nature: the client's body limit applies.
+    http::request req;
+    req.url = url;
+    req.timeout = slot.cfg.timeouts.request;
+    req.headers.emplace_back("Accept", "*/*");
+    std::string error;
+    for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
+        auto res = co_await slot.host->async_call(req, scheduler::priority::track, scheduler::retry_mode::idempotent);
+        if (stopping || res.ec == errc::shutting_down) co_return std::string{};
+        auto* job = find(job_id);
+        if (!job) co_return std::string{};
+        auto& out = job->rec.items[item].outputs[o];
+        if (res.ec) {
+            error = "download failed: " + std::string(res.ec.message()) +
+                    (res.resp.status ? " (HTTP " + std::to_string(res.resp.status) + ")" : "") +
+                    (res.diag.message.empty() ? "" : ": " + res.diag.message);
+            if (!is_retryable(res.ec)) break;
+            continue;
+        }
+        providers::output_view view;
+        view.label = out.label;
+        view.type = out.type;
+        view.ext = out.ext;
+        std::string ct, why;
+        if (auto it = res.resp.headers.find(boost::beast::http::field::content_type); it != res.resp.headers.end())
+            ct = std::string(it->value());
+        auto bytes = slot.api.fetched_output(view, ct, res.resp.body, why);
+        if (!bytes) {
+            error = "download failed: " + why;
+            co_await nap(std::chrono::seconds(1) * (attempt + 1));
+            continue;
+        }
+        auto ext = out.ext.empty() ? store::pick_extension(ct, url.path(), out.type) : out.ext;
+        auto dir = job_dir(*job);
+        auto name = store::output_file_name(item, o, out.label, ext);
+        if (!store::is_within(dir, dir / name)) co_return std::string("unsafe output name");
+        if (auto wec = store::write_file_atomic(dir / name, *bytes)) {
+            error = "cannot save file: " + wec.message();
+            continue;
+        }
+        out.file = name;
+        out.bytes = bytes->size();
+        out.sha256 = store::sha256_hex(*bytes);
+        out.saved = true;
+        out.error.clear();
+        log.info("output.saved", {{"job", job_id}, {"item", item}, {"output", o}, {"file", name},
+                                  {"bytes", out.bytes}});
+        co_return std::string{};
+    }
+    co_return error.empty() ? std::string("download failed") : error;
+}
+
 asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size_t item, std::size_t o) {
     struct release_guard {
         engine_impl& e;
@@ -59,6 +116,8 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
 
     auto* job = find(job_id);
     if (!job || stopping) co_return;
+    auto* slot = slot_of(*job);
+    if (!slot) co_return;
     auto dir = job_dir(*job);
     std::error_code dec;
     std::filesystem::create_directories(dir, dec);
@@ -67,6 +126,8 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     std::string error;
     if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
         error = "output URL is not http(s)";
+    } else if (job->rec.items[item].outputs[o].fetch) {
+        error = co_await fetch_output(*slot, job_id, item, o, *parsed);
     } else {
         ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
         for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
@@ -91,8 +152,8 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             http::request req;
             req.url = *parsed;
             req.timeout = std::chrono::hours(6);  // whole transfer; stalls are caught by `idle`
-            auto idle = lamina_cfg ? lamina_cfg->timeouts.download_idle : std::chrono::milliseconds(60000);
-            auto [ec, info] = co_await client.async_download(
+            auto idle = slot->cfg.timeouts.download_idle;
+            auto [ec, info] = co_await slot->client.async_download(
                 req, cfg.max_output_bytes, idle,
                 [&part](std::string_view chunk) { return part.write(chunk); });
             if (stopping) {
@@ -124,6 +185,23 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             }
             auto sha = part.sha256_hex();
             auto bytes = part.bytes();
+            {
+                // The provider's size and checksum, when it gives them: a mismatch is a failed
+                // download (retried), never a saved file.
+                const auto& want = find(job_id)->rec.items[item].outputs[o];
+                std::string bad;
+                if (want.expected_bytes && want.expected_bytes != bytes)
+                    bad = "size " + std::to_string(bytes) + " bytes, the provider said " + std::to_string(want.expected_bytes);
+                else if (!want.expected_sha256.empty() && !boost::beast::iequals(want.expected_sha256, sha))
+                    bad = "sha256 " + sha + " does not match the provider's " + diagnostics::clean(want.expected_sha256, 64);
+                if (!bad.empty()) {
+                    part.discard();
+                    error = "download failed: " + bad;
+                    log.info("output.retry", {{"job", job_id}, {"item", item}, {"output", o}, {"error", error},
+                                              {"attempt", attempt + 1}});
+                    continue;
+                }
+            }
             if (auto cec = part.commit()) {
                 error = "cannot save file: " + cec.message();
                 continue;
@@ -154,7 +232,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
         }
     }
     job = find(job_id);
-    if (!job) co_return;
+    if (!job || stopping) co_return;  // at shutdown an unsaved output is redone at the next start
     auto& out = job->rec.items[item].outputs[o];
     if (!out.saved) {
         out.error = error.empty() ? "download failed" : error;

@@ -31,15 +31,6 @@ std::int64_t unix_now() {
                std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-run_phase phase_of(std::string_view s) {
-    if (s == "queued" || s == "pending") return run_phase::queued;
-    if (s == "running" || s == "processing") return run_phase::running;
-    if (s == "completed") return run_phase::completed;
-    if (s == "failed") return run_phase::failed;
-    if (s == "cancelled" || s == "canceled") return run_phase::cancelled;
-    return run_phase::unknown;
-}
-
 asio::awaitable<void> semaphore::acquire() {
     if (free_ > 0 && waiters_.empty()) {
         --free_;
@@ -64,85 +55,35 @@ void semaphore::release() {
 }
 
 
-namespace {
-http::client_options client_opts(const config::provider_config* p) {
-    http::client_options o;
-    if (p) {
-        o.ca_file = p->ca_file;
-        o.connect_timeout = p->timeouts.connect;
-    }
-    return o;
-}
-}  // namespace
-
 engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                          std::map<std::string, secret> keys, logger& log_)
     : ex(ex_),
       cfg(std::move(cfg_)),
-      lamina_cfg(cfg.providers.count("lamina") ? &cfg.providers.at("lamina") : nullptr),
       log(log_),
       layout{cfg.spool, cfg.outputs},
-      client(ex_, client_opts(lamina_cfg)),
       rng(std::random_device{}()),
-      batches(lamina_cfg ? lamina_cfg->batch.max_items : 10,
-            lamina_cfg ? lamina_cfg->batch.linger : std::chrono::milliseconds(1500)),
-      batch_timer(ex_),
       intake_wake(ex_),
       settle(cfg.settle),
       downloads(ex_, cfg.max_concurrent_downloads),
       drained(ex_),
       drain_deadline(ex_) {
-    if (lamina_cfg) {
-        auto u = boost::urls::parse_uri(lamina_cfg->base_url);
-        if (u) base_url = *u;
-        if (auto o = http::origin::from_url(base_url); o && keys.count("lamina"))
-            client.set_credential(*o, "x-api-key", keys.at("lamina"));
-        scheduler::host_options ho;
-        ho.requests = lamina_cfg->rate_limit.requests;
-        ho.window = lamina_cfg->rate_limit.per_seconds;
-        ho.backoff = {lamina_cfg->retry.base, lamina_cfg->retry.cap};
-        ho.max_attempts = lamina_cfg->retry.max_attempts;
-        ho.probe = api_request(boost::beast::http::verb::get, "/v1/account/usage");
-        host = std::make_unique<scheduler::host>(ex, client, log, "lamina", ho,
-                                                 &providers::lamina::classify_error, rng());
+    for (const auto& [name, pc] : cfg.providers) {
+        const auto* api = providers::find(name);
+        if (!api) continue;  // the config loader refuses unknown names; nothing to drive here
+        auto k = keys.find(name);
+        slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
+                                                            log, rng()));
     }
 }
 
-http::request engine_impl::api_request(boost::beast::http::verb v, std::string_view path,
-                                       std::string body) const {
-    http::request r;
-    r.method = v;
-    r.url = base_url;
-    std::string p(base_url.path());
-    while (!p.empty() && p.back() == '/') p.pop_back();
-    auto q = path.find('?');
-    r.url.set_path(p + std::string(path.substr(0, q)));
-    if (q != std::string_view::npos) r.url.set_query(path.substr(q + 1));
-    else r.url.remove_query();
-    r.headers.emplace_back("Accept", "application/json");
-    if (!body.empty()) r.headers.emplace_back("Content-Type", "application/json");
-    r.body = std::move(body);
-    r.timeout = lamina_cfg ? lamina_cfg->timeouts.request : std::chrono::milliseconds(30000);
-    return r;
+provider_slot* engine_impl::slot_of(const job_ctx& job) const {
+    auto it = slots.find(job.rec.provider);
+    return it == slots.end() ? nullptr : it->second.get();
 }
 
-tracker_config engine_impl::tracker_cfg() const {
-    tracker_config t;
-    if (!lamina_cfg) return t;
-    const auto& c = lamina_cfg->tracking;
-    switch (c.mode) {
-        case config::tracking_mode::auto_: t.mode = tracking_mode::auto_; break;
-        case config::tracking_mode::sse: t.mode = tracking_mode::sse; break;
-        case config::tracking_mode::wait: t.mode = tracking_mode::wait; break;
-        case config::tracking_mode::poll: t.mode = tracking_mode::poll; break;
-    }
-    t.poll_interval = c.poll_interval;
-    t.wait_timeout = c.wait_timeout;
-    t.sse_idle_timeout = c.sse_idle_timeout;
-    t.sse_max_failures = c.sse_max_failures;
-    t.reconnect_base = lamina_cfg->retry.base;
-    t.reconnect_cap = lamina_cfg->retry.cap;
-    return t;
+const brief::item& engine_impl::item_of(const job_ctx& job, std::size_t index) const {
+    static const brief::item absent{0, brief::content_item{}};
+    return index < job.brief.items.size() ? job.brief.items[index] : absent;
 }
 
 void engine_impl::spawn(asio::awaitable<void> task, bool drain) {
@@ -177,11 +118,33 @@ asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
 
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
-void engine_impl::persist(job_ctx& job) {
-    if (auto ec = jobs::save(layout.active(), job.rec)) {
-        log.error("state.write_failed", {{"job", job.rec.job_id}, {"error", ec.message()}});
-        disk_problem = "cannot write job state: " + ec.message();
-        throw std::system_error(ec, "job state for " + job.rec.job_id);
+std::error_code engine_impl::persist(job_ctx& job) {
+    auto ec = jobs::save(layout.active(), job.rec);
+    if (!ec) {
+        job.state_dirty = false;
+        return ec;
+    }
+    log.error("state.write_failed", {{"job", job.rec.job_id}, {"error", ec.message()}});
+    disk_problem = "cannot write job state: " + ec.message();
+    if (!job.state_dirty) {
+        job.state_dirty = true;
+        spawn(persist_retry(job.rec.job_id), false);
+    }
+    return ec;
+}
+
+asio::awaitable<void> engine_impl::persist_retry(std::string job_id) {
+    // The in-memory state is ahead of the disk: keep trying, so a job never stalls on one failed
+    // write. (Recovery from the older state on disk is always safe: it only redoes work.)
+    for (;;) {
+        co_await nap(std::chrono::seconds(2));
+        auto* job = find(job_id);
+        if (!job || stopping || !job->state_dirty) co_return;
+        if (!jobs::save(layout.active(), job->rec)) {
+            job->state_dirty = false;
+            log.info("state.write_recovered", {{"job", job_id}});
+            co_return;
+        }
     }
 }
 
@@ -340,13 +303,10 @@ void engine_impl::load_job(const std::string& active_name, std::string job_id) {
         refuse(path, active_name, res.problems);
         return;
     }
-    if (res.brief->provider != "lamina" || !host) {
+    if (!slots.count(res.brief->provider)) {
         refuse(path, active_name,
                {{active_name, std::nullopt, "provider",
-                 "provider " + res.brief->provider +
-                     (cfg.providers.count(res.brief->provider)
-                          ? " is not supported by this version of briefd yet (Lamina only)"
-                          : " is not configured under providers:")}});
+                 "provider " + res.brief->provider + " is not configured under providers:"}});
         return;
     }
     auto job = std::make_unique<job_ctx>();
@@ -360,10 +320,10 @@ void engine_impl::load_job(const std::string& active_name, std::string job_id) {
         job->rec.items.push_back(std::move(r));
     }
     job->brief = std::move(*res.brief);
-    try {
-        persist(*job);
-    } catch (const std::system_error&) {
+    if (jobs::save(layout.active(), job->rec)) {
         // Without durable state nothing may be sent. Put the brief back and pause intake.
+        log.error("state.write_failed", {{"job", job->rec.job_id}, {"action", "brief put back to incoming/"}});
+        disk_problem = "cannot write job state";
         std::error_code rec;
         fs::rename(path, layout.incoming() / active_name, rec);
         return;
@@ -410,21 +370,26 @@ void engine_impl::refuse(const fs::path& from, const std::string& name,
 }
 
 void engine_impl::start_job(job_ctx& job) {
-    if (!job.validated) {
+    auto* slot = slot_of(job);
+    if (!job.validated && slot) {
         for (auto& it : job.rec.items) {
             if (it.state != jobs::item_state::pending) continue;
-            if (std::holds_alternative<brief::app_run_item>(job.brief.items[it.index].body)) {
-                spawn(validate_apps(job.rec.job_id), true);
+            if (slot->api.schema_key(item_of(job, it.index))) {
+                spawn(validate_inputs(job.rec.job_id), true);
                 return;
             }
         }
         job.validated = true;
     }
+    std::set<std::string> replayed;
     for (std::size_t i = 0; i < job.rec.items.size(); ++i) {
         auto& it = job.rec.items[i];
         switch (it.state) {
             case jobs::item_state::pending: enqueue_item(job, i); break;
-            case jobs::item_state::submitting: uncertain(job, i, "the daemon stopped after sending it"); break;
+            case jobs::item_state::submitting:
+                if (slot && !it.submit_key.empty()) replay_uncertain(job, i, replayed);
+                else uncertain(job, i, "the daemon stopped after sending it");
+                break;
             case jobs::item_state::submitted:
                 if (it.outputs_known) start_downloads(job, i);
                 else start_tracking(job, i);
@@ -608,15 +573,17 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
     }
     ready();
     spawn(intake_loop(), false);
-    spawn(batch_loop(), false);
+    for (auto& [name, slot] : slots) spawn(batch_loop(*slot), false);
     while (drain_tasks + other_tasks > 0) {
         drained.expires_at(clock::time_point::max());
         co_await drained.async_wait(use_tuple);
         if (stopping && drain_tasks == 0 && !forced) {
             // Drained: whatever still runs (trackers, waits) is cancelled; it resumes next start.
             forced = true;
-            if (host) host->stop();
-            client.cancel_all();
+            for (auto& [name, slot] : slots) {
+                slot->host->stop();
+                slot->client.cancel_all();
+            }
             for (auto* s : open_streams) s->close();
         }
     }
@@ -648,10 +615,13 @@ void engine::stop() {
     s.stopping = true;
     s.log.notice("daemon.stopping", {{"in_flight", s.drain_tasks},
                                      {"drain_timeout_ms", s.cfg.drain_timeout.count()}});
-    if (s.host) s.host->stop();  // waiting requests give up; those on the wire finish
+    for (auto& [name, slot] : s.slots) {
+        slot->host->stop();  // waiting requests give up; those on the wire finish
+        slot->batch_timer.cancel();
+        slot->list_wake.cancel();
+    }
     for (auto* st : s.open_streams) st->close();
     s.intake_wake.cancel();
-    s.batch_timer.cancel();
     for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight
     s.drained.cancel();
     s.drain_deadline.expires_after(s.cfg.drain_timeout);
@@ -659,7 +629,7 @@ void engine::stop() {
         if (!ec && !self->forced) {
             self->log.warning("daemon.drain_timeout", {{"cancelled", self->drain_tasks}});
             self->forced = true;
-            self->client.cancel_all();
+            for (auto& [name, slot] : self->slots) slot->client.cancel_all();
             for (auto* st : self->open_streams) st->close();
             self->drained.cancel();
         }
@@ -671,7 +641,7 @@ void engine::force_stop() {
     auto& s = *impl_;
     if (s.forced) return;
     s.forced = true;
-    s.client.cancel_all();
+    for (auto& [name, slot] : s.slots) slot->client.cancel_all();
     for (auto* st : s.open_streams) st->close();
     s.drained.cancel();
 }
@@ -686,26 +656,13 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.cfg.retention = cfg.retention;
     s.cfg.on_uncertain = cfg.on_uncertain;
     s.cfg.drain_timeout = cfg.drain_timeout;
-    if (s.lamina_cfg && cfg.providers.count("lamina")) {
-        const auto& n = cfg.providers.at("lamina");
-        auto& p = s.cfg.providers.at("lamina");
-        p.rate_limit = n.rate_limit;
-        p.batch.linger = n.batch.linger;
-        p.batch.max_items = n.batch.max_items;
-        p.tracking = n.tracking;
-        p.retry = n.retry;
-        p.api_key_file = n.api_key_file;
-        p.api_key_env = n.api_key_env;
-        s.batches.set_limits(p.batch.max_items, p.batch.linger);
-        s.batch_timer.cancel();
-        if (s.host) {
-            s.host->set_limit(p.rate_limit.requests, p.rate_limit.per_seconds);
-            if (auto it = keys.find("lamina"); it != keys.end()) {
-                if (auto o = http::origin::from_url(s.base_url))
-                    s.client.set_credential(*o, "x-api-key", it->second);
-            }
-            s.host->resume();  // a reload is the operator's word that the key may work now
-        }
+    for (auto& [name, slot] : s.slots) {
+        auto n = cfg.providers.find(name);
+        if (n == cfg.providers.end()) continue;  // removal needs a restart (listed above)
+        slot->reload(n->second);
+        s.cfg.providers.at(name) = slot->cfg;
+        if (auto k = keys.find(name); k != keys.end()) slot->set_key(k->second);
+        slot->host->resume();  // a reload is the operator's word that the key may work now
     }
     s.disk_problem.clear();
     s.kick_intake();
@@ -720,10 +677,13 @@ engine_counts engine::counts() const {
     c.running = s.running_runs;
     c.done = s.filed_done;
     c.failed = s.filed_failed;
-    if (s.host) {
-        c.budget_available = s.host->budget_available();
-        c.budget_limit = s.host->budget_limit();
-        if (s.host->blocked()) c.paused_because = s.host->blocked_reason();
+    for (const auto& [name, slot] : s.slots) {
+        c.budget_available += slot->host->budget_available();
+        c.budget_limit += slot->host->budget_limit();
+        if (slot->host->blocked()) {
+            if (!c.paused_because.empty()) c.paused_because += "; ";
+            c.paused_because += name + ": " + slot->host->blocked_reason();
+        }
     }
     if (c.paused_because.empty()) c.paused_because = s.disk_problem;
     return c;

@@ -1,47 +1,52 @@
-// Submission: content items fan into batches of ≤ max_items per group; app runs go one by one,
-// after their inputs were checked against the app's published schema. Intent to submit is made
-// durable after the rate-limit slot is granted and before the request leaves.
+// Submission: items that may share a request fan into batches of ≤ the provider's maximum per
+// group; the others go one by one, after their inputs were checked against the provider's
+// published schema. Intent to submit (with the idempotency key, where the provider takes one) is
+// made durable after the rate-limit slot is granted and before the request leaves; what happens
+// next is decided by decide_submission() (submit_decider.hpp).
 #include "pipeline/detail/engine_impl.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
 
 namespace briefd::pipeline::detail {
 
-namespace json = boost::json;
-namespace lamina = providers::lamina;
 using verb = boost::beast::http::verb;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 void engine_impl::enqueue_item(job_ctx& job, std::size_t index) {
-    const auto& body = job.brief.items[index].body;
-    if (const auto* c = std::get_if<brief::content_item>(&body)) {
-        batches.add({job.rec.job_id, index, lamina::group_key(*c)}, clock::now());
-        batch_timer.cancel();  // a full group is released at once
-    } else if (std::holds_alternative<brief::app_run_item>(body)) {
-        spawn(submit_app_run(job.rec.job_id, index), true);
+    auto* slot = slot_of(job);
+    if (!slot || index >= job.brief.items.size()) {
+        item_failed(job, index, "provider " + job.rec.provider + " is not configured");
+        return;
+    }
+    if (auto key = slot->api.group_key(job.brief.items[index])) {
+        slot->batches.add({job.rec.job_id, index, *key}, clock::now());
+        slot->batch_timer.cancel();  // a full group is released at once
     } else {
-        item_failed(job, index, "item kind not supported by provider " + job.rec.provider);
+        spawn(submit_items(*slot, {{job.rec.job_id, index, {}}}), true);
     }
 }
 
-asio::awaitable<void> engine_impl::batch_loop() {
+asio::awaitable<void> engine_impl::batch_loop(provider_slot& slot) {
     while (!stopping) {
-        for (auto& b : batches.take_ready(clock::now())) spawn(submit_batch(std::move(b)), true);
-        auto next = batches.next_deadline();
-        batch_timer.expires_at(next ? *next : clock::time_point::max());
-        co_await batch_timer.async_wait(use_tuple);
+        for (auto& b : slot.batches.take_ready(clock::now()))
+            spawn(submit_items(slot, std::move(b.items)), true);
+        auto next = slot.batches.next_deadline();
+        slot.batch_timer.expires_at(next ? *next : clock::time_point::max());
+        co_await slot.batch_timer.async_wait(use_tuple);
     }
 }
 
-void engine_impl::item_failed(job_ctx& job, std::size_t index, std::string why, const diagnostics& d) {
+void engine_impl::item_failed(job_ctx& job, std::size_t index, std::string why,
+                              const diagnostics& d) {
     auto& it = job.rec.items[index];
     it.state = jobs::item_state::failed;
     if (!d.message.empty()) why += ": " + d.message;
     it.error = std::move(why);
     it.provider_code = d.provider_code;
-    log.warning("item.failed", {{"job", job.rec.job_id}, {"item", index}, {"reason", it.error},
+    log.warning("item.failed", {{"job", job.rec.job_id},
+                                {"item", index},
+                                {"reason", it.error},
                                 {"request_id", d.request_id}});
     persist(job);
     maybe_file(job);
@@ -50,19 +55,36 @@ void engine_impl::item_failed(job_ctx& job, std::size_t index, std::string why, 
 void engine_impl::uncertain(job_ctx& job, std::size_t index, std::string_view what) {
     auto& it = job.rec.items[index];
     if (cfg.on_uncertain == config::uncertain_policy::resubmit) {
-        log.warning("submission.uncertain", {{"job", job.rec.job_id}, {"item", index},
-                                             {"cause", what}, {"action", "resubmit"}});
+        log.warning(
+            "submission.uncertain",
+            {{"job", job.rec.job_id}, {"item", index}, {"cause", what}, {"action", "resubmit"}});
         it.state = jobs::item_state::pending;
         persist(job);
         enqueue_item(job, index);
         return;
     }
-    log.warning("submission.uncertain", {{"job", job.rec.job_id}, {"item", index},
-                                         {"cause", what}, {"action", "fail"}});
-    item_failed(job, index,
-                "submission outcome unknown (" + std::string(what) +
-                    "); not resubmitted because on_uncertain is fail — to retry, move the brief back "
-                    "to incoming/");
+    log.warning("submission.uncertain",
+                {{"job", job.rec.job_id}, {"item", index}, {"cause", what}, {"action", "fail"}});
+    item_failed(
+        job, index,
+        "submission outcome unknown (" + std::string(what) +
+            "); not resubmitted because on_uncertain is fail — to retry, move the brief back "
+            "to incoming/");
+}
+
+void engine_impl::replay_uncertain(job_ctx& job, std::size_t index,
+                                   std::set<std::string>& replayed) {
+    auto& it = job.rec.items[index];
+    if (!replayed.insert(it.submit_key).second) return;  // this job's other members ride along
+    auto* slot = slot_of(job);
+    std::vector<batch_item> members;
+    for (const auto& [job_id, i] : it.submit_group) members.push_back({job_id, i, {}});
+    log.notice("submission.replay", {{"job", job.rec.job_id},
+                                     {"item", index},
+                                     {"items", members.size()},
+                                     {"cause", "outcome unknown"},
+                                     {"action", "resend under the same idempotency key"}});
+    spawn(submit_items(*slot, std::move(members), it.submit_key), true);
 }
 
 namespace {
@@ -72,176 +94,268 @@ asio::awaitable<void> requeue_later(engine_impl* self, std::vector<batch_item> i
     co_await self->nap(delay);
     if (self->stopping) co_return;  // still `pending` on disk: the next start picks them up
     for (auto& bi : items)
-        if (auto* j = self->find(bi.job_id)) self->enqueue_item(*j, bi.item_index);
+        if (auto* j = self->find(bi.job_id);
+            j && j->rec.items[bi.item_index].state == jobs::item_state::pending)
+            self->enqueue_item(*j, bi.item_index);
+}
+
+asio::awaitable<void> resend_later(engine_impl* self, provider_slot* slot,
+                                   std::vector<batch_item> items, std::string key, unsigned resends,
+                                   clock::duration delay) {
+    co_await self->nap(delay);
+    if (self->stopping) co_return;  // still `submitting` with its key: the next start resends it
+    self->spawn(self->submit_items(*slot, std::move(items), std::move(key), resends), true);
 }
 }  // namespace
 
-asio::awaitable<void> engine_impl::submit_batch(batch b) {
-    std::vector<const brief::content_item*> items;
+asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
+                                                std::vector<batch_item> members,
+                                                std::string replay_key, unsigned resends) {
+    // The items still waiting for this request: pending ones, or — when resending — those still
+    // `submitting` under the same key (a member whose job went away is dropped).
+    std::vector<const brief::item*> items;
     std::vector<batch_item> live;
-    for (const auto& bi : b.items) {
+    for (const auto& bi : members) {
         auto* j = find(bi.job_id);
-        if (!j || j->rec.items[bi.item_index].state != jobs::item_state::pending) continue;
-        items.push_back(&std::get<brief::content_item>(j->brief.items[bi.item_index].body));
+        if (!j || bi.item_index >= j->rec.items.size() || bi.item_index >= j->brief.items.size())
+            continue;
+        const auto& it = j->rec.items[bi.item_index];
+        bool waiting = replay_key.empty() ? it.state == jobs::item_state::pending
+                                          : it.state == jobs::item_state::submitting &&
+                                                it.submit_key == replay_key;
+        if (!waiting) continue;
+        items.push_back(&j->brief.items[bi.item_index]);
         live.push_back(bi);
     }
     if (items.empty()) co_return;
-    auto req = api_request(verb::post, "/v1/content/batch", lamina::batch_body(items));
+    const bool idempotent = !slot.api.idempotency_header().empty();
+    std::vector<std::pair<std::string, std::size_t>> group;
+    for (const auto& bi : live) group.emplace_back(bi.job_id, bi.item_index);
+    std::string key;
+    if (idempotent)
+        key = replay_key.empty() ? providers::idempotency_key(slot.name(), group) : replay_key;
 
-    bool sent = false;
-    auto mark_submitting = [&]() -> bool {
-        try {
-            std::set<std::string> touched;
-            for (const auto& bi : live) {
-                auto* j = find(bi.job_id);
-                if (!j) continue;
-                auto& it = j->rec.items[bi.item_index];
-                it.state = jobs::item_state::submitting;
-                ++it.submit_attempts;
-                touched.insert(bi.job_id);
-            }
-            for (const auto& id : touched) persist(*find(id));
-            sent = true;
-            return true;
-        } catch (const std::system_error&) {
-            return false;
-        }
-    };
-    auto res = co_await host->async_call(std::move(req), scheduler::priority::submit,
-                                         scheduler::retry_mode::submission, mark_submitting);
+    auto call = slot.api.submit(items);
+    if (idempotent) call.headers.emplace_back(slot.api.idempotency_header(), key);
+    auto req = slot.request(call);
 
     auto for_each_item = [&](auto&& f) {
         for (std::size_t k = 0; k < live.size(); ++k)
             if (auto* j = find(live[k].job_id)) f(*j, live[k].item_index, k);
     };
-    auto back_to_pending = [&] {
-        std::set<std::string> touched;
-        for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
-            j.rec.items[i].state = jobs::item_state::pending;
-            touched.insert(j.rec.job_id);
-        });
-        for (const auto& id : touched) persist(*find(id));
+    auto persist_touched = [&](auto&& touched) {
+        bool ok = true;
+        for (const auto& id : touched)
+            if (auto* j = find(id)) ok = !persist(*j) && ok;
+        return ok;
     };
 
-    if (res.ec == errc::shutting_down) {
-        // Never sent, or every attempt was answered without creating anything (429, 5xx, a
-        // rejected key) and it was waiting to retry: the items are pending again. If it was
-        // aborted on the wire, the state says `submitting` and the next start applies on_uncertain.
-        if (sent && res.created_nothing) back_to_pending();
-        co_return;
-    }
-    if (res.ec == errc::outcome_uncertain) {
+    bool intent = false;
+    auto mark_submitting = [&]() -> bool {
+        std::set<std::string> touched;
         for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
-            uncertain(j, i, "no response to the batch request");
+            auto& it = j.rec.items[i];
+            it.state = jobs::item_state::submitting;
+            ++it.submit_attempts;
+            it.submit_key = key;
+            it.submit_group = idempotent ? group : decltype(group){};
+            touched.insert(j.rec.job_id);
         });
-        co_return;
-    }
-    if (res.ec) {
-        if (!sent || is_retryable(res.ec) || res.ec == std::errc::io_error) {
-            // Nothing was created (failed before sending, or the server said 5xx): try again later.
-            if (sent) back_to_pending();
-            log.warning("batch.deferred", {{"items", live.size()}, {"error", res.ec.message()}});
+        intent = true;
+        // Without durable intent nothing may leave: the scheduler abandons the call (io_error).
+        return persist_touched(touched);
+    };
+    auto res = co_await slot.host->async_call(std::move(req), scheduler::priority::submit,
+                                              scheduler::retry_mode::submission, mark_submitting);
+
+    std::optional<std::vector<providers::submit_result>> parsed;
+    if (!res.ec) parsed = slot.api.parse_submit(items, res.resp.body);
+    submit_facts facts{res.ec, intent, res.created_nothing, idempotent, parsed.has_value(),
+                       resends};
+    auto verdict = decide_submission(facts);
+
+    auto set_state = [&](jobs::item_state st) {
+        std::set<std::string> touched;
+        for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
+            j.rec.items[i].state = st;
+            if (st == jobs::item_state::pending) {
+                j.rec.items[i].submit_key.clear();
+                j.rec.items[i].submit_group.clear();
+            }
+            touched.insert(j.rec.job_id);
+        });
+        persist_touched(touched);
+    };
+
+    switch (verdict) {
+        case submit_verdict::leave:
+            co_return;
+        case submit_verdict::requeue:
+            if (idempotent && intent && !stopping) {
+                // Keep the key: if the server did create something after all (a 5xx after the
+                // work began), the same request under the same key is answered with it.
+                log.warning("batch.deferred", {{"provider", slot.name()},
+                                               {"items", live.size()},
+                                               {"error", res.ec ? res.ec.message() : "not sent"}});
+                spawn(resend_later(this, &slot, live, key, resends, std::chrono::seconds(5)),
+                      false);
+                co_return;
+            }
+            if (intent) set_state(jobs::item_state::pending);
+            if (stopping) co_return;
+            log.warning("batch.deferred", {{"provider", slot.name()},
+                                           {"items", live.size()},
+                                           {"error", res.ec ? res.ec.message() : "not sent"}});
             spawn(requeue_later(this, live, std::chrono::seconds(5)), false);
             co_return;
+        case submit_verdict::resend_same:
+            log.warning("submission.resend",
+                        {{"provider", slot.name()},
+                         {"items", live.size()},
+                         {"cause", res.ec ? res.ec.message() : "unreadable response"},
+                         {"attempt", resends + 1}});
+            spawn(resend_later(this, &slot, live, key, resends + 1,
+                               std::chrono::seconds(2) * (resends + 1)),
+                  false);
+            co_return;
+        case submit_verdict::uncertain:
+            for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
+                uncertain(
+                    j, i,
+                    res.ec ? "no response to the request" : "unreadable response to the request");
+            });
+            co_return;
+        case submit_verdict::reject: {
+            std::string why = res.ec ? "request rejected (" + std::to_string(res.resp.status) + ")"
+                                     : "the provider's responses could not be read";
+            if (res.ec && live.size() == 1 && res.resp.status == 400) {
+                // An input schema may have changed since it was cached: look again, and say exactly
+                // which input is wrong if we can.
+                auto* j = find(live.front().job_id);
+                if (j)
+                    if (auto k = slot.api.schema_key(j->brief.items[live.front().item_index])) {
+                        auto schema = co_await get_schema(slot, *k, true);
+                        j = find(live.front().job_id);
+                        if (j && schema) {
+                            auto p = slot.api.check_inputs(j->rec.brief_name,
+                                                           j->brief.items[live.front().item_index],
+                                                           *schema);
+                            if (!p.empty()) {
+                                item_failed(*j, live.front().item_index, p.front().to_string());
+                                co_return;
+                            }
+                        }
+                    }
+            }
+            for_each_item(
+                [&](job_ctx& j, std::size_t i, std::size_t) { item_failed(j, i, why, res.diag); });
+            co_return;
         }
-        for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
-            item_failed(j, i, "batch request rejected (" + std::to_string(res.resp.status) + ")", res.diag);
-        });
-        co_return;
+        case submit_verdict::accepted:
+            break;
     }
-    auto parsed = lamina::parse_batch_response(res.resp.body, live.size());
-    if (!parsed) {
-        for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
-            uncertain(j, i, "malformed batch response");
-        });
-        co_return;
-    }
+
     std::set<std::string> touched;
     std::size_t queued = 0;
     for_each_item([&](job_ctx& j, std::size_t i, std::size_t k) {
         auto& r = (*parsed)[k];
         auto& it = j.rec.items[i];
-        if (r.queued) {
+        if (r.accepted && !slot.api.valid_run_id(r.run_id)) {
+            r.accepted = false;
+            r.error = "the provider returned a run id briefd will not use in a request path";
+        }
+        if (r.accepted) {
             it.state = jobs::item_state::submitted;
             it.run_id = r.run_id;
             ++queued;
         } else {
             it.state = jobs::item_state::failed;
-            it.error = "rejected in batch: " + r.error;
+            it.error = "rejected: " + r.error;
         }
         touched.insert(j.rec.job_id);
     });
-    for (const auto& id : touched) persist(*find(id));
+    persist_touched(touched);
     std::string job_list;
     for (const auto& id : touched) job_list += (job_list.empty() ? "" : ",") + id;
-    log.info("batch.submitted", {{"items", live.size()}, {"queued", queued},
-                                 {"failed", live.size() - queued}, {"jobs", job_list},
-                                 {"group", b.group_key.size() > 1 ? "shared" : "default"}});
+    log.info("batch.submitted", {{"provider", slot.name()},
+                                 {"items", live.size()},
+                                 {"queued", queued},
+                                 {"failed", live.size() - queued},
+                                 {"jobs", job_list},
+                                 {"replay", replay_key.empty() ? "no" : "yes"}});
     for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
-        if (j.rec.items[i].state == jobs::item_state::submitted) start_tracking(j, i);
-        else log.warning("item.failed", {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
+        if (j.rec.items[i].state == jobs::item_state::submitted)
+            start_tracking(j, i);
+        else
+            log.warning("item.failed",
+                        {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
     });
     for (const auto& id : touched)
         if (auto* j = find(id)) maybe_file(*j);
 }
 
-asio::awaitable<std::optional<brief::app_schema>> engine_impl::get_schema(std::string app_id, bool refresh) {
+asio::awaitable<std::optional<brief::app_schema>> engine_impl::get_schema(provider_slot& slot,
+                                                                          std::string key,
+                                                                          bool refresh) {
     if (!refresh)
-        if (auto it = schemas.find(app_id); it != schemas.end()) co_return it->second;
-    auto res = co_await host->async_call(api_request(verb::get, "/v1/apps/" + app_id),
-                                         scheduler::priority::submit, scheduler::retry_mode::idempotent);
+        if (auto it = slot.schemas.find(key); it != slot.schemas.end()) co_return it->second;
+    auto res = co_await slot.host->async_call(slot.request(slot.api.schema_request(key)),
+                                              scheduler::priority::submit,
+                                              scheduler::retry_mode::idempotent);
     if (res.ec) co_return std::nullopt;
-    std::error_code ec;
-    auto v = json::parse(res.resp.body, ec);
-    if (ec) co_return std::nullopt;
-    auto schema = brief::parse_app_schema(v);
-    if (schema) schemas[app_id] = *schema;
+    auto schema = slot.api.parse_schema(res.resp.body);
+    if (schema) slot.schemas[key] = *schema;
     co_return schema;
 }
 
-asio::awaitable<void> engine_impl::validate_apps(std::string job_id) {
+asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
     auto* job = find(job_id);
     if (!job) co_return;
+    auto* slot = slot_of(*job);
+    if (!slot) co_return;
     std::vector<brief::problem> problems;
     bool transient = false;
     for (std::size_t i = 0; i < job->rec.items.size(); ++i) {
         if (job->rec.items[i].state != jobs::item_state::pending) continue;
-        const auto* app = std::get_if<brief::app_run_item>(&job->brief.items[i].body);
-        if (!app) continue;
-        auto schema = co_await get_schema(app->app_id, false);
+        auto key = slot->api.schema_key(job->brief.items[i]);
+        if (!key) continue;
+        auto schema = co_await get_schema(*slot, *key, false);
         job = find(job_id);
         if (!job || stopping) co_return;
         if (!schema) {
             // Distinguish "no such app" from "could not ask": only the former is the brief's fault.
-            auto res = co_await host->async_call(api_request(verb::get, "/v1/apps/" + app->app_id),
-                                                 scheduler::priority::submit,
-                                                 scheduler::retry_mode::idempotent);
+            auto res = co_await slot->host->async_call(
+                slot->request(slot->api.schema_request(*key)), scheduler::priority::submit,
+                scheduler::retry_mode::idempotent);
             job = find(job_id);
             if (!job || stopping) co_return;
             if (res.ec == errc::not_found || res.ec == errc::rejected) {
-                problems.push_back({job->rec.brief_name, i, "app",
-                                    "no such app: " + app->app_id + (res.diag.message.empty() ? "" : " (" + res.diag.message + ")")});
+                problems.push_back(
+                    {job->rec.brief_name, i, "app",
+                     "no such app: " + *key +
+                         (res.diag.message.empty() ? "" : " (" + res.diag.message + ")")});
             } else {
                 transient = true;
             }
             continue;
         }
-        auto p = brief::validate_inputs(job->rec.brief_name, i, *app, *schema);
+        auto p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
         problems.insert(problems.end(), p.begin(), p.end());
     }
     if (transient && problems.empty()) {
         log.warning("job.validation_deferred", {{"job", job_id}});
         co_await nap(std::chrono::seconds(10));
-        if (!stopping) spawn(validate_apps(job_id), true);
+        if (!stopping) spawn(validate_inputs(job_id), true);
         co_return;
     }
     if (!problems.empty()) {
-        bool anything_sent = std::any_of(job->rec.items.begin(), job->rec.items.end(), [](auto& it) {
-            return it.state != jobs::item_state::pending;
-        });
+        bool anything_sent =
+            std::any_of(job->rec.items.begin(), job->rec.items.end(),
+                        [](auto& it) { return it.state != jobs::item_state::pending; });
         if (!anything_sent) {
             // Rejected whole before any credit was spent, like a brief that fails to parse.
-            log.warning("brief.invalid", {{"file", job->rec.brief_name}, {"problems", problems.size()},
+            log.warning("brief.invalid", {{"file", job->rec.brief_name},
+                                          {"problems", problems.size()},
                                           {"first", problems.front().to_string()}});
             auto name = job->rec.brief_name;
             auto n = job->rec.items.size();
@@ -257,82 +371,6 @@ asio::awaitable<void> engine_impl::validate_apps(std::string job_id) {
     }
     job->validated = true;
     start_job(*job);
-}
-
-asio::awaitable<void> engine_impl::submit_app_run(std::string job_id, std::size_t index) {
-    auto* job = find(job_id);
-    if (!job) co_return;
-    const auto app = std::get<brief::app_run_item>(job->brief.items[index].body);
-    bool sent = false;
-    auto mark_submitting = [&]() -> bool {
-        auto* j = find(job_id);
-        if (!j) return false;
-        try {
-            auto& it = j->rec.items[index];
-            it.state = jobs::item_state::submitting;
-            ++it.submit_attempts;
-            persist(*j);
-            sent = true;
-            return true;
-        } catch (const std::system_error&) {
-            return false;
-        }
-    };
-    auto res = co_await host->async_call(
-        api_request(verb::post, "/v1/apps/" + app.app_id + "/runs", lamina::app_run_body(app)),
-        scheduler::priority::submit, scheduler::retry_mode::submission, mark_submitting);
-    job = find(job_id);
-    if (!job) co_return;
-    auto& it = job->rec.items[index];
-    if (res.ec == errc::shutting_down) {
-        // As in submit_batch: only a request aborted on the wire stays `submitting`.
-        if (sent && res.created_nothing && it.state == jobs::item_state::submitting) {
-            it.state = jobs::item_state::pending;
-            persist(*job);
-        }
-        co_return;
-    }
-    if (res.ec == errc::outcome_uncertain) {
-        uncertain(*job, index, "no response to the run request");
-        co_return;
-    }
-    if (res.ec) {
-        if (!sent || is_retryable(res.ec) || res.ec == std::errc::io_error) {
-            if (sent) {
-                it.state = jobs::item_state::pending;
-                persist(*job);
-            }
-            spawn(requeue_later(this, {{job_id, index, {}}}, std::chrono::seconds(5)), false);
-            co_return;
-        }
-        if (res.resp.status == 400) {
-            // The app may have changed since we cached its schema: look again, and say exactly
-            // which input is wrong if we can.
-            auto schema = co_await get_schema(app.app_id, true);
-            job = find(job_id);
-            if (!job) co_return;
-            if (schema) {
-                auto p = brief::validate_inputs(job->rec.brief_name, index, app, *schema);
-                if (!p.empty()) {
-                    item_failed(*job, index, p.front().to_string());
-                    co_return;
-                }
-            }
-        }
-        item_failed(*job, index, "run request rejected (" + std::to_string(res.resp.status) + ")", res.diag);
-        co_return;
-    }
-    std::string why;
-    auto run_id = lamina::parse_run_id(res.resp.body, why);
-    if (!run_id) {
-        uncertain(*job, index, why);
-        co_return;
-    }
-    it.state = jobs::item_state::submitted;
-    it.run_id = *run_id;
-    persist(*job);
-    log.info("run.submitted", {{"job", job_id}, {"item", index}, {"run", *run_id}, {"app", app.app_id}});
-    start_tracking(*job, index);
 }
 
 }  // namespace briefd::pipeline::detail

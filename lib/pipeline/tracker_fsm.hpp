@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "core/error.hpp"
+#include "providers/provider.hpp"
 
 namespace briefd::pipeline {
 
@@ -20,19 +21,9 @@ using clock = std::chrono::steady_clock;
 /// How the operator asked for runs to be tracked (config `tracking:`).
 enum class tracking_mode { auto_, sse, wait, poll };
 
-/// A run's status as the tracker sees it. The provider component maps status strings to it.
-enum class run_phase {
-    queued,
-    running,
-    completed,
-    failed,
-    cancelled,
-    unknown  ///< a status string we don't know: tolerated, not terminal
-};
-
-inline bool is_terminal(run_phase p) {
-    return p == run_phase::completed || p == run_phase::failed || p == run_phase::cancelled;
-}
+/// A run's status as the tracker sees it; each provider maps its status words to it.
+using providers::is_terminal;
+using providers::run_phase;
 
 /// Tracking knobs; one doc line each, chrono defaults (STYLE §9).
 struct tracker_config {

@@ -1,5 +1,6 @@
 // The driver of tracker_fsm for one run: carries out its actions (open the SSE stream and read it,
-// wait, poll) through the request scheduler, and reports what happened back to it.
+// wait, poll) through the provider's slot, and reports what happened back to it. Providers whose
+// list shows many runs at once are tracked by list_tracking.cpp instead.
 #include "pipeline/detail/engine_impl.hpp"
 
 #include "sse/parser.hpp"
@@ -8,16 +9,28 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace briefd::pipeline::detail {
 
-namespace lamina = providers::lamina;
 using verb = boost::beast::http::verb;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
+    auto* slot = slot_of(job);
+    const auto& run_id = job.rec.items[index].run_id;
+    if (!slot || !slot->api.valid_run_id(run_id)) {
+        // A state file edited by hand, or a provider that changed its id format mid-flight.
+        item_failed(job, index,
+                    "run id " + diagnostics::clean(run_id, 64) +
+                        " is not one briefd will use in a request");
+        return;
+    }
     ++running_runs;
-    spawn(track_run(job.rec.job_id, index, job.rec.items[index].run_id), false);
+    if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
+        track_by_list(*slot, job, index);
+        return;
+    }
+    spawn(track_run(job.rec.job_id, index, run_id), false);
 }
 
 namespace {
@@ -33,11 +46,73 @@ bool is_event_stream(const boost::beast::http::fields& h) {
 }
 }  // namespace
 
-asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t index, std::string run_id) {
-    tracker_fsm fsm(tracker_cfg(), rng());
+bool engine_impl::on_run_view(const std::string& job_id, std::size_t index,
+                              const providers::run_view& view, bool& input_sent) {
+    auto* job = find(job_id);
+    if (!job) return false;
+    if (providers::is_terminal(view.phase)) {
+        run_finished(job_id, index, view);
+        return false;
+    }
+    if (view.phase == providers::run_phase::awaiting_input && !input_sent) {
+        auto* slot = slot_of(*job);
+        std::string why;
+        if (!slot || !slot->api.provide_input(
+                         item_of(*job, index),
+                         view.run_id.empty() ? job->rec.items[index].run_id : view.run_id, why)) {
+            item_failed(*job, index,
+                        why.empty() ? "the run waits for input briefd cannot give" : why);
+            return false;
+        }
+        input_sent = true;
+        spawn(supply_input(job_id, index, job->rec.items[index].run_id), true);
+    }
+    return true;
+}
+
+asio::awaitable<void> engine_impl::supply_input(std::string job_id, std::size_t index,
+                                                std::string run_id) {
+    auto* job = find(job_id);
+    if (!job) co_return;
+    auto* slot = slot_of(*job);
+    std::string why;
+    auto call = slot->api.provide_input(item_of(*job, index), run_id, why);
+    if (!call) co_return;
+    // The same item always sends the same key, so a repeated request after a crash is replayed.
+    if (auto h = slot->api.idempotency_header(); !h.empty())
+        call->headers.emplace_back(
+            h, providers::idempotency_key(slot->name() + "/input", {{job_id, index}}));
+    auto res = co_await slot->host->async_call(slot->request(*call), scheduler::priority::submit,
+                                               scheduler::retry_mode::idempotent);
+    if (stopping || res.ec == errc::shutting_down) co_return;
+    if (res.ec) {
+        // The next status that still says awaiting_input asks again (a lost answer is harmless:
+        // the provider replays it under the same key); a refusal is final.
+        if (auto* j = find(job_id); j && !is_retryable(res.ec))
+            item_failed(
+                *j, index,
+                "could not supply the run's input (" + std::to_string(res.resp.status) + ")",
+                res.diag);
+        co_return;
+    }
+    log.info("run.input_supplied", {{"job", job_id}, {"item", index}, {"run", run_id}});
+}
+
+asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t index,
+                                             std::string run_id) {
+    auto* job0 = find(job_id);
+    auto* slot = job0 ? slot_of(*job0) : nullptr;
+    if (!slot) {
+        --running_runs;
+        co_return;
+    }
+    const auto& api = slot->api;
+    auto tcfg = slot->tracker_cfg(api.channels(item_of(*job0, index)));
+    tracker_fsm fsm(tcfg, rng());
     std::unique_ptr<http::client::body_stream> stream;
     sse::parser parser;
-    std::optional<lamina::run_status> last;
+    std::optional<providers::run_view> last;
+    bool input_sent = false;
     auto close_stream = [&] {
         if (stream) {
             open_streams.erase(stream.get());
@@ -45,30 +120,32 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             stream.reset();
         }
     };
-    auto sleep_until = [this](clock::time_point t) { return nap_until(t); };
     auto act = fsm.start(clock::now());
     log.debug("run.tracking", {{"job", job_id}, {"item", index}, {"run", run_id}});
+    // A stream must deliver a complete event within the idle deadline: bytes that never finish a
+    // line (a trickling peer) do not keep it alive.
+    auto event_deadline = clock::time_point::max();
 
     while (!stopping) {
         using k = tracker_action::kind;
         if (act.what == k::open_stream) {
             close_stream();
-            co_await sleep_until(act.not_before);
+            co_await nap_until(act.not_before);
             if (stopping) break;
-            if (co_await host->async_acquire(scheduler::priority::track)) break;
-            auto req = api_request(verb::get, "/v1/runs/" + run_id + "/stream");
-            req.headers.clear();
-            req.headers.emplace_back("Accept", "text/event-stream");
+            if (co_await slot->host->async_acquire(scheduler::priority::track)) break;
+            auto req = slot->request(api.stream(run_id));
             req.headers.emplace_back("Cache-Control", "no-store");
-            if (!act.last_event_id.empty()) req.headers.emplace_back("Last-Event-ID", act.last_event_id);
-            auto [ec, s] = co_await client.async_open(std::move(req));
+            if (!act.last_event_id.empty())
+                req.headers.emplace_back("Last-Event-ID", act.last_event_id);
+            auto [ec, s] = co_await slot->client.async_open(std::move(req));
             if (stopping) break;
             if (ec) {
                 act = fsm.on_stream_ended(clock::now(), ec, parser.retry());
                 continue;
             }
-            auto cls = host->observe(s->status(), s->headers(), {});
-            if (cls == errc::rate_limited || host->blocked()) continue;  // same action after the pause
+            auto cls = slot->host->observe(s->status(), s->headers(), {});
+            if (cls == errc::rate_limited || slot->host->blocked())
+                continue;  // same action after the pause
             if (s->status() == 404) {
                 act = fsm.on_stream_refused(clock::now(), errc::not_found);
                 continue;
@@ -82,19 +159,28 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             open_streams.insert(stream.get());
             parser.reset_connection();
             act.what = k::read;
-            act.idle_timeout = tracker_cfg().sse_idle_timeout;
+            act.idle_timeout = tcfg.sse_idle_timeout;
+            event_deadline = clock::now() + tcfg.sse_idle_timeout;
         }
         if (act.what == k::read) {
             if (!stream) {  // defensive: the fsm asked to read with no stream open
                 act = fsm.on_stream_ended(clock::now(), errc::sse_stream_ended, parser.retry());
                 continue;
             }
-            auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(act.idle_timeout);
+            auto left = event_deadline - clock::now();
+            auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::min<clock::duration>(act.idle_timeout, left));
+            if (idle <= std::chrono::milliseconds::zero()) {
+                close_stream();
+                act = fsm.on_stream_ended(clock::now(), errc::sse_idle_timeout, parser.retry());
+                continue;
+            }
             auto [ec, chunk] = co_await stream->async_read_some(idle);
             if (stopping) break;
             if (ec) {
                 close_stream();
-                act = fsm.on_stream_ended(clock::now(), ec == errc::read_timeout ? errc::sse_idle_timeout : ec,
+                act = fsm.on_stream_ended(clock::now(),
+                                          ec == errc::read_timeout ? errc::sse_idle_timeout : ec,
                                           parser.retry());
                 continue;
             }
@@ -110,13 +196,13 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 act = fsm.on_stream_ended(clock::now(), errc::malformed_response, parser.retry());
                 continue;
             }
+            if (!events.empty() || chunk.find_first_of("\r\n") != std::string_view::npos)
+                event_deadline = clock::now() + tcfg.sse_idle_timeout;
             for (const auto& ev : events) {
                 auto phase = run_phase::unknown;
-                if (ev.type == "progress" || ev.type == "complete" || ev.type == "error") {
-                    if (auto r = lamina::parse_run(ev.data)) {
-                        phase = phase_of(r->status);
-                        last = std::move(*r);
-                    }
+                if (auto v = api.parse_event(ev.type, ev.data)) {
+                    phase = v->phase;
+                    last = std::move(*v);
                 }
                 act = fsm.on_stream_event(clock::now(), ev.type, phase, parser.last_event_id());
                 if (act.what != k::read) break;
@@ -125,34 +211,38 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         }
         if (act.what == k::wait || act.what == k::poll) {
             close_stream();
-            co_await sleep_until(act.not_before);
+            co_await nap_until(act.not_before);
             if (stopping) break;
             bool wait = act.what == k::wait;
-            auto req = wait ? api_request(verb::get, "/v1/runs/" + run_id + "/wait?timeout=" +
-                                                         std::to_string(act.wait_timeout.count()))
-                            : api_request(verb::get, "/v1/runs/" + run_id);
-            if (wait) req.timeout += std::chrono::duration_cast<std::chrono::milliseconds>(act.wait_timeout);
-            auto res = co_await host->async_call(std::move(req), scheduler::priority::track,
-                                                 scheduler::retry_mode::idempotent);
+            auto req =
+                slot->request(wait ? api.wait(run_id, act.wait_timeout) : api.status(run_id));
+            if (wait)
+                req.timeout +=
+                    std::chrono::duration_cast<std::chrono::milliseconds>(act.wait_timeout);
+            auto res = co_await slot->host->async_call(std::move(req), scheduler::priority::track,
+                                                       scheduler::retry_mode::idempotent);
             if (stopping || res.ec == errc::shutting_down) break;
             auto phase = run_phase::unknown;
             bool timed_out = false;
             std::error_code ec = res.ec;
             if (!ec) {
                 if (wait) {
-                    if (auto w = lamina::parse_wait(res.resp.body)) {
-                        phase = phase_of(w->first.status);
+                    if (auto w = api.parse_wait(res.resp.body)) {
+                        phase = w->first.phase;
                         timed_out = w->second;
                         last = std::move(w->first);
                     } else {
                         ec = errc::malformed_response;
                     }
-                } else if (auto r = lamina::parse_run(res.resp.body)) {
-                    phase = phase_of(r->status);
+                } else if (auto r = api.parse_status(res.resp.body)) {
+                    phase = r->phase;
                     last = std::move(*r);
                 } else {
                     ec = errc::malformed_response;
                 }
+            }
+            if (!ec && last && phase == run_phase::awaiting_input) {
+                if (!on_run_view(job_id, index, *last, input_sent)) break;
             }
             act = wait ? fsm.on_wait_result(clock::now(), ec, phase, timed_out)
                        : fsm.on_poll_result(clock::now(), ec, phase);
@@ -160,11 +250,19 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         }
         if (act.what == k::done) {
             close_stream();
-            log.info("run.finished", {{"job", job_id}, {"item", index}, {"run", run_id},
+            log.info("run.finished", {{"job", job_id},
+                                      {"item", index},
+                                      {"run", run_id},
                                       {"status", last ? last->status : "unknown"},
                                       {"streams", fsm.stream_connects()}});
-            run_finished(job_id, index, last ? *last : lamina::run_status{run_id, "failed", {}, "no run payload"},
-                         act.phase);
+            providers::run_view v;
+            if (last)
+                v = std::move(*last);
+            else
+                v.error = "no run payload";
+            v.run_id = run_id;
+            v.phase = act.phase;
+            on_run_view(job_id, index, v, input_sent);
             break;
         }
         // give_up
@@ -178,14 +276,17 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
 }
 
 void engine_impl::run_finished(const std::string& job_id, std::size_t index,
-                               const lamina::run_status& run, run_phase phase) {
+                               const providers::run_view& run) {
     auto* job = find(job_id);
     if (!job) return;
+    auto* slot = slot_of(*job);
     auto& it = job->rec.items[index];
-    it.run_status = run.status;
-    if (phase != run_phase::completed) {
-        std::string why = phase == run_phase::cancelled ? "run cancelled" : "run failed";
-        if (!run.error_message.empty()) why += ": " + run.error_message;
+    if (it.state != jobs::item_state::submitted || it.outputs_known)
+        return;  // already settled (a duplicate report)
+    it.run_status = run.status.empty() ? std::string(providers::to_string(run.phase)) : run.status;
+    if (run.phase != run_phase::completed) {
+        std::string why = run.phase == run_phase::cancelled ? "run cancelled" : "run failed";
+        if (!run.error.empty()) why += ": " + run.error;
         item_failed(*job, index, why);
         return;
     }
@@ -193,32 +294,40 @@ void engine_impl::run_finished(const std::string& job_id, std::size_t index,
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     it.outputs.clear();
-    for (std::size_t o = 0; o < run.outputs.size(); ++o) {
-        const auto& src = run.outputs[o];
+    auto views = slot ? slot->api.outputs(item_of(*job, index), run) : run.outputs;
+    for (std::size_t o = 0; o < views.size(); ++o) {
+        const auto& src = views[o];
         jobs::output_record out;
         out.index = o;
         out.label = src.label;
         out.type = src.type;
         out.status = src.status;
+        out.ext = src.ext;
+        out.expected_bytes = src.size_bytes.value_or(0);
+        out.expected_sha256 = src.sha256;
+        if (!src.meta.empty()) out.meta_json = boost::json::serialize(src.meta);
         if (src.status != "completed") {
-            out.error = "output " + (src.status.empty() ? std::string("missing") : src.status) +
-                        (src.error.empty() ? "" : ": " + src.error);
-        } else if (src.value_is_url) {
-            out.url = src.value;
-        } else if (src.value.empty() && src.type != "text") {
-            out.error = "output completed without a URL";
-        } else {
+            out.error = src.error.empty() ? "output " + src.status : src.error;
+        } else if (src.fetch && slot) {
+            out.fetch = true;
+            out.url = slot->request(*src.fetch).url.buffer();
+        } else if (!src.url.empty()) {
+            out.url = src.url;
+        } else if (src.text) {
             // Text content travels in the run payload: write it now, before the run's outputs are
             // recorded as known, so a crash can never lose it.
-            auto file = store::output_file_name(index, o, src.label, src.type == "html" ? "html" : "txt");
-            if (auto wec = store::write_file_atomic(dir / file, src.value)) {
+            auto file =
+                store::output_file_name(index, o, src.label, src.ext.empty() ? "txt" : src.ext);
+            if (auto wec = store::write_file_atomic(dir / file, *src.text)) {
                 out.error = "could not write text output: " + wec.message();
             } else {
                 out.file = file;
-                out.bytes = src.value.size();
-                out.sha256 = store::sha256_hex(src.value);
+                out.bytes = src.text->size();
+                out.sha256 = store::sha256_hex(*src.text);
                 out.saved = true;
             }
+        } else {
+            out.error = "output completed without a URL";
         }
         it.outputs.push_back(std::move(out));
     }

@@ -51,6 +51,7 @@ host::host(asio::any_io_executor ex, http::client& client, logger& log, std::str
       rng_(seed),
       wake_(ex),
       probe_wait_(ex) {
+    if (opts_.per_day) day_limiter_.emplace(opts_.per_day, std::chrono::hours(24));
     wake_.expires_at(clock::time_point::max());
     asio::co_spawn(ex_, dispatch_loop(), asio::detached);
 }
@@ -63,12 +64,20 @@ std::size_t host::waiting() const {
     return n;
 }
 
-std::size_t host::budget_available() const { return limiter_.available(clock::now()); }
+std::size_t host::budget_available() const {
+    auto now = clock::now();
+    auto n = limiter_.available(now);
+    return day_limiter_ ? std::min(n, day_limiter_->available(now)) : n;
+}
 
-void host::set_limit(std::size_t requests, clock::duration window) {
+void host::set_limit(std::size_t requests, clock::duration window, std::size_t per_day) {
     opts_.requests = requests;
     opts_.window = window;
     limiter_.set_limit(requests, padded(window));
+    if (!per_day) day_limiter_.reset();
+    else if (day_limiter_) day_limiter_->set_limit(per_day, std::chrono::hours(24));
+    else day_limiter_.emplace(per_day, std::chrono::hours(24));
+    opts_.per_day = per_day;
     wake_dispatcher();
 }
 
@@ -87,6 +96,7 @@ asio::awaitable<void> host::dispatch_loop() {
         }
         auto now = clock::now();
         auto at = limiter_.earliest(now);
+        if (day_limiter_) at = std::max(at, day_limiter_->earliest(now));
         if (at > now) {
             wake_.expires_at(at);
             co_await wake_.async_wait(use_tuple);
@@ -99,6 +109,7 @@ asio::awaitable<void> host::dispatch_loop() {
             if (queues_[cls].empty()) continue;
             if (blocked() && cls != static_cast<std::size_t>(priority::probe)) continue;
             if (!limiter_.try_acquire(now)) break;
+            if (day_limiter_) day_limiter_->try_acquire(now);  // earliest() said it has room
             waiter* w = queues_[cls].front();
             queues_[cls].pop_front();
             w->granted = true;
@@ -230,8 +241,15 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
                                                    {"error", ec.message()}});
                 co_return call_result{errc::outcome_uncertain, {}, {}};
             }
-            if (!is_retryable(ec) && !failed_before_sending(ec)) co_return call_result{ec, {}, {}};
-            if (++attempts >= opts_.max_attempts) co_return call_result{ec, {}, {}};
+            // A submission reaching here failed before anything left (the others returned
+            // outcome_uncertain above): nothing can have been created.
+            bool nothing = mode == retry_mode::submission;
+            if (!is_retryable(ec) && !failed_before_sending(ec)) co_return call_result{ec, {}, {}, nothing};
+            if (++attempts >= opts_.max_attempts) {
+                log_.warning("host.unreachable", {{"host", name_}, {"target", req.url.path()},
+                                                  {"error", ec.message()}, {"attempts", attempts}});
+                co_return call_result{ec, {}, {}, nothing};
+            }
             ++stats_.retries;
             auto d = ratelimit::backoff_delay(opts_.backoff, attempts, rng_);
             log_.info("request.retry", {{"host", name_}, {"target", req.url.path()},

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <deque>
+#include <optional>
 #include <random>
 
 namespace briefd::scheduler {
@@ -43,6 +44,7 @@ enum class retry_mode {
 struct host_options {
     std::size_t requests = 100;
     clock::duration window = std::chrono::seconds(60);
+    std::size_t per_day = 0;  ///< optional daily cap, paced over any 24 h (0 = none)
     ratelimit::backoff_policy backoff{};
     unsigned max_attempts = 8;
     clock::duration probe_interval = std::chrono::seconds(60);
@@ -90,7 +92,7 @@ public:
     /// after blocking it.
     std::error_code observe(unsigned status, const boost::beast::http::fields& headers, std::string_view body);
 
-    void set_limit(std::size_t requests, clock::duration window);
+    void set_limit(std::size_t requests, clock::duration window, std::size_t per_day = 0);
     void resume();   ///< clear an account block (SIGHUP / new key) and wake everyone
     void stop();     ///< every waiter completes with errc::shutting_down
 
@@ -117,6 +119,7 @@ private:
     host_options opts_;
     error_classifier classify_;
     ratelimit::limiter limiter_;
+    std::optional<ratelimit::limiter> day_limiter_;  ///< per_day, when configured
     std::mt19937_64 rng_;
     std::array<std::deque<waiter*>, 3> queues_;
     unsigned rr_ = 0;  // position in the weighted round robin

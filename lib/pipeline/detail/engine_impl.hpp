@@ -1,5 +1,10 @@
 // The engine's state, shared by engine.cpp (intake, jobs, filing, recovery), submit.cpp,
-// tracking.cpp and download.cpp. Private to lib/pipeline.
+// tracking.cpp, list_tracking.cpp and download.cpp. Private to lib/pipeline.
+//
+// Everything provider-specific is reached through a provider_slot: one per configured provider,
+// with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
+// budget, 429 pauses, account block and probe), batcher and list tracker. A brief goes to its
+// provider's slot; one provider's outage, rejected key or exhausted quota never stalls another's.
 #pragma once
 
 #include "brief/brief.hpp"
@@ -9,13 +14,14 @@
 #include "jobs/job.hpp"
 #include "pipeline/batcher.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/list_tracker.hpp"
+#include "pipeline/submit_decider.hpp"
 #include "pipeline/tracker_fsm.hpp"
-#include "providers/lamina/api.hpp"
+#include "providers/provider.hpp"
 #include "scheduler/host.hpp"
 #include "spool/spool.hpp"
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
 #include <map>
@@ -31,21 +37,54 @@ namespace asio = boost::asio;
 struct job_ctx {
     jobs::job_record rec;
     brief::brief_file brief;
-    bool filing = false;        ///< finalisation under way
-    bool validated = false;     ///< app inputs checked against their schemas
+    bool filing = false;       ///< finalisation under way
+    bool validated = false;    ///< inputs checked against their provider schemas
+    bool state_dirty = false;  ///< the last state write failed; a retry is scheduled
 };
 
 /// A counting semaphore for coroutines on one thread.
 class semaphore {
-public:
+  public:
     semaphore(asio::any_io_executor ex, std::size_t n) : ex_(ex), free_(n) {}
     asio::awaitable<void> acquire();
     void release();
 
-private:
+  private:
     asio::any_io_executor ex_;
     std::size_t free_;
     std::deque<asio::steady_timer*> waiters_;
+};
+
+/// Everything briefd holds for one configured provider.
+struct provider_slot {
+    provider_slot(asio::any_io_executor ex, const providers::provider& api,
+                  config::provider_config cfg, const secret* key, logger& log, std::uint64_t seed);
+
+    const providers::provider& api;
+    config::provider_config cfg;
+    boost::urls::url base_url;
+    http::client client;
+    std::unique_ptr<scheduler::host> host;
+    pipeline::batcher batches;
+    asio::steady_timer batch_timer;
+    std::map<std::string, brief::app_schema, std::less<>> schemas;  ///< input schemas by key
+    // List tracking (providers with channel_list).
+    pipeline::list_tracker lists;
+    std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
+        list_runs;  ///< run → (job, item)
+    asio::steady_timer list_wake;
+    bool list_loop_running = false;
+
+    const std::string& name() const { return cfg.name; }
+    /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
+    /// query set, the provider's headers, the request deadline from config.
+    http::request request(const providers::api_call& c) const;
+    /// Tracker knobs for a run with these channels under this provider's tracking config.
+    tracker_config tracker_cfg(unsigned channels) const;
+    bool uses_list(unsigned channels) const;
+    void set_key(const secret& key);
+    /// Applies what can change live.
+    void reload(const config::provider_config& n);
 };
 
 struct engine_impl : std::enable_shared_from_this<engine_impl> {
@@ -55,44 +94,37 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     // ---- plumbing
     asio::any_io_executor ex;
     config::config cfg;
-    const config::provider_config* lamina_cfg = nullptr;
     logger& log;
     spool::layout layout;
-    http::client client;
-    boost::urls::url base_url;
-    std::unique_ptr<scheduler::host> host;
     std::mt19937_64 rng;
+    std::map<std::string, std::unique_ptr<provider_slot>, std::less<>> slots;
 
     // ---- jobs
     std::map<std::string, std::unique_ptr<job_ctx>, std::less<>> jobs;
-    std::size_t items_in_flight = 0;   ///< items of jobs not yet filed (caps claiming)
+    std::size_t items_in_flight = 0;  ///< items of jobs not yet filed (caps claiming)
     std::size_t running_runs = 0;
     std::size_t filed_done = 0, filed_failed = 0, queued_seen = 0;
-    std::map<std::string, brief::app_schema, std::less<>> schemas;
-
-    // ---- batching
-    pipeline::batcher batches;
-    asio::steady_timer batch_timer;
 
     // ---- intake
     asio::steady_timer intake_wake;
     bool intake_kicked = true;
     spool::settle_tracker settle;
-    std::string disk_problem;   ///< non-empty while intake is paused by a file-system error
+    std::string disk_problem;  ///< non-empty while intake is paused by a file-system error
 
     // ---- downloads
     semaphore downloads;
-    std::set<std::tuple<std::string, std::size_t, std::size_t>> downloading;  ///< (job, item, output) in flight
+    std::set<std::tuple<std::string, std::size_t, std::size_t>>
+        downloading;  ///< (job, item, output) in flight
 
     // ---- lifecycle
     bool stopping = false;
     bool forced = false;
-    std::size_t drain_tasks = 0;   ///< submissions, downloads, filing: may finish during drain
-    std::size_t other_tasks = 0;   ///< trackers, loops: cancelled at stop
+    std::size_t drain_tasks = 0;  ///< submissions, downloads, filing: may finish during drain
+    std::size_t other_tasks = 0;  ///< trackers, loops: cancelled at stop
     asio::steady_timer drained;
     asio::steady_timer drain_deadline;
     std::set<http::client::body_stream*> open_streams;
-    std::set<asio::steady_timer*> naps;   ///< pauses (backoff, retry later); stop() ends them
+    std::set<asio::steady_timer*> naps;  ///< pauses (backoff, retry later); stop() ends them
 
     // engine.cpp
     asio::awaitable<std::error_code> run(std::function<void()> ready);
@@ -105,7 +137,8 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     void take_brief(const std::string& name);
     void load_job(const std::string& active_name, std::string job_id);
     /// Reads and parses active/<name>; nullopt (with `why`) when the file cannot be read.
-    std::optional<brief::parse_result> parse_active(const std::string& name, std::string& why) const;
+    std::optional<brief::parse_result> parse_active(const std::string& name,
+                                                    std::string& why) const;
     /// Writes failed/<name>.error.json, then moves `from` into failed/ (renaming the error file if
     /// the brief's name had to be suffixed). Returns the brief's final name.
     std::pair<std::error_code, std::string> file_failed(const std::filesystem::path& from,
@@ -115,32 +148,55 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
                 const std::vector<brief::problem>& problems);
     void start_job(job_ctx& job);
     void recover();
-    void persist(job_ctx& job);
+    /// Writes the job's state atomically. On failure the error is logged, intake pauses, and a
+    /// retry is scheduled (the in-memory state stays ahead of the disk until it succeeds); the
+    /// caller decides whether it may go on (a submission may not: its intent must be durable).
+    std::error_code persist(job_ctx& job);
+    asio::awaitable<void> persist_retry(std::string job_id);
     void maybe_file(job_ctx& job);
     asio::awaitable<void> file_job(std::string job_id);
     std::filesystem::path job_dir(const job_ctx& job) const;
-    tracker_config tracker_cfg() const;
+    provider_slot* slot_of(const job_ctx& job) const;
+    /// The brief item behind a job's item (an empty stand-in when the brief could not be re-read).
+    const brief::item& item_of(const job_ctx& job, std::size_t index) const;
 
     // submit.cpp
     void enqueue_item(job_ctx& job, std::size_t index);
-    asio::awaitable<void> batch_loop();
-    asio::awaitable<void> submit_batch(pipeline::batch b);
-    asio::awaitable<void> validate_apps(std::string job_id);
-    asio::awaitable<std::optional<brief::app_schema>> get_schema(std::string app_id, bool refresh);
-    asio::awaitable<void> submit_app_run(std::string job_id, std::size_t index);
+    asio::awaitable<void> batch_loop(provider_slot& slot);
+    /// Sends one request for `members` (all of one slot and group). `replay_key`: resend the
+    /// request that carried this idempotency key, exactly as it was (same members, same key).
+    asio::awaitable<void> submit_items(provider_slot& slot, std::vector<batch_item> members,
+                                       std::string replay_key = {}, unsigned resends = 0);
+    /// Items left `submitting` by the last process, sent again under their idempotency key.
+    void replay_uncertain(job_ctx& job, std::size_t index, std::set<std::string>& replayed);
+    asio::awaitable<void> validate_inputs(std::string job_id);
+    asio::awaitable<std::optional<brief::app_schema>> get_schema(provider_slot& slot,
+                                                                 std::string key, bool refresh);
     void item_failed(job_ctx& job, std::size_t index, std::string why, const diagnostics& d = {});
     void uncertain(job_ctx& job, std::size_t index, std::string_view what);
-    http::request api_request(boost::beast::http::verb v, std::string_view path, std::string body = {}) const;
 
     // tracking.cpp
     void start_tracking(job_ctx& job, std::size_t index);
     asio::awaitable<void> track_run(std::string job_id, std::size_t index, std::string run_id);
-    void run_finished(const std::string& job_id, std::size_t index,
-                      const providers::lamina::run_status& run, run_phase phase);
+    /// What a run's status says, from any channel: finishes it when terminal, supplies input when
+    /// it waits for some. Returns false when tracking of the run must stop (finished or failed).
+    bool on_run_view(const std::string& job_id, std::size_t index, const providers::run_view& view,
+                     bool& input_sent);
+    asio::awaitable<void> supply_input(std::string job_id, std::size_t index, std::string run_id);
+    void run_finished(const std::string& job_id, std::size_t index, const providers::run_view& run);
+
+    // list_tracking.cpp
+    void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);
+    asio::awaitable<void> list_loop(provider_slot& slot);
 
     // download.cpp
     void start_downloads(job_ctx& job, std::size_t index);
     asio::awaitable<void> download_output(std::string job_id, std::size_t item, std::size_t out);
+    /// An output that is an API response (output_record::fetch): fetched through the scheduler,
+    /// turned into bytes by the provider, saved. Completes with the error text, empty when saved.
+    asio::awaitable<std::string> fetch_output(provider_slot& slot, std::string job_id,
+                                              std::size_t item, std::size_t out,
+                                              boost::urls::url url);
 
     job_ctx* find(std::string_view job_id) {
         auto it = jobs.find(job_id);
@@ -148,7 +204,6 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     }
 };
 
-run_phase phase_of(std::string_view status);
 std::int64_t unix_now();
 
 }  // namespace briefd::pipeline::detail

@@ -314,7 +314,7 @@ TEST_CASE("Hrizn items: required fields, enums and types") {
     CHECK(has_problem(r, 0, "article_type", "must be one of basic|qa|expert"));
     CHECK(has_problem(r, 1, "ideacloud_id", "UUID"));
     CHECK(has_problem(r, 1, "auto_compliance", "true or false"));
-    CHECK(has_problem(r, 1, "mode", "interactive"));
+    CHECK(has_problem(r, 1, "selected_question_ids", "mode: interactive"));
     CHECK(has_problem(r, 2, "selected_question_ids", "must not be empty"));
     CHECK(has_problem(r, 2, "content_intent", "fixed_ops|variable|general"));
     CHECK(has_problem(r, 2, "content_length", "between 1 and"));
@@ -322,6 +322,9 @@ TEST_CASE("Hrizn items: required fields, enums and types") {
     auto t = parse("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa","title":")" +
                                  std::string(501, 't') + "\"}", "lamina");
     CHECK(has_problem(t, 0, "title", "500"));
+    auto i = parse("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa",
+        "mode":"interactive","selected_question_ids":["q-1707000000-0"]})", "lamina");
+    CHECK(i.ok());
 }
 
 TEST_CASE("Layers items: valid request, body without projectId") {

@@ -1,0 +1,125 @@
+// One configured provider's client, scheduler host, batcher and list tracker.
+#include "pipeline/detail/engine_impl.hpp"
+
+#include <boost/url/parse.hpp>
+
+namespace briefd::pipeline::detail {
+
+namespace {
+http::client_options client_opts(const config::provider_config& p) {
+    http::client_options o;
+    o.ca_file = p.ca_file;
+    o.connect_timeout = p.timeouts.connect;
+    return o;
+}
+
+list_tracker_config list_cfg(const config::provider_config& p) {
+    list_tracker_config l;
+    l.interval = p.tracking.poll_interval;
+    return l;
+}
+}  // namespace
+
+provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider& api_,
+                             config::provider_config cfg_, const secret* key, logger& log,
+                             std::uint64_t seed)
+    : api(api_),
+      cfg(std::move(cfg_)),
+      client(ex, client_opts(cfg)),
+      batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
+      batch_timer(ex),
+      lists(list_cfg(cfg)),
+      list_wake(ex) {
+    if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
+    if (key) set_key(*key);
+    scheduler::host_options ho;
+    ho.requests = cfg.rate_limit.requests;
+    ho.window = cfg.rate_limit.per_seconds;
+    ho.per_day = cfg.rate_limit.per_day;
+    ho.backoff = {cfg.retry.base, cfg.retry.cap};
+    ho.max_attempts = cfg.retry.max_attempts;
+    ho.probe = request(api.probe());
+    host = std::make_unique<scheduler::host>(
+        ex, client, log, cfg.name, ho,
+        [p = &api](unsigned status, std::string_view body, diagnostics& d) {
+            return p->classify_error(status, body, d);
+        },
+        seed);
+}
+
+void provider_slot::set_key(const secret& key) {
+    if (auto o = http::origin::from_url(base_url))
+        client.set_credential(*o, api.credential_header(),
+                              secret(api.credential_value(key.reveal())));
+}
+
+http::request provider_slot::request(const providers::api_call& c) const {
+    http::request r;
+    r.method = c.method;
+    r.url = providers::url_for(base_url, c);
+    r.headers.emplace_back("Accept", "application/json");
+    if (!c.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+    for (const auto& h : c.headers) {
+        std::erase_if(r.headers,
+                      [&](const auto& e) { return boost::beast::iequals(e.first, h.first); });
+        r.headers.push_back(h);
+    }
+    r.body = c.body;
+    r.timeout = cfg.timeouts.request;
+    return r;
+}
+
+bool provider_slot::uses_list(unsigned channels) const {
+    if (!(channels & providers::channel_list)) return false;
+    auto m = cfg.tracking.mode;
+    return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll;
+}
+
+tracker_config provider_slot::tracker_cfg(unsigned channels) const {
+    tracker_config t;
+    const auto& c = cfg.tracking;
+    switch (c.mode) {
+        case config::tracking_mode::auto_:
+            t.mode = tracking_mode::auto_;
+            break;
+        case config::tracking_mode::sse:
+            t.mode = tracking_mode::sse;
+            break;
+        case config::tracking_mode::wait:
+            t.mode = tracking_mode::wait;
+            break;
+        case config::tracking_mode::poll:
+            t.mode = tracking_mode::poll;
+            break;
+    }
+    // A channel the provider does not offer is never asked for.
+    if (!(channels & providers::channel_sse) &&
+        (t.mode == tracking_mode::auto_ || t.mode == tracking_mode::sse))
+        t.mode = (channels & providers::channel_wait) ? tracking_mode::wait : tracking_mode::poll;
+    if (!(channels & providers::channel_wait) && t.mode == tracking_mode::wait)
+        t.mode = tracking_mode::poll;
+    t.poll_interval = c.poll_interval;
+    t.wait_timeout = c.wait_timeout;
+    t.sse_idle_timeout = c.sse_idle_timeout;
+    t.sse_max_failures = c.sse_max_failures;
+    t.reconnect_base = cfg.retry.base;
+    t.reconnect_cap = cfg.retry.cap;
+    return t;
+}
+
+void provider_slot::reload(const config::provider_config& n) {
+    cfg.rate_limit = n.rate_limit;
+    cfg.batch.linger = n.batch.linger;
+    cfg.batch.max_items = n.batch.max_items;
+    cfg.tracking = n.tracking;
+    cfg.retry = n.retry;
+    cfg.api_key_file = n.api_key_file;
+    cfg.api_key_env = n.api_key_env;
+    batches.set_limits(std::min(cfg.batch.max_items, api.max_items_per_request()),
+                       cfg.batch.linger);
+    batch_timer.cancel();
+    lists.set_config(list_cfg(cfg));
+    host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);
+}
+
+}  // namespace briefd::pipeline::detail

@@ -1,0 +1,103 @@
+// list_tracker scripts: sweeps of list pages with a fake clock.
+#include "pipeline/list_tracker.hpp"
+
+using namespace std::chrono_literals;
+using namespace briefd::pipeline;
+namespace providers = briefd::providers;
+
+namespace {
+providers::list_page page(std::vector<std::pair<std::string, providers::run_phase>> runs,
+                          std::string next = {}) {
+    providers::list_page p;
+    for (auto& [id, ph] : runs) {
+        providers::run_view v;
+        v.run_id = id;
+        v.phase = ph;
+        p.runs.push_back(v);
+    }
+    p.next_cursor = next;
+    p.has_more = !next.empty();
+    return p;
+}
+constexpr auto running = providers::run_phase::running;
+constexpr auto done = providers::run_phase::completed;
+}  // namespace
+
+TEST_CASE(
+    "list tracker: nothing tracked, no sweep; the first sweep is due at once, the next after the "
+    "interval") {
+    list_tracker t({15s, 100, 2});
+    CHECK_FALSE(t.next_sweep());
+    t.add("a");
+    auto now = clock::time_point{} + 100h;
+    REQUIRE(t.next_sweep());
+    CHECK(*t.next_sweep() <= now);
+    CHECK(t.begin_sweep(now).empty());
+    CHECK_FALSE(t.next_sweep());  // a sweep is under way
+    auto out = t.on_page(page({{"a", running}, {"other-client", done}}));
+    CHECK_FALSE(out.next_cursor);
+    REQUIRE(out.seen.size() == 1);
+    CHECK(out.seen[0].run_id == "a");
+    REQUIRE(t.next_sweep());
+    CHECK(*t.next_sweep() == now + 15s);
+}
+
+TEST_CASE(
+    "list tracker: pages on while tracked runs are unseen, and no further than the runs need") {
+    list_tracker t({15s, 2, 2});
+    for (auto id : {"a", "b", "c"}) t.add(id);
+    t.begin_sweep(clock::now());
+    auto o1 = t.on_page(page({{"x", done}, {"a", running}}, "p2"));
+    REQUIRE(o1.next_cursor);
+    CHECK(*o1.next_cursor == "p2");
+    auto o2 = t.on_page(page({{"y", done}, {"z", done}}, "p3"));
+    // 3 runs at 2 a page: at most ceil(3/2) + 1 = 3 pages.
+    REQUIRE(o2.next_cursor);
+    auto o3 = t.on_page(page({{"b", done}, {"w", done}}, "p4"));
+    CHECK_FALSE(o3.next_cursor);
+    CHECK(t.pages() == 3);
+}
+
+TEST_CASE("list tracker: stops paging as soon as every tracked run was seen") {
+    list_tracker t({15s, 100, 2});
+    t.add("a");
+    t.add("b");
+    t.begin_sweep(clock::now());
+    auto o = t.on_page(page({{"b", running}, {"a", done}}, "more"));
+    CHECK_FALSE(o.next_cursor);
+    CHECK(o.seen.size() == 2);
+}
+
+TEST_CASE(
+    "list tracker: a run the list keeps missing gets its own status request, then goes back") {
+    list_tracker t({15s, 100, 2});
+    t.add("deep");
+    auto now = clock::time_point{} + 1h;
+    t.begin_sweep(now);
+    t.on_page(page({{"x", done}}));
+    CHECK(t.take_overdue().empty());  // one miss
+    t.begin_sweep(now + 15s);
+    t.on_page_failed();  // a failed page ends the sweep: a second miss
+    auto overdue = t.take_overdue();
+    REQUIRE(overdue.size() == 1);
+    CHECK(overdue[0] == "deep");
+    CHECK(t.tracking("deep"));
+    t.begin_sweep(now + 30s);
+    t.on_page(page({{"x", done}}));
+    CHECK(t.take_overdue().empty());  // the count started again
+}
+
+TEST_CASE("list tracker: removed runs are neither reported nor polled") {
+    list_tracker t({15s, 100, 1});
+    t.add("a");
+    t.add("b");
+    t.begin_sweep(clock::now());
+    t.remove("a");
+    auto o = t.on_page(page({{"a", done}}));
+    CHECK(o.seen.empty());
+    auto overdue = t.take_overdue();
+    REQUIRE(overdue.size() == 1);
+    CHECK(overdue[0] == "b");
+    t.remove("b");
+    CHECK_FALSE(t.next_sweep());
+}
