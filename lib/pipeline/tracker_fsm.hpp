@@ -30,7 +30,7 @@ struct tracker_config {
     tracking_mode mode = tracking_mode::auto_;
     /// Pause between two polls of GET /v1/runs/{id}; also the floor between two wait requests.
     clock::duration poll_interval = std::chrono::seconds(4);
-    /// The `timeout=` of GET /v1/runs/{id}/wait (Lamina accepts 1..120).
+    /// The `timeout=` of a long-poll wait request (1..120 where the provider bounds it).
     std::chrono::seconds wait_timeout{60};
     /// Idle deadline for stream reads: more than 2x the server's 15 s ping.
     clock::duration sse_idle_timeout = std::chrono::seconds(45);

@@ -48,7 +48,7 @@ struct host_options {
     ratelimit::backoff_policy backoff{};
     unsigned max_attempts = 8;
     clock::duration probe_interval = std::chrono::seconds(60);
-    http::request probe;  ///< a cheap authenticated GET (Lamina: /v1/account/usage)
+    http::request probe;  ///< a cheap authenticated GET (the provider says which)
 };
 
 struct call_result {
@@ -65,8 +65,8 @@ struct host_stats {
     std::uint64_t sent = 0, responses_429 = 0, retries = 0, server_errors = 0;
 };
 
-/// Classifies a non-2xx response into the project error (provider specific). Lamina's is
-/// providers::lamina::classify_error.
+/// Classifies a non-2xx response into the project error (provider specific: each provider
+/// module has its classify_error).
 using error_classifier = std::function<std::error_code(unsigned, std::string_view, diagnostics&)>;
 
 class host {
