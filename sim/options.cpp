@@ -55,13 +55,13 @@ bool parse_hrizn_key(std::string_view text, hrizn_key_spec& out, std::string& er
     return true;
 }
 
+// The help text is laid out by hand, as it prints.
+// clang-format off
 std::string help_text() {
     std::ostringstream o;
     o << "briefsim: a local simulator of the Lamina /v1 API (HTTP or HTTPS), a files origin that\n"
-         "serves run outputs, and the Hrizn public API on an origin of its own. Prints one line "
-         "when ready:\n"
-         "  briefsim listening api=http://HOST:PORT files=http://HOST:PORT "
-         "hrizn=http://HOST:PORT/v1/public\n"
+         "serves run outputs, and the Hrizn public API on an origin of its own. Prints one line when ready:\n"
+         "  briefsim listening api=http://HOST:PORT files=http://HOST:PORT hrizn=http://HOST:PORT/v1/public\n"
          "and exits 0 on SIGTERM or SIGINT.\n\n"
          "usage: briefsim [options]\n\n"
          "server:\n"
@@ -69,66 +69,47 @@ std::string help_text() {
          "  --port N               API origin port, 0 = any free port (default 0)\n"
          "  --files-port N         files origin port, 0 = any free port (default 0)\n"
          "  --key KEY              accepted API key (repeatable; default lma_briefsim_key)\n"
-         "  --tls-cert FILE        PEM certificate chain; with --tls-key, both origins speak "
-         "HTTPS\n"
+         "  --tls-cert FILE        PEM certificate chain; with --tls-key, both origins speak HTTPS\n"
          "  --tls-key FILE         PEM private key\n"
          "  --quiet                no per-request log lines on stderr\n\n"
          "behaviour:\n"
-         "  --time-scale S         divide every API duration by S: run length, ping interval (15 "
-         "s),\n"
+         "  --time-scale S         divide every API duration by S: run length, ping interval (15 s),\n"
          "                         stream limit (10 min), wait timeout, rate window (default 1)\n"
-         "  --run-seconds T        mean run length in API seconds, +-25% seeded jitter (default "
-         "20)\n"
+         "  --run-seconds T        mean run length in API seconds, +-25% seeded jitter (default 20)\n"
          "  --seed N               seed for ids, jitter and all fault decisions (default 1)\n"
-         "  --rate-limit N         requests per window per client address over all /v1 (default "
-         "100)\n"
+         "  --rate-limit N         requests per window per client address over all /v1 (default 100)\n"
          "  --rate-window-s T      rate window in API seconds (default 60)\n"
          "  --rate-mode fixed|sliding  window kind (default fixed, like express-rate-limit)\n"
-         "  --output-bytes N       pad each image (PNG private chunk) / size each video to N "
-         "bytes\n"
-         "  --credits N            starting credit balance for /v1/account/usage (default "
-         "100000)\n\n"
+         "  --output-bytes N       pad each image (PNG private chunk) / size each video to N bytes\n"
+         "  --credits N            starting credit balance for /v1/account/usage (default 100000)\n\n"
          "hrizn (base URL <hrizn origin>/v1/public; runtime changes: POST /_sim/hrizn):\n"
          "  --hrizn-port N         Hrizn origin port, 0 = any free port (default 0)\n"
-         "  --hrizn-key KEY[=SCOPES]  accepted X-API-Key (repeatable), scopes "
-         "content:read,content:write\n"
-         "                         (default both); e.g. KEY=content:read is a read-only key. "
-         "Default key:\n"
-         "                         "
-      << default_hrizn_key
-      << "\n"
+         "  --hrizn-key KEY[=SCOPES]  accepted X-API-Key (repeatable), scopes content:read,content:write\n"
+         "                         (default both); e.g. KEY=content:read is a read-only key. Default key:\n"
+         "                         " << default_hrizn_key << "\n"
          "  --hrizn-expired-key KEY  a key answered 401 key_expired (repeatable)\n"
          "  --hrizn-revoked-key KEY  a key answered 401 key_revoked (repeatable)\n"
          "  --hrizn-rate-limit N   requests per window per key (default 60)\n"
          "  --hrizn-rate-window-s T  window in API seconds (default 60)\n"
-         "  --hrizn-rate-mode strict|sliding  strict: refused requests stay in the window and "
-         "extend\n"
-         "                         the backoff, as Hrizn documents (default); sliding: they do "
-         "not\n"
+         "  --hrizn-rate-mode strict|sliding  strict: refused requests stay in the window and extend\n"
+         "                         the backoff, as Hrizn documents (default); sliding: they do not\n"
          "  --hrizn-daily-cap N    accepted requests per key per day (default 10000)\n"
-         "  --hrizn-day-s T        day length in API seconds; days roll over at start + n*T "
-         "(default 86400)\n"
-         "  --hrizn-gen-seconds T  mean generation time in API seconds, +-25% seeded jitter "
-         "(default 120)\n"
-         "  --hrizn-idempotency-s T  X-Idempotency-Key replay window in API seconds (default "
-         "86400)\n"
-         "  --hrizn-item-error status|object  failed batch item: "
-         "{\"status\":\"failed\",\"error\":\"...\"}\n"
+         "  --hrizn-day-s T        day length in API seconds; days roll over at start + n*T (default 86400)\n"
+         "  --hrizn-gen-seconds T  mean generation time in API seconds, +-25% seeded jitter (default 120)\n"
+         "  --hrizn-idempotency-s T  X-Idempotency-Key replay window in API seconds (default 86400)\n"
+         "  --hrizn-item-error status|object  failed batch item: {\"status\":\"failed\",\"error\":\"...\"}\n"
          "                         (default) or {\"error\":{\"code\",\"message\"}} without status\n"
-         "  --hrizn-html html|json GET /content/{id}/html: text/html (default) or "
-         "{\"data\":{\"html\":...}}\n\n"
+         "  --hrizn-html html|json GET /content/{id}/html: text/html (default) or {\"data\":{\"html\":...}}\n\n"
          "faults (also settable at runtime: POST /_sim/faults with {\"name\": value, ...}):\n";
     for (const auto& s : fault_switches()) {
-        std::string head =
-            "  --" + std::string(s.name) + (s.arg.empty() ? "" : " " + std::string(s.arg));
-        o << head
-          << (head.size() < 25 ? std::string(25 - head.size(), ' ')
-                               : std::string("\n") + std::string(25, ' '))
+        std::string head = "  --" + std::string(s.name) + (s.arg.empty() ? "" : " " + std::string(s.arg));
+        o << head << (head.size() < 25 ? std::string(25 - head.size(), ' ') : std::string("\n") + std::string(25, ' '))
           << s.help << "\n";
     }
     o << "\n  --help                 this text\n";
     return o.str();
 }
+// clang-format on
 
 bool parse_options(int argc, char** argv, options& out, bool& help, std::string& error) {
     help = false;

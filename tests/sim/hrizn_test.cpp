@@ -543,3 +543,32 @@ TEST_CASE(
     CHECK(parse_json(extra.body).at("pagination").as_object().contains("simExtra"));
     CHECK(hstat(sim, "requests.GET /v1/public/content.200") == 3);
 }
+
+TEST_CASE("hrizn: bad Hrizn options exit 2; --help lists them with the default key") {
+    const std::vector<std::vector<std::string>> cases = {
+        {"--hrizn-key", "hzk_short"},
+        {"--hrizn-key", default_key + "=content:admin"},
+        {"--hrizn-key", "lma_" + std::string(64, 'a')},
+        {"--hrizn-item-error", "maybe"},
+        {"--hrizn-html", "pdf"},
+        {"--hrizn-day-s", "0"},
+        {"--hrizn-rate-mode", "fixed"}};
+    for (std::vector<std::string> args : cases) {
+        args.insert(args.begin(), sim_process::binary());
+        child_process bad(args, {{}, "/dev/null", {}});
+        auto st = bad.wait(5s);
+        REQUIRE(st);
+        CHECK_MESSAGE(st->code == 2, args[1] + " " + args[2]);
+    }
+    child_process help({sim_process::binary(), "--help"});
+    std::string text;
+    while (auto l = help.read_line(5s)) text += *l + "\n";
+    CHECK(help.wait(5s)->success());
+    for (const char* opt :
+         {"--hrizn-port", "--hrizn-key", "--hrizn-expired-key", "--hrizn-revoked-key",
+          "--hrizn-rate-limit", "--hrizn-rate-window-s", "--hrizn-rate-mode", "--hrizn-daily-cap",
+          "--hrizn-day-s", "--hrizn-gen-seconds", "--hrizn-idempotency-s", "--hrizn-item-error",
+          "--hrizn-html"})
+        CHECK_MESSAGE(text.find(opt) != std::string::npos, opt);
+    CHECK(text.find(default_key) != std::string::npos);
+}
