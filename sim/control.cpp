@@ -23,6 +23,8 @@ asio::awaitable<handler_result> control_surface::handle(request_context& ctx) {
     };
     const bool get = req.method() == http::verb::get, post = req.method() == http::verb::post;
 
+    if ((path == "/_sim/hrizn" || path.starts_with("/_sim/hrizn/")) && hrizn_)
+        co_return co_await hrizn_->handle(ctx);
     if (path == "/_sim/stats" && get) {
         json::object o = st_.counters.to_json();
         if (extra_stats_) extra_stats_(o);
@@ -39,32 +41,54 @@ asio::awaitable<handler_result> control_surface::handle(request_context& ctx) {
     if (path == "/_sim/faults" && post) {
         json::object body;
         std::string error;
-        if (!parse(body)) co_return reply(http::status::bad_request, {{"error", "body must be a JSON object"}});
+        if (!parse(body))
+            co_return reply(http::status::bad_request, {{"error", "body must be a JSON object"}});
         if (!apply_faults_json(st_.faults, body, std::chrono::steady_clock::now(), error))
             co_return reply(http::status::bad_request, {{"error", error}});
         co_return reply(http::status::ok, to_json(st_.faults));
     }
     if (path == "/_sim/ratelimit" && post) {
-        // {"limit": N, "window_s": T, "mode": "fixed"|"sliding"}: replaces the limiter (budgets reset).
+        // {"limit": N, "window_s": T, "mode": "fixed"|"sliding"}: replaces the limiter (budgets
+        // reset).
         json::object body;
-        if (!parse(body)) co_return reply(http::status::bad_request, {{"error", "body must be a JSON object"}});
+        if (!parse(body))
+            co_return reply(http::status::bad_request, {{"error", "body must be a JSON object"}});
         unsigned limit = st_.limiter.limit();
         double window_s = st_.opt.rate_window_s;
         rate_mode mode = st_.limiter.mode();
-        if (auto* v = body.if_contains("limit"); v && v->is_number()) limit = v->to_number<unsigned>();
-        if (auto* v = body.if_contains("window_s"); v && v->is_number()) window_s = v->to_number<double>();
+        if (auto* v = body.if_contains("limit"); v && v->is_number())
+            limit = v->to_number<unsigned>();
+        if (auto* v = body.if_contains("window_s"); v && v->is_number())
+            window_s = v->to_number<double>();
         if (auto* v = body.if_contains("mode"); v && v->is_string()) {
-            if (v->get_string() == "sliding") mode = rate_mode::sliding;
-            else if (v->get_string() == "fixed") mode = rate_mode::fixed;
-            else co_return reply(http::status::bad_request, {{"error", "mode must be fixed or sliding"}});
+            if (v->get_string() == "sliding")
+                mode = rate_mode::sliding;
+            else if (v->get_string() == "fixed")
+                mode = rate_mode::fixed;
+            else
+                co_return reply(http::status::bad_request,
+                                {{"error", "mode must be fixed or sliding"}});
         }
-        if (window_s <= 0) co_return reply(http::status::bad_request, {{"error", "window_s must be > 0"}});
+        if (window_s <= 0)
+            co_return reply(http::status::bad_request, {{"error", "window_s must be > 0"}});
         st_.opt.rate_window_s = window_s;
         st_.limiter = rate_limiter(limit, st_.real(window_s), mode);
-        co_return reply(http::status::ok, {{"limit", limit}, {"window_s", window_s},
-                                           {"mode", mode == rate_mode::fixed ? "fixed" : "sliding"}});
+        co_return reply(http::status::ok,
+                        {{"limit", limit},
+                         {"window_s", window_s},
+                         {"mode", mode == rate_mode::fixed ? "fixed" : "sliding"}});
     }
     co_return reply(http::status::not_found, {{"error", "unknown control endpoint"}});
+}
+
+asio::awaitable<handler_result> hrizn_key_watch::handle(request_context& ctx) {
+    for (auto field : {"X-API-Key", "Authorization"})
+        if (auto it = ctx.req.find(field);
+            it != ctx.req.end() && it->value().find("hzk_") != std::string_view::npos) {
+            ++(st_.counters.hrizn.*counter_);
+            break;
+        }
+    co_return co_await inner_.handle(ctx);
 }
 
 }  // namespace briefd::sim

@@ -9,27 +9,44 @@
 namespace briefd::sim {
 
 class control_surface final : public surface {
-public:
-    /// `extra_stats` adds provider-specific members (e.g. run counts) to GET /_sim/stats.
-    control_surface(sim_state& st, std::function<void(boost::json::object&)> extra_stats)
-        : st_(st), extra_stats_(std::move(extra_stats)) {}
+  public:
+    /// `extra_stats` adds provider-specific members (e.g. run counts) to GET /_sim/stats;
+    /// `hrizn`, if set, answers /_sim/hrizn.
+    control_surface(sim_state& st, std::function<void(boost::json::object&)> extra_stats,
+                    surface* hrizn = nullptr)
+        : st_(st), extra_stats_(std::move(extra_stats)), hrizn_(hrizn) {}
     asio::awaitable<handler_result> handle(request_context& ctx) override;
 
-private:
+  private:
     sim_state& st_;
     std::function<void(boost::json::object&)> extra_stats_;
+    surface* hrizn_;
+};
+
+/// In front of an origin where no Hrizn key belongs (the Lamina API, the files origin): counts
+/// requests carrying one (`hzk_` in X-API-Key or Authorization) in `counter`, then hands over.
+class hrizn_key_watch final : public surface {
+  public:
+    hrizn_key_watch(sim_state& st, surface& inner, std::uint64_t hrizn_stats::*counter)
+        : st_(st), inner_(inner), counter_(counter) {}
+    asio::awaitable<handler_result> handle(request_context& ctx) override;
+
+  private:
+    sim_state& st_;
+    surface& inner_;
+    std::uint64_t hrizn_stats::*counter_;
 };
 
 /// The API origin: /_sim/* to the control surface, everything else to the provider surface.
 class api_origin final : public surface {
-public:
+  public:
     api_origin(surface& control, surface& provider) : control_(control), provider_(provider) {}
     asio::awaitable<handler_result> handle(request_context& ctx) override {
         if (ctx.req.target().starts_with("/_sim/")) return control_.handle(ctx);
         return provider_.handle(ctx);
     }
 
-private:
+  private:
     surface& control_;
     surface& provider_;
 };

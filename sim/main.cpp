@@ -1,6 +1,8 @@
 // briefsim: wires the simulator together; all behaviour lives in the components beside this file.
 #include "control.hpp"
 #include "files.hpp"
+#include "hrizn/api.hpp"
+#include "hrizn/content.hpp"
 #include "lamina/api.hpp"
 #include "lamina/runs.hpp"
 #include "options.hpp"
@@ -27,21 +29,33 @@ int main(int argc, char** argv) {
         return 0;
     }
     try {
-        // The counters outlive the io_context: connection frames destroyed with it still touch them.
+        // The counters outlive the io_context: connection frames destroyed with it still touch
+        // them.
         sim::stats counters;
         boost::asio::io_context ioc{1};
         sim::sim_state state(opt, counters);
         sim::lamina::run_engine runs(state);
         sim::lamina::api lamina(state, runs);
-        sim::control_surface control(state, [&](boost::json::object& o) {
-            o["runs_total"] = runs.run_count();
-            o["credits_used"] = runs.credits_used();
-        });
+        sim::hrizn::content_store content(state);
+        sim::hrizn::api hrizn(state, content);
+        sim::hrizn::control_surface hrizn_control(hrizn);
+        sim::control_surface control(
+            state,
+            [&](boost::json::object& o) {
+                o["runs_total"] = runs.run_count();
+                o["credits_used"] = runs.credits_used();
+                o["hrizn"].as_object()["items_total"] = content.size();
+            },
+            &hrizn_control);
         sim::api_origin api(control, lamina);
-        sim::files_origin files(state, [&](std::string_view run_id, std::size_t index, std::string_view ext) {
-            return runs.find_file(run_id, index, ext, std::chrono::steady_clock::now());
-        });
-        sim::server srv(ioc, state, api, files);
+        sim::files_origin files(
+            state, [&](std::string_view run_id, std::size_t index, std::string_view ext) {
+                return runs.find_file(run_id, index, ext, std::chrono::steady_clock::now());
+            });
+        // No Hrizn key belongs on the Lamina or files origin: count any that arrives there.
+        sim::hrizn_key_watch api_watch(state, api, &sim::hrizn_stats::hrizn_key_on_lamina);
+        sim::hrizn_key_watch files_watch(state, files, &sim::hrizn_stats::hrizn_key_on_files);
+        sim::server srv(ioc, state, api_watch, files_watch, &hrizn);
         srv.listen();
 
         boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
@@ -52,7 +66,8 @@ int main(int argc, char** argv) {
         });
         std::signal(SIGPIPE, SIG_IGN);
 
-        std::cout << "briefsim listening api=" << srv.api_url() << " files=" << srv.files_url() << std::endl;
+        std::cout << "briefsim listening api=" << srv.api_url() << " files=" << srv.files_url()
+                  << " hrizn=" << srv.hrizn_url() << sim::hrizn::base_path << std::endl;
         ioc.run();
         return 0;
     } catch (const std::exception& e) {

@@ -10,22 +10,66 @@
 
 namespace briefd::sim {
 
+/// The Hrizn key briefsim accepts when no --hrizn-key is given (full scopes).
+inline constexpr std::string_view default_hrizn_key =
+    "hzk_b71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1d";
+
+/// True for `hzk_` followed by exactly 64 lower-case hex digits (PROVIDERS §2.1).
+bool is_hrizn_key(std::string_view key) noexcept;
+
+enum class hrizn_key_state { active, expired, revoked };
+
+/// One Hrizn API key: its scopes and whether it still works.
+struct hrizn_key_spec {
+    std::string key;
+    bool can_read = true;   ///< scope content:read
+    bool can_write = true;  ///< scope content:write
+    hrizn_key_state state = hrizn_key_state::active;
+};
+
+/// Parses `KEY[=SCOPE,SCOPE...]` (scopes content:read, content:write; default both).
+bool parse_hrizn_key(std::string_view text, hrizn_key_spec& out, std::string& error);
+
+/// Shape of a failed item in a batch response: PROVIDERS §2.2 leaves it unknown.
+enum class hrizn_item_error {
+    status,  ///< {"status":"failed","error":"message",...} (the seed's table)
+    object,  ///< {"error":{"code","message"},...} and no status
+};
+/// Body of GET /content/{id}/html: unknown (PROVIDERS §2.3).
+enum class hrizn_html_form { html, json };
+
+/// Everything about the Hrizn surface that a test may set (also at runtime: POST /_sim/hrizn).
+struct hrizn_settings {
+    std::vector<hrizn_key_spec> keys;    ///< accepted keys (default: default_hrizn_key)
+    unsigned rate_limit = 60;            ///< requests per window per key
+    double rate_window_s = 60;           ///< window in API seconds
+    rate_mode rate = rate_mode::strict;  ///< refused requests extend the backoff (PROVIDERS §2.5)
+    std::uint64_t daily_cap = 10000;     ///< accepted requests per key per day
+    double day_s = 86400;                ///< day length in API seconds (rollover = start + n days)
+    double gen_seconds = 120;            ///< mean generation time in API seconds (+-25 % jitter)
+    double idempotency_s = 86400;        ///< idempotency replay window in API seconds
+    hrizn_item_error item_error = hrizn_item_error::status;
+    hrizn_html_form html = hrizn_html_form::html;
+};
+
 struct options {
-    std::string host = "127.0.0.1";       ///< address both origins listen on
-    std::uint16_t port = 0;               ///< API origin port (0 = any free port)
-    std::uint16_t files_port = 0;         ///< files origin port (0 = any free port)
-    std::vector<std::string> keys;        ///< accepted API keys (default: lma_briefsim_key)
-    std::string tls_cert, tls_key;        ///< PEM files; both set = HTTPS on both origins
-    double time_scale = 1;                ///< every API duration is divided by this
-    double run_seconds = 20;              ///< mean run length in API seconds (±25 % seeded jitter)
-    std::uint64_t seed = 1;               ///< seeds ids, jitter and every fault decision
-    unsigned rate_limit = 100;            ///< requests per window per client address
-    double rate_window_s = 60;            ///< window in API seconds
+    std::string host = "127.0.0.1";  ///< address both origins listen on
+    std::uint16_t port = 0;          ///< API origin port (0 = any free port)
+    std::uint16_t files_port = 0;    ///< files origin port (0 = any free port)
+    std::vector<std::string> keys;   ///< accepted API keys (default: lma_briefsim_key)
+    std::string tls_cert, tls_key;   ///< PEM files; both set = HTTPS on both origins
+    double time_scale = 1;           ///< every API duration is divided by this
+    double run_seconds = 20;         ///< mean run length in API seconds (±25 % seeded jitter)
+    std::uint64_t seed = 1;          ///< seeds ids, jitter and every fault decision
+    unsigned rate_limit = 100;       ///< requests per window per client address
+    double rate_window_s = 60;       ///< window in API seconds
     rate_mode rate = rate_mode::fixed;
-    std::uint64_t output_bytes = 0;       ///< pad images / size videos to this many bytes (0 = natural)
-    std::int64_t credits = 100000;        ///< starting credit balance
-    bool quiet = false;                   ///< no per-request log on stderr
+    std::uint64_t output_bytes = 0;  ///< pad images / size videos to this many bytes (0 = natural)
+    std::int64_t credits = 100000;   ///< starting credit balance
+    bool quiet = false;              ///< no per-request log on stderr
     fault_settings faults;
+    std::uint16_t hrizn_port = 0;  ///< Hrizn origin port (0 = any free port)
+    hrizn_settings hrizn;
 };
 
 /// Parses argv. Returns false with `error` set on a bad option; sets `help` for --help.

@@ -18,6 +18,14 @@ rate_decision rate_limiter::hit(const std::string& client, clock::time_point now
         return d;
     }
     while (!s.log.empty() && s.log.front() + window_ <= now) s.log.pop_front();
+    if (mode_ == rate_mode::strict) {
+        d.allowed = s.log.size() < limit_;
+        s.log.push_back(now);
+        if (s.log.size() > limit_) s.log.pop_front();
+        d.remaining = d.allowed ? limit_ - static_cast<unsigned>(s.log.size()) : 0;
+        d.reset = s.log.empty() ? clock::duration{} : s.log.front() + window_ - now;
+        return d;
+    }
     if (s.log.size() < limit_) {
         s.log.push_back(now);
         d.allowed = true;

@@ -4,6 +4,9 @@
 //             counts; the budget comes back whole when the window ends.
 //  - sliding: a log of accepted requests over the last `window`; refused requests do not count;
 //             one slot comes back when the oldest accepted request leaves the window.
+//  - strict:  sliding, but refused requests enter the log too (only the newest `limit` are kept):
+//             a client that keeps sending while refused keeps itself refused. Hrizn (PROVIDERS
+//             §2.5): "Continuing to send requests will extend the backoff period".
 // All times here are real (already scaled) durations.
 #pragma once
 
@@ -15,7 +18,7 @@
 
 namespace briefd::sim {
 
-enum class rate_mode { fixed, sliding };
+enum class rate_mode { fixed, sliding, strict };
 
 struct rate_decision {
     bool allowed = true;
@@ -26,7 +29,7 @@ struct rate_decision {
 };
 
 class rate_limiter {
-public:
+  public:
     using clock = std::chrono::steady_clock;
 
     rate_limiter(unsigned limit, clock::duration window, rate_mode mode)
@@ -39,7 +42,7 @@ public:
     clock::duration window() const noexcept { return window_; }
     rate_mode mode() const noexcept { return mode_; }
 
-private:
+  private:
     struct client_state {
         clock::time_point window_start{};
         unsigned count = 0;

@@ -3,13 +3,16 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <array>
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -36,12 +39,13 @@ std::string url_host(const std::string& host) {
 
 template <class Stream>
 class session_io final : public http_io {
-public:
+  public:
     session_io(std::shared_ptr<Stream> s, stats& st) : s_(std::move(s)), st_(st) {}
 
     asio::awaitable<beast::error_code> write(std::string_view bytes) override {
         beast::get_lowest_layer(*s_).expires_after(write_timeout);
-        auto [ec, n] = co_await asio::async_write(*s_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        auto [ec, n] =
+            co_await asio::async_write(*s_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
         st_.bytes_served += n;
         co_return ec;
     }
@@ -69,7 +73,7 @@ public:
         beast::get_lowest_layer(*s_).close();
     }
 
-private:
+  private:
     std::shared_ptr<Stream> s_;
     stats& st_;
 };
@@ -99,16 +103,60 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
     return res;
 }
 
+std::int64_t ceil_seconds(std::chrono::steady_clock::duration d) {
+    const double s = std::chrono::duration<double>(d).count();
+    return s <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(s - 1e-9));
+}
+
+asio::awaitable<void> slow_headers(const sim_state& st) {
+    if (st.faults.slow_headers_ms == 0) co_return;
+    asio::steady_timer t(co_await asio::this_coro::executor,
+                         std::chrono::milliseconds(st.faults.slow_headers_ms));
+    co_await t.async_wait(use_tuple);
+}
+
+std::optional<std::chrono::steady_clock::duration> storm_left(
+    const sim_state& st, std::chrono::steady_clock::time_point now) {
+    const auto& storm = st.faults.storm_429;
+    if (!storm) return std::nullopt;
+    const auto from = storm->origin + st.real(storm->start_s);
+    const auto until = from + st.real(storm->duration_s);
+    if (now < from || now >= until) return std::nullopt;
+    return until - now;
+}
+
+bool draw_fail_5xx(sim_state& st, unsigned family) {
+    return (st.faults.fail_5xx_on & family) && st.chance(st.faults.fail_5xx);
+}
+
+bool maybe_malform(sim_state& st, response& res) {
+    if (res.result_int() / 100 != 2 || res.body().size() <= 1 ||
+        !st.chance(st.faults.malformed_json))
+        return false;
+    res.body().resize(res.body().size() / 2);
+    return true;
+}
+
 struct server::impl {
-    impl(asio::io_context& i, sim_state& s, surface& a, surface& f)
-        : ioc(i), st(s), api(a), files(f), api_acceptor(i), files_acceptor(i), ssl(asio::ssl::context::tls_server) {}
+    impl(asio::io_context& i, sim_state& s, surface& a, surface& f, surface* h)
+        : ioc(i),
+          st(s),
+          api(a),
+          files(f),
+          hrizn(h),
+          api_acceptor(i),
+          files_acceptor(i),
+          hrizn_acceptor(i),
+          ssl(asio::ssl::context::tls_server) {}
 
     asio::io_context& ioc;
     sim_state& st;
     surface& api;
     surface& files;
+    surface* hrizn;
     tcp::acceptor api_acceptor;
     tcp::acceptor files_acceptor;
+    tcp::acceptor hrizn_acceptor;
     asio::ssl::context ssl;
     bool tls = false;
 
@@ -137,9 +185,13 @@ struct server::impl {
             if (auto ep = sock.remote_endpoint(ec); !ec) client = ep.address().to_string();
             auto ex = a.get_executor();
             if (tls)
-                asio::co_spawn(ex, session(std::make_shared<tls_stream>(std::move(sock), ssl), surf, client), log_exception);
+                asio::co_spawn(
+                    ex, session(std::make_shared<tls_stream>(std::move(sock), ssl), surf, client),
+                    log_exception);
             else
-                asio::co_spawn(ex, session(std::make_shared<plain_stream>(std::move(sock)), surf, client), log_exception);
+                asio::co_spawn(
+                    ex, session(std::make_shared<plain_stream>(std::move(sock)), surf, client),
+                    log_exception);
         }
     }
 
@@ -183,8 +235,10 @@ struct server::impl {
             handler_result r = co_await surf.handle(ctx);
             if (!st.opt.quiet) {
                 const auto* res = std::get_if<response>(&r);
-                std::clog << "briefsim: " << client << " " << req.method_string() << " " << req.target() << " "
-                          << (res ? std::to_string(res->result_int()) : std::string("streamed")) << "\n";
+                std::clog << "briefsim: " << client << " " << req.method_string() << " "
+                          << req.target() << " "
+                          << (res ? std::to_string(res->result_int()) : std::string("streamed"))
+                          << "\n";
             }
             if (auto* res = std::get_if<response>(&r)) {
                 res->version(11);
@@ -217,8 +271,8 @@ struct server::impl {
     }
 };
 
-server::server(asio::io_context& ioc, sim_state& st, surface& api, surface& files)
-    : impl_(std::make_unique<impl>(ioc, st, api, files)) {}
+server::server(asio::io_context& ioc, sim_state& st, surface& api, surface& files, surface* hrizn)
+    : impl_(std::make_unique<impl>(ioc, st, api, files, hrizn)) {}
 
 server::~server() = default;
 
@@ -234,18 +288,29 @@ void server::listen() {
     }
     i.open(i.api_acceptor, i.st.opt.port);
     i.open(i.files_acceptor, i.st.opt.files_port);
+    if (i.hrizn) i.open(i.hrizn_acceptor, i.st.opt.hrizn_port);
     i.st.files_base = i.url(i.files_acceptor);
     asio::co_spawn(i.ioc, i.accept_loop(i.api_acceptor, i.api), impl::log_exception);
     asio::co_spawn(i.ioc, i.accept_loop(i.files_acceptor, i.files), impl::log_exception);
+    if (i.hrizn)
+        asio::co_spawn(i.ioc, i.accept_loop(i.hrizn_acceptor, *i.hrizn), impl::log_exception);
 }
 
 void server::close() {
     beast::error_code ec;
     impl_->api_acceptor.close(ec);
     impl_->files_acceptor.close(ec);
+    impl_->hrizn_acceptor.close(ec);
 }
 
-std::string server::api_url() const { return impl_->url(impl_->api_acceptor); }
-std::string server::files_url() const { return impl_->url(impl_->files_acceptor); }
+std::string server::api_url() const {
+    return impl_->url(impl_->api_acceptor);
+}
+std::string server::files_url() const {
+    return impl_->url(impl_->files_acceptor);
+}
+std::string server::hrizn_url() const {
+    return impl_->hrizn ? impl_->url(impl_->hrizn_acceptor) : std::string();
+}
 
 }  // namespace briefd::sim

@@ -1,6 +1,7 @@
-// The HTTP(S) server: two listeners (API origin, files origin), a keep-alive connection loop per
-// socket, and the seam where a provider surface plugs in. A surface answers a request either with
-// a complete response or by streaming through `http_io` (SSE, large files) itself.
+// The HTTP(S) server: three listeners (API origin, files origin, Hrizn origin), a keep-alive
+// connection loop per socket, and the seam where a provider surface plugs in. A surface answers a
+// request either with a complete response or by streaming through `http_io` (SSE, large files)
+// itself.
 #pragma once
 
 #include "state.hpp"
@@ -30,7 +31,7 @@ using response = http::response<http::string_body>;
 
 /// The connection as a streaming handler sees it.
 class http_io {
-public:
+  public:
     virtual ~http_io() = default;
     /// Writes raw bytes (a response head or body bytes). Completes with the write's error.
     virtual asio::awaitable<beast::error_code> write(std::string_view bytes) = 0;
@@ -54,7 +55,7 @@ struct request_context {
 };
 
 class surface {
-public:
+  public:
     virtual ~surface() = default;
     virtual asio::awaitable<handler_result> handle(request_context& ctx) = 0;
 };
@@ -68,21 +69,40 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
 /// Adds the extra-fields fault's unknown member to every object in `v`, recursively.
 void add_extra_fields(boost::json::value& v);
 
+// Pieces of the fault pipeline every provider surface runs in front of its endpoints.
+
+/// Whole seconds in `d`, rounded up; 0 for a duration <= 0.
+std::int64_t ceil_seconds(std::chrono::steady_clock::duration d);
+/// Waits out the slow-headers fault (real milliseconds, not scaled); completes at once when off.
+asio::awaitable<void> slow_headers(const sim_state& st);
+/// How long the storm-429 window still lasts at `now`; none when no storm is on at `now`.
+std::optional<std::chrono::steady_clock::duration> storm_left(
+    const sim_state& st, std::chrono::steady_clock::time_point now);
+/// Draws the fail-5xx fault for a request of endpoint family `family` (counts nothing).
+bool draw_fail_5xx(sim_state& st, unsigned family);
+/// Draws the malformed-json fault for a 2xx response and cuts its body in half when it fires.
+/// True when the body was cut (the caller counts it).
+bool maybe_malform(sim_state& st, response& res);
+
 class server {
-public:
-    /// `api` answers on the API origin, `files` on the files origin.
-    server(asio::io_context& ioc, sim_state& st, surface& api, surface& files);
+  public:
+    /// `api` answers on the API origin, `files` on the files origin, `hrizn` (if set) on a third
+    /// origin of its own (--hrizn-port).
+    server(asio::io_context& ioc, sim_state& st, surface& api, surface& files,
+           surface* hrizn = nullptr);
     ~server();
 
-    /// Binds both listeners (throws std::system_error on failure) and starts accepting.
+    /// Binds the listeners (throws std::system_error on failure) and starts accepting.
     void listen();
-    /// Closes both listeners; open connections finish their current exchange.
+    /// Closes the listeners; open connections finish their current exchange.
     void close();
 
     std::string api_url() const;
     std::string files_url() const;
+    /// The Hrizn origin (scheme, host, port; no base path); empty without a Hrizn surface.
+    std::string hrizn_url() const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

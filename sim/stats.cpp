@@ -2,11 +2,11 @@
 
 namespace briefd::sim {
 
-boost::json::object stats::to_json() const {
-    namespace json = boost::json;
+namespace json = boost::json;
+
+json::object route_counts::to_json(std::uint64_t& total) const {
     json::object req;
-    std::uint64_t total = 0;
-    for (const auto& [route, by_status] : requests) {
+    for (const auto& [route, by_status] : by_route) {
         json::object o;
         std::uint64_t n = 0;
         for (auto [status, c] : by_status) {
@@ -17,6 +17,40 @@ boost::json::object stats::to_json() const {
         total += n;
         req[route] = std::move(o);
     }
+    return req;
+}
+
+json::object hrizn_stats::to_json() const {
+    std::uint64_t total = 0;
+    json::object req = requests.to_json(total);
+    return {
+        {"requests", std::move(req)},
+        {"requests_total", total},
+        {"responses_429", responses_429},
+        {"over_limit", over_limit},
+        {"over_daily_cap", over_daily_cap},
+        {"storm_429", storm_429},
+        {"faults_5xx", faults_5xx},
+        {"malformed_bodies", malformed_bodies},
+        {"batches", batches},
+        {"batch_items", batch_items},
+        {"items_created", items_created},
+        {"items_rejected", items_rejected},
+        {"generations", generations},
+        {"duplicate_generations", duplicate_generations},
+        {"idempotent_replays", idempotent_replays},
+        {"idempotency_conflicts", idempotency_conflicts},
+        {"keys_misplaced",
+         {{"hrizn_key_on_lamina", hrizn_key_on_lamina},
+          {"hrizn_key_on_files", hrizn_key_on_files},
+          {"lamina_key_on_hrizn", lamina_key_on_hrizn},
+          {"total", hrizn_key_on_lamina + hrizn_key_on_files + lamina_key_on_hrizn}}},
+    };
+}
+
+json::object stats::to_json() const {
+    std::uint64_t total = 0;
+    json::object req = requests.to_json(total);
     auto g = [](const gauge& x) { return json::object{{"current", x.current}, {"peak", x.peak}}; };
     return {
         {"requests", std::move(req)},
@@ -40,6 +74,7 @@ boost::json::object stats::to_json() const {
         {"last_event_id_requests", last_event_id_requests},
         {"last_event_id", last_event_id},
         {"bytes_served", bytes_served},
+        {"hrizn", hrizn.to_json()},
     };
 }
 

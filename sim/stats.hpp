@@ -19,30 +19,63 @@ struct gauge {
     void down() noexcept { --current; }
 };
 
+/// Requests by route and status: "METHOD /route/template" -> status code -> count.
+struct route_counts {
+    std::map<std::string, std::map<unsigned, std::uint64_t>> by_route;
+    void count(const std::string& route, unsigned status) { ++by_route[route][status]; }
+    /// {"<route>":{"<status>":n,"total":n}}; `total` gets the sum over all routes.
+    boost::json::object to_json(std::uint64_t& total) const;
+};
+
+/// The Hrizn surface's counters (`hrizn` in GET /_sim/stats).
+struct hrizn_stats {
+    route_counts requests;               ///< e.g. "GET /v1/public/content/{id}" -> 200 -> 7
+    std::uint64_t responses_429 = 0;     ///< every 429 sent (minute window, daily cap, storm)
+    std::uint64_t over_limit = 0;        ///< requests that arrived with the minute window full
+    std::uint64_t over_daily_cap = 0;    ///< requests that arrived with the day's cap spent
+    std::uint64_t storm_429 = 0;         ///< 429s sent because of a storm-429 window
+    std::uint64_t faults_5xx = 0;        ///< injected 500 internal_error responses
+    std::uint64_t malformed_bodies = 0;  ///< injected broken JSON bodies
+    std::uint64_t batches = 0;           ///< accepted POST /content/batch requests
+    std::uint64_t batch_items = 0;       ///< items in accepted batch requests
+    std::uint64_t items_created = 0;     ///< content items created (batch and single)
+    std::uint64_t items_rejected = 0;    ///< batch items refused by per-item validation (no id)
+    std::uint64_t generations = 0;       ///< generations started (simple create, or generate)
+    std::uint64_t duplicate_generations = 0;  ///< ...of an item body this key had generated before
+    std::uint64_t idempotent_replays = 0;     ///< POSTs answered from the idempotency store
+    std::uint64_t idempotency_conflicts = 0;  ///< 409 idempotency_conflict sent
+    std::uint64_t hrizn_key_on_lamina = 0;    ///< a hzk_ key sent to the Lamina API origin
+    std::uint64_t hrizn_key_on_files = 0;     ///< a hzk_ key sent to the files origin
+    std::uint64_t lamina_key_on_hrizn = 0;    ///< a Lamina key sent to the Hrizn origin
+
+    boost::json::object to_json() const;
+};
+
 struct stats {
-    /// "METHOD /route/template" -> status code -> count, e.g. "GET /v1/runs/{id}" -> 200 -> 7.
-    std::map<std::string, std::map<unsigned, std::uint64_t>> requests;
-    std::uint64_t responses_429 = 0;             ///< every 429 sent (limiter and storm)
-    std::uint64_t over_limit = 0;                ///< requests that arrived with the budget exhausted
-    std::uint64_t storm_429 = 0;                 ///< 429s sent because of a storm-429 window
-    std::uint64_t faults_5xx = 0;                ///< injected 500/503 responses
-    std::uint64_t malformed_bodies = 0;          ///< injected broken JSON bodies
-    std::uint64_t truncated_downloads = 0;       ///< injected short file bodies
-    gauge connections;                           ///< TCP connections, both origins
-    gauge streams;                               ///< open SSE responses
-    std::uint64_t sse_events = 0;                ///< SSE events written (pings included)
-    std::uint64_t batches = 0;                   ///< accepted batch requests
-    std::uint64_t batch_items = 0;               ///< items in accepted batch requests
+    route_counts requests;                  ///< e.g. "GET /v1/runs/{id}" -> 200 -> 7
+    std::uint64_t responses_429 = 0;        ///< every 429 sent (limiter and storm)
+    std::uint64_t over_limit = 0;           ///< requests that arrived with the budget exhausted
+    std::uint64_t storm_429 = 0;            ///< 429s sent because of a storm-429 window
+    std::uint64_t faults_5xx = 0;           ///< injected 500/503 responses
+    std::uint64_t malformed_bodies = 0;     ///< injected broken JSON bodies
+    std::uint64_t truncated_downloads = 0;  ///< injected short file bodies
+    gauge connections;                      ///< TCP connections, both origins
+    gauge streams;                          ///< open SSE responses
+    std::uint64_t sse_events = 0;           ///< SSE events written (pings included)
+    std::uint64_t batches = 0;              ///< accepted batch requests
+    std::uint64_t batch_items = 0;          ///< items in accepted batch requests
     std::uint64_t runs_created = 0;
     std::uint64_t runs_cancelled = 0;
-    std::uint64_t duplicate_submissions = 0;     ///< same brief text, or same app + inputs, seen again
-    std::uint64_t output_requests = 0;           ///< requests to the files origin
-    std::uint64_t output_requests_with_api_key = 0;  ///< ...carrying x-api-key or Authorization: must stay 0
-    std::uint64_t last_event_id_requests = 0;    ///< stream requests carrying Last-Event-ID
-    std::string last_event_id;                   ///< the last Last-Event-ID value seen
-    std::uint64_t bytes_served = 0;              ///< response bytes written (heads and bodies)
+    std::uint64_t duplicate_submissions = 0;  ///< same brief text, or same app + inputs, seen again
+    std::uint64_t output_requests = 0;        ///< requests to the files origin
+    std::uint64_t output_requests_with_api_key =
+        0;  ///< ...carrying x-api-key or Authorization: must stay 0
+    std::uint64_t last_event_id_requests = 0;  ///< stream requests carrying Last-Event-ID
+    std::string last_event_id;                 ///< the last Last-Event-ID value seen
+    std::uint64_t bytes_served = 0;            ///< response bytes written (heads and bodies)
+    hrizn_stats hrizn;                         ///< the Hrizn origin's own counters
 
-    void count(const std::string& route, unsigned status) { ++requests[route][status]; }
+    void count(const std::string& route, unsigned status) { requests.count(route, status); }
     boost::json::object to_json() const;
 };
 

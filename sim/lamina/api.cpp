@@ -48,11 +48,6 @@ struct api::exchange {
 
 namespace {
 
-std::int64_t ceil_seconds(clock::duration d) {
-    const double s = std::chrono::duration<double>(d).count();
-    return s <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(s - 1e-9));
-}
-
 std::int64_t ceil_ms(clock::duration d) {
     const double ms = std::chrono::duration<double, std::milli>(d).count();
     return ms <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(ms - 1e-9));
@@ -190,25 +185,18 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     }
     classify(ex, ctx.req.method());
 
-    if (st_.faults.slow_headers_ms > 0) {
-        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(st_.faults.slow_headers_ms));
-        co_await t.async_wait(use_tuple);
-    }
+    co_await slow_headers(st_);
 
     const auto now = clock::now();
     handler_result result;
     bool decided = false;
-    if (const auto& storm = st_.faults.storm_429) {
-        const auto from = storm->origin + st_.real(storm->start_s);
-        const auto until = from + st_.real(storm->duration_s);
-        if (now >= from && now < until) {
-            ex.rate = rate_decision{false, st_.limiter.limit(), 0, until - now};
-            ++st_.counters.storm_429;
-            result = error_reply(st_, ex, http::status::too_many_requests, "RATE_LIMITED",
-                                 "Too many requests, please try again later.", true, nullptr,
-                                 std::max<std::int64_t>(1, ceil_seconds(until - now)));
-            decided = true;
-        }
+    if (const auto left = storm_left(st_, now)) {
+        ex.rate = rate_decision{false, st_.limiter.limit(), 0, *left};
+        ++st_.counters.storm_429;
+        result = error_reply(st_, ex, http::status::too_many_requests, "RATE_LIMITED",
+                             "Too many requests, please try again later.", true, nullptr,
+                             std::max<std::int64_t>(1, ceil_seconds(*left)));
+        decided = true;
     }
     if (!decided) {
         ex.rate = st_.limiter.hit(ctx.client, now);
@@ -237,7 +225,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
             decided = true;
         }
     }
-    if (!decided && (st_.faults.fail_5xx_on & ex.family) && st_.chance(st_.faults.fail_5xx)) {
+    if (!decided && draw_fail_5xx(st_, ex.family)) {
         ++st_.counters.faults_5xx;
         const bool unavailable = st_.fault_rng() % 2;
         result = unavailable ? error_reply(st_, ex, http::status::service_unavailable, "RESOURCE_UNAVAILABLE",
@@ -253,10 +241,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
         const unsigned code = res->result_int();
         if (code == 429) ++st_.counters.responses_429;
         st_.counters.count(ex.route, code);
-        if (code / 100 == 2 && res->body().size() > 1 && st_.chance(st_.faults.malformed_json)) {
-            ++st_.counters.malformed_bodies;
-            res->body().resize(res->body().size() / 2);
-        }
+        if (maybe_malform(st_, *res)) ++st_.counters.malformed_bodies;
     }
     co_return result;
 }

@@ -10,11 +10,13 @@ using namespace briefd::testing;
 using namespace std::chrono_literals;
 
 TEST_CASE("child_process captures stdout, stderr to a file, environment and exit status") {
-    const auto err = std::filesystem::temp_directory_path() / ("sim_proc_err_" + std::to_string(::getpid()));
+    const auto err =
+        std::filesystem::temp_directory_path() / ("sim_proc_err_" + std::to_string(::getpid()));
     process_options o;
     o.env = {{"SIM_TEST_VALUE", "forty two"}};
     o.stderr_file = err;
-    child_process p({"/bin/sh", "-c", "echo first; echo \"$SIM_TEST_VALUE\"; echo oops >&2; exit 3"}, o);
+    child_process p(
+        {"/bin/sh", "-c", "echo first; echo \"$SIM_TEST_VALUE\"; echo oops >&2; exit 3"}, o);
     CHECK(p.pid() > 0);
     CHECK(p.read_line(5s) == std::optional<std::string>("first"));
     CHECK(p.read_line(5s) == std::optional<std::string>("forty two"));
@@ -54,6 +56,8 @@ TEST_CASE("sim_process parses the listening line and briefsim exits 0 on SIGTERM
     CHECK(sim.api_url().starts_with("http://127.0.0.1:"));
     CHECK(sim.files_url().starts_with("http://127.0.0.1:"));
     CHECK(sim.api_url() != sim.files_url());
+    CHECK(sim.hrizn_url().starts_with("http://127.0.0.1:"));
+    CHECK(sim.hrizn_url().ends_with("/v1/public"));
     CHECK(sim.stats().as_object().contains("requests"));
     auto st = sim.stop();
     REQUIRE(st);
@@ -75,8 +79,9 @@ TEST_CASE("briefsim rejects bad options with exit code 2 and prints help with ex
     std::string text;
     while (auto l = help.read_line(5s)) text += *l + "\n";
     CHECK(help.wait(5s)->success());
-    for (const char* opt : {"--time-scale", "--fail-5xx", "--storm-429", "--sse-drop-after", "--sse-stall",
-                            "--sse-refuse", "--slow-headers", "--truncate-downloads", "--malformed-json",
-                            "--extra-fields", "--no-video", "--fail-rate", "--rate-mode", "--tls-cert"})
+    for (const char* opt :
+         {"--time-scale", "--fail-5xx", "--storm-429", "--sse-drop-after", "--sse-stall",
+          "--sse-refuse", "--slow-headers", "--truncate-downloads", "--malformed-json",
+          "--extra-fields", "--no-video", "--fail-rate", "--rate-mode", "--tls-cert"})
         CHECK_MESSAGE(text.find(opt) != std::string::npos, opt);
 }

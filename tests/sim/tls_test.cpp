@@ -1,4 +1,4 @@
-// HTTPS on both origins with a throwaway CA (make_test_pki); clients verify the certificate.
+// HTTPS on all three origins with a throwaway CA (make_test_pki); clients verify the certificate.
 #include <doctest/doctest.h>
 
 #include "helpers.hpp"
@@ -11,15 +11,20 @@
 using namespace briefd::testing;
 using namespace briefd::sim_tests;
 
-TEST_CASE("HTTPS: both origins speak TLS with the given certificate") {
-    const auto dir = std::filesystem::temp_directory_path() / ("briefsim_tls_" + std::to_string(::getpid()));
+TEST_CASE("HTTPS: all origins speak TLS with the given certificate") {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("briefsim_tls_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     auto pki = make_test_pki(dir);
     sim_process_options so;
     so.ca_file = pki.ca_file;
-    sim_process sim({"--time-scale", "200", "--tls-cert", pki.cert_file.string(), "--tls-key", pki.key_file.string()}, so);
+    sim_process sim({"--time-scale", "200", "--tls-cert", pki.cert_file.string(), "--tls-key",
+                     pki.key_file.string()},
+                    so);
     CHECK(sim.api_url().starts_with("https://127.0.0.1:"));
     CHECK(sim.files_url().starts_with("https://127.0.0.1:"));
+    CHECK(sim.hrizn_url().starts_with("https://127.0.0.1:"));
+    CHECK(sim.hrizn("GET", "/content").status == 200);  // verified against the test CA
     auto ids = submit_batch(sim, {"secure"});
     REQUIRE(ids.size() == 1);
     auto done = parse_json(sim.api("GET", "/v1/runs/" + ids[0] + "/wait?timeout=60").body);

@@ -1,6 +1,7 @@
-// The simulator's pure pieces: checksums, the PNG writer, the limiter (explicit time points).
+// The simulator's pure pieces: checksums, the PNG writer, the limiters (explicit time points).
 #include <doctest/doctest.h>
 
+#include "hrizn/limits.hpp"
 #include "png.hpp"
 #include "ratelimit.hpp"
 
@@ -13,7 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 std::uint32_t be32(const std::string& s, std::size_t at) {
-    auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + i])); };
+    auto b = [&](std::size_t i) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + i]));
+    };
     return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
 }  // namespace
@@ -79,4 +82,55 @@ TEST_CASE("sliding log: refused requests do not count, one slot returns when the
     CHECK(d.remaining == 0);
     CHECK_FALSE(rl.hit("a", t0 + 13s).allowed);
     CHECK(rl.hit("a", t0 + 14s).allowed);
+}
+
+TEST_CASE(
+    "strict sliding log: refused requests count too, so sending while refused extends the "
+    "backoff") {
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    rate_limiter rl(2, 10s, rate_mode::strict);
+    CHECK(rl.hit("a", t0).allowed);
+    CHECK(rl.hit("a", t0 + 4s).allowed);
+    auto d = rl.hit("a", t0 + 5s);
+    CHECK_FALSE(d.allowed);
+    CHECK(d.remaining == 0);
+    CHECK(d.reset == 9s);  // the log is now {4s, 5s}: a slot returns at 14 s
+    CHECK_FALSE(
+        rl.hit("a", t0 + 12s).allowed);  // sliding would allow this one; the log is {5s, 12s}
+    d = rl.hit("a", t0 + 15s);           // 5 s has left: one slot
+    CHECK(d.allowed);
+    CHECK(d.remaining == 0);
+    CHECK(rl.hit("b", t0 + 12s).allowed);  // per client
+    rate_limiter none(0, 10s, rate_mode::strict);
+    CHECK_FALSE(none.hit("a", t0).allowed);
+}
+
+TEST_CASE(
+    "hrizn key limits: minute window and daily cap per key; the cap lasts until the rollover") {
+    using briefd::sim::hrizn::key_limits;
+    using briefd::sim::hrizn::limit_verdict;
+    const auto origin = std::chrono::steady_clock::time_point{} + 1h;
+    key_limits kl(2, 60s, rate_mode::strict, 3, 1000s, origin);
+    auto d = kl.hit("k", origin + 10s);
+    CHECK(d.verdict == limit_verdict::allowed);
+    CHECK(d.limit == 2);
+    CHECK(d.remaining == 1);
+    CHECK(kl.hit("k", origin + 11s).remaining == 0);
+    d = kl.hit("k", origin + 12s);
+    CHECK(d.verdict == limit_verdict::over_minute);
+    CHECK(d.reset == 59s);  // strict: the refusal at 12 s is in the log with the one at 11 s
+    // Third accepted request of the day: the day's budget (3) is what remains, not the window's.
+    d = kl.hit("k", origin + 80s);
+    CHECK(d.verdict == limit_verdict::allowed);
+    CHECK(d.remaining == 0);
+    d = kl.hit("k", origin + 200s);
+    CHECK(d.verdict == limit_verdict::over_day);
+    CHECK(d.remaining == 0);
+    CHECK(d.reset == 800s);  // runs to the rollover at origin + 1000 s
+    CHECK(kl.hit("other", origin + 200s).verdict == limit_verdict::allowed);  // per key
+    d = kl.hit("k", origin + 1000s);                                          // a new day
+    CHECK(d.verdict == limit_verdict::allowed);
+    CHECK(d.remaining == 1);
+    CHECK(kl.hit("k", origin + 2999s).verdict == limit_verdict::allowed);
+    CHECK(kl.hit("k", origin + 3100s).remaining == 1);  // day 3 starts with a fresh budget
 }

@@ -98,7 +98,8 @@ http_reply http_fetch(const std::string& url, const http_request_options& opt,
     for (const auto& [k, v] : opt.headers) req.set(k, v);
     if (!opt.body.empty() || opt.method == "POST" || opt.method == "PUT") {
         req.body() = opt.body;
-        if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
+        if (req.find(http::field::content_type) == req.end())
+            req.set(http::field::content_type, "application/json");
         req.prepare_payload();
     }
 
@@ -125,7 +126,8 @@ http_reply http_fetch(const std::string& url, const http_request_options& opt,
         if (tls) {
             asio::ssl::stream<tcp::socket> s(ioc, ctx);
             raw = &s.next_layer();
-            if (!opt.ca_file.empty()) s.set_verify_callback(asio::ssl::host_name_verification(host));
+            if (!opt.ca_file.empty())
+                s.set_verify_callback(asio::ssl::host_name_verification(host));
             if (!u->host_address().empty() && u->host_type() == boost::urls::host_type::name)
                 SSL_set_tlsext_host_name(s.native_handle(), host.c_str());
             auto [cec, ep] = co_await asio::async_connect(s.next_layer(), eps, tuple);
@@ -182,7 +184,8 @@ namespace {
 
 std::vector<std::string> make_argv(std::vector<std::string> args, bool verbose) {
     std::vector<std::string> argv{sim_process::binary()};
-    if (!verbose && std::find(args.begin(), args.end(), "--quiet") == args.end()) argv.push_back("--quiet");
+    if (!verbose && std::find(args.begin(), args.end(), "--quiet") == args.end())
+        argv.push_back("--quiet");
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
 }
@@ -203,14 +206,26 @@ sim_process::sim_process(std::vector<std::string> args, sim_process_options opt)
             key_ = args[i + 1];
             break;
         }
+    // briefsim's default Hrizn key (sim/options.hpp default_hrizn_key).
+    hrizn_key_ = "hzk_b71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1db71e5f1d";
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "--hrizn-key") {
+            hrizn_key_ = args[i + 1].substr(0, args[i + 1].find('='));
+            break;
+        }
     auto line = proc_.read_line(opt.startup_timeout);
     const std::string_view prefix = "briefsim listening api=";
     if (!line || !line->starts_with(prefix))
-        throw std::runtime_error("sim_process: briefsim did not start (got: '" + line.value_or("<nothing>") + "')");
+        throw std::runtime_error("sim_process: briefsim did not start (got: '" +
+                                 line.value_or("<nothing>") + "')");
     const auto files = line->find(" files=");
-    if (files == std::string::npos) throw std::runtime_error("sim_process: bad listening line: " + *line);
+    if (files == std::string::npos)
+        throw std::runtime_error("sim_process: bad listening line: " + *line);
     api_url_ = line->substr(prefix.size(), files - prefix.size());
-    files_url_ = line->substr(files + 7);
+    const auto hrizn = line->find(" hrizn=", files);
+    files_url_ =
+        line->substr(files + 7, hrizn == std::string::npos ? std::string::npos : hrizn - files - 7);
+    if (hrizn != std::string::npos) hrizn_url_ = line->substr(hrizn + 7);
 }
 
 sim_process::~sim_process() {
@@ -222,7 +237,8 @@ std::optional<exit_status> sim_process::stop(std::chrono::milliseconds timeout) 
     return proc_.wait(timeout);
 }
 
-http_reply sim_process::control(std::string_view method, std::string_view target, std::string body) const {
+http_reply sim_process::control(std::string_view method, std::string_view target,
+                                std::string body) const {
     http_request_options o;
     o.method = std::string(method);
     o.body = std::move(body);
@@ -238,7 +254,8 @@ boost::json::value sim_process::stats() const {
 
 boost::json::value sim_process::set_faults(const boost::json::value& faults) const {
     auto r = control("POST", "/_sim/faults", boost::json::serialize(faults));
-    if (r.status != 200) throw std::runtime_error("sim_process: set_faults rejected: " + r.body + r.error);
+    if (r.status != 200)
+        throw std::runtime_error("sim_process: set_faults rejected: " + r.body + r.error);
     return boost::json::parse(r.body);
 }
 
@@ -256,6 +273,25 @@ http_reply sim_process::api(std::string_view method, std::string_view target, st
     o.ca_file = opt_.ca_file;
     o.headers.emplace_back("x-api-key", key_);
     return http_fetch(api_url_ + std::string(target), o);
+}
+
+http_reply sim_process::hrizn(std::string_view method, std::string_view target, std::string body,
+                              std::vector<std::pair<std::string, std::string>> headers,
+                              std::string key) const {
+    http_request_options o;
+    o.method = std::string(method);
+    o.body = std::move(body);
+    o.ca_file = opt_.ca_file;
+    o.headers = std::move(headers);
+    o.headers.emplace_back("X-API-Key", key.empty() ? hrizn_key_ : key);
+    return http_fetch(hrizn_url_ + std::string(target), o);
+}
+
+boost::json::value sim_process::set_hrizn(const boost::json::value& settings) const {
+    auto r = control("POST", "/_sim/hrizn", boost::json::serialize(settings));
+    if (r.status != 200)
+        throw std::runtime_error("sim_process: set_hrizn rejected: " + r.body + r.error);
+    return boost::json::parse(r.body);
 }
 
 }  // namespace briefd::testing

@@ -1,6 +1,7 @@
-// briefsim for integration tests: start the built simulator on loopback, learn its two origins
-// from its "listening" line, read its counters, switch faults at runtime, stop it with SIGTERM.
-// Plus a small blocking HTTP(S) client for tests (its own io_context, a hard deadline).
+// briefsim for integration tests: start the built simulator on loopback, learn its origins
+// (Lamina API, files, Hrizn) from its "listening" line, read its counters, switch faults at
+// runtime, stop it with SIGTERM. Plus a small blocking HTTP(S) client for tests (its own
+// io_context, a hard deadline).
 //
 // The briefsim binary path is compiled in as BRIEFSIM_PATH (set on briefd_test_support by
 // sim/CMakeLists.txt); the environment variable BRIEFSIM overrides it. A test target that uses
@@ -27,7 +28,8 @@ struct http_request_options {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::chrono::milliseconds timeout{10000};  ///< for the whole exchange
-    std::filesystem::path ca_file;  ///< https: trust this CA and check the host name; empty = no verification
+    std::filesystem::path
+        ca_file;  ///< https: trust this CA and check the host name; empty = no verification
 };
 
 struct http_reply {
@@ -50,14 +52,14 @@ http_reply http_fetch(const std::string& url, const http_request_options& opt = 
                       const std::function<bool(std::string_view body)>& until = {});
 
 struct sim_process_options {
-    std::filesystem::path stderr_file;              ///< briefsim's stderr; empty = inherit
+    std::filesystem::path stderr_file;  ///< briefsim's stderr; empty = inherit
     std::chrono::milliseconds startup_timeout{15000};
-    std::filesystem::path ca_file;                  ///< for stats()/set_faults() over HTTPS
-    bool verbose = false;                           ///< false adds --quiet (no per-request log)
+    std::filesystem::path ca_file;  ///< for stats()/set_faults() over HTTPS
+    bool verbose = false;           ///< false adds --quiet (no per-request log)
 };
 
 class sim_process {
-public:
+  public:
     /// Starts briefsim with `args` (e.g. {"--time-scale", "200", "--no-video"}); waits for its
     /// listening line. Throws std::runtime_error if it does not come up in time.
     explicit sim_process(std::vector<std::string> args = {}, sim_process_options opt = {});
@@ -65,10 +67,16 @@ public:
     sim_process(const sim_process&) = delete;
     sim_process& operator=(const sim_process&) = delete;
 
-    const std::string& api_url() const noexcept { return api_url_; }      ///< e.g. http://127.0.0.1:41234
+    const std::string& api_url() const noexcept {
+        return api_url_;
+    }  ///< e.g. http://127.0.0.1:41234
     const std::string& files_url() const noexcept { return files_url_; }  ///< the second origin
+    /// Hrizn's base URL, e.g. http://127.0.0.1:41235/v1/public (briefd's base_url for Hrizn).
+    const std::string& hrizn_url() const noexcept { return hrizn_url_; }
     /// The first --key passed, or briefsim's default key.
     const std::string& api_key() const noexcept { return key_; }
+    /// The first --hrizn-key passed (without its scopes), or briefsim's default Hrizn key.
+    const std::string& hrizn_key() const noexcept { return hrizn_key_; }
 
     /// GET /_sim/stats. Throws std::runtime_error if the simulator does not answer.
     boost::json::value stats() const;
@@ -82,19 +90,29 @@ public:
     http_reply api(std::string_view method, std::string_view target, std::string body = {},
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) const;
 
+    /// A request to hrizn_url() + `target` (e.g. "/content/batch") carrying X-API-Key: `key`, or
+    /// hrizn_key() when `key` is empty, plus `headers`.
+    http_reply hrizn(std::string_view method, std::string_view target, std::string body = {},
+                     std::vector<std::pair<std::string, std::string>> headers = {},
+                     std::string key = {}) const;
+    /// POST /_sim/hrizn with `settings` (keys, limits, unknown-shape switches); returns the
+    /// settings now in force. Throws std::runtime_error when briefsim rejects them.
+    boost::json::value set_hrizn(const boost::json::value& settings) const;
+
     /// SIGTERM, then wait; returns how it ended (nullopt if it did not stop in time).
-    std::optional<exit_status> stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    std::optional<exit_status> stop(
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
     child_process& process() noexcept { return proc_; }
 
     /// The binary that will be started: $BRIEFSIM, else BRIEFSIM_PATH.
     static std::string binary();
 
-private:
+  private:
     http_reply control(std::string_view method, std::string_view target, std::string body) const;
     sim_process_options opt_;
     child_process proc_;
-    std::string api_url_, files_url_, key_;
+    std::string api_url_, files_url_, hrizn_url_, key_, hrizn_key_;
 };
 
 }  // namespace briefd::testing
