@@ -12,7 +12,9 @@ rm -rf "$work"
 mkdir -p "$work/spool" "$work/outputs"
 key="lma_demo_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 umask 077
+hkey="hzk_$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$key" > "$work/lamina.key"
+printf '%s\n' "$hkey" > "$work/hrizn.key"
 umask 022
 
 cleanup() {
@@ -22,13 +24,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# 1. The simulator: API on one port, output files on another, a run takes 20 API-seconds and
-#    the rate limit is Lamina's 100 requests per 60 API-seconds, all compressed by $scale.
-"$build/sim/briefsim" --host 127.0.0.1 --port 0 --files-port 0 --key "$key" \
+# 1. The simulator: Lamina's API on one port, output files on another, Hrizn's API on a third; a
+#    run takes 20 API-seconds, an article 120, and the rate limits are Lamina's 100 and Hrizn's 60
+#    requests per 60 API-seconds, all compressed by $scale.
+"$build/sim/briefsim" --host 127.0.0.1 --port 0 --files-port 0 --key "$key" --hrizn-key "$hkey" \
     --time-scale "$scale" --seed 2026 > "$work/briefsim.out" 2> "$work/briefsim.log" &
 sim_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/briefsim.out" 2>/dev/null && break; sleep 0.1; done
 api=$(sed -n 's/.*api=\([^ ]*\).*/\1/p' "$work/briefsim.out")
+hrizn=$(sed -n 's/.*hrizn=\([^ ]*\).*/\1/p' "$work/briefsim.out")
 [ -n "$api" ] || { echo "demo: briefsim did not start (see $work/briefsim.log)" >&2; exit 1; }
 window=$(( 60 / scale )); [ "$window" -ge 1 ] || window=1
 
@@ -47,10 +51,16 @@ providers:
     rate_limit: { requests: 100, per_seconds: $window }
     batch: { max_items: 10, linger_ms: 500 }
     tracking: { mode: auto, poll_interval_ms: 1000, sse_idle_timeout_ms: 10000 }
+  hrizn:
+    base_url: $hrizn
+    api_key_file: $work/hrizn.key
+    rate_limit: { requests: 60, per_seconds: $window, per_day: 10000 }
+    batch: { max_items: 10, linger_ms: 500 }
+    tracking: { mode: auto, poll_interval_ms: 1500 }
 YAML
 "$build/daemon/briefd" --config "$work/briefd.yaml" --check > /dev/null
 
-echo "== briefsim at $api (time scale ${scale}x); briefd spool at $work/spool"
+echo "== briefsim at $api, Hrizn at $hrizn (time scale ${scale}x); briefd spool at $work/spool"
 "$build/daemon/briefd" --config "$work/briefd.yaml" 2> "$work/briefd.log" &
 briefd_pid=$!
 for _ in $(seq 100); do grep -q daemon.ready "$work/briefd.log" 2>/dev/null && break; sleep 0.1; done
@@ -99,6 +109,12 @@ if [ -n "$stats" ]; then
     echo "briefsim: $(pick requests_total) HTTP requests, API and downloads ($(pick output_requests) downloads; $(pick batches) batches for $(pick batch_items) items," \
          "$(pick runs_created) runs), 429s $(pick responses_429), over the limit $(pick over_limit)," \
          "duplicate submissions $(pick duplicate_submissions), downloads carrying the key $(pick output_requests_with_api_key)"
+fi
+hstats=$(echo "$stats" | grep -o '"hrizn":{.*' || true)
+if [ -n "$hstats" ]; then
+    hpick() { echo "$hstats" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+    echo "briefsim Hrizn: $(hpick requests_total) requests ($(hpick batches) batches for $(hpick items_created) articles)," \
+         "429s $(hpick responses_429), duplicate generations $(hpick duplicate_generations)"
 fi
 first=$(ls -d "$work"/outputs/*/ 2>/dev/null | head -1)
 if [ -n "$first" ]; then

@@ -63,6 +63,11 @@ rig::rig(rig_options opt) {
     sim = std::make_unique<sim_process>(args, so);
     if (opt.daemon.api_url.empty()) opt.daemon.api_url = sim->api_url();
     if (opt.daemon.api_key.empty()) opt.daemon.api_key = key;
+    if (opt.hrizn) {
+        if (opt.daemon.hrizn_url.empty()) opt.daemon.hrizn_url = sim->hrizn_url();
+        if (opt.daemon.hrizn_key.empty()) opt.daemon.hrizn_key = sim->hrizn_key();
+        opt.daemon.hrizn_rate_window_s = 1;
+    }
     // briefsim's window is sim_rate_window_s API seconds = that / time_scale real seconds.
     opt.daemon.rate_window_s = std::max(1, opt.sim_rate_window_s / time_scale);
     d = std::make_unique<daemon_process>(tmp.path() / "d", opt.daemon);
@@ -79,6 +84,39 @@ std::string rig::context() const {
         o << "(unavailable: " << e.what() << ")";
     }
     return o.str();
+}
+
+std::uint64_t rig::hrizn_stat(const std::string& name) const {
+    auto v = sim->stats();
+    const auto* x = v.as_object().at("hrizn").as_object().if_contains(name);
+    if (!x) throw std::runtime_error("no briefsim Hrizn counter " + name);
+    return x->to_number<std::uint64_t>();
+}
+
+std::uint64_t rig::hrizn_route_count(const std::string& route) const {
+    auto v = sim->stats();
+    const auto* routes = v.as_object().at("hrizn").as_object().if_contains("requests");
+    if (!routes || !routes->is_object()) return 0;
+    const auto* r = routes->as_object().if_contains(route);
+    if (!r) return 0;
+    if (r->is_number()) return r->to_number<std::uint64_t>();
+    std::uint64_t n = 0;
+    if (r->is_object())
+        for (const auto& kv : r->as_object())
+            if (kv.value().is_number()) n += kv.value().to_number<std::uint64_t>();
+    return n;
+}
+
+std::string hrizn_brief(const std::string& tag, std::size_t n, const std::string& extra_item_json) {
+    static const char* types[] = {"basic", "qa", "expert", "comparison"};
+    std::string items;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) items += ",";
+        items += R"({"ideacloud_id":"4b1f6c1e-0d3a-4e59-9a47-1f1f5e0b6d11","article_type":")" +
+                 std::string(types[i % 4]) + R"(","title":")" + tag + " " + std::to_string(i) + R"(")" +
+                 (extra_item_json.empty() ? "" : "," + extra_item_json) + "}";
+    }
+    return R"({"provider":"hrizn","items":[)" + items + "]}";
 }
 
 std::uint64_t rig::stat(const std::string& name) const {

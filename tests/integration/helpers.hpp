@@ -48,6 +48,9 @@ struct rig_options {
     bool https = false;     ///< briefsim with a throwaway certificate, briefd trusting its CA
     int sim_rate_window_s =
         60;  ///< briefsim --rate-window-s (API seconds); briefd's window follows
+    /// Configure briefd's Hrizn provider against briefsim's Hrizn origin (its default key and a
+    /// window of 60 API seconds = 1 real second, like briefsim's default).
+    bool hrizn = false;
 };
 
 /// briefsim plus briefd on loopback, each with its log in the temp dir.
@@ -67,7 +70,14 @@ class rig {
     /// How many requests briefsim answered on `route` (e.g. "GET /v1/runs/{id}/stream"), any
     /// status.
     std::uint64_t route_count(const std::string& route) const;
+    /// briefsim's Hrizn counter `name` (stats().hrizn.<name>).
+    std::uint64_t hrizn_stat(const std::string& name) const;
+    /// How many requests briefsim's Hrizn origin answered on `route` (e.g. "GET /v1/public/content").
+    std::uint64_t hrizn_route_count(const std::string& route) const;
 };
+
+/// A Hrizn brief of `n` articles titled "<tag> <i>" (one ideacloud id, article types cycling).
+std::string hrizn_brief(const std::string& tag, std::size_t n, const std::string& extra_item_json = {});
 
 /// A JSON brief of `n` content items with distinct texts ("<tag> #i").
 std::string content_brief(const std::string& tag, std::size_t n,

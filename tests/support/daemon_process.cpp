@@ -71,6 +71,7 @@ daemon_process::daemon_process(fs::path root, daemon_options opt)
     fs::create_directories(spool());
     fs::create_directories(outputs());
     write_key(opt_.api_key);
+    if (!opt_.hrizn_url.empty()) write_hrizn_key(opt_.hrizn_key);
     write_config();
     start();
 }
@@ -82,13 +83,17 @@ daemon_process::~daemon_process() {
     }
 }
 
-void daemon_process::write_key(std::string_view key) {
+namespace {
+void write_key_file(const fs::path& p, std::string_view key) {
     // Create with 0600 from the start: the daemon may refuse a key file others can read.
-    fs::remove(key_path());
-    write_all(key_path(), std::string(key) + "\n");
-    fs::permissions(key_path(), fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::replace);
+    fs::remove(p);
+    write_all(p, std::string(key) + "\n");
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
 }
+}  // namespace
+
+void daemon_process::write_key(std::string_view key) { write_key_file(key_path(), key); }
+void daemon_process::write_hrizn_key(std::string_view key) { write_key_file(hrizn_key_path(), key); }
 
 void daemon_process::write_config() const {
     std::ostringstream y;
@@ -115,6 +120,20 @@ void daemon_process::write_config() const {
       << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
       << opt_.provider_yaml;
     if (!opt_.provider_yaml.empty() && !opt_.provider_yaml.ends_with('\n')) y << "\n";
+    if (!opt_.hrizn_url.empty()) {
+        y << "  hrizn:\n"
+          << "    base_url: " << opt_.hrizn_url << "\n"
+          << "    api_key_file: " << hrizn_key_path().string() << "\n";
+        if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
+        y << "    rate_limit: { requests: " << opt_.hrizn_rate_requests << ", per_seconds: " << opt_.hrizn_rate_window_s;
+        if (opt_.hrizn_per_day) y << ", per_day: " << opt_.hrizn_per_day;
+        y << " }\n"
+          << "    batch: { max_items: 10, linger_ms: 300 }\n"
+          << "    tracking: { mode: auto, poll_interval_ms: " << opt_.hrizn_poll_interval_ms << " }\n"
+          << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
+          << opt_.hrizn_yaml;
+        if (!opt_.hrizn_yaml.empty() && !opt_.hrizn_yaml.ends_with('\n')) y << "\n";
+    }
     write_all(config_path(), y.str());
 }
 

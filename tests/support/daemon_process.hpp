@@ -41,6 +41,16 @@ struct daemon_options {
     /// Extra lines under providers.lamina, already indented by 4 spaces.
     std::string provider_yaml;
     std::filesystem::path ca_file;  ///< for an https api_url
+    /// A Hrizn provider beside Lamina when non-empty: briefsim's hrizn_url(); its key goes to
+    /// <root>/hrizn.key.
+    std::string hrizn_url;
+    std::string hrizn_key;
+    std::size_t hrizn_rate_requests = 60;
+    int hrizn_rate_window_s = 60;
+    std::size_t hrizn_per_day = 0;  ///< 0: not configured
+    int hrizn_poll_interval_ms = 500;
+    /// Extra lines under providers.hrizn, already indented by 4 spaces.
+    std::string hrizn_yaml;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
     std::vector<std::pair<std::string, std::string>> env;
     std::chrono::milliseconds ready_timeout{20000};
@@ -95,11 +105,14 @@ class daemon_process {
     std::filesystem::path outputs() const { return root_ / "outputs"; }
     std::filesystem::path config_path() const { return root_ / "briefd.yaml"; }
     std::filesystem::path key_path() const { return root_ / "lamina.key"; }
+    std::filesystem::path hrizn_key_path() const { return root_ / "hrizn.key"; }
     std::filesystem::path log_path() const { return root_ / "briefd.log"; }
     const daemon_options& options() const noexcept { return opt_; }
 
     /// Rewrites the key file (mode 0600) with `key`, e.g. before a SIGHUP.
     void write_key(std::string_view key);
+    /// The same for the Hrizn key file.
+    void write_hrizn_key(std::string_view key);
 
   private:
     void write_config() const;
