@@ -113,7 +113,8 @@ during one large download (large-output).
 Event-loop lag (large-output): briefd runs with NOTIFY_SOCKET and WATCHDOG_USEC=20000, so its
 heartbeat timer (which re-arms itself every 10 ms on the event loop) sends WATCHDOG=1 to a socket
 of this program; each interval minus 10 ms is how late the timer fired. Printed for the pings
-during the download (last run finished -> output saved) and, for comparison, while idle.
+during the download (last run finished -> brief filed, so the file's final fsync counts) and, for
+comparison, while idle.
 )";
 
 bool parse_args(int argc, char** argv, options& o, std::string& err) {
@@ -264,6 +265,15 @@ double cpu_seconds(pid_t pid) {
     if (f.size() < 13) return 0;
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
     return (std::stod(f[11]) + std::stod(f[12])) / tick;
+}
+
+// Seconds the process spent runnable but waiting for a CPU (field 2 of /proc/<pid>/schedstat, ns):
+// on a shared machine this, not briefd's code, is much of the loop lag.
+double run_queue_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    double on_cpu = 0, waiting = 0;
+    if (!(in >> on_cpu >> waiting)) return std::nan("");
+    return waiting / 1e9;
 }
 
 std::size_t open_fds(pid_t pid) {
@@ -696,6 +706,7 @@ int run(const options& o) {
     std::this_thread::sleep_for(200ms);  // let start-up allocations settle before the baseline
     const mem_reading baseline = read_mem(briefd.pid());
     const double baseline_cpu = cpu_seconds(briefd.pid());
+    const double baseline_wait = run_queue_seconds(briefd.pid());
 
     // 3. Drop the briefs the way producers should: write beside incoming/, then rename into it.
     const fs::path incoming = work / "spool" / "incoming";
@@ -773,6 +784,7 @@ int run(const options& o) {
 
     // 5. Readings before anything stops: peak RSS and CPU of both processes, briefsim's counters.
     proc_figures bd{read_mem(briefd.pid()), cpu_seconds(briefd.pid())};
+    const double run_queue_s = run_queue_seconds(briefd.pid()) - baseline_wait;
     proc_figures sm{read_mem(sim_pid), cpu_seconds(sim_pid)};
     const json::value stats = sim.stats();
 
@@ -996,7 +1008,9 @@ int run(const options& o) {
         out["download_wall_mb_s"] = std::isnan(wall_s) ? json::value(nullptr) : json::value(mb / wall_s);
         if (notify && log.last_finished && log.last_saved) {
             const auto pings = notify->pings();
-            auto lag = lateness_ms(pings, *log.last_finished, *log.last_saved + 50ms, heartbeat_period);
+            // Until the brief is filed: committing the file (its fsync) and the manifest belong to it.
+            const auto until = (log.last_filed ? *log.last_filed : *log.last_saved) + 100ms;
+            auto lag = lateness_ms(pings, *log.last_finished, until, heartbeat_period);
             auto idle = lateness_ms(pings, sys_clock::time_point{}, t0, heartbeat_period);
             auto line = [&](const char* what, const std::vector<double>& v) {
                 std::cout << "  event-loop lag " << what << " (heartbeat every " << heartbeat_period.count()
@@ -1006,6 +1020,23 @@ int run(const options& o) {
             };
             line("during the download", lag);
             line("while idle, before the drop", idle);
+            // Where the worst one fell: right after output.saved it was the final fsync of the file.
+            double worst = -1, worst_before_saved = 0;
+            for (std::size_t i = 1; i < pings.size(); ++i) {
+                if (pings[i] < *log.last_finished || pings[i] > until) continue;
+                const double gap = std::chrono::duration<double, std::milli>(pings[i] - pings[i - 1]).count();
+                if (gap > worst) {
+                    worst = gap;
+                    worst_before_saved = std::chrono::duration<double>(pings[i] - *log.last_saved).count();
+                }
+            }
+            if (worst >= 0)
+                std::cout << "  the largest gap ended " << fmt(worst_before_saved, 3)
+                          << " s after output.saved (negative: before; log time, ms resolution)\n";
+            std::cout << "  briefd waited " << fmt(run_queue_s, 2)
+                      << " s in the run queue (runnable, no CPU free) during the run: CPU contention, not "
+                         "briefd's code, is that much of the lag\n";
+            out["run_queue_wait_s"] = std::isnan(run_queue_s) ? json::value(nullptr) : json::value(run_queue_s);
             out["loop_lag_p50_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 0.5));
             out["loop_lag_p99_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 0.99));
             out["loop_lag_max_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 1.0));
