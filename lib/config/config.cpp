@@ -231,10 +231,13 @@ provider_config read_provider(const reader& r, const field& pf) {
         if (t.count("sse_max_failures")) p.tracking.sse_max_failures = static_cast<unsigned>(r.integer(t.at("sse_max_failures"), 0, 1000));
     }
     if (auto it = m.find("timeouts"); it != m.end()) {
-        auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"connect_ms", "request_ms", "download_idle_ms"});
+        auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"connect_ms", "request_ms", "download_idle_ms", "download_min_bytes_per_s", "download_rate_window_ms"});
         if (t.count("connect_ms")) p.timeouts.connect = ms(r.integer(t.at("connect_ms"), 1, hour_ms));
         if (t.count("request_ms")) p.timeouts.request = ms(r.integer(t.at("request_ms"), 1, hour_ms));
         if (t.count("download_idle_ms")) p.timeouts.download_idle = ms(r.integer(t.at("download_idle_ms"), 1, hour_ms));
+        if (t.count("download_min_bytes_per_s"))
+            p.timeouts.download_min_bytes_per_s = static_cast<std::uint64_t>(r.integer(t.at("download_min_bytes_per_s"), 0, 1'000'000'000));
+        if (t.count("download_rate_window_ms")) p.timeouts.download_rate_window = ms(r.integer(t.at("download_rate_window_ms"), 1000, hour_ms));
     }
     if (auto it = m.find("retry"); it != m.end()) {
         auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"base_ms", "cap_ms", "max_attempts"});
@@ -387,7 +390,9 @@ std::string to_yaml(const config& c) {
         e << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap
           << YAML::Key << "connect_ms" << YAML::Value << p.timeouts.connect.count()
           << YAML::Key << "request_ms" << YAML::Value << p.timeouts.request.count()
-          << YAML::Key << "download_idle_ms" << YAML::Value << p.timeouts.download_idle.count() << YAML::EndMap;
+          << YAML::Key << "download_idle_ms" << YAML::Value << p.timeouts.download_idle.count()
+          << YAML::Key << "download_min_bytes_per_s" << YAML::Value << p.timeouts.download_min_bytes_per_s
+          << YAML::Key << "download_rate_window_ms" << YAML::Value << p.timeouts.download_rate_window.count() << YAML::EndMap;
         e << YAML::Key << "retry" << YAML::Value << YAML::BeginMap
           << YAML::Key << "base_ms" << YAML::Value << p.retry.base.count()
           << YAML::Key << "cap_ms" << YAML::Value << p.retry.cap.count()
@@ -433,6 +438,8 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
         diff(p.timeouts.connect != q.timeouts.connect, at + ".timeouts.connect_ms");
         diff(p.timeouts.request != q.timeouts.request, at + ".timeouts.request_ms");
         diff(p.timeouts.download_idle != q.timeouts.download_idle, at + ".timeouts.download_idle_ms");
+        diff(p.timeouts.download_min_bytes_per_s != q.timeouts.download_min_bytes_per_s, at + ".timeouts.download_min_bytes_per_s");
+        diff(p.timeouts.download_rate_window != q.timeouts.download_rate_window, at + ".timeouts.download_rate_window_ms");
     }
     for (const auto& [name, q] : b.providers)
         if (!a.providers.count(name)) out.push_back("providers." + name + " (added)");

@@ -47,6 +47,8 @@ struct timeouts_config {
     std::chrono::milliseconds connect{10000};        ///< TCP connect + TLS handshake (key connect_ms)
     std::chrono::milliseconds request{30000};        ///< one whole API request/response (key request_ms)
     std::chrono::milliseconds download_idle{60000};  ///< a download receiving nothing this long fails (key download_idle_ms)
+    std::uint64_t download_min_bytes_per_s = 1024;   ///< a download averaging less over a window fails, retryably; 0 = off
+    std::chrono::milliseconds download_rate_window{30000};  ///< that window (key download_rate_window_ms)
 };
 
 struct retry_config {

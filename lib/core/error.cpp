@@ -33,6 +33,7 @@ public:
             case errc::sse_stream_ended: return "event stream ended before the run finished";
             case errc::download_truncated: return "download truncated";
             case errc::checksum_mismatch: return "download checksum mismatch";
+            case errc::download_too_slow: return "download slower than the minimum rate";
             case errc::brief_invalid: return "invalid brief";
             case errc::brief_too_large: return "brief file too large";
             case errc::brief_not_regular: return "brief is not a regular file";
@@ -72,6 +73,7 @@ bool is_retryable(std::error_code ec) noexcept {
             case errc::sse_stream_ended:
             case errc::download_truncated:
             case errc::checksum_mismatch:
+            case errc::download_too_slow:
                 return true;
             default:
                 return false;

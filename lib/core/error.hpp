@@ -40,6 +40,7 @@ enum class errc {
     // downloads
     download_truncated,    ///< fewer bytes than Content-Length
     checksum_mismatch,     ///< the bytes do not match the checksum the provider gave
+    download_too_slow,     ///< a download stayed below its minimum rate for a whole window
 
     // briefs, config, files
     brief_invalid,         ///< a brief failed parsing or validation

@@ -3,12 +3,15 @@
 #include "core/error.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -484,7 +487,32 @@ struct client::body_stream::impl {
     // pin a large buffer. SSE events are small; downloads ask for bigger reads (set_read_size).
     std::unique_ptr<char[]> buf;
     std::size_t buf_size = 8 * 1024;
+    // A Content-Length body (not chunked) is read past the parser, straight into `buf`; this
+    // counts what is left of it.
+    bool raw = false;
+    std::uint64_t remaining = 0;
+
+    /// The body is over: a clean keep-alive connection goes back to the pool.
+    void finish(bool keep_alive) {
+        done = true;
+        if (keep_alive && conn->buffer.size() == 0)
+            conn.recycle();
+        else
+            conn.reset();
+    }
 };
+
+namespace {
+
+/// More body can be read at once without waiting: decrypted or undecrypted TLS bytes already in
+/// OpenSSL, or bytes in the socket's receive queue (FIONREAD).
+bool more_ready(detail::connection& c) {
+    if (c.tls && SSL_has_pending(c.tls->native_handle()) == 1) return true;
+    sys_error ec;
+    return c.tcp_layer().socket().available(ec) > 0 && !ec;
+}
+
+}  // namespace
 
 client::body_stream::body_stream(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 client::body_stream::~body_stream() = default;
@@ -517,6 +545,11 @@ void client::body_stream::close() {
 
 asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_stream::async_read_some(
     std::chrono::milliseconds idle) {
+    return async_read_some_until(clock_type::now() + idle);
+}
+
+asio::awaitable<std::pair<std::error_code, std::string_view>>
+client::body_stream::async_read_some_until(clock_type::time_point deadline) {
     auto& s = *impl_;
     if (s.done) co_return std::pair{std::error_code{}, std::string_view{}};
     if (!s.conn)
@@ -524,20 +557,60 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
                                       : std::error_code(errc::connection_closed),
                             std::string_view{}};
     auto owner = s.owner;  // keeps the pool alive if the client is destroyed while we wait
+    if (!s.buf) s.buf = std::make_unique_for_overwrite<char[]>(s.buf_size);
+    if (s.raw) {
+        const auto want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(s.buf_size, s.remaining));
+        std::size_t got = 0;
+        // Bytes that arrived together with the header wait in the connection's buffer.
+        if (auto& fb = s.conn->buffer; fb.size() > 0) {
+            got = asio::buffer_copy(asio::buffer(s.buf.get(), want), fb.data());
+            fb.consume(got);
+        }
+        sys_error ec;
+        bool cancelled = false;
+        // One wait for the first bytes, then only what is already there: big pieces when the
+        // data comes fast, no added delay when it trickles.
+        while (got < want && (got == 0 || more_ready(*s.conn))) {
+            if (s.epoch != owner->epoch_ || s.closing) {
+                cancelled = true;
+                break;
+            }
+            s.conn->tcp_layer().expires_at(deadline);
+            s.reading = true;
+            auto [rec, n] = co_await s.conn->visit([&](auto& st) {
+                return st.async_read_some(asio::buffer(s.buf.get() + got, want - got), use_tuple);
+            });
+            s.reading = false;
+            got += n;
+            if (rec) {
+                ec = rec;
+                break;
+            }
+        }
+        cancelled = cancelled || s.epoch != owner->epoch_ || s.closing;
+        if (ec || cancelled) {
+            s.conn.reset();
+            co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled),
+                                std::string_view{}};
+        }
+        s.remaining -= got;
+        if (s.remaining == 0) s.finish(s.parser->keep_alive());
+        co_return std::pair{std::error_code{}, std::string_view(s.buf.get(), got)};
+    }
     for (;;) {
         if (s.epoch != owner->epoch_) {
             s.conn.reset();
             co_return std::pair{std::error_code(sys_error(asio::error::operation_aborted)),
                                 std::string_view{}};
         }
-        if (!s.buf) s.buf = std::make_unique_for_overwrite<char[]>(s.buf_size);
         auto& body = s.parser->get().body();
         body.data = s.buf.get();
         body.size = s.buf_size;
         std::size_t got = 0;
         sys_error ec;
         if (!s.parser->is_done()) {
-            s.conn->tcp_layer().expires_after(idle);
+            s.conn->tcp_layer().expires_at(deadline);
             s.reading = true;
             auto [rec, n] = co_await s.conn->visit([&](auto& st) {
                 return bh::async_read_some(st, s.conn->buffer, *s.parser, use_tuple);
@@ -552,13 +625,7 @@ asio::awaitable<std::pair<std::error_code, std::string_view>> client::body_strea
             co_return std::pair{client_impl::map_error({ec, phase::read}, cancelled),
                                 std::string_view{}};
         }
-        if (s.parser->is_done()) {
-            s.done = true;
-            if (s.parser->keep_alive() && s.conn->buffer.size() == 0)
-                s.conn.recycle();
-            else
-                s.conn.reset();
-        }
+        if (s.parser->is_done()) s.finish(s.parser->keep_alive());
         if (got > 0 || s.done)
             co_return std::pair{std::error_code{}, std::string_view(s.buf.get(), got)};
     }
@@ -578,11 +645,11 @@ client_impl::async_open(std::shared_ptr<client_impl> self, request req,
     });
     if (ec) co_return std::pair{ec, std::unique_ptr<client::body_stream>{}};
     if (st->parser->is_done()) {  // no body at all (204, 304, HEAD, Content-Length: 0)
-        st->done = true;
-        if (st->parser->keep_alive() && st->conn->buffer.size() == 0)
-            st->conn.recycle();
-        else
-            st->conn.reset();
+        st->finish(st->parser->keep_alive());
+    } else if (auto n = st->parser->content_length(); n && !st->parser->chunked()) {
+        // The header fixed the body's length: nothing is left for the parser to decide.
+        st->raw = true;
+        st->remaining = *n;
     }
     co_return std::pair{std::error_code{}, std::make_unique<client::body_stream>(std::move(st))};
 }
@@ -614,11 +681,18 @@ client::async_open(request req) {
 
 namespace {
 
+/// Pieces handed to a download's sink: large enough that per-piece costs (a write(2), a hash
+/// update, a coroutine resumption) vanish next to the bytes, small enough to stay well below a
+/// millisecond of work between two visits of the event loop.
+constexpr std::size_t download_piece = 1u << 20;
+/// An explicit yield to the executor after this many bytes, whatever the stream does.
+constexpr std::uint64_t download_yield_every = 8u << 20;
+
 asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
-    std::shared_ptr<client_impl> self, request req, std::uint64_t max_bytes,
-    std::chrono::milliseconds idle, std::function<std::error_code(std::string_view)> sink) {
+    std::shared_ptr<client_impl> self, request req, client::download_options opts,
+    std::function<std::error_code(std::string_view)> sink) {
     client::download_info info;
-    auto [ec, stream] = co_await client_impl::async_open(self, std::move(req), max_bytes);
+    auto [ec, stream] = co_await client_impl::async_open(self, std::move(req), opts.max_bytes);
     if (ec) co_return std::pair{ec, info};
     info.status = stream->status();
     info.content_type = std::string(stream->headers()[bh::field::content_type]);
@@ -629,14 +703,46 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
     }
     // Beast already refuses a Content-Length above the parser's body limit; say so explicitly
     // anyway.
-    if (info.content_length && *info.content_length > max_bytes) {
+    if (info.content_length && *info.content_length > opts.max_bytes) {
         stream->close();
         co_return std::pair{std::error_code(errc::body_too_large), info};
     }
-    stream->set_read_size(64 * 1024);
+    if (opts.on_start) {
+        if (auto sec = opts.on_start(info)) {
+            stream->close();
+            co_return std::pair{sec, info};
+        }
+    }
+    stream->set_read_size(download_piece);
+    const auto ex = co_await asio::this_coro::executor;
+    // Minimum rate: back-to-back windows from the first body read. A read waits at most until
+    // the end of the first window that would come out short if nothing more arrived, so neither
+    // a trickle nor silence after a burst can stretch a window.
+    const std::uint64_t window_need =
+        opts.min_bytes_per_s * static_cast<std::uint64_t>(opts.rate_window.count()) / 1000;
+    auto window_end = clock_type::now() + opts.rate_window;
+    std::uint64_t window_bytes = 0;
+    std::uint64_t since_yield = 0;
     while (!stream->done()) {
-        auto [rec, piece] = co_await stream->async_read_some(idle);
+        const auto now = clock_type::now();
+        for (; window_need > 0 && now >= window_end; window_end += opts.rate_window) {
+            if (window_bytes < window_need) {
+                stream->close();
+                co_return std::pair{std::error_code(errc::download_too_slow), info};
+            }
+            window_bytes = 0;
+        }
+        auto deadline = now + opts.idle;
+        bool window_first = false;
+        if (window_need > 0) {
+            const auto short_at =
+                window_bytes < window_need ? window_end : window_end + opts.rate_window;
+            window_first = short_at < deadline;
+            if (window_first) deadline = short_at;
+        }
+        auto [rec, piece] = co_await stream->async_read_some_until(deadline);
         if (rec) {
+            if (rec == errc::read_timeout && window_first) rec = errc::download_too_slow;
             // The header promised a body (length or chunked framing) and the connection ended
             // early.
             if (rec == errc::connection_closed) rec = errc::download_truncated;
@@ -644,13 +750,19 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
         }
         if (piece.empty()) continue;
         info.bytes += piece.size();
-        if (info.bytes > max_bytes) {
+        window_bytes += piece.size();
+        if (info.bytes > opts.max_bytes) {
             stream->close();
             co_return std::pair{std::error_code(errc::body_too_large), info};
         }
         if (auto sec = sink(piece)) {
             stream->close();
             co_return std::pair{sec, info};
+        }
+        since_yield += piece.size();
+        if (since_yield >= download_yield_every && !stream->done()) {
+            since_yield = 0;
+            co_await asio::post(ex, asio::use_awaitable);  // timers and other streams get a turn
         }
     }
     co_return std::pair{std::error_code{}, info};
@@ -661,7 +773,15 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
 asio::awaitable<std::pair<std::error_code, client::download_info>> client::async_download(
     request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
     std::function<std::error_code(std::string_view)> sink) {
-    return run_download(impl_, std::move(req), max_bytes, idle, std::move(sink));
+    download_options opts;
+    opts.max_bytes = max_bytes;
+    opts.idle = idle;
+    return run_download(impl_, std::move(req), std::move(opts), std::move(sink));
+}
+
+asio::awaitable<std::pair<std::error_code, client::download_info>> client::async_download(
+    request req, download_options opts, std::function<std::error_code(std::string_view)> sink) {
+    return run_download(impl_, std::move(req), std::move(opts), std::move(sink));
 }
 
 void client::cancel_all() {

@@ -127,8 +127,16 @@ class client {
         /// close() or destroying the client.
         asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some(
             std::chrono::milliseconds idle);
+        /// The same with an absolute deadline for this read (errc::read_timeout once it passes).
+        asio::awaitable<std::pair<std::error_code, std::string_view>> async_read_some_until(
+            std::chrono::steady_clock::time_point deadline);
         /// Largest piece one read returns (default 8 KiB, enough for SSE); set before the first
-        /// read. Downloads use 64 KiB.
+        /// read. Downloads use 1 MiB.
+        ///
+        /// A body framed by Content-Length (not chunked) is read from the connection directly
+        /// into this buffer, bypassing the HTTP parser: one copy out of the kernel, and each read
+        /// takes everything that has already arrived (for TLS: every record already buffered), up
+        /// to the buffer's size and never past the body's end.
         void set_read_size(std::size_t bytes);
         bool done() const;
         /// Drops the connection (never returned to the pool mid-body); a read in flight, and any
@@ -154,6 +162,23 @@ class client {
         std::optional<std::uint64_t> content_length;
     };
 
+    /// Limits and hooks of one download.
+    struct download_options {
+        /// errc::body_too_large when Content-Length or the bytes received exceed this.
+        std::uint64_t max_bytes = std::uint64_t(-1);
+        /// Every body read must bring a byte within this (errc::read_timeout).
+        std::chrono::milliseconds idle{60000};
+        /// Minimum average rate over each `rate_window` of the body (0: no minimum): a window
+        /// that ends with fewer than min_bytes_per_s x window seconds received fails the download
+        /// with errc::download_too_slow (retryable), at the window's end even when the peer
+        /// trickles bytes that keep resetting `idle`.
+        std::uint64_t min_bytes_per_s = 0;
+        std::chrono::milliseconds rate_window{30000};
+        /// Called once for a 2xx response, after its header and before the first body byte
+        /// (e.g. to preallocate Content-Length on disk); a non-zero result aborts with it.
+        std::function<std::error_code(const download_info&)> on_start;
+    };
+
     /// Streams a response body into `sink`, chunk by chunk (memory stays flat for multi-GB files).
     /// Only a 2xx body goes to the sink: for any other status it completes at once with {no error,
     /// info} (info.status tells) and the connection is dropped. A sink returning a non-zero
@@ -163,9 +188,17 @@ class client {
     /// Content-Length, or an unfinished chunked body). req.timeout bounds the exchange up to the
     /// response header; `idle` bounds every body read (errc::read_timeout). Cancellation as
     /// async_request.
+    ///
+    /// The sink gets pieces of up to 1 MiB (give them to one write(2)); between pieces the
+    /// coroutine goes back through the executor, and every 8 MiB it yields explicitly, so one fast
+    /// download never holds the event loop for more than one piece's worth of work.
     asio::awaitable<std::pair<std::error_code, download_info>> async_download(
         request req, std::uint64_t max_bytes, std::chrono::milliseconds idle,
         std::function<std::error_code(std::string_view)> sink);
+    /// The same with every limit in `opts`, plus the minimum rate (errc::download_too_slow) and
+    /// the on_start hook.
+    asio::awaitable<std::pair<std::error_code, download_info>> async_download(
+        request req, download_options opts, std::function<std::error_code(std::string_view)> sink);
 
     /// Aborts every operation in flight (they complete with operation_aborted) and closes idle
     /// connections. The client stays usable: later requests proceed normally.

@@ -119,8 +119,6 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     auto* slot = slot_of(*job);
     if (!slot) co_return;
     auto dir = job_dir(*job);
-    std::error_code dec;
-    std::filesystem::create_directories(dir, dec);
     std::string url_text = job->rec.items[item].outputs[o].url;
     auto parsed = boost::urls::parse_uri(url_text);
     std::string error;
@@ -136,8 +134,10 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                                                    : ratelimit::backoff_delay(bp, attempt, rng));
                 if (stopping || !find(job_id)) co_return;
             }
-            auto provisional = dir / ("." + std::to_string(item) + "-" + std::to_string(o) + ".dl");
-            auto [pec, part] = store::part_file::create(provisional);
+            // Opened without following a symlink; every file is made relative to its fd.
+            auto [dec, out_dir] = store::output_dir::open(dir);
+            auto [pec, part] = dec ? std::pair{dec, store::part_file{}}
+                                   : out_dir.create_part("." + std::to_string(item) + "-" + std::to_string(o) + ".dl");
             if (pec) {
                 error = "cannot create file: " + pec.message();
                 if (is_disk_error(pec)) {
@@ -152,9 +152,10 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             http::request req;
             req.url = *parsed;
             req.timeout = std::chrono::hours(6);  // whole transfer; stalls are caught by `idle`
-            auto idle = slot->cfg.timeouts.download_idle;
+            const auto& t = slot->cfg.timeouts;
             auto [ec, info] = co_await slot->client.async_download(
-                req, cfg.max_output_bytes, idle,
+                req, {cfg.max_output_bytes, t.download_idle, t.download_min_bytes_per_s, t.download_rate_window,
+                      [&part](const auto& i) { return i.content_length ? part.reserve(*i.content_length) : std::error_code{}; }},
                 [&part](std::string_view chunk) { return part.write(chunk); });
             if (stopping) {
                 part.discard();
@@ -202,10 +203,6 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                     continue;
                 }
             }
-            if (auto cec = part.commit()) {
-                error = "cannot save file: " + cec.message();
-                continue;
-            }
             job = find(job_id);
             if (!job) co_return;
             auto& out = job->rec.items[item].outputs[o];
@@ -215,8 +212,8 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 error = "unsafe output name";
                 break;
             }
-            if (auto rec = store::durable_rename(provisional, dir / name, false)) {
-                error = "cannot save file: " + rec.message();
+            if (auto cec = out_dir.commit(part, name)) {
+                error = "cannot save file: " + cec.message();
                 continue;
             }
             if (disk_problem.starts_with("cannot write outputs")) disk_problem.clear();

@@ -1,6 +1,7 @@
 #include "store/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <limits.h>  // NAME_MAX
 #include <openssl/evp.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc ≥ 2.28)
 #include <sys/stat.h>
@@ -69,12 +70,12 @@ std::error_code fsync_fd(int fd) noexcept {
 
 /// Unique enough within a process (counter) and across processes (pid, clock); O_EXCL settles the
 /// rest.
-std::string temp_name_for(const fs::path& target) {
+std::string temp_name_for(std::string_view target_name) {
     static std::atomic<std::uint64_t> counter{0};
     auto n = counter.fetch_add(1, std::memory_order_relaxed);
     auto t =
         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    return "." + target.filename().string() + "." + std::to_string(::getpid()) + "-" +
+    return "." + std::string(target_name) + "." + std::to_string(::getpid()) + "-" +
            std::to_string(n) + "-" + std::to_string(t % 1000000007ULL) + ".tmp";
 }
 
@@ -98,7 +99,68 @@ EVP_MD_CTX* new_sha256_ctx() {
     return ctx;
 }
 
+/// A single path component we may create: not empty, not "." or "..", no '/' or NUL, fits NAME_MAX.
+bool is_plain_name(std::string_view name) noexcept {
+    return !name.empty() && name != "." && name != ".." && name.size() <= NAME_MAX &&
+           name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
+
+std::error_code fsync_dir_fd(int fd) noexcept {
+    auto ec = fsync_fd(fd);
+    if (ec == std::errc::invalid_argument) ec.clear();  // cannot fsync directories here
+    return ec;
+}
+
+/// The directory holding `p`, opened (following symlinks: the path-based API trusts its caller).
+std::pair<std::error_code, std::shared_ptr<detail::dir_handle>> open_parent(const fs::path& p) {
+    auto h = std::make_shared<detail::dir_handle>();
+    h->path = dir_of(p);
+    h->fd = ::open(h->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (h->fd < 0) return {errno_code(), nullptr};
+    return {std::error_code{}, std::move(h)};
+}
+
+/// write_file_atomic inside an open directory.
+std::error_code write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data,
+                                     mode_t mode) {
+    std::string tmp;
+    int fd = -1;
+    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry,
+    // never a share.
+    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+        tmp = temp_name_for(name);
+        fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                      mode);
+        if (fd < 0 && errno != EEXIST) return errno_code();
+    }
+    if (fd < 0) return errno_code(EEXIST);
+
+    fd_guard g(fd);
+    auto fail = [&](std::error_code ec) {
+        if (g.get() >= 0) (void)g.close();
+        ::unlinkat(dir_fd, tmp.c_str(), 0);
+        return ec;
+    };
+    if (::fchmod(fd, mode) != 0) return fail(errno_code());
+    if (auto ec = write_all(fd, data)) return fail(ec);
+    if (auto ec = fsync_fd(fd)) return fail(ec);
+    if (auto ec = g.close()) return fail(ec);
+    const std::string target(name);
+    if (::renameat(dir_fd, tmp.c_str(), dir_fd, target.c_str()) != 0) return fail(errno_code());
+    return fsync_dir_fd(dir_fd);
+}
+
+/// Write-back is started in windows of this size while a part_file grows (sync_file_range).
+constexpr std::uint64_t writeback_window = 2u << 20;
+/// Windows in flight before the oldest is waited for and dropped: enough for the disk to keep
+/// busy, few enough to stay far below the dirty-page limits (here 5 x 2 MiB per download).
+constexpr std::uint64_t writeback_lag = 4;
+
 }  // namespace
+
+detail::dir_handle::~dir_handle() {
+    if (fd >= 0) ::close(fd);
+}
 
 void detail::digest_deleter::operator()(void* ctx) const noexcept {
     EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx));
@@ -108,36 +170,15 @@ std::error_code fsync_dir(const fs::path& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_code();
     fd_guard g(fd);
-    auto ec = fsync_fd(fd);
-    if (ec == std::errc::invalid_argument) ec.clear();
-    return ec;
+    return fsync_dir_fd(fd);
 }
 
 std::error_code write_file_atomic(const fs::path& target, std::string_view data, mode_t mode) {
-    const fs::path dir = dir_of(target);
-    fs::path tmp;
-    int fd = -1;
-    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry,
-    // never a share.
-    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-        tmp = dir / temp_name_for(target);
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (fd < 0 && errno != EEXIST) return errno_code();
-    }
-    if (fd < 0) return errno_code(EEXIST);
-
-    fd_guard g(fd);
-    auto fail = [&](std::error_code ec) {
-        if (g.get() >= 0) (void)g.close();
-        ::unlink(tmp.c_str());
-        return ec;
-    };
-    if (::fchmod(fd, mode) != 0) return fail(errno_code());
-    if (auto ec = write_all(fd, data)) return fail(ec);
-    if (auto ec = fsync_fd(fd)) return fail(ec);
-    if (auto ec = g.close()) return fail(ec);
-    if (::rename(tmp.c_str(), target.c_str()) != 0) return fail(errno_code());
-    return fsync_dir(dir);
+    auto [ec, dir] = open_parent(target);
+    if (ec) return ec;
+    const std::string name = target.filename().string();
+    if (!is_plain_name(name)) return errno_code(EINVAL);
+    return write_file_atomic_at(dir->fd, name, data, mode);
 }
 
 std::error_code durable_rename(const fs::path& from, const fs::path& to, bool no_replace) {
@@ -193,20 +234,35 @@ std::size_t remove_stale_temps(const fs::path& dir, std::error_code& ec) {
 // ---------------------------------------------------------------------------------------
 
 std::pair<std::error_code, part_file> part_file::create(const fs::path& final_path, mode_t mode) {
-    fs::path part = final_path;
-    part += ".part";
+    const std::string name = final_path.filename().string();
+    if (!is_plain_name(name)) return {errno_code(EINVAL), part_file{}};
+    auto [ec, dir] = open_parent(final_path);
+    if (ec) return {ec, part_file{}};
+    return create_at(std::move(dir), name + ".part", name, mode);
+}
+
+std::pair<std::error_code, part_file> part_file::create_at(
+    std::shared_ptr<const detail::dir_handle> dir, std::string part_name, std::string final_name,
+    mode_t mode) {
+    if (!is_plain_name(part_name) || !is_plain_name(final_name))
+        return {errno_code(EINVAL), part_file{}};
     // A .part left by a crashed run is never resumed: the download restarts from byte zero.
-    if (::unlink(part.c_str()) != 0 && errno != ENOENT) return {errno_code(), part_file{}};
+    if (::unlinkat(dir->fd, part_name.c_str(), 0) != 0 && errno != ENOENT)
+        return {errno_code(), part_file{}};
     part_file p;
     p.digest_.reset(new_sha256_ctx());
     if (!p.digest_) return {errno_code(ENOMEM), part_file{}};
     // O_EXCL: if someone else created the name since the unlink, fail rather than write into their
-    // file.
-    int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    // file (O_EXCL also refuses a symlink planted there).
+    int fd = ::openat(dir->fd, part_name.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) return {errno_code(), part_file{}};
     p.fd_ = fd;
-    p.final_ = final_path;
-    p.part_ = std::move(part);
+    p.final_ = dir->path / final_name;
+    p.part_ = dir->path / part_name;
+    p.dir_ = std::move(dir);
+    p.part_name_ = std::move(part_name);
+    p.final_name_ = std::move(final_name);
     if (::fchmod(fd, mode) != 0) {
         auto ec = errno_code();
         p.discard();
@@ -217,19 +273,27 @@ std::pair<std::error_code, part_file> part_file::create(const fs::path& final_pa
 
 part_file::part_file(part_file&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      dir_(std::move(other.dir_)),
+      part_name_(std::exchange(other.part_name_, {})),
+      final_name_(std::move(other.final_name_)),
       final_(std::move(other.final_)),
       part_(std::move(other.part_)),
       digest_(std::move(other.digest_)),
-      bytes_(std::exchange(other.bytes_, 0)) {}
+      bytes_(std::exchange(other.bytes_, 0)),
+      writeback_from_(std::exchange(other.writeback_from_, 0)) {}
 
 part_file& part_file::operator=(part_file&& other) noexcept {
     if (this != &other) {
         discard();
         fd_ = std::exchange(other.fd_, -1);
+        dir_ = std::move(other.dir_);
+        part_name_ = std::exchange(other.part_name_, {});
+        final_name_ = std::move(other.final_name_);
         final_ = std::move(other.final_);
         part_ = std::move(other.part_);
         digest_ = std::move(other.digest_);
         bytes_ = std::exchange(other.bytes_, 0);
+        writeback_from_ = std::exchange(other.writeback_from_, 0);
     }
     return *this;
 }
@@ -240,6 +304,7 @@ part_file::~part_file() {
 
 std::error_code part_file::write(std::string_view data) {
     if (fd_ < 0) return errno_code(EBADF);
+    auto* ctx = static_cast<EVP_MD_CTX*>(digest_.get());
     // Hash only what reached the file, so sha256_hex() always describes the .part's contents.
     while (!data.empty()) {
         ssize_t n = ::write(fd_, data.data(), data.size());
@@ -249,9 +314,40 @@ std::error_code part_file::write(std::string_view data) {
         }
         if (n == 0) return errno_code(EIO);
         auto done = static_cast<std::size_t>(n);
-        EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(digest_.get()), data.data(), done);
+        EVP_DigestUpdate(ctx, data.data(), done);
         bytes_ += done;
         data.remove_prefix(done);
+    }
+    // Write-behind (see the class comment): start write-back of each full window at once, so the
+    // disk works while the network does; then wait for the window `writeback_lag` windows back
+    // (long since submitted, usually done) and drop it from the page cache. Advisory calls: an
+    // error here (a file system without them) leaves the work to fsync, which reports real
+    // failures.
+    while (bytes_ - writeback_from_ >= writeback_window) {
+        (void)::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                                static_cast<off_t>(writeback_window), SYNC_FILE_RANGE_WRITE);
+        writeback_from_ += writeback_window;
+        if (writeback_from_ >= (writeback_lag + 1) * writeback_window) {
+            const auto old =
+                static_cast<off_t>(writeback_from_ - (writeback_lag + 1) * writeback_window);
+            const auto len = static_cast<off_t>(writeback_window);
+            (void)::sync_file_range(
+                fd_, old, len,
+                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+            (void)::posix_fadvise(fd_, old, len, POSIX_FADV_DONTNEED);
+        }
+    }
+    return {};
+}
+
+std::error_code part_file::reserve(std::uint64_t total) {
+    if (fd_ < 0) return errno_code(EBADF);
+    if (total <= bytes_) return {};
+    while (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(bytes_),
+                       static_cast<off_t>(total - bytes_)) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EOPNOTSUPP || errno == ENOSYS) return {};  // tmpfs of old, FUSE, NFSv3…
+        return errno_code();
     }
     return {};
 }
@@ -270,6 +366,10 @@ std::string part_file::sha256_hex() const {
 }
 
 std::error_code part_file::commit() {
+    return commit_as(final_name_);
+}
+
+std::error_code part_file::commit_as(const std::string& final_name) {
     if (fd_ < 0) return errno_code(EBADF);
     auto fail = [&](std::error_code ec) {
         discard();
@@ -278,17 +378,82 @@ std::error_code part_file::commit() {
     if (auto ec = fsync_fd(fd_)) return fail(ec);
     int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0) return fail(errno_code());
-    if (::rename(part_.c_str(), final_.c_str()) != 0) return fail(errno_code());
-    part_.clear();  // nothing left to discard: the bytes now live under the final name
-    return fsync_dir(dir_of(final_));
+    if (::renameat(dir_->fd, part_name_.c_str(), dir_->fd, final_name.c_str()) != 0)
+        return fail(errno_code());
+    part_name_.clear();  // nothing left to discard: the bytes now live under the final name
+    final_name_ = final_name;
+    final_ = dir_->path / final_name;
+    return fsync_dir_fd(dir_->fd);
 }
 
 void part_file::discard() noexcept {
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-    if (!part_.empty()) {
-        ::unlink(part_.c_str());
-        part_.clear();
+    if (!part_name_.empty()) {
+        ::unlinkat(dir_->fd, part_name_.c_str(), 0);
+        part_name_.clear();
     }
+}
+
+// --- output_dir
+// ------------------------------------------------------------------------------------------
+
+std::pair<std::error_code, output_dir> output_dir::open(const fs::path& dir, mode_t mode) {
+    const std::string name = dir.filename().string();
+    if (!is_plain_name(name)) return {errno_code(EINVAL), output_dir{}};
+    const fs::path parent = dir_of(dir);
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) return {ec, output_dir{}};
+    fd_guard parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (parent_fd.get() < 0) return {errno_code(), output_dir{}};
+    // mkdirat never follows a symlink at `name` (EEXIST), and the open below refuses one.
+    bool created = false;
+    if (::mkdirat(parent_fd.get(), name.c_str(), mode) == 0)
+        created = true;
+    else if (errno != EEXIST)
+        return {errno_code(), output_dir{}};
+    auto h = std::make_shared<detail::dir_handle>();
+    h->path = dir;
+    h->fd =
+        ::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (h->fd < 0) return {errno_code(), output_dir{}};
+    if (created) {
+        if (::fchmod(h->fd, mode) != 0) return {errno_code(), output_dir{}};  // umask aside
+        if (auto sec = fsync_dir_fd(parent_fd.get())) return {sec, output_dir{}};
+    }
+    output_dir d;
+    d.dir_ = std::move(h);
+    return {std::error_code{}, std::move(d)};
+}
+
+const fs::path& output_dir::path() const noexcept {
+    static const fs::path none;
+    return dir_ ? dir_->path : none;
+}
+
+std::pair<std::error_code, part_file> output_dir::create_part(std::string_view name,
+                                                              mode_t mode) const {
+    if (!dir_) return {errno_code(EBADF), part_file{}};
+    if (!is_plain_name(name)) return {errno_code(EINVAL), part_file{}};
+    return part_file::create_at(dir_, std::string(name) + ".part", std::string(name), mode);
+}
+
+std::error_code output_dir::commit(part_file& part, std::string_view final_name) const {
+    if (!dir_) return errno_code(EBADF);
+    if (!part.is_open()) return errno_code(EBADF);
+    if (part.dir_ != dir_) return errno_code(EXDEV);
+    if (!is_plain_name(final_name)) {
+        part.discard();
+        return errno_code(EINVAL);
+    }
+    return part.commit_as(std::string(final_name));
+}
+
+std::error_code output_dir::write_file_atomic(std::string_view name, std::string_view data,
+                                              mode_t mode) const {
+    if (!dir_) return errno_code(EBADF);
+    if (!is_plain_name(name)) return errno_code(EINVAL);
+    return write_file_atomic_at(dir_->fd, name, data, mode);
 }
 
 // --- hashing

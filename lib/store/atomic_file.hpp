@@ -48,13 +48,34 @@ namespace detail {
 struct digest_deleter {
     void operator()(void* ctx) const noexcept;
 };
+/// An open directory (fd + the path it was opened as, for messages and path accessors), shared by
+/// an output_dir and the part_files it created: they need it for renameat/unlinkat, even after the
+/// output_dir itself is gone.
+struct dir_handle {
+    int fd = -1;
+    std::filesystem::path path;
+    dir_handle() = default;
+    dir_handle(const dir_handle&) = delete;
+    dir_handle& operator=(const dir_handle&) = delete;
+    ~dir_handle();
+};
 }  // namespace detail
+
+class output_dir;
 
 /// A streaming writer for downloads: bytes go to `<final>.part` with a running SHA-256 and byte
 /// count; commit() makes them appear under the final name atomically and durably. Without commit()
 /// (error, cancellation, size limit) the destructor removes the .part, so no partial file is ever
 /// left behind by a live process (and remove_stale_temps cleans up after a dead one). Movable, not
 /// copyable.
+///
+/// Built for multi-GB files at line rate: write() is one write(2) per call (give it large pieces,
+/// ~1 MiB) and hashes the same block. Write-behind in small windows: each full window's write-back
+/// is started at once (sync_file_range SYNC_FILE_RANGE_WRITE), the window before it is waited for
+/// and dropped from the page cache (POSIX_FADV_DONTNEED). So the file never holds more than two
+/// windows of dirty or cached pages: write(2) is never throttled for a pile of dirty pages, new
+/// pages are recycled ones (fresh memory costs far more to fill, on VMs most), and commit()'s fsync
+/// only waits for the tail. The page cache keeps none of the file afterwards.
 class part_file {
   public:
     /// Opens `<final_path>.part` with O_CREAT|O_EXCL, after removing a stale one from an earlier
@@ -62,6 +83,8 @@ class part_file {
     static std::pair<std::error_code, part_file> create(const std::filesystem::path& final_path,
                                                         mode_t mode = 0640);
 
+    /// An empty part_file (what a failed create returns): every operation fails with EBADF.
+    part_file() = default;
     part_file(part_file&& other) noexcept;
     part_file& operator=(part_file&& other) noexcept;
     part_file(const part_file&) = delete;
@@ -71,6 +94,10 @@ class part_file {
     /// Appends all of `bytes` (EINTR and short writes handled). On error the .part is kept until
     /// discard() or destruction, so the caller decides; nothing under the final name changes.
     std::error_code write(std::string_view bytes);
+    /// Preallocates `total` bytes (fallocate FALLOC_FL_KEEP_SIZE: the size still grows with the
+    /// writes) when the final length is known, e.g. from Content-Length: fewer extents, and ENOSPC
+    /// at once instead of after gigabytes. File systems without fallocate are not an error.
+    std::error_code reserve(std::uint64_t total);
     /// Bytes written so far.
     std::uint64_t bytes() const noexcept { return bytes_; }
     /// Lower-case hex SHA-256 of everything written so far (can be called at any time, before or
@@ -87,14 +114,61 @@ class part_file {
     const std::filesystem::path& part_path() const noexcept { return part_; }
 
   private:
-    part_file() = default;
+    friend class output_dir;
+    /// Creates `part_name` in `dir` (removing a stale one first); commit() renames it to
+    /// `final_name` in the same directory.
+    static std::pair<std::error_code, part_file> create_at(
+        std::shared_ptr<const detail::dir_handle> dir, std::string part_name,
+        std::string final_name, mode_t mode);
+    std::error_code commit_as(const std::string& final_name);
 
     int fd_ = -1;
+    std::shared_ptr<const detail::dir_handle> dir_;
+    std::string part_name_;   // inside dir_
+    std::string final_name_;  // inside dir_
     std::filesystem::path final_;
     std::filesystem::path part_;
     std::unique_ptr<void, detail::digest_deleter>
         digest_;  // EVP_MD_CTX, kept opaque to spare includers <openssl/evp.h>
     std::uint64_t bytes_ = 0;
+    std::uint64_t writeback_from_ = 0;  // bytes before this offset have had write-back started
+};
+
+/// A job's output directory, opened once and never re-resolved: everything in it is created,
+/// renamed and fsynced relative to its file descriptor (openat, renameat, fsync of the fd), so a
+/// symlink or another directory planted at its path later cannot redirect a single byte outside.
+/// Names given to its functions are single path components: "", ".", "..", anything with '/' or
+/// NUL, or longer than NAME_MAX is refused with EINVAL. Movable, not copyable.
+class output_dir {
+  public:
+    /// Opens `dir`, creating it (with `mode`, then fsync of its parent) when missing; its parent is
+    /// created too when missing (that is the operator's outputs/). The last component is opened
+    /// with O_NOFOLLOW|O_DIRECTORY: a symlink there (even one to a directory) is refused with
+    /// ENOTDIR (Linux; ELOOP where O_NOFOLLOW wins), and so is a file or other non-directory. On
+    /// error the returned output_dir is empty (operations fail with EBADF).
+    static std::pair<std::error_code, output_dir> open(const std::filesystem::path& dir,
+                                                       mode_t mode = 0750);
+
+    /// A part_file `<name>.part` in this directory (a stale one from an earlier run is removed
+    /// first); its commit() renames it to `<name>`, or pass it to commit(part, other_name).
+    std::pair<std::error_code, part_file> create_part(std::string_view name,
+                                                      mode_t mode = 0640) const;
+    /// fsync `part`, close it, rename it to `final_name` here (replacing a file of that name),
+    /// fsync this directory. `part` must come from this output_dir (else EXDEV, and it is left
+    /// as it was). On error the .part is removed and `final_name` is untouched.
+    std::error_code commit(part_file& part, std::string_view final_name) const;
+    /// write_file_atomic() of `name` in this directory (temp file, fsync, renameat, fsync dir).
+    std::error_code write_file_atomic(std::string_view name, std::string_view data,
+                                      mode_t mode = 0640) const;
+
+    bool is_open() const noexcept { return dir_ != nullptr; }
+    /// The path it was opened as (for messages; never reopened).
+    const std::filesystem::path& path() const noexcept;
+    /// The directory's file descriptor (owned; valid while this or one of its part_files lives).
+    int fd() const noexcept { return dir_ ? dir_->fd : -1; }
+
+  private:
+    std::shared_ptr<const detail::dir_handle> dir_;
 };
 
 /// Lower-case hex SHA-256 of `data`.

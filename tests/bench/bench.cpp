@@ -1,17 +1,24 @@
 // briefd_bench: runs briefd against briefsim on loopback for one scenario and prints figures —
 // API requests per completed item (by endpoint), throughput against the rate-limit bound, 429s and
 // over-limit requests, drop-to-submit latency, peak RSS and CPU time of both processes, RSS per
-// concurrently tracked run, and memory during a large download.
+// concurrently tracked run, and memory, CPU per byte, wall rate and event-loop lag during a large
+// download (large-output, over HTTP or with --tls HTTPS).
 //
 // A program, not a timed test (DESIGN §11): the figures depend on the machine, so nothing here
 // asserts; it exits non-zero only when the run itself could not be carried out.
+#include "support/certs.hpp"
 #include "support/process.hpp"
 #include "support/sim_process.hpp"
 
 #include <boost/json.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 
 #include <algorithm>
 #include <cerrno>
@@ -66,6 +73,7 @@ struct options {
     unsigned seed = 2026;
     bool keep = false;
     bool json_out = false;
+    bool tls = false;
     std::string briefd_path;
 };
 
@@ -79,7 +87,8 @@ during one large download (large-output).
                            default:      100 briefs x 10 image items, 100 req / 60 API-s, scale 10
                            concurrency:  100 x 10 items, runs that never finish (run-seconds 1e6),
                                          5000 req / 60 API-s; samples RSS once ~all runs are tracked
-                           large-output: 1 brief x 1 video item, --output-bytes 200000000
+                           large-output: 1 brief x 1 video item, --output-bytes 1000000000;
+                                         also CPU per byte, wall rate and event-loop lag (below)
   --briefs N             briefs to drop
   --items-per-brief K    items in each brief
   --rate N               requests per window (briefsim --rate-limit and briefd rate_limit.requests)
@@ -95,10 +104,17 @@ during one large download (large-output).
   --drop-interval-ms MS  pause between drops (default 0: all briefs dropped at once)
   --timeout-s T          give up after T s (default: from the expected duration)
   --seed N               briefsim seed (default 2026)
+  --tls                  briefsim speaks HTTPS (a throwaway CA that briefd trusts via ca_file)
   --briefd PATH          briefd binary (default: $BRIEFD, else the one built with this program)
   --keep                 keep the work directory (logs, spool, outputs)
   --json                 also print the figures as one JSON object on the last line
   -h, --help             this text
+
+Event-loop lag (large-output): briefd runs with NOTIFY_SOCKET and WATCHDOG_USEC=20000, so its
+heartbeat timer (which re-arms itself every 10 ms on the event loop) sends WATCHDOG=1 to a socket
+of this program; each interval minus 10 ms is how late the timer fired. Printed for the pings
+during the download (last run finished -> brief filed, so the file's final fsync counts) and, for
+comparison, while idle.
 )";
 
 bool parse_args(int argc, char** argv, options& o, std::string& err) {
@@ -118,7 +134,7 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             o.briefs = 1;
             o.items = 1;
             o.modality = "video";
-            o.output_bytes = 200000000;
+            o.output_bytes = 1000000000;
         } else {
             err = "unknown scenario: " + s;
             return false;
@@ -201,6 +217,8 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             o.keep = true;
         } else if (a == "--json") {
             o.json_out = true;
+        } else if (a == "--tls") {
+            o.tls = true;
         } else {
             err = "unknown option: " + a + " (see --help)";
             return false;
@@ -247,6 +265,15 @@ double cpu_seconds(pid_t pid) {
     if (f.size() < 13) return 0;
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
     return (std::stod(f[11]) + std::stod(f[12])) / tick;
+}
+
+// Seconds the process spent runnable but waiting for a CPU (field 2 of /proc/<pid>/schedstat, ns):
+// on a shared machine this, not briefd's code, is much of the loop lag.
+double run_queue_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    double on_cpu = 0, waiting = 0;
+    if (!(in >> on_cpu >> waiting)) return std::nan("");
+    return waiting / 1e9;
 }
 
 std::size_t open_fds(pid_t pid) {
@@ -316,7 +343,7 @@ struct log_summary {
     std::size_t stream_refused = 0, briefs_done = 0, briefs_failed = 0, blocked = 0;
     std::uint64_t bytes_saved = 0, largest_output = 0;
     std::map<std::string, std::size_t> stream_connects;  // run.finished streams= → count
-    std::optional<sys_clock::time_point> first_submit, last_submit, last_finished, last_filed;
+    std::optional<sys_clock::time_point> first_submit, last_submit, last_finished, last_filed, last_saved;
 };
 
 log_summary summarise_log(const std::string& text) {
@@ -345,6 +372,7 @@ log_summary summarise_log(const std::string& text) {
             ++s.stream_connects[field(l->rest, "streams")];
         } else if (ev == "output.saved") {
             ++s.outputs_saved;
+            s.last_saved = l->t;
             auto b = std::strtoull(field(l->rest, "bytes").c_str(), nullptr, 10);
             s.bytes_saved += b;
             s.largest_output = std::max<std::uint64_t>(s.largest_output, b);
@@ -497,6 +525,67 @@ std::string tail_of(const fs::path& p, std::size_t lines) {
     return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
+/// Receives briefd's sd_notify datagrams and timestamps every WATCHDOG=1.
+class notify_listener {
+  public:
+    explicit notify_listener(const fs::path& path) : path_(path) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (fd_ < 0 || path.native().size() >= sizeof addr.sun_path)
+            throw std::runtime_error("notify socket: " + std::string(std::strerror(errno)));
+        std::strcpy(addr.sun_path, path.c_str());
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            throw std::runtime_error("bind " + path.string() + ": " + std::strerror(errno));
+        timeval tv{0, 100000};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        thread_ = std::thread([this] {
+            char buf[4096];
+            while (!stop_) {
+                const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+                if (n <= 0) continue;
+                const auto now = sys_clock::now();
+                if (std::string_view(buf, static_cast<std::size_t>(n)).find("WATCHDOG=1") == std::string_view::npos)
+                    continue;
+                std::lock_guard lock(mu_);
+                pings_.push_back(now);
+            }
+        });
+    }
+    notify_listener(const notify_listener&) = delete;
+    notify_listener& operator=(const notify_listener&) = delete;
+    ~notify_listener() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    std::vector<sys_clock::time_point> pings() const {
+        std::lock_guard lock(mu_);
+        return pings_;
+    }
+
+  private:
+    fs::path path_;
+    int fd_ = -1;
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mu_;
+    std::vector<sys_clock::time_point> pings_;
+    std::thread thread_;
+};
+
+/// How late each heartbeat came in [from, to]: interval between consecutive pings minus `period`,
+/// in ms.
+std::vector<double> lateness_ms(const std::vector<sys_clock::time_point>& pings, sys_clock::time_point from,
+                                sys_clock::time_point to, std::chrono::milliseconds period) {
+    std::vector<double> out;
+    for (std::size_t i = 1; i < pings.size(); ++i) {
+        if (pings[i] < from || pings[i] > to) continue;
+        const double gap = std::chrono::duration<double, std::milli>(pings[i] - pings[i - 1]).count();
+        out.push_back(std::max(0.0, gap - static_cast<double>(period.count())));
+    }
+    return out;
+}
+
 int run(const options& o) {
     const double real_window = o.window_s / o.time_scale;
     if (std::abs(real_window - std::round(real_window)) > 1e-9 || real_window < 1) {
@@ -554,6 +643,14 @@ int run(const options& o) {
     for (auto& f : split_args(o.faults)) sim_args.push_back(f);
     sim_process_options sopt;
     sopt.stderr_file = work / "briefsim.log";
+    std::optional<briefd::testing::test_pki> pki;
+    if (o.tls) {
+        pki = briefd::testing::make_test_pki(work);
+        for (const auto& a : {std::string("--tls-cert"), pki->cert_file.string(), std::string("--tls-key"),
+                              pki->key_file.string()})
+            sim_args.push_back(a);
+        sopt.ca_file = pki->ca_file;
+    }
     sim_process sim(sim_args, sopt);
     const pid_t sim_pid = sim.process().pid();
 
@@ -573,6 +670,7 @@ int run(const options& o) {
          << "  lamina:\n"
          << "    base_url: " << sim.api_url() << "\n"
          << "    api_key_file: " << (work / "lamina.key").string() << "\n"
+         << (pki ? "    ca_file: " + pki->ca_file.string() + "\n" : std::string())
          << "    rate_limit: { requests: " << o.rate << ", per_seconds: " << per_seconds << " }\n"
          << "    batch: { max_items: 10, linger_ms: " << scaled_ms(1500, 50) << " }\n"
          << "    tracking: { mode: " << o.mode << ", poll_interval_ms: " << scaled_ms(4000, 100)
@@ -582,6 +680,14 @@ int run(const options& o) {
     const fs::path briefd_log = work / "briefd.log";
     process_options bopt;
     bopt.stderr_file = briefd_log;
+    // The heartbeat doubles as a loop-lag probe: every 10 ms (WATCHDOG_USEC / 2), from the loop.
+    constexpr auto heartbeat_period = 10ms;
+    std::optional<notify_listener> notify;
+    if (o.scen == scenario::large_output) {
+        notify.emplace(work / "notify.sock");
+        bopt.env.emplace_back("NOTIFY_SOCKET", (work / "notify.sock").string());
+        bopt.env.emplace_back("WATCHDOG_USEC", std::to_string(2 * std::chrono::microseconds(heartbeat_period).count()));
+    }
     std::string briefd_bin = o.briefd_path;
     if (briefd_bin.empty()) {
         const char* env = std::getenv("BRIEFD");
@@ -600,6 +706,7 @@ int run(const options& o) {
     std::this_thread::sleep_for(200ms);  // let start-up allocations settle before the baseline
     const mem_reading baseline = read_mem(briefd.pid());
     const double baseline_cpu = cpu_seconds(briefd.pid());
+    const double baseline_wait = run_queue_seconds(briefd.pid());
 
     // 3. Drop the briefs the way producers should: write beside incoming/, then rename into it.
     const fs::path incoming = work / "spool" / "incoming";
@@ -677,6 +784,7 @@ int run(const options& o) {
 
     // 5. Readings before anything stops: peak RSS and CPU of both processes, briefsim's counters.
     proc_figures bd{read_mem(briefd.pid()), cpu_seconds(briefd.pid())};
+    const double run_queue_s = run_queue_seconds(briefd.pid()) - baseline_wait;
     proc_figures sm{read_mem(sim_pid), cpu_seconds(sim_pid)};
     const json::value stats = sim.stats();
 
@@ -883,6 +991,56 @@ int run(const options& o) {
                   << " while downloading\n";
         out["largest_output_bytes"] = log.largest_output;
         out["rss_growth_kib"] = bd.mem.hwm_kib > baseline.rss_kib ? bd.mem.hwm_kib - baseline.rss_kib : 0;
+        // Download + verify (sha256 on the way) per core: every byte saved over all of briefd's
+        // CPU since it was ready (submission and tracking included, so slightly pessimistic).
+        const double mb = static_cast<double>(log.bytes_saved) / 1e6;
+        const double per_core = bd_cpu > 0 ? mb / bd_cpu : std::nan("");
+        double wall_s = std::nan("");
+        if (log.last_finished && log.last_saved)
+            wall_s = std::chrono::duration<double>(*log.last_saved - *log.last_finished).count();
+        std::cout << "  transport: " << (o.tls ? "HTTPS" : "HTTP") << "; download + sha256 per core of briefd CPU: "
+                  << fmt(per_core, 0) << " MB/s (" << fmt(mb, 0) << " MB / " << fmt(bd_cpu, 2)
+                  << " s user+sys = " << fmt(mb > 0 ? bd_cpu / (mb / 1000) : std::nan(""), 2) << " s per GB)\n"
+                  << "  wall: " << fmt(mb / wall_s, 0) << " MB/s (run.finished -> output.saved, incl. fsync: "
+                  << fmt(wall_s, 2) << " s; briefsim used " << fmt(sm.cpu_s, 2) << " s CPU on the same 2 cores)\n";
+        out["tls"] = o.tls;
+        out["download_mb_per_cpu_s"] = std::isnan(per_core) ? json::value(nullptr) : json::value(per_core);
+        out["download_wall_mb_s"] = std::isnan(wall_s) ? json::value(nullptr) : json::value(mb / wall_s);
+        if (notify && log.last_finished && log.last_saved) {
+            const auto pings = notify->pings();
+            // Until the brief is filed: committing the file (its fsync) and the manifest belong to it.
+            const auto until = (log.last_filed ? *log.last_filed : *log.last_saved) + 100ms;
+            auto lag = lateness_ms(pings, *log.last_finished, until, heartbeat_period);
+            auto idle = lateness_ms(pings, sys_clock::time_point{}, t0, heartbeat_period);
+            auto line = [&](const char* what, const std::vector<double>& v) {
+                std::cout << "  event-loop lag " << what << " (heartbeat every " << heartbeat_period.count()
+                          << " ms, lateness): p50 " << fmt(percentile(v, 0.5), 2) << " ms, p99 "
+                          << fmt(percentile(v, 0.99), 2) << " ms, max " << fmt(percentile(v, 1.0), 2)
+                          << " ms (n=" << v.size() << ")\n";
+            };
+            line("during the download", lag);
+            line("while idle, before the drop", idle);
+            // Where the worst one fell: right after output.saved it was the final fsync of the file.
+            double worst = -1, worst_before_saved = 0;
+            for (std::size_t i = 1; i < pings.size(); ++i) {
+                if (pings[i] < *log.last_finished || pings[i] > until) continue;
+                const double gap = std::chrono::duration<double, std::milli>(pings[i] - pings[i - 1]).count();
+                if (gap > worst) {
+                    worst = gap;
+                    worst_before_saved = std::chrono::duration<double>(pings[i] - *log.last_saved).count();
+                }
+            }
+            if (worst >= 0)
+                std::cout << "  the largest gap ended " << fmt(worst_before_saved, 3)
+                          << " s after output.saved (negative: before; log time, ms resolution)\n";
+            std::cout << "  briefd waited " << fmt(run_queue_s, 2)
+                      << " s in the run queue (runnable, no CPU free) during the run: CPU contention, not "
+                         "briefd's code, is that much of the lag\n";
+            out["run_queue_wait_s"] = std::isnan(run_queue_s) ? json::value(nullptr) : json::value(run_queue_s);
+            out["loop_lag_p50_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 0.5));
+            out["loop_lag_p99_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 0.99));
+            out["loop_lag_max_ms"] = lag.empty() ? json::value(nullptr) : json::value(percentile(lag, 1.0));
+        }
     }
     std::cout << "\nbriefd log: " << briefd_log.string() << (o.keep ? "" : " (removed at exit; --keep keeps it)")
               << "\n";

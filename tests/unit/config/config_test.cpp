@@ -96,7 +96,7 @@ providers:
     rate_limit: { requests: 30, per_seconds: 10 }
     batch: { max_items: 5, linger_ms: 250 }
     tracking: { mode: poll, poll_interval_ms: 15000, wait_timeout_s: 120, sse_idle_timeout_ms: 30000, sse_max_failures: 0 }
-    timeouts: { connect_ms: 1000, request_ms: 2000, download_idle_ms: 3000 }
+    timeouts: { connect_ms: 1000, request_ms: 2000, download_idle_ms: 3000, download_min_bytes_per_s: 0, download_rate_window_ms: 10000 }
     retry: { base_ms: 100, cap_ms: 5000, max_attempts: 3 }
 max_brief_bytes: 4096
 max_output_bytes: 1000000
@@ -126,6 +126,10 @@ log_level: debug
     CHECK(h.timeouts.connect == 1000ms);
     CHECK(h.timeouts.request == 2000ms);
     CHECK(h.timeouts.download_idle == 3000ms);
+    CHECK(h.timeouts.download_min_bytes_per_s == 0);  // 0 turns the minimum off
+    CHECK(h.timeouts.download_rate_window == 10000ms);
+    CHECK(c.providers.at("lamina").timeouts.download_min_bytes_per_s == 1024);  // defaults
+    CHECK(c.providers.at("lamina").timeouts.download_rate_window == 30000ms);
     CHECK(h.retry.base == 100ms);
     CHECK(h.retry.cap == 5000ms);
     CHECK(h.retry.max_attempts == 3);

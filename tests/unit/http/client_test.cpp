@@ -486,8 +486,8 @@ TEST_CASE("http: a 50 MB download streams through the sink in bounded pieces") {
         [&] { srv.stop(); }, 60s);
     CHECK(seen == total);
     CHECK(pattern_ok);
-    CHECK(pieces > 100);
-    CHECK(largest <= 64 * 1024);  // never buffered whole
+    CHECK(pieces >= 50);
+    CHECK(largest <= 1u << 20);  // never buffered whole: pieces of at most 1 MiB
 }
 
 TEST_CASE("http: a download shorter than its Content-Length is download_truncated") {
@@ -638,4 +638,223 @@ TEST_CASE("https: a certificate from an untrusted CA is tls_error and is not ret
         [&] { srv.stop(); });
     CHECK(srv.accepted() == 1);
     CHECK(srv.requests().empty());
+}
+
+namespace {
+
+/// Serves /len/<n> as a Content-Length body of pattern() bytes in 64 KiB writes and /chunked/<n>
+/// as a chunked one, keeping the connection alive.
+asio::awaitable<bool> pattern_server(t::peer& p, const bh::request<bh::string_body>& req) {
+    const std::string target(req.target());
+    const bool chunked = target.starts_with("/chunked/");
+    const std::uint64_t total = std::stoull(target.substr(target.rfind('/') + 1));
+    // Plain statements, no conditional expressions with temporaries: GCC 12 miscompiles those in
+    // coroutines.
+    std::string head;
+    if (chunked) {
+        head = t::chunked_header(200, "video/mp4");
+    } else {
+        head = "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: ";
+        head += std::to_string(total);
+        head += "\r\n\r\n";
+    }
+    if (!co_await p.write(head)) co_return false;
+    std::string block;
+    std::string framed;
+    for (std::uint64_t off = 0; off < total; off += block.size()) {
+        block.resize(static_cast<std::size_t>(std::min<std::uint64_t>(64 * 1024, total - off)));
+        for (std::size_t i = 0; i < block.size(); ++i) block[i] = pattern(off + i);
+        if (chunked)
+            framed = t::chunk(block);
+        else
+            framed = block;
+        if (!co_await p.write(framed)) co_return false;
+    }
+    if (chunked && !co_await p.write(t::chunk(""))) co_return false;
+    co_return true;
+}
+
+struct pattern_sink {
+    std::uint64_t seen = 0;
+    std::size_t largest = 0;
+    bool ok = true;
+    std::error_code operator()(std::string_view piece) {
+        for (std::size_t i = 0; i < piece.size(); ++i)
+            if (piece[i] != pattern(seen + i)) ok = false;
+        seen += piece.size();
+        largest = std::max(largest, piece.size());
+        return {};
+    }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "http: Content-Length and chunked downloads, plain and TLS, arrive whole on one connection") {
+    const auto& pki = t::shared_pki(0);
+    for (const bool tls : {false, true}) {
+        CAPTURE(tls);
+        asio::io_context ioc;
+        t::test_server srv(ioc, pattern_server, tls ? &pki : nullptr);
+        client_options opts;
+        opts.ca_file = pki.ca_file.string();
+        client c(ioc.get_executor(), opts);
+        // Sizes around the 1 MiB piece and odd tails; a body that fits the header's packet. (Not a
+        // braced list inside the coroutine: GCC 12 miscompiles those.)
+        const std::vector<std::string> paths{"/len/7340033", "/len/1", "/chunked/3000001",
+                                             "/len/1048576", "/len/100"};
+        t::run_test(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                for (const std::string& path : paths) {
+                    CAPTURE(path);
+                    pattern_sink sink;
+                    const std::uint64_t total = std::stoull(path.substr(path.rfind('/') + 1));
+                    auto [ec, info] = co_await c.async_download(
+                        make_request(srv.url(path)), total, 5s,
+                        [&sink](std::string_view piece) { return sink(piece); });
+                    REQUIRE_FALSE(ec);
+                    CHECK(info.bytes == total);
+                    CHECK(sink.seen == total);
+                    CHECK(sink.ok);
+                    CHECK(sink.largest <= 1u << 20);
+                }
+                // A keep-alive connection went back to the pool after each body, even the raw ones.
+                CHECK(c.idle_connections() == 1);
+            },
+            [&] { srv.stop(); }, 60s);
+        CHECK(srv.accepted() == 1);
+    }
+}
+
+TEST_CASE("https: a Content-Length download cut without close_notify is download_truncated") {
+    const auto& pki = t::shared_pki(0);
+    asio::io_context ioc;
+    t::test_server srv(
+        ioc,
+        [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.write("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" +
+                             std::string(2000000, 'x'));
+            p.close();  // TCP close, no TLS shutdown: stream_truncated at the client
+            co_return false;
+        },
+        &pki);
+    client_options opts;
+    opts.ca_file = pki.ca_file.string();
+    client c(ioc.get_executor(), opts);
+    std::uint64_t sunk = 0;
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, info] =
+                co_await c.async_download(make_request(srv.url("/cut")), 1ull << 30, 5s,
+                                          [&](std::string_view piece) -> std::error_code {
+                                              sunk += piece.size();
+                                              return {};
+                                          });
+            CHECK(ec == errc::download_truncated);
+            CHECK(info.bytes < 3000000u);
+        },
+        [&] { srv.stop(); });
+    CHECK(sunk <= 2000000u);
+}
+
+TEST_CASE("http: a download trickling below the minimum rate is download_too_slow, and retryable") {
+    asio::io_context ioc;
+    // /trickle: 1 byte every 20 ms (50 B/s) forever, so the idle deadline never fires.
+    // /burst: 5000 bytes at once, then silence. /steady: 20 KB/s for 1.5 s, then done.
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            const std::string target(req.target());
+            const std::uint64_t total = target == "/steady" ? 30000 : 1000000;
+            if (!co_await p.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(total) +
+                                  "\r\n\r\n"))
+                co_return false;
+            if (target == "/burst") {
+                co_await p.write(std::string(5000, 'b'));
+                co_await p.hang();
+                co_return false;
+            }
+            const std::size_t step = target == "/steady" ? 400 : 1;
+            for (std::uint64_t sent = 0; sent < total; sent += step) {
+                if (!co_await p.write(std::string(step, 's'))) co_return false;
+                co_await sleep_for(20ms);
+            }
+            co_return true;
+        });
+    client c(ioc.get_executor(), {});
+    client::download_options opts;
+    opts.max_bytes = 1 << 20;
+    opts.idle = 10s;
+    opts.min_bytes_per_s = 1000;
+    opts.rate_window = 500ms;
+    auto count = [](std::uint64_t& n) {
+        return [&n](std::string_view piece) -> std::error_code {
+            n += piece.size();
+            return {};
+        };
+    };
+    std::uint64_t trickled = 0, burst = 0, steady = 0;
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, i1] =
+                co_await c.async_download(make_request(srv.url("/trickle")), opts, count(trickled));
+            CHECK(e1 == errc::download_too_slow);
+            CHECK(briefd::is_retryable(e1));
+            CHECK(i1.bytes < 1000000u);
+            // The first window is met by the burst; the second gets nothing and ends the download
+            // (not the 10 s idle deadline).
+            auto [e2, i2] =
+                co_await c.async_download(make_request(srv.url("/burst")), opts, count(burst));
+            CHECK(e2 == errc::download_too_slow);
+            CHECK(i2.bytes == 5000u);
+            // 20 KB/s is well above 1000 B/s: the minimum never fires on a healthy transfer.
+            auto [e3, i3] =
+                co_await c.async_download(make_request(srv.url("/steady")), opts, count(steady));
+            CHECK_FALSE(e3);
+            CHECK(i3.bytes == 30000u);
+        },
+        [&] { srv.stop(); }, 30s);
+    CHECK(trickled > 0);
+    CHECK(burst == 5000u);
+    CHECK(steady == 30000u);
+    CHECK(std::string(std::error_code(errc::download_too_slow).message()) ==
+          "download slower than the minimum rate");
+}
+
+TEST_CASE("http: download on_start sees the header before any body byte; its error aborts") {
+    asio::io_context ioc;
+    t::test_server srv(ioc, pattern_server);
+    client c(ioc.get_executor(), {});
+    std::vector<std::string> events;
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            client::download_options opts;
+            opts.max_bytes = 1 << 20;
+            opts.on_start = [&](const client::download_info& i) -> std::error_code {
+                events.push_back("start " + std::to_string(i.content_length.value_or(0)) + " " +
+                                 i.content_type);
+                return {};
+            };
+            auto sink = [&](std::string_view piece) -> std::error_code {
+                if (events.back() != "body") events.push_back("body");
+                (void)piece;
+                return {};
+            };
+            auto [e1, i1] =
+                co_await c.async_download(make_request(srv.url("/len/5000")), opts, sink);
+            CHECK_FALSE(e1);
+            opts.on_start = [&](const client::download_info&) -> std::error_code {
+                events.push_back("refused");
+                return std::make_error_code(std::errc::no_space_on_device);
+            };
+            auto [e2, i2] =
+                co_await c.async_download(make_request(srv.url("/len/5000")), opts, sink);
+            CHECK(e2 == std::errc::no_space_on_device);
+            CHECK(i2.bytes == 0);
+        },
+        [&] { srv.stop(); });
+    CHECK(events == std::vector<std::string>{"start 5000 video/mp4", "body", "refused"});
 }

@@ -296,3 +296,114 @@ TEST_CASE("part_file on a full disk fails the write and leaves neither a final f
     CHECK_FALSE(fs::exists(mnt / "big.mp4"));
     CHECK(names_in(mnt).empty());
 }
+
+TEST_CASE("part_file::reserve preallocates without changing the size the writes give") {
+    temp_dir t;
+    auto [ec, part] = briefd::store::part_file::create(t / "v.mp4");
+    REQUIRE_FALSE(ec);
+    REQUIRE_FALSE(part.reserve(4u << 20));
+    REQUIRE_FALSE(part.write("ten bytes!"));
+    CHECK(fs::file_size(part.part_path()) == 10);  // FALLOC_FL_KEEP_SIZE
+    // Past the 8 MiB write-back window too: sync_file_range is advisory, the bytes are the same.
+    std::string all = "ten bytes!";
+    const std::string block(3u << 20, 'w');
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE_FALSE(part.write(block));
+        all += block;
+    }
+    REQUIRE_FALSE(part.commit());
+    CHECK(fs::file_size(t / "v.mp4") == all.size());
+    CHECK(briefd::store::sha256_file(t / "v.mp4").second == briefd::store::sha256_hex(all));
+    CHECK(part.reserve(1) == std::errc::bad_file_descriptor);  // committed: closed
+}
+
+TEST_CASE("output_dir creates its directory once and refuses a symlink or a file at its path") {
+    temp_dir t;
+    using briefd::store::output_dir;
+    auto [ec, dir] = output_dir::open(t / "outputs" / "job");  // parent created too
+    REQUIRE_FALSE(ec);
+    CHECK(dir.is_open());
+    CHECK(fs::is_directory(t / "outputs" / "job"));
+    CHECK(file_mode(t / "outputs" / "job") == 0750);
+    CHECK(dir.path() == t / "outputs" / "job");
+    auto [ec2, again] = output_dir::open(t / "outputs" / "job");  // an existing one is fine
+    CHECK_FALSE(ec2);
+
+    fs::create_directory(t / "elsewhere");
+    fs::create_directory_symlink(t / "elsewhere", t / "outputs" / "linked");
+    auto [lec, linked] = output_dir::open(t / "outputs" / "linked");
+    // O_NOFOLLOW|O_DIRECTORY on a symlink: Linux says ENOTDIR (POSIX allows ELOOP).
+    CHECK(lec == std::errc::not_a_directory);
+    CHECK_FALSE(linked.is_open());
+    CHECK(linked.create_part("x").first == std::errc::bad_file_descriptor);
+    CHECK(linked.write_file_atomic("x", "y") == std::errc::bad_file_descriptor);
+
+    write_plain(t / "outputs" / "plain", "not a directory");
+    CHECK(output_dir::open(t / "outputs" / "plain").first == std::errc::not_a_directory);
+    fs::create_symlink(t / "outputs" / "nowhere", t / "outputs" / "dangling");
+    CHECK(output_dir::open(t / "outputs" / "dangling").first == std::errc::not_a_directory);
+    CHECK_FALSE(fs::exists(t / "outputs" / "nowhere"));  // not created through the link
+    CHECK(names_in(t / "elsewhere").empty());
+}
+
+TEST_CASE("output_dir: a symlink swapped in after opening redirects nothing") {
+    temp_dir t;
+    using briefd::store::output_dir;
+    fs::create_directories(t / "outputs");
+    fs::create_directory(t / "outside");
+    auto [ec, dir] = output_dir::open(t / "outputs" / "job");
+    REQUIRE_FALSE(ec);
+    auto [pec, part] = dir.create_part(".0-0.dl");
+    REQUIRE_FALSE(pec);
+    REQUIRE_FALSE(part.write("video bytes"));
+
+    // The attack of issue 12 item 9: the job's directory replaced by a symlink to elsewhere.
+    fs::rename(t / "outputs" / "job", t / "outputs" / "moved");
+    fs::create_directory_symlink(t / "outside", t / "outputs" / "job");
+
+    REQUIRE_FALSE(dir.commit(part, "0-0-clip.mp4"));
+    REQUIRE_FALSE(dir.write_file_atomic("manifest.json", "{}"));
+    auto [pec2, later] = dir.create_part(".1-0.dl");
+    REQUIRE_FALSE(pec2);
+    REQUIRE_FALSE(later.write("more"));
+    REQUIRE_FALSE(later.commit());
+
+    CHECK(names_in(t / "outside").empty());
+    CHECK(names_in(t / "outputs" / "moved") ==
+          std::vector<std::string>{".1-0.dl", "0-0-clip.mp4", "manifest.json"});
+    CHECK(read_file(t / "outputs" / "moved" / "0-0-clip.mp4") == "video bytes");
+    CHECK(read_file(t / "outputs" / "moved" / "manifest.json") == "{}");
+    CHECK(file_mode(t / "outputs" / "moved" / "manifest.json") == 0640);
+    CHECK(part.sha256_hex() == briefd::store::sha256_hex("video bytes"));
+    CHECK(part.final_path() == t / "outputs" / "job" / "0-0-clip.mp4");  // as named, for messages
+}
+
+TEST_CASE("output_dir refuses names that are not one path component, and foreign parts") {
+    temp_dir t;
+    using briefd::store::output_dir;
+    auto [ec, dir] = output_dir::open(t / "job");
+    REQUIRE_FALSE(ec);
+    const std::vector<std::string_view> bad_names{
+        "", ".", "..", "../escape", "a/b", "/abs", std::string_view("n\0ul", 4)};
+    for (std::string_view bad : bad_names) {
+        CAPTURE(bad);
+        CHECK(dir.create_part(bad).first == std::errc::invalid_argument);
+        CHECK(dir.write_file_atomic(bad, "x") == std::errc::invalid_argument);
+    }
+    CHECK(dir.create_part(std::string(255, 'n')).first == std::errc::invalid_argument);  // +".part"
+    CHECK(output_dir::open(t / "..").first == std::errc::invalid_argument);
+
+    auto [pec, part] = dir.create_part("ok");
+    REQUIRE_FALSE(pec);
+    CHECK(dir.commit(part, "../escaped") == std::errc::invalid_argument);
+    CHECK_FALSE(part.is_open());  // refused commit discards, like a failed one
+    CHECK_FALSE(fs::exists(t / "escaped"));
+
+    auto [oec, other] = output_dir::open(t / "other");
+    REQUIRE_FALSE(oec);
+    auto [pec2, foreign] = other.create_part("f");
+    REQUIRE_FALSE(pec2);
+    CHECK(dir.commit(foreign, "f") == std::errc::cross_device_link);
+    CHECK(foreign.is_open());  // left as it was
+    CHECK(names_in(t / "job").empty());
+}
