@@ -103,6 +103,26 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
     return res;
 }
 
+bool path_matches(const std::vector<std::string>& segs,
+                  std::initializer_list<std::string_view> pattern) {
+    if (segs.size() != pattern.size()) return false;
+    std::size_t i = 0;
+    for (auto part : pattern) {
+        if (part == "*" ? segs[i].empty() : segs[i] != part) return false;
+        ++i;
+    }
+    return true;
+}
+
+std::optional<std::string> query_param(const std::optional<boost::urls::url_view>& url,
+                                       std::string_view name) {
+    if (!url) return std::nullopt;
+    auto ps = url->params();
+    auto it = ps.find(name);
+    if (it == ps.end()) return std::nullopt;
+    return std::string((*it).value);
+}
+
 std::int64_t ceil_seconds(std::chrono::steady_clock::duration d) {
     const double s = std::chrono::duration<double>(d).count();
     return s <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(s - 1e-9));

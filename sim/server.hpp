@@ -12,13 +12,16 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace briefd::sim {
 
@@ -68,6 +71,14 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
 
 /// Adds the extra-fields fault's unknown member to every object in `v`, recursively.
 void add_extra_fields(boost::json::value& v);
+
+/// True when `segs` (decoded path segments) have the shape `pattern`: literal segments, and "*"
+/// for any one non-empty segment.
+bool path_matches(const std::vector<std::string>& segs,
+                  std::initializer_list<std::string_view> pattern);
+/// The decoded value of query parameter `name`; none when absent (or there is no URL).
+std::optional<std::string> query_param(const std::optional<boost::urls::url_view>& url,
+                                       std::string_view name);
 
 // Pieces of the fault pipeline every provider surface runs in front of its endpoints.
 

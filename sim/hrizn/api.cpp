@@ -182,11 +182,7 @@ std::optional<json::object> parse_object(const request& req) {
 }
 
 std::optional<std::string> param(const api::exchange& ex, std::string_view name) {
-    if (!ex.url) return std::nullopt;
-    auto ps = ex.url->params();
-    auto it = ps.find(name);
-    if (it == ps.end()) return std::nullopt;
-    return std::string((*it).value);
+    return query_param(ex.url, name);
 }
 
 handler_result data_reply(sim_state& st, http::status status, json::value data) {
@@ -198,12 +194,7 @@ void classify(api::exchange& ex, http::verb method) {
     const std::string m(http::to_string(method));
     auto is = [&](http::verb v, std::initializer_list<std::string_view> shape,
                   std::string_view route, unsigned family, scope needs) {
-        if (method != v || s.size() != shape.size()) return false;
-        std::size_t i = 0;
-        for (auto part : shape) {
-            if (part == "*" ? s[i].empty() : s[i] != part) return false;
-            ++i;
-        }
+        if (method != v || !path_matches(s, shape)) return false;
         ex.route = m + " " + std::string(base_path) + "/" + std::string(route);
         ex.family = family;
         ex.needs = needs;
@@ -409,8 +400,12 @@ handler_result api::idempotent(exchange& ex, std::string_view idem_key) {
         }
     }
     handler_result r = dispatch(ex);
-    if (const auto& res = std::get<response>(r); res.result_int() / 100 == 2)
+    if (const auto& res = std::get<response>(r); res.result_int() / 100 == 2) {
+        // Expired entries otherwise go only when their key comes back: sweep now and then.
+        if (idempotency_.size() >= 4096)
+            std::erase_if(idempotency_, [&](const auto& e) { return e.second.expires <= now; });
         idempotency_[slot] = {fingerprint, now + st_.real(st_.opt.hrizn.idempotency_s), res};
+    }
     return r;
 }
 

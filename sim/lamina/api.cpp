@@ -75,11 +75,7 @@ std::optional<std::string> param(const api::exchange& ex, std::string_view name)
 
 namespace {
 std::optional<std::string> param(const api::exchange& ex, std::string_view name) {
-    if (!ex.url) return std::nullopt;
-    auto ps = ex.url->params();
-    auto it = ps.find(name);
-    if (it == ps.end()) return std::nullopt;
-    return std::string((*it).value);
+    return query_param(ex.url, name);
 }
 }  // namespace
 
@@ -141,13 +137,7 @@ void classify(api::exchange& ex, http::verb method) {
     const auto& s = ex.segs;
     const std::string m(http::to_string(method));
     auto is = [&](http::verb v, std::initializer_list<std::string_view> shape, std::string route, unsigned family) {
-        if (method != v || s.size() != shape.size()) return false;
-        std::size_t i = 0;
-        for (auto part : shape) {
-            if (part != "*" && s[i] != part) return false;
-            if (part == "*" && s[i].empty()) return false;
-            ++i;
-        }
+        if (method != v || !path_matches(s, shape)) return false;
         ex.route = m + " /v1/" + route;
         ex.family = family;
         return true;

@@ -558,7 +558,7 @@ TEST_CASE("hrizn: bad Hrizn options exit 2; --help lists them with the default k
         child_process bad(args, {{}, "/dev/null", {}});
         auto st = bad.wait(5s);
         REQUIRE(st);
-        CHECK_MESSAGE(st->code == 2, args[1] + " " + args[2]);
+        CHECK_MESSAGE(st->code == 2, std::string(args[1] + " " + args[2]));
     }
     child_process help({sim_process::binary(), "--help"});
     std::string text;
