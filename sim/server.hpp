@@ -84,16 +84,18 @@ std::optional<std::string> query_param(const std::optional<boost::urls::url_view
 
 /// Whole seconds in `d`, rounded up; 0 for a duration <= 0.
 std::int64_t ceil_seconds(std::chrono::steady_clock::duration d);
+// `provider` is the surface's provider_bit: faults-on may spare it.
+
 /// Waits out the slow-headers fault (real milliseconds, not scaled); completes at once when off.
-asio::awaitable<void> slow_headers(const sim_state& st);
+asio::awaitable<void> slow_headers(const sim_state& st, unsigned provider);
 /// How long the storm-429 window still lasts at `now`; none when no storm is on at `now`.
 std::optional<std::chrono::steady_clock::duration> storm_left(
-    const sim_state& st, std::chrono::steady_clock::time_point now);
+    const sim_state& st, std::chrono::steady_clock::time_point now, unsigned provider);
 /// Draws the fail-5xx fault for a request of endpoint family `family` (counts nothing).
-bool draw_fail_5xx(sim_state& st, unsigned family);
+bool draw_fail_5xx(sim_state& st, unsigned family, unsigned provider);
 /// Draws the malformed-json fault for a 2xx response and cuts its body in half when it fires.
 /// True when the body was cut (the caller counts it).
-bool maybe_malform(sim_state& st, response& res);
+bool maybe_malform(sim_state& st, response& res, unsigned provider);
 
 class server {
   public:

@@ -282,7 +282,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     }
     if (ex.route.empty()) ex.route = std::string(ctx.req.method_string()) + " /*";
 
-    co_await slow_headers(st_);
+    co_await slow_headers(st_, provider_hrizn);
     const auto now = clock::now();
     const auto& cfg = st_.opt.hrizn;
 
@@ -316,7 +316,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
         std::get<response>(r).set(http::field::retry_after, std::to_string(secs));
         return r;
     };
-    if (auto storm = storm_left(st_, now)) {
+    if (auto storm = storm_left(st_, now, provider_hrizn)) {
         ex.rate = limit_decision{limit_verdict::over_minute, cfg.rate_limit, 0, *storm};
         ++c.storm_429;
         result = too_many(*storm);
@@ -350,7 +350,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
             ex.key = key;
         }
     }
-    if (!result && draw_fail_5xx(st_, ex.family)) {
+    if (!result && draw_fail_5xx(st_, ex.family, provider_hrizn)) {
         ++c.faults_5xx;
         result = error_reply(ex, http::status::internal_server_error, "internal_error",
                              "Internal server error.");
@@ -369,7 +369,8 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     const unsigned code = res.result_int();
     if (code == 429) ++c.responses_429;
     c.requests.count(ex.route, code);
-    if (res[http::field::content_type].starts_with("application/json") && maybe_malform(st_, res))
+    if (res[http::field::content_type].starts_with("application/json") &&
+        maybe_malform(st_, res, provider_hrizn))
         ++c.malformed_bodies;
     co_return std::move(*result);
 }
