@@ -1,6 +1,9 @@
 #include "faults.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
+#include <utility>
 
 namespace briefd::sim {
 
@@ -24,22 +27,30 @@ bool parse_bool(std::string_view s, bool& out) {
     return false;
 }
 
-bool parse_families(std::string_view s, unsigned& out) {
+// A comma list of names, each standing for some bits; false for an unknown name or no bits.
+bool parse_bits(std::string_view s, std::initializer_list<std::pair<std::string_view, unsigned>> names,
+                unsigned& out) {
     unsigned bits = 0;
     while (!s.empty()) {
         auto comma = s.find(',');
         auto part = s.substr(0, comma);
-        if (part == "batch") bits |= family_batch;
-        else if (part == "runs") bits |= family_runs;
-        else if (part == "stream") bits |= family_stream;
-        else if (part == "other") bits |= family_other;
-        else if (part == "all") bits |= family_all;
-        else return false;
+        auto it = std::find_if(names.begin(), names.end(), [&](const auto& n) { return n.first == part; });
+        if (it == names.end()) return false;
+        bits |= it->second;
         s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
     }
     if (bits == 0) return false;
     out = bits;
     return true;
+}
+
+bool parse_families(std::string_view s, unsigned& out) {
+    return parse_bits(s, {{"batch", family_batch}, {"runs", family_runs}, {"stream", family_stream},
+                          {"other", family_other}, {"all", family_all}}, out);
+}
+
+bool parse_providers(std::string_view s, unsigned& out) {
+    return parse_bits(s, {{"lamina", provider_lamina}, {"hrizn", provider_hrizn}, {"all", provider_all}}, out);
 }
 
 std::string families_string(unsigned bits) {
@@ -53,22 +64,6 @@ std::string families_string(unsigned bits) {
     add(family_stream, "stream");
     add(family_other, "other");
     return s;
-}
-
-bool parse_providers(std::string_view s, unsigned& out) {
-    unsigned bits = 0;
-    while (!s.empty()) {
-        auto comma = s.find(',');
-        auto part = s.substr(0, comma);
-        if (part == "lamina") bits |= provider_lamina;
-        else if (part == "hrizn") bits |= provider_hrizn;
-        else if (part == "all") bits |= provider_all;
-        else return false;
-        s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-    }
-    if (bits == 0) return false;
-    out = bits;
-    return true;
 }
 
 std::string normalise(std::string_view name) {
