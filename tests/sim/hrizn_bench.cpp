@@ -16,18 +16,6 @@
 using namespace briefd::testing;
 using namespace briefd::sim_tests;
 
-namespace {
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(in)), {});
-    std::istringstream rest(s.substr(s.rfind(')') + 2));
-    std::vector<std::string> f;
-    for (std::string field; rest >> field;) f.push_back(field);
-    return (std::stod(f.at(11)) + std::stod(f.at(12))) /
-           static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-}  // namespace
-
 int main(int argc, char** argv) {
     const std::string scale = argc > 1 ? argv[1] : "200";
     const std::string gen = argc > 2 ? argv[2] : "120";
