@@ -1,6 +1,9 @@
 #include "faults.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
+#include <utility>
 
 namespace briefd::sim {
 
@@ -24,22 +27,30 @@ bool parse_bool(std::string_view s, bool& out) {
     return false;
 }
 
-bool parse_families(std::string_view s, unsigned& out) {
+// A comma list of names, each standing for some bits; false for an unknown name or no bits.
+bool parse_bits(std::string_view s, std::initializer_list<std::pair<std::string_view, unsigned>> names,
+                unsigned& out) {
     unsigned bits = 0;
     while (!s.empty()) {
         auto comma = s.find(',');
         auto part = s.substr(0, comma);
-        if (part == "batch") bits |= family_batch;
-        else if (part == "runs") bits |= family_runs;
-        else if (part == "stream") bits |= family_stream;
-        else if (part == "other") bits |= family_other;
-        else if (part == "all") bits |= family_all;
-        else return false;
+        auto it = std::find_if(names.begin(), names.end(), [&](const auto& n) { return n.first == part; });
+        if (it == names.end()) return false;
+        bits |= it->second;
         s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
     }
     if (bits == 0) return false;
     out = bits;
     return true;
+}
+
+bool parse_families(std::string_view s, unsigned& out) {
+    return parse_bits(s, {{"batch", family_batch}, {"runs", family_runs}, {"stream", family_stream},
+                          {"other", family_other}, {"all", family_all}}, out);
+}
+
+bool parse_providers(std::string_view s, unsigned& out) {
+    return parse_bits(s, {{"lamina", provider_lamina}, {"hrizn", provider_hrizn}, {"all", provider_all}}, out);
 }
 
 std::string families_string(unsigned bits) {
@@ -79,6 +90,7 @@ const std::vector<fault_switch>& fault_switches() {
         {"no-video", "", "the workspace has no video-capable app: video batch items fail, video apps are hidden"},
         {"fail-rate", "RATE", "share of new runs that end failed (errorMessage set, unfinished outputs error)"},
         {"hostile-labels", "", "content runs get output labels like \"../../evil\", \"/tmp/briefsim-hostile\" and \"a/b\\0c\" (path escapes for clients)"},
+        {"faults-on", "LIST", "providers that fail-5xx, storm-429, slow-headers and malformed-json hit: lamina, hrizn, all (default); comma list"},
     };
     return s;
 }
@@ -116,6 +128,7 @@ bool apply_fault(fault_settings& f, std::string_view raw_name, std::string_view 
     else if (name == "no-video") ok = parse_bool(value, f.no_video);
     else if (name == "fail-rate") ok = parse_rate(value, f.fail_rate);
     else if (name == "hostile-labels") ok = parse_bool(value, f.hostile_labels);
+    else if (name == "faults-on") ok = parse_providers(value, f.faults_on);
     else {
         error = "unknown fault switch: " + std::string(raw_name);
         return false;
@@ -131,7 +144,9 @@ bool apply_faults_json(fault_settings& f, const boost::json::object& body,
         std::string text;
         if (v.is_null()) {
             const std::string n = normalise(key);
-            text = (n == "sse-refuse" || n == "storm-429") ? "none" : (n == "fail-5xx-on") ? "all" : "0";
+            text = (n == "sse-refuse" || n == "storm-429") ? "none"
+                   : (n == "fail-5xx-on" || n == "faults-on") ? "all"
+                                                               : "0";
         } else if (v.is_bool()) text = v.get_bool() ? "true" : "false";
         else if (v.is_string()) text = std::string(v.get_string());
         else if (v.is_int64()) text = std::to_string(v.get_int64());
@@ -177,6 +192,7 @@ boost::json::object to_json(const fault_settings& f) {
     o["no-video"] = f.no_video;
     o["fail-rate"] = f.fail_rate;
     o["hostile-labels"] = f.hostile_labels;
+    o["faults-on"] = f.faults_on == provider_all ? "all" : f.faults_on == provider_lamina ? "lamina" : "hrizn";
     return o;
 }
 

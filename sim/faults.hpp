@@ -24,6 +24,14 @@ enum endpoint_family : unsigned {
     family_all = 15,
 };
 
+/// Which provider surfaces the per-request faults (fail-5xx, storm-429, slow-headers,
+/// malformed-json) apply to (a bit set).
+enum provider_bit : unsigned {
+    provider_lamina = 1,
+    provider_hrizn = 2,
+    provider_all = 3,
+};
+
 enum class sse_refusal { none, not_found, no_content, wrong_type };
 
 /// A 429 storm: every /v1 request in [origin + start, origin + start + duration) (API seconds,
@@ -48,6 +56,7 @@ struct fault_settings {
     bool no_video = false;               ///< the workspace has no video-capable app
     double fail_rate = 0;                ///< share of runs that end `failed`
     bool hostile_labels = false;         ///< output labels that try to escape a download folder
+    unsigned faults_on = provider_all;   ///< providers fail-5xx, storm-429, slow-headers, malformed-json hit
 };
 
 /// Description of one switch, for --help and the README.

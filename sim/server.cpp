@@ -103,35 +103,56 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
     return res;
 }
 
+bool path_matches(const std::vector<std::string>& segs,
+                  std::initializer_list<std::string_view> pattern) {
+    if (segs.size() != pattern.size()) return false;
+    std::size_t i = 0;
+    for (auto part : pattern) {
+        if (part == "*" ? segs[i].empty() : segs[i] != part) return false;
+        ++i;
+    }
+    return true;
+}
+
+std::optional<std::string> query_param(const std::optional<boost::urls::url_view>& url,
+                                       std::string_view name) {
+    if (!url) return std::nullopt;
+    auto ps = url->params();
+    auto it = ps.find(name);
+    if (it == ps.end()) return std::nullopt;
+    return std::string((*it).value);
+}
+
 std::int64_t ceil_seconds(std::chrono::steady_clock::duration d) {
     const double s = std::chrono::duration<double>(d).count();
     return s <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(s - 1e-9));
 }
 
-asio::awaitable<void> slow_headers(const sim_state& st) {
-    if (st.faults.slow_headers_ms == 0) co_return;
+asio::awaitable<void> slow_headers(const sim_state& st, unsigned provider) {
+    if (st.faults.slow_headers_ms == 0 || !(st.faults.faults_on & provider)) co_return;
     asio::steady_timer t(co_await asio::this_coro::executor,
                          std::chrono::milliseconds(st.faults.slow_headers_ms));
     co_await t.async_wait(use_tuple);
 }
 
 std::optional<std::chrono::steady_clock::duration> storm_left(
-    const sim_state& st, std::chrono::steady_clock::time_point now) {
+    const sim_state& st, std::chrono::steady_clock::time_point now, unsigned provider) {
     const auto& storm = st.faults.storm_429;
-    if (!storm) return std::nullopt;
+    if (!storm || !(st.faults.faults_on & provider)) return std::nullopt;
     const auto from = storm->origin + st.real(storm->start_s);
     const auto until = from + st.real(storm->duration_s);
     if (now < from || now >= until) return std::nullopt;
     return until - now;
 }
 
-bool draw_fail_5xx(sim_state& st, unsigned family) {
-    return (st.faults.fail_5xx_on & family) && st.chance(st.faults.fail_5xx);
+bool draw_fail_5xx(sim_state& st, unsigned family, unsigned provider) {
+    return (st.faults.faults_on & provider) && (st.faults.fail_5xx_on & family) &&
+           st.chance(st.faults.fail_5xx);
 }
 
-bool maybe_malform(sim_state& st, response& res) {
-    if (res.result_int() / 100 != 2 || res.body().size() <= 1 ||
-        !st.chance(st.faults.malformed_json))
+bool maybe_malform(sim_state& st, response& res, unsigned provider) {
+    if (!(st.faults.faults_on & provider) || res.result_int() / 100 != 2 ||
+        res.body().size() <= 1 || !st.chance(st.faults.malformed_json))
         return false;
     res.body().resize(res.body().size() / 2);
     return true;

@@ -12,13 +12,16 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace briefd::sim {
 
@@ -69,20 +72,30 @@ response json_response(sim_state& st, http::status status, boost::json::value bo
 /// Adds the extra-fields fault's unknown member to every object in `v`, recursively.
 void add_extra_fields(boost::json::value& v);
 
+/// True when `segs` (decoded path segments) have the shape `pattern`: literal segments, and "*"
+/// for any one non-empty segment.
+bool path_matches(const std::vector<std::string>& segs,
+                  std::initializer_list<std::string_view> pattern);
+/// The decoded value of query parameter `name`; none when absent (or there is no URL).
+std::optional<std::string> query_param(const std::optional<boost::urls::url_view>& url,
+                                       std::string_view name);
+
 // Pieces of the fault pipeline every provider surface runs in front of its endpoints.
 
 /// Whole seconds in `d`, rounded up; 0 for a duration <= 0.
 std::int64_t ceil_seconds(std::chrono::steady_clock::duration d);
+// `provider` is the surface's provider_bit: faults-on may spare it.
+
 /// Waits out the slow-headers fault (real milliseconds, not scaled); completes at once when off.
-asio::awaitable<void> slow_headers(const sim_state& st);
+asio::awaitable<void> slow_headers(const sim_state& st, unsigned provider);
 /// How long the storm-429 window still lasts at `now`; none when no storm is on at `now`.
 std::optional<std::chrono::steady_clock::duration> storm_left(
-    const sim_state& st, std::chrono::steady_clock::time_point now);
+    const sim_state& st, std::chrono::steady_clock::time_point now, unsigned provider);
 /// Draws the fail-5xx fault for a request of endpoint family `family` (counts nothing).
-bool draw_fail_5xx(sim_state& st, unsigned family);
+bool draw_fail_5xx(sim_state& st, unsigned family, unsigned provider);
 /// Draws the malformed-json fault for a 2xx response and cuts its body in half when it fires.
 /// True when the body was cut (the caller counts it).
-bool maybe_malform(sim_state& st, response& res);
+bool maybe_malform(sim_state& st, response& res, unsigned provider);
 
 class server {
   public:

@@ -182,11 +182,7 @@ std::optional<json::object> parse_object(const request& req) {
 }
 
 std::optional<std::string> param(const api::exchange& ex, std::string_view name) {
-    if (!ex.url) return std::nullopt;
-    auto ps = ex.url->params();
-    auto it = ps.find(name);
-    if (it == ps.end()) return std::nullopt;
-    return std::string((*it).value);
+    return query_param(ex.url, name);
 }
 
 handler_result data_reply(sim_state& st, http::status status, json::value data) {
@@ -198,12 +194,7 @@ void classify(api::exchange& ex, http::verb method) {
     const std::string m(http::to_string(method));
     auto is = [&](http::verb v, std::initializer_list<std::string_view> shape,
                   std::string_view route, unsigned family, scope needs) {
-        if (method != v || s.size() != shape.size()) return false;
-        std::size_t i = 0;
-        for (auto part : shape) {
-            if (part == "*" ? s[i].empty() : s[i] != part) return false;
-            ++i;
-        }
+        if (method != v || !path_matches(s, shape)) return false;
         ex.route = m + " " + std::string(base_path) + "/" + std::string(route);
         ex.family = family;
         ex.needs = needs;
@@ -291,7 +282,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     }
     if (ex.route.empty()) ex.route = std::string(ctx.req.method_string()) + " /*";
 
-    co_await slow_headers(st_);
+    co_await slow_headers(st_, provider_hrizn);
     const auto now = clock::now();
     const auto& cfg = st_.opt.hrizn;
 
@@ -325,7 +316,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
         std::get<response>(r).set(http::field::retry_after, std::to_string(secs));
         return r;
     };
-    if (auto storm = storm_left(st_, now)) {
+    if (auto storm = storm_left(st_, now, provider_hrizn)) {
         ex.rate = limit_decision{limit_verdict::over_minute, cfg.rate_limit, 0, *storm};
         ++c.storm_429;
         result = too_many(*storm);
@@ -359,7 +350,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
             ex.key = key;
         }
     }
-    if (!result && draw_fail_5xx(st_, ex.family)) {
+    if (!result && draw_fail_5xx(st_, ex.family, provider_hrizn)) {
         ++c.faults_5xx;
         result = error_reply(ex, http::status::internal_server_error, "internal_error",
                              "Internal server error.");
@@ -378,7 +369,8 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     const unsigned code = res.result_int();
     if (code == 429) ++c.responses_429;
     c.requests.count(ex.route, code);
-    if (res[http::field::content_type].starts_with("application/json") && maybe_malform(st_, res))
+    if (res[http::field::content_type].starts_with("application/json") &&
+        maybe_malform(st_, res, provider_hrizn))
         ++c.malformed_bodies;
     co_return std::move(*result);
 }
@@ -409,8 +401,12 @@ handler_result api::idempotent(exchange& ex, std::string_view idem_key) {
         }
     }
     handler_result r = dispatch(ex);
-    if (const auto& res = std::get<response>(r); res.result_int() / 100 == 2)
+    if (const auto& res = std::get<response>(r); res.result_int() / 100 == 2) {
+        // Expired entries otherwise go only when their key comes back: sweep now and then.
+        if (idempotency_.size() >= 4096)
+            std::erase_if(idempotency_, [&](const auto& e) { return e.second.expires <= now; });
         idempotency_[slot] = {fingerprint, now + st_.real(st_.opt.hrizn.idempotency_s), res};
+    }
     return r;
 }
 

@@ -75,11 +75,7 @@ std::optional<std::string> param(const api::exchange& ex, std::string_view name)
 
 namespace {
 std::optional<std::string> param(const api::exchange& ex, std::string_view name) {
-    if (!ex.url) return std::nullopt;
-    auto ps = ex.url->params();
-    auto it = ps.find(name);
-    if (it == ps.end()) return std::nullopt;
-    return std::string((*it).value);
+    return query_param(ex.url, name);
 }
 }  // namespace
 
@@ -141,13 +137,7 @@ void classify(api::exchange& ex, http::verb method) {
     const auto& s = ex.segs;
     const std::string m(http::to_string(method));
     auto is = [&](http::verb v, std::initializer_list<std::string_view> shape, std::string route, unsigned family) {
-        if (method != v || s.size() != shape.size()) return false;
-        std::size_t i = 0;
-        for (auto part : shape) {
-            if (part != "*" && s[i] != part) return false;
-            if (part == "*" && s[i].empty()) return false;
-            ++i;
-        }
+        if (method != v || !path_matches(s, shape)) return false;
         ex.route = m + " /v1/" + route;
         ex.family = family;
         return true;
@@ -185,12 +175,12 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
     }
     classify(ex, ctx.req.method());
 
-    co_await slow_headers(st_);
+    co_await slow_headers(st_, provider_lamina);
 
     const auto now = clock::now();
     handler_result result;
     bool decided = false;
-    if (const auto left = storm_left(st_, now)) {
+    if (const auto left = storm_left(st_, now, provider_lamina)) {
         ex.rate = rate_decision{false, st_.limiter.limit(), 0, *left};
         ++st_.counters.storm_429;
         result = error_reply(st_, ex, http::status::too_many_requests, "RATE_LIMITED",
@@ -225,7 +215,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
             decided = true;
         }
     }
-    if (!decided && draw_fail_5xx(st_, ex.family)) {
+    if (!decided && draw_fail_5xx(st_, ex.family, provider_lamina)) {
         ++st_.counters.faults_5xx;
         const bool unavailable = st_.fault_rng() % 2;
         result = unavailable ? error_reply(st_, ex, http::status::service_unavailable, "RESOURCE_UNAVAILABLE",
@@ -241,7 +231,7 @@ asio::awaitable<handler_result> api::handle(request_context& ctx) {
         const unsigned code = res->result_int();
         if (code == 429) ++st_.counters.responses_429;
         st_.counters.count(ex.route, code);
-        if (maybe_malform(st_, *res)) ++st_.counters.malformed_bodies;
+        if (maybe_malform(st_, *res, provider_lamina)) ++st_.counters.malformed_bodies;
     }
     co_return result;
 }

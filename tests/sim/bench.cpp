@@ -18,20 +18,6 @@
 using namespace briefd::testing;
 using namespace briefd::sim_tests;
 
-namespace {
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(in)), {});
-    auto close = s.rfind(')');
-    std::istringstream rest(s.substr(close + 2));
-    std::string field;
-    std::vector<std::string> f;
-    while (rest >> field) f.push_back(field);
-    // after the command: state(0) ... utime(11) stime(12)
-    return (std::stod(f.at(11)) + std::stod(f.at(12))) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-}  // namespace
-
 int main(int argc, char** argv) {
     const int parallel = argc > 1 ? std::stoi(argv[1]) : 50;
     const std::string scale = argc > 2 ? argv[2] : "200";

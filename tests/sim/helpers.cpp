@@ -1,5 +1,11 @@
 #include "helpers.hpp"
 
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
 namespace briefd::sim_tests {
 
 namespace json = boost::json;
@@ -52,6 +58,16 @@ std::vector<std::string> submit_batch(const testing::sim_process& sim, const std
     for (const auto& it : v.at("data").at("items").as_array())
         if (it.as_object().contains("runId")) ids.emplace_back(it.at("runId").as_string());
     return ids;
+}
+
+double cpu_seconds(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    std::istringstream rest(s.substr(s.rfind(')') + 2));
+    std::vector<std::string> f;
+    for (std::string field; rest >> field;) f.push_back(field);
+    // after the command: state(0) ... utime(11) stime(12)
+    return (std::stod(f.at(11)) + std::stod(f.at(12))) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::int64_t stat(const testing::sim_process& sim, std::string_view key) {

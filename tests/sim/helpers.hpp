@@ -27,6 +27,9 @@ boost::json::value parse_json(std::string_view body);
 /// Posts a batch of `briefs` (image modality) and returns the run ids of queued items.
 std::vector<std::string> submit_batch(const testing::sim_process& sim, const std::vector<std::string>& briefs);
 
+/// CPU time (user + system) process `pid` has used so far, from /proc/<pid>/stat.
+double cpu_seconds(int pid);
+
 /// Integer member `key` of stats() (e.g. "over_limit"); nested objects via "connections.peak".
 std::int64_t stat(const testing::sim_process& sim, std::string_view key);
 

@@ -542,6 +542,19 @@ TEST_CASE(
     CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
     CHECK(parse_json(extra.body).at("pagination").as_object().contains("simExtra"));
     CHECK(hstat(sim, "requests.GET /v1/public/content.200") == 3);
+
+    // faults-on picks the provider: a Hrizn-only storm leaves Lamina alone, and the other way
+    // round.
+    sim.set_faults({{"extra-fields", false},
+                    {"slow-headers", 0},
+                    {"storm-429", "0:20"},
+                    {"faults-on", "hrizn"}});
+    check_error(sim.hrizn("GET", "/content"), 429, "rate_limit_exceeded");
+    CHECK(sim.api("GET", "/v1/apps").status == 200);
+    sim.set_faults({{"faults-on", "lamina"}});
+    CHECK(sim.hrizn("GET", "/content").status == 200);
+    CHECK(sim.api("GET", "/v1/apps").status == 429);
+    CHECK(sim.set_faults({{"faults-on", nullptr}}).at("faults-on") == "all");
 }
 
 TEST_CASE("hrizn: bad Hrizn options exit 2; --help lists them with the default key") {
@@ -558,7 +571,7 @@ TEST_CASE("hrizn: bad Hrizn options exit 2; --help lists them with the default k
         child_process bad(args, {{}, "/dev/null", {}});
         auto st = bad.wait(5s);
         REQUIRE(st);
-        CHECK_MESSAGE(st->code == 2, args[1] + " " + args[2]);
+        CHECK_MESSAGE(st->code == 2, std::string(args[1] + " " + args[2]));
     }
     child_process help({sim_process::binary(), "--help"});
     std::string text;
