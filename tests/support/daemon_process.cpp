@@ -48,6 +48,10 @@ std::vector<std::string> list(const fs::path& dir, bool skip_error_files) {
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         std::string name = it->path().filename().string();
         if (skip_error_files && name.ends_with(".error.json")) continue;
+        // briefd's own temp files (".<name>.<pid>-<n>-<t>.tmp", e.g. an error file being written
+        // before the brief moves) are not filed briefs: counting them made wait_filed() return
+        // early under load.
+        if (name.starts_with(".")) continue;
         if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
         out.push_back(std::move(name));
     }
