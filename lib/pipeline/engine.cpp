@@ -306,7 +306,9 @@ void engine_impl::load_job(const std::string& active_name, std::string job_id) {
     if (!slots.count(res.brief->provider)) {
         refuse(path, active_name,
                {{active_name, std::nullopt, "provider",
-                 "provider " + res.brief->provider + " is not configured under providers:"}});
+                 "provider " + res.brief->provider +
+                     (cfg.providers.count(res.brief->provider) ? " is not supported by this version of briefd yet"
+                                                               : " is not configured under providers:")}});
         return;
     }
     auto job = std::make_unique<job_ctx>();

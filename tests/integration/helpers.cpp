@@ -100,11 +100,9 @@ std::uint64_t rig::hrizn_route_count(const std::string& route) const {
     const auto* r = routes->as_object().if_contains(route);
     if (!r) return 0;
     if (r->is_number()) return r->to_number<std::uint64_t>();
-    std::uint64_t n = 0;
-    if (r->is_object())
-        for (const auto& kv : r->as_object())
-            if (kv.value().is_number()) n += kv.value().to_number<std::uint64_t>();
-    return n;
+    // {"<status>": n, ..., "total": n}
+    const auto* t = r->is_object() ? r->as_object().if_contains("total") : nullptr;
+    return t ? t->to_number<std::uint64_t>() : 0;
 }
 
 std::string hrizn_brief(const std::string& tag, std::size_t n, const std::string& extra_item_json) {
