@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -81,8 +82,14 @@ std::optional<origin> origin::from_url(boost::urls::url_view u) {
     });
     o.port = default_port(o.scheme);
     if (u.has_port() && !u.port().empty()) {
-        o.port = u.port_number();  // 0 when out of range
-        if (o.port == 0) return std::nullopt;
+        // Not port_number(): Boost.URL 1.81 wraps some values above 65535 (99999 reads as 34463),
+        // which would make a different origin compare equal to the credential's.
+        const auto text = u.port();
+        unsigned long n = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        if (ec != std::errc() || end != text.data() + text.size() || n == 0 || n > 65535)
+            return std::nullopt;
+        o.port = static_cast<std::uint16_t>(n);
     }
     return o;
 }

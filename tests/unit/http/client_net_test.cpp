@@ -190,6 +190,14 @@ TEST_CASE("http: the key goes to every path of the base_url origin and to no oth
     for (const auto& r : files.requests()) CHECK_FALSE(has_key(r));
 }
 
+TEST_CASE("origin: a port above 65535 is no origin (Boost.URL would wrap 99999 to 34463)") {
+    CHECK_FALSE(origin::from_url(boost::urls::url("https://api.example:99999/")));
+    CHECK_FALSE(origin::from_url(boost::urls::url("https://api.example:65536/")));
+    CHECK_FALSE(origin::from_url(boost::urls::url("https://api.example:0/")));
+    CHECK(origin::from_url(boost::urls::url("https://api.example:65535/"))->port == 65535);
+    CHECK(origin::from_url(boost::urls::url("https://api.example:/"))->port == 443);
+}
+
 // --- proxies -------------------------------------------------------------------------------------
 
 TEST_CASE(
