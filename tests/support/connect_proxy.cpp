@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 
 namespace briefd::testing {
@@ -27,12 +28,21 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_seen = 16u << 20;
 constexpr std::size_t max_head = 64 * 1024;
 
-std::string base64(const std::string& in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(in.data()),
-                                  static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
+/// "user:password" from "Basic <base64>", decoded independently of the client's encoder; empty
+/// when the header is not Basic credentials.
+std::string basic_credentials(std::string_view header) {
+    constexpr std::string_view scheme = "Basic ";
+    if (!header.starts_with(scheme)) return {};
+    const auto b64 = header.substr(scheme.size());
+    if (b64.empty() || b64.size() % 4 != 0) return {};
+    std::string out(b64.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n < 0) return {};
+    // EVP_DecodeBlock counts the bytes '=' padding stands for.
+    const auto pad = static_cast<std::size_t>(std::count(b64.end() - 2, b64.end(), '='));
+    out.resize(static_cast<std::size_t>(n) - pad);
     return out;
 }
 
@@ -142,8 +152,8 @@ asio::awaitable<void> connect_proxy::serve(std::shared_ptr<tcp::socket> client) 
     auto& req = parser.get();
 
     if (!opts_.user.empty()) {
-        const std::string expected = "Basic " + base64(opts_.user + ":" + opts_.password);
-        if (req[bh::field::proxy_authorization] != expected) {
+        if (basic_credentials(req[bh::field::proxy_authorization]) !=
+            opts_.user + ":" + opts_.password) {
             co_await answer(407, "Proxy Authentication Required");
             co_return;
         }
