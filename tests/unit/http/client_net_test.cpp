@@ -352,6 +352,30 @@ TEST_CASE(
     CHECK(files.requests()[0].find(bh::field::proxy_authorization) == files.requests()[0].end());
 }
 
+TEST_CASE("proxy: a proxy that never answers CONNECT gives connect_timeout") {
+    asio::io_context ioc;
+    // A scripted server reads the CONNECT request like any other and then says nothing.
+    t::test_server silent(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>&) -> asio::awaitable<bool> {
+            co_await p.hang();
+            co_return false;
+        });
+    client_options opts;
+    opts.connect_timeout = 300ms;
+    opts.proxy.https_url = silent.url();
+    client c(ioc.get_executor(), opts);
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, st] = co_await status_of(c, "https://127.0.0.1:9/x");
+            CHECK(ec == errc::connect_timeout);
+        },
+        [&] { silent.stop(); });
+    REQUIRE(silent.requests().size() == 1);
+    CHECK(silent.requests()[0].method() == bh::verb::connect);
+    CHECK(silent.requests()[0].target() == "127.0.0.1:9");
+}
+
 TEST_CASE("proxy: an unusable proxy URL is a start-up error without the password in it") {
     asio::io_context ioc;
     client_options opts;
