@@ -117,19 +117,30 @@ TEST_CASE("proxy: NO_PROXY '*', IP addresses, CIDR ranges and ports") {
     const auto np = split_no_proxy(
         "127.0.0.1, 10.0.0.0/8, ::1, fd00::/8, [2001:db8::5]:8443, "
         "files.example:8080, 192.168.1.7:443");
-    CHECK(bypasses_proxy(np, "127.0.0.1", 443));
-    CHECK_FALSE(bypasses_proxy(np, "127.0.0.2", 443));
-    CHECK(bypasses_proxy(np, "10.200.3.4", 443));
-    CHECK_FALSE(bypasses_proxy(np, "11.0.0.1", 443));
-    CHECK(bypasses_proxy(np, "::1", 80));
-    CHECK(bypasses_proxy(np, "fd12:3456::1", 80));
-    CHECK_FALSE(bypasses_proxy(np, "fe80::1", 80));
-    CHECK(bypasses_proxy(np, "2001:db8::5", 8443));
-    CHECK_FALSE(bypasses_proxy(np, "2001:db8::5", 443));
-    CHECK(bypasses_proxy(np, "files.example", 8080));
-    CHECK_FALSE(bypasses_proxy(np, "files.example", 443));
-    CHECK(bypasses_proxy(np, "192.168.1.7", 443));
-    CHECK_FALSE(bypasses_proxy(np, "192.168.1.7", 80));
+    struct target {
+        const char* host;
+        std::uint16_t port;
+        bool direct;
+    };
+    for (const auto& t : std::vector<target>{
+             {"127.0.0.1", 443, true},
+             {"127.0.0.2", 443, false},
+             {"10.200.3.4", 443, true},
+             {"11.0.0.1", 443, false},
+             {"::1", 80, true},
+             {"fd12:3456::1", 80, true},
+             {"fe80::1", 80, false},
+             {"2001:db8::5", 8443, true},
+             {"2001:db8::5", 443, false},
+             {"files.example", 8080, true},
+             {"files.example", 443, false},
+             {"192.168.1.7", 443, true},
+             {"192.168.1.7", 80, false},
+         }) {
+        CAPTURE(t.host);
+        CAPTURE(t.port);
+        CHECK(bypasses_proxy(np, t.host, t.port) == t.direct);
+    }
     // An IP entry never matches a host name, nor a name entry an address.
     CHECK_FALSE(bypasses_proxy({"10.0.0.0/8"}, "ten.example", 443));
     // Malformed entries match nothing rather than everything.
