@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -182,8 +183,8 @@ provider_config read_provider(const reader& r, const field& pf) {
     if (p.name != "lamina" && p.name != "hrizn" && p.name != "layers")
         r.fail(line_of(pf.key), pf.path, "unknown provider (expected lamina, hrizn or layers)");
     auto m = r.mapping(pf.value, pf.path, pf.line(),
-                       {"base_url", "api_key_file", "api_key_env", "ca_file", "rate_limit", "batch", "tracking",
-                        "timeouts", "retry"});
+                       {"base_url", "api_key_file", "api_key_env", "ca_file", "ca_file_only", "rate_limit", "batch",
+                        "tracking", "timeouts", "retry"});
     if (!m.count("base_url")) r.fail(line_of(pf.key), pf.path + ".base_url", "required");
     p.base_url = check_base_url(r, m.at("base_url"));
     if (m.count("api_key_file")) p.api_key_file = r.absolute_path(m.at("api_key_file")).string();
@@ -196,6 +197,10 @@ provider_config read_provider(const reader& r, const field& pf) {
     if (!p.api_key_file.empty() && !p.api_key_env.empty())
         r.fail(m.at("api_key_env"), "give api_key_file or api_key_env, not both");
     if (m.count("ca_file")) p.ca_file = r.absolute_path(m.at("ca_file")).string();
+    if (auto it = m.find("ca_file_only"); it != m.end()) {
+        p.ca_file_only = r.choice(it->second, {"true", "false"}) == "true";
+        if (p.ca_file_only && p.ca_file.empty()) r.fail(it->second, "needs ca_file (the only CAs to trust)");
+    }
 
     // Documented defaults where the providers differ: Hrizn allows 60 requests a minute and 10,000
     // a day per key, and its articles take minutes, so it is polled every 15 s.
@@ -253,13 +258,49 @@ provider_config read_provider(const reader& r, const field& pf) {
     return p;
 }
 
+/// proxy: { url: http://[user:password@]host[:port] | none, no_proxy: [entries] }
+proxy_config read_proxy(const reader& r, const field& f) {
+    proxy_config p;
+    p.from_environment = false;
+    auto m = r.mapping(f.value, f.path, f.line(), {"url", "no_proxy"});
+    if (!m.count("url")) r.fail(f, "needs url (an http:// proxy URL, or none to ignore HTTPS_PROXY and friends)");
+    const auto& uf = m.at("url");
+    std::string url = r.string(uf);
+    if (url != "none") {
+        // The scheme is checked first: Boost.URL 1.81 asserts on "scheme:" followed by an odd byte.
+        if (lower(url.substr(0, 7)) != "http://")
+            r.fail(uf, "must be an http:// URL (https targets are tunnelled with CONNECT), or none");
+        auto u = boost::urls::parse_absolute_uri(url);
+        if (!u) r.fail(uf, "not a valid URL (" + u.error().message() + ")");
+        if (!u->has_authority() || u->host().empty()) r.fail(uf, "must name a host");
+        if (u->has_port() && (u->port().empty() || u->port().size() > 5 || u->port_number() == 0 ||
+                              std::stoul(std::string(u->port())) > 65535))
+            r.fail(uf, "invalid port (1 to 65535)");
+        if (u->has_query() || u->has_fragment() || (!u->path().empty() && u->path() != "/"))
+            r.fail(uf, "must be http://[user:password@]host[:port], without a path or query");
+        p.url = url;
+    }
+    if (auto it = m.find("no_proxy"); it != m.end()) {
+        const auto& nf = it->second;
+        if (!nf.value.IsSequence()) r.fail(nf, "must be a list of host names, IP addresses or CIDR ranges");
+        for (const auto& e : nf.value) {
+            const field ef{nf.path, nf.key, e};
+            std::string entry = r.string(ef);
+            if (entry.find_first_of(", \t") != std::string::npos)
+                r.fail(ef, "one host, address or range per list entry (\"" + entry + "\")");
+            p.no_proxy.push_back(std::move(entry));
+        }
+    }
+    return p;
+}
+
 config read(const YAML::Node& root, const reader& r) {
     config c;
     if (!root.IsDefined() || root.IsNull()) r.fail(0, "", "the file is empty (spool, outputs and providers are required)");
     auto m = r.mapping(root, "", 1,
                        {"spool", "outputs", "default_provider", "providers", "max_brief_bytes", "max_output_bytes",
                         "settle_ms", "rescan_interval_ms", "retention_hours", "on_uncertain", "drain_timeout_ms",
-                        "max_concurrent_downloads", "log_level"});
+                        "max_concurrent_downloads", "log_level", "proxy"});
     if (!m.count("spool")) r.fail(0, "spool", "required (the queue directory, e.g. /var/spool/briefd)");
     if (!m.count("outputs")) r.fail(0, "outputs", "required (where results go, e.g. /var/lib/briefd/outputs)");
     c.spool = r.absolute_path(m.at("spool"));
@@ -294,6 +335,8 @@ config read(const YAML::Node& root, const reader& r) {
         c.max_concurrent_downloads = static_cast<std::size_t>(r.integer(it->second, 1, 1024));
     if (auto it = m.find("log_level"); it != m.end())
         c.log_level = r.choice(it->second, {"error", "warning", "notice", "info", "debug"});
+    if (auto it = m.find("proxy"); it != m.end()) c.proxy = read_proxy(r, it->second);
+    for (auto& [name, p] : c.providers) p.proxy = c.proxy;  // every provider's client uses it
     return c;
 }
 
@@ -373,6 +416,7 @@ std::string to_yaml(const config& c) {
         if (!p.api_key_file.empty()) e << YAML::Key << "api_key_file" << YAML::Value << p.api_key_file;
         if (!p.api_key_env.empty()) e << YAML::Key << "api_key_env" << YAML::Value << p.api_key_env;
         if (!p.ca_file.empty()) e << YAML::Key << "ca_file" << YAML::Value << p.ca_file;
+        if (p.ca_file_only) e << YAML::Key << "ca_file_only" << YAML::Value << true;
         e << YAML::Key << "rate_limit" << YAML::Value << YAML::BeginMap
           << YAML::Key << "requests" << YAML::Value << p.rate_limit.requests
           << YAML::Key << "per_seconds" << YAML::Value << p.rate_limit.per_seconds.count();
@@ -409,6 +453,17 @@ std::string to_yaml(const config& c) {
     e << YAML::Key << "drain_timeout_ms" << YAML::Value << c.drain_timeout.count();
     e << YAML::Key << "max_concurrent_downloads" << YAML::Value << c.max_concurrent_downloads;
     e << YAML::Key << "log_level" << YAML::Value << c.log_level;
+    if (!c.proxy.from_environment) {
+        // The password (if any) is shown as ***: --check output goes to terminals and tickets.
+        std::string url = c.proxy.url.empty() ? "none" : c.proxy.url;
+        if (auto u = boost::urls::parse_absolute_uri(url); u && u->has_password()) {
+            boost::urls::url redacted(*u);
+            redacted.set_password("***");
+            url = std::string(redacted.buffer());
+        }
+        e << YAML::Key << "proxy" << YAML::Value << YAML::BeginMap << YAML::Key << "url" << YAML::Value << url;
+        e << YAML::Key << "no_proxy" << YAML::Value << YAML::Flow << c.proxy.no_proxy << YAML::EndMap;
+    }
     e << YAML::EndMap;
     return std::string(e.c_str()) + "\n";
 }
@@ -425,6 +480,9 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
     diff(a.max_output_bytes != b.max_output_bytes, "max_output_bytes");
     diff(a.settle != b.settle, "settle_ms");
     diff(a.max_concurrent_downloads != b.max_concurrent_downloads, "max_concurrent_downloads");
+    diff(a.proxy.from_environment != b.proxy.from_environment || a.proxy.url != b.proxy.url ||
+             a.proxy.no_proxy != b.proxy.no_proxy,
+         "proxy");
     for (const auto& [name, p] : a.providers) {
         auto it = b.providers.find(name);
         const std::string at = "providers." + name;
@@ -435,6 +493,7 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
         const auto& q = it->second;
         diff(p.base_url != q.base_url, at + ".base_url");
         diff(p.ca_file != q.ca_file, at + ".ca_file");
+        diff(p.ca_file_only != q.ca_file_only, at + ".ca_file_only");
         diff(p.timeouts.connect != q.timeouts.connect, at + ".timeouts.connect_ms");
         diff(p.timeouts.request != q.timeouts.request, at + ".timeouts.request_ms");
         diff(p.timeouts.download_idle != q.timeouts.download_idle, at + ".timeouts.download_idle_ms");

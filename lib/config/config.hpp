@@ -57,17 +57,26 @@ struct retry_config {
     unsigned max_attempts = 8;                   ///< attempts of one request before the item fails
 };
 
+/// The forward proxy for API and download requests (key proxy:, for every provider).
+struct proxy_config {
+    bool from_environment = true;                ///< no proxy: key: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY as curl reads them
+    std::string url;                             ///< http://[user:password@]host[:port]; empty = direct (proxy.url: none)
+    std::vector<std::string> no_proxy;           ///< targets that go direct: host suffixes, IPs, CIDR ranges, "*", optional :port
+};
+
 struct provider_config {
     std::string name;                            ///< lamina | hrizn | layers (the key under providers:)
     std::string base_url;                        ///< http(s) URL, without trailing slash; http only for loopback
     std::string api_key_file;                    ///< file holding the key (trailing newline ignored); or:
     std::string api_key_env;                     ///< environment variable holding the key
-    std::string ca_file;                         ///< extra CA bundle for private gateways; empty = system store only
+    std::string ca_file;                         ///< extra CA bundle for private gateways, trusted besides the system store
+    bool ca_file_only = false;                   ///< trust ca_file alone, not the system store (pinning; needs ca_file)
     rate_limit_config rate_limit;                ///< client-side request budget for this provider's host
     batch_config batch;                          ///< how items are grouped into requests
     tracking_config tracking;                    ///< how runs are followed to the end
     timeouts_config timeouts;                    ///< deadlines of network operations
     retry_config retry;                          ///< backoff for retryable failures
+    proxy_config proxy;                          ///< the top-level proxy: key, copied here by load() for the provider's client
 };
 
 struct config {
@@ -85,6 +94,7 @@ struct config {
     std::chrono::milliseconds drain_timeout{20000};  ///< key drain_timeout_ms: SIGTERM waits this long for in-flight work
     std::size_t max_concurrent_downloads = 4;    ///< downloads running at once
     std::string log_level = "info";              ///< error | warning | notice | info | debug
+    proxy_config proxy;                          ///< key proxy: forward proxy (else from the environment)
 };
 
 /// Where and why loading failed.

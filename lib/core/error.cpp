@@ -18,6 +18,8 @@ public:
             case errc::connection_closed: return "connection closed before a complete response";
             case errc::tls_error: return "TLS failure";
             case errc::resolve_failed: return "host name did not resolve";
+            case errc::proxy_refused: return "the proxy refused the tunnel";
+            case errc::proxy_auth_required: return "the proxy wants authentication (407)";
             case errc::rate_limited: return "rate limited (429)";
             case errc::server_error: return "server error";
             case errc::unauthorized: return "API key rejected (401)";
@@ -66,6 +68,7 @@ bool is_retryable(std::error_code ec) noexcept {
             case errc::read_timeout:
             case errc::connection_closed:
             case errc::resolve_failed:
+            case errc::proxy_refused:
             case errc::rate_limited:
             case errc::server_error:
             case errc::malformed_response:

@@ -19,6 +19,8 @@ enum class errc {
     connection_closed,     ///< the peer closed the connection before a complete response
     tls_error,             ///< certificate or TLS protocol failure (not retried: it will not heal)
     resolve_failed,        ///< the host name did not resolve
+    proxy_refused,         ///< the proxy answered CONNECT with a non-2xx status (403, 502…): no tunnel
+    proxy_auth_required,   ///< the proxy answered CONNECT with 407: fix the proxy URL's credentials
 
     // HTTP / provider responses
     rate_limited,          ///< 429: the whole host pauses

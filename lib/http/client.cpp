@@ -17,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -80,8 +82,14 @@ std::optional<origin> origin::from_url(boost::urls::url_view u) {
     });
     o.port = default_port(o.scheme);
     if (u.has_port() && !u.port().empty()) {
-        o.port = u.port_number();  // 0 when out of range
-        if (o.port == 0) return std::nullopt;
+        // Not port_number(): Boost.URL 1.81 wraps some values above 65535 (99999 reads as 34463),
+        // which would make a different origin compare equal to the credential's.
+        const auto text = u.port();
+        unsigned long n = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        if (ec != std::errc() || end != text.data() + text.size() || n == 0 || n > 65535)
+            return std::nullopt;
+        o.port = static_cast<std::uint16_t>(n);
     }
     return o;
 }
@@ -101,20 +109,24 @@ std::string origin::to_string() const {
 namespace detail {
 
 /// Where an exchange failed: decides which named timeout a deadline becomes.
-enum class phase { resolve, connect, handshake, write, read };
+enum class phase { resolve, connect, tunnel, handshake, write, read };
 
 /// One transport connection, plain or TLS, with its read buffer (which may hold bytes of the next
 /// message and therefore belongs to the connection, not to a request).
 struct connection {
     origin where;
+    /// The proxy this connection goes through (owned by the client), or null when direct. With TLS
+    /// it is a CONNECT tunnel; without, requests are written in absolute-form to the proxy.
+    const proxy_endpoint* via = nullptr;
     std::optional<beast::tcp_stream> plain;
     std::optional<asio::ssl::stream<beast::tcp_stream>> tls;
     std::shared_ptr<tcp::resolver> resolver;  // only while connecting, so cancel_all() reaches it
     beast::flat_buffer buffer;
     bool reused = false;
 
-    connection(const asio::any_io_executor& ex, origin o, asio::ssl::context* ctx)
-        : where(std::move(o)) {
+    connection(const asio::any_io_executor& ex, origin o, asio::ssl::context* ctx,
+               const proxy_endpoint* proxy)
+        : where(std::move(o)), via(proxy) {
         if (ctx)
             tls.emplace(ex, *ctx);
         else
@@ -162,15 +174,24 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         : ex_(std::move(ex)), opts_(std::move(opts)), ssl_ctx_(asio::ssl::context::tls_client) {
         ssl_ctx_.set_verify_mode(asio::ssl::verify_peer);
         SSL_CTX_set_min_proto_version(ssl_ctx_.native_handle(), TLS1_2_VERSION);
+        // The system store and ca_file together: a private gateway's CA must not cost the public
+        // CAs that download hosts (CDNs) are signed by. trust_system_store=false pins ca_file.
         sys_error ec;
-        if (opts_.ca_file.empty())
+        if (opts_.trust_system_store) {
             ssl_ctx_.set_default_verify_paths(ec);
-        else
+            if (ec) throw std::system_error(ec, "http client: cannot load the system trust store");
+        } else if (opts_.ca_file.empty()) {
+            throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                    "http client: trusting no system store needs a ca_file");
+        }
+        if (!opts_.ca_file.empty()) {
             ssl_ctx_.load_verify_file(opts_.ca_file, ec);
-        if (ec)
-            throw std::system_error(
-                ec, "http client: cannot load trust store" +
-                        (opts_.ca_file.empty() ? std::string() : " " + opts_.ca_file));
+            if (ec)
+                throw std::system_error(ec,
+                                        "http client: cannot load trust store " + opts_.ca_file);
+        }
+        https_proxy_ = parse_proxy(opts_.proxy.https_url);
+        http_proxy_ = parse_proxy(opts_.proxy.http_url);
     }
 
     /// A connection in use: listed in busy_ so cancel_all() can reach it; back to the pool via
@@ -211,11 +232,13 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         std::unique_ptr<connection> conn_;
     };
 
-    /// Failure of one exchange step: the raw code (for the retry decision) and the step.
+    /// Failure of one exchange step: the raw code (for the retry decision) and the step; `named`
+    /// when the step already knows the project's name for it (a proxy's refusal).
     struct step_error {
         sys_error raw;
         phase where = phase::read;
-        explicit operator bool() const { return bool(raw); }
+        std::error_code named = {};
+        explicit operator bool() const { return raw || named; }
     };
 
     // --- state ---
@@ -223,6 +246,8 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     asio::any_io_executor ex_;
     client_options opts_;
     asio::ssl::context ssl_ctx_;
+    std::optional<proxy_endpoint> https_proxy_;
+    std::optional<proxy_endpoint> http_proxy_;
     std::optional<origin> cred_origin_;
     std::string cred_header_;
     briefd::secret cred_value_;
@@ -231,6 +256,31 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     std::uint64_t epoch_ =
         0;  // bumped by cancel_all(): an operation that sees a new epoch was cancelled
     bool closed_ = false;  // the client object is gone; coroutines still running only wind down
+
+    // --- proxy routing ---
+
+    static std::optional<proxy_endpoint> parse_proxy(const std::string& url) {
+        if (url.empty()) return std::nullopt;
+        auto r = parse_proxy_url(url);
+        if (auto* why = std::get_if<std::string>(&r))
+            throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                    "http client: " + *why + " (" + redact_proxy_url(url) + ")");
+        return std::get<proxy_endpoint>(std::move(r));
+    }
+
+    bool carries_credential(const origin& o) const {
+        return cred_origin_ && *cred_origin_ == o && !cred_header_.empty();
+    }
+
+    /// The proxy a request to `o` goes through, or null for direct. A plain-http request that
+    /// carries the credential always goes direct: through a proxy the key would travel in clear
+    /// to a third party (config allows http:// base_urls on loopback only, which no proxy serves).
+    const proxy_endpoint* proxy_for(const origin& o) const {
+        const auto& p = o.scheme == "https" ? https_proxy_ : http_proxy_;
+        if (!p || bypasses_proxy(opts_.proxy.no_proxy, o.host, o.port)) return nullptr;
+        if (o.scheme == "http" && carries_credential(o)) return nullptr;
+        return &*p;
+    }
 
     // --- pool ---
 
@@ -276,10 +326,12 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         const auto& ec = e.raw;
         if (cancelled || ec == asio::error::operation_aborted)
             return sys_error(asio::error::operation_aborted);
+        if (e.named) return e.named;
         if (ec == beast::error::timeout) {
             switch (e.where) {
                 case phase::resolve:
                 case phase::connect:
+                case phase::tunnel:
                     return errc::connect_timeout;
                 case phase::handshake:
                     return errc::handshake_timeout;
@@ -319,8 +371,39 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         return std::min(a, b);
     }
 
-    /// Resolve, connect and (for https) handshake, each within connect_timeout and the exchange
-    /// deadline.
+    /// Asks the proxy for a tunnel to c.where (CONNECT host:port) within connect_timeout and the
+    /// exchange deadline. Only the CONNECT line, Host, User-Agent and Proxy-Authorization go to the
+    /// proxy; everything after a 2xx travels inside TLS to the target.
+    asio::awaitable<step_error> async_tunnel(connection& c, clock_type::time_point deadline) {
+        const bool v6 = c.where.host.find(':') != std::string::npos;
+        const std::string authority =
+            (v6 ? "[" + c.where.host + "]" : c.where.host) + ":" + std::to_string(c.where.port);
+        bh::request<bh::empty_body> m{bh::verb::connect, authority, 11};
+        m.set(bh::field::host, authority);
+        m.set(bh::field::user_agent, opts_.user_agent);
+        if (!c.via->authorization.empty())
+            m.set(bh::field::proxy_authorization, c.via->authorization);
+        c.tcp_layer().expires_at(earlier(deadline, clock_type::now() + opts_.connect_timeout));
+        auto [wec, wn] = co_await bh::async_write(c.tcp_layer(), m, use_tuple);
+        if (wec) co_return step_error{wec, phase::tunnel};
+        // The answer's header only: a 2xx has no body, and after any other status the connection
+        // is dropped unread.
+        beast::flat_buffer buf;
+        bh::response_parser<bh::empty_body> p;
+        p.skip(true);
+        p.header_limit(16 * 1024);
+        auto [rec, rn] = co_await bh::async_read_header(c.tcp_layer(), buf, p, use_tuple);
+        if (rec) co_return step_error{rec, phase::tunnel};
+        const unsigned status = p.get().result_int();
+        if (status == 407) co_return step_error{{}, phase::tunnel, errc::proxy_auth_required};
+        // Bytes after the header would be the target's before our ClientHello: not a tunnel.
+        if (status / 100 != 2 || buf.size() != 0)
+            co_return step_error{{}, phase::tunnel, errc::proxy_refused};
+        co_return step_error{};
+    }
+
+    /// Resolve, connect, (through a proxy, for https) tunnel and (for https) handshake, each within
+    /// connect_timeout and the exchange deadline.
     asio::awaitable<step_error> async_connect(lease& l, clock_type::time_point deadline) {
         auto& c = *l;
         const auto epoch = epoch_;
@@ -336,8 +419,12 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
             *fired = true;
             r->cancel();
         });
-        auto [rec, results] = co_await c.resolver->async_resolve(
-            c.where.host, std::to_string(c.where.port), use_tuple);
+        // Through a proxy the client resolves and connects to the proxy; the proxy resolves the
+        // target.
+        const auto& host = c.via ? c.via->host : c.where.host;
+        const auto port = c.via ? c.via->port : c.where.port;
+        auto [rec, results] =
+            co_await c.resolver->async_resolve(host, std::to_string(port), use_tuple);
         timer.cancel();
         c.resolver.reset();
         if (epoch != epoch_) co_return step_error{asio::error::operation_aborted, phase::resolve};
@@ -352,6 +439,12 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         c.tcp_layer().socket().set_option(tcp::no_delay(true), ignored);
 
         if (!c.tls) co_return step_error{};
+        if (c.via) {
+            auto terr = co_await async_tunnel(c, deadline);
+            if (terr) co_return terr;
+            if (epoch != epoch_)
+                co_return step_error{asio::error::operation_aborted, phase::tunnel};
+        }
         auto& s = *c.tls;
         // SNI carries host names only (RFC 6066 forbids IP literals there).
         if (!is_ip_literal(c.where.host) &&
@@ -369,23 +462,28 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
     }
 
     /// A parked connection for `o` when one looks alive (and reuse is allowed), else a new one.
-    asio::awaitable<step_error> async_acquire(lease& l, const origin& o, bool allow_reuse,
-                                              clock_type::time_point deadline) {
+    asio::awaitable<step_error> async_acquire(lease& l, const origin& o, const proxy_endpoint* via,
+                                              bool allow_reuse, clock_type::time_point deadline) {
         if (allow_reuse) {
             if (auto c = take_idle(o)) {
                 l = lease(shared_from_this(), std::move(c));
                 co_return step_error{};
             }
         }
-        l = lease(shared_from_this(),
-                  std::make_unique<connection>(ex_, o, o.scheme == "https" ? &ssl_ctx_ : nullptr));
+        l = lease(shared_from_this(), std::make_unique<connection>(
+                                          ex_, o, o.scheme == "https" ? &ssl_ctx_ : nullptr, via));
         co_return co_await async_connect(l, deadline);
     }
 
     /// The request message; nullopt when the request is unusable (relative URL, CR/LF in a header).
-    std::optional<bh::request<bh::string_body>> build(const request& req, const origin& o) const {
+    /// `via`: the proxy the request goes through (absolute-form target and Proxy-Authorization for
+    /// plain http; nothing changes for a tunnel).
+    std::optional<bh::request<bh::string_body>> build(const request& req, const origin& o,
+                                                      const proxy_endpoint* via) const {
         std::string target(req.url.encoded_target());
         if (target.empty() || target.front() != '/') target.insert(0, "/");
+        const bool absolute_form = via && o.scheme == "http";
+        if (absolute_form) target.insert(0, o.to_string());
         bh::request<bh::string_body> m{req.method, target, 11};
         m.set(bh::field::host, o.host_header());
         m.set(bh::field::user_agent, opts_.user_agent);
@@ -395,8 +493,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
             if (k.empty() || has_control_chars(k) || has_control_chars(v)) return std::nullopt;
             m.set(k, v);
         }
-        if (cred_origin_ && *cred_origin_ == o && !cred_header_.empty())
-            m.set(cred_header_, cred_value_.reveal());
+        if (absolute_form && !via->authorization.empty())
+            m.set(bh::field::proxy_authorization, via->authorization);
+        // proxy_for() never routes a credential-bearing http request through a proxy.
+        if (carries_credential(o) && !absolute_form) m.set(cred_header_, cred_value_.reveal());
         m.body() = req.body;
         m.keep_alive(true);
         m.prepare_payload();
@@ -412,14 +512,15 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         Setup setup) {
         auto o = origin::from_url(req.url);
         if (!o) co_return std::make_error_code(std::errc::invalid_argument);
-        auto msg = build(req, *o);
+        const proxy_endpoint* via = proxy_for(*o);
+        auto msg = build(req, *o, via);
         if (!msg) co_return std::make_error_code(std::errc::invalid_argument);
         const auto deadline = clock_type::now() + req.timeout;
         const auto epoch = epoch_;
         const bool may_retry = req.method == bh::verb::get;
 
         for (int attempt = 0;; ++attempt) {
-            step_error err = co_await async_acquire(l, *o, attempt == 0, deadline);
+            step_error err = co_await async_acquire(l, *o, via, attempt == 0, deadline);
             const bool reused = l && l->reused;
             parser.emplace();
             setup(*parser);

@@ -1,12 +1,13 @@
 // An asynchronous HTTP/1.1 client for C++20 coroutines: Beast over plain TCP or asio::ssl (SNI,
-// host-name verification, system trust store or a CA file), keep-alive reuse per origin, a deadline
-// on every step, transport failures as values (briefd::errc), and streaming bodies for SSE and
-// downloads.
+// host-name verification, the system trust store plus an optional CA file), keep-alive reuse per
+// origin, forward proxies (CONNECT tunnels for https, absolute-form for http), a deadline on every
+// step, transport failures as values (briefd::errc), and streaming bodies for SSE and downloads.
 //
 // Everything runs on one executor (the daemon's io_context); the client is not thread-safe.
 #pragma once
 
 #include "core/secret.hpp"
+#include "http/proxy.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -67,7 +68,18 @@ struct response {
 };
 
 struct client_options {
-    std::string ca_file;  ///< PEM bundle to trust; empty: the system trust store
+    /// PEM bundle trusted in addition to the system store (a private gateway's CA); empty: none.
+    std::string ca_file;
+    /// false: trust ca_file only, not the system store (pinning a private CA; needs ca_file).
+    bool trust_system_store = true;
+    /// Forward proxy for API and download requests; empty: direct. The daemon fills it from the
+    /// config's `proxy:` or else proxy_options::from_environment(). For an https target the client
+    /// opens a CONNECT tunnel (Proxy-Authorization from the proxy URL's userinfo) and speaks TLS
+    /// through it to the target (SNI and host-name check against the target), so the proxy never
+    /// sees the request or the credential. An http target goes to the proxy as an absolute-form
+    /// request, except a request carrying the credential: that one always goes direct (the key is
+    /// never shown to a proxy in clear; http base_urls are loopback-only anyway).
+    proxy_options proxy;
     /// Resolve + TCP connect, and again for the TLS handshake (both also within request::timeout).
     std::chrono::milliseconds connect_timeout{10000};
     std::size_t max_idle_per_origin = 4;    ///< kept-alive connections parked per origin
@@ -79,23 +91,27 @@ class client_impl;  // internals, in client.cpp
 
 class client {
   public:
-    /// Throws std::system_error if `opts.ca_file` (or the system trust store) cannot be loaded: a
-    /// start-up error.
+    /// Throws std::system_error if `opts.ca_file` (or the system trust store) cannot be loaded, or
+    /// if a proxy URL is unusable (the message never holds its password): a start-up error.
     client(asio::any_io_executor ex, client_options opts);
     /// Aborts everything in flight (operation_aborted) and closes every idle connection.
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    /// The credential header is added ONLY to requests whose origin equals `o` (the provider's
-    /// base_url origin), never to any other host (e.g. output download hosts). `header` like
-    /// "x-api-key".
+    /// The credential header is added to every request whose origin (scheme, host and port) equals
+    /// `o`, the provider's base_url origin, whatever the path, and to no other request: not to
+    /// another host, port or scheme (CDNs, a files origin), and never to a proxy (see
+    /// client_options::proxy). The client never follows redirects, so a credential cannot follow
+    /// one either. `header` like "x-api-key".
     void set_credential(const origin& o, std::string header, briefd::secret value);
 
     /// One request/response with keep-alive reuse per origin. Completes with {ec, response}; any
-    /// HTTP status is success at this level. ec is for transport: errc::connect_timeout,
-    /// handshake_timeout, write_timeout, read_timeout (req.timeout covers the whole exchange),
-    /// connection_closed, tls_error, resolve_failed, body_too_large (> max_body_bytes),
+    /// HTTP status is success at this level (a 3xx is returned, not followed). ec is for transport:
+    /// errc::connect_timeout (also for a proxy's CONNECT answer), handshake_timeout, write_timeout,
+    /// read_timeout (req.timeout covers the whole exchange), connection_closed, tls_error,
+    /// resolve_failed, proxy_auth_required (the proxy answered CONNECT with 407), proxy_refused
+    /// (any other non-2xx answer to CONNECT), body_too_large (> max_body_bytes),
     /// std::errc::invalid_argument (not an absolute http(s) URL, or CR/LF/NUL in a header), or
     /// system errors (connection refused…). A GET that fails on a reused keep-alive connection
     /// before any response byte arrives is retried once on a fresh connection; other methods are

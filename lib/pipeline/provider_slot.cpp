@@ -9,7 +9,10 @@ namespace {
 http::client_options client_opts(const config::provider_config& p) {
     http::client_options o;
     o.ca_file = p.ca_file;
+    o.trust_system_store = !p.ca_file_only;
     o.connect_timeout = p.timeouts.connect;
+    o.proxy = p.proxy.from_environment ? http::proxy_options::from_environment()
+                                       : http::proxy_options{p.proxy.url, p.proxy.url, p.proxy.no_proxy};
     return o;
 }
 

@@ -20,7 +20,7 @@ submit_verdict decide_submission(const submit_facts& f) {
         if (!f.intent_recorded || f.created_nothing || is_retryable(f.ec) ||
             f.ec == std::errc::io_error || f.ec == errc::tls_error ||
             f.ec == errc::resolve_failed || f.ec == errc::connect_timeout ||
-            f.ec == errc::handshake_timeout)
+            f.ec == errc::handshake_timeout || f.ec == errc::proxy_refused || f.ec == errc::proxy_auth_required)
             return submit_verdict::requeue;
         return submit_verdict::reject;
     }

@@ -25,7 +25,8 @@ clock::duration padded(clock::duration window) {
 
 bool failed_before_sending(std::error_code ec) {
     return ec == errc::connect_timeout || ec == errc::resolve_failed ||
-           ec == errc::handshake_timeout || ec == errc::tls_error ||
+           ec == errc::handshake_timeout || ec == errc::tls_error || ec == errc::proxy_refused ||
+           ec == errc::proxy_auth_required ||
            ec == std::errc::connection_refused ||
            ec == std::error_code(ECONNREFUSED, std::system_category());
 }

@@ -51,6 +51,7 @@ TEST_CASE(
 TEST_CASE("submit decider: outages and transport failures never fail the brief") {
     for (auto ec : {std::error_code(errc::tls_error), std::error_code(errc::resolve_failed),
                     std::error_code(errc::connect_timeout), std::error_code(errc::server_error),
+                    std::error_code(errc::proxy_refused), std::error_code(errc::proxy_auth_required),
                     std::make_error_code(std::errc::connection_refused),
                     std::make_error_code(std::errc::io_error)}) {
         CAPTURE(ec.message());
