@@ -4,6 +4,7 @@
 // only to requests for the provider's own origin, so a CDN or files host never sees it.
 #include "pipeline/detail/engine_impl.hpp"
 
+#include "pipeline/download_decider.hpp"
 #include "ratelimit/backoff.hpp"
 #include "store/atomic_file.hpp"
 #include "store/paths.hpp"
@@ -17,14 +18,6 @@ namespace briefd::pipeline::detail {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr unsigned max_download_attempts = 6;
 
-namespace {
-// A full or unwritable disk is the host's problem, not the output's: wait for it, don't fail.
-bool is_disk_error(std::error_code ec) {
-    return ec == std::errc::no_space_on_device || ec == std::errc::read_only_file_system ||
-           ec == std::errc::permission_denied || ec == std::errc::too_many_files_open ||
-           ec.value() == EDQUOT;
-}
-}  // namespace
 
 void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
     auto& it = job.rec.items[index];
@@ -161,11 +154,21 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 part.discard();
                 co_return;
             }
-            if (!ec && info.status / 100 != 2)
-                ec = info.status == 404 ? make_error_code(errc::not_found)
-                     : info.status >= 500 ? make_error_code(errc::server_error)
-                                          : make_error_code(errc::unexpected_status);
-            if (ec && is_disk_error(ec)) {
+            if (!ec) ec = download_status_error(info.status);
+            auto sha = part.sha256_hex();
+            auto bytes = part.bytes();
+            std::string bad;
+            if (!ec) {
+                // The provider's size and checksum, when it gives them: a mismatch is a failed
+                // download (retried), never a saved file.
+                const auto& want = find(job_id)->rec.items[item].outputs[o];
+                if (want.expected_bytes && want.expected_bytes != bytes)
+                    bad = "size " + std::to_string(bytes) + " bytes, the provider said " + std::to_string(want.expected_bytes);
+                else if (!want.expected_sha256.empty() && !boost::beast::iequals(want.expected_sha256, sha))
+                    bad = "sha256 " + sha + " does not match the provider's " + diagnostics::clean(want.expected_sha256, 64);
+            }
+            auto verdict = decide_download({ec, !bad.empty(), attempt}, max_download_attempts);
+            if (verdict == download_verdict::wait_for_disk) {
                 part.discard();
                 if (disk_problem.empty())
                     log.error("output.disk_problem", {{"job", job_id}, {"error", ec.message()},
@@ -174,34 +177,15 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 --attempt;
                 continue;
             }
-            if (ec) {
+            if (verdict != download_verdict::save) {
                 part.discard();
-                error = "download failed: " + ec.message() +
-                        (info.status ? " (HTTP " + std::to_string(info.status) + ")" : "");
-                log.info("output.retry", {{"job", job_id}, {"item", item}, {"output", o},
-                                          {"error", error}, {"attempt", attempt + 1}});
-                if (!is_retryable(ec) && ec != errc::body_too_large) break;
-                if (ec == errc::body_too_large) break;
+                error = "download failed: " + (bad.empty() ? ec.message() : bad) +
+                        (ec && info.status ? " (HTTP " + std::to_string(info.status) + ")" : "");
+                log.info("output.retry", {{"job", job_id}, {"item", item}, {"output", o}, {"error", error},
+                                          {"attempt", attempt + 1},
+                                          {"action", verdict == download_verdict::retry ? "retry" : "give up"}});
+                if (verdict == download_verdict::give_up) break;
                 continue;
-            }
-            auto sha = part.sha256_hex();
-            auto bytes = part.bytes();
-            {
-                // The provider's size and checksum, when it gives them: a mismatch is a failed
-                // download (retried), never a saved file.
-                const auto& want = find(job_id)->rec.items[item].outputs[o];
-                std::string bad;
-                if (want.expected_bytes && want.expected_bytes != bytes)
-                    bad = "size " + std::to_string(bytes) + " bytes, the provider said " + std::to_string(want.expected_bytes);
-                else if (!want.expected_sha256.empty() && !boost::beast::iequals(want.expected_sha256, sha))
-                    bad = "sha256 " + sha + " does not match the provider's " + diagnostics::clean(want.expected_sha256, 64);
-                if (!bad.empty()) {
-                    part.discard();
-                    error = "download failed: " + bad;
-                    log.info("output.retry", {{"job", job_id}, {"item", item}, {"output", o}, {"error", error},
-                                              {"attempt", attempt + 1}});
-                    continue;
-                }
             }
             job = find(job_id);
             if (!job) co_return;

@@ -1,0 +1,44 @@
+// decide_download: one verdict per outcome of a download attempt (download_decider.hpp's table).
+#include "pipeline/download_decider.hpp"
+
+#include "core/error.hpp"
+
+using namespace briefd::pipeline;
+using briefd::errc;
+
+TEST_CASE("download decider: good bytes are saved; bad bytes are retried, then given up") {
+    CHECK(decide_download({{}, false, 0}, 6) == download_verdict::save);
+    CHECK(decide_download({{}, true, 0}, 6) == download_verdict::retry);
+    CHECK(decide_download({{}, true, 5}, 6) == download_verdict::give_up);
+}
+
+TEST_CASE("download decider: transient failures retry until the budget is spent") {
+    for (auto e : {errc::download_truncated, errc::read_timeout, errc::server_error, errc::connection_closed,
+                   errc::download_too_slow}) {
+        CAPTURE(std::error_code(e).message());
+        CHECK(decide_download({e, false, 0}, 6) == download_verdict::retry);
+        CHECK(decide_download({e, false, 4}, 6) == download_verdict::retry);
+        CHECK(decide_download({e, false, 5}, 6) == download_verdict::give_up);
+    }
+}
+
+TEST_CASE("download decider: what will not heal is given up at once") {
+    for (auto e : {errc::body_too_large, errc::not_found, errc::unexpected_status, errc::tls_error})
+        CHECK(decide_download({e, false, 0}, 6) == download_verdict::give_up);
+}
+
+TEST_CASE("download decider: a full or read-only disk waits, whatever the attempt count") {
+    for (auto e : {std::errc::no_space_on_device, std::errc::read_only_file_system, std::errc::permission_denied})
+        CHECK(decide_download({std::make_error_code(e), false, 99}, 6) == download_verdict::wait_for_disk);
+    CHECK(decide_download({std::error_code(EDQUOT, std::system_category()), false, 0}, 6) ==
+          download_verdict::wait_for_disk);
+}
+
+TEST_CASE("download decider: statuses map to errors") {
+    CHECK_FALSE(download_status_error(200));
+    CHECK_FALSE(download_status_error(206));
+    CHECK(download_status_error(404) == errc::not_found);
+    CHECK(download_status_error(503) == errc::server_error);
+    CHECK(download_status_error(302) == errc::unexpected_status);
+    CHECK(download_status_error(403) == errc::unexpected_status);
+}
