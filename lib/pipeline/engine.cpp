@@ -381,6 +381,12 @@ struct intake_params {
     bool in_active;
 };
 
+/// What the worker thread gets: one heap object, shared, never copied between threads.
+struct intake_work {
+    intake_params params;
+    std::vector<intake_item> items;
+};
+
 /// Runs on the file pool and touches nothing of the engine: claims by rename (fsyncs deferred),
 /// reads and parses, and writes the accepted briefs' state files with one group of fsyncs that also
 /// makes the claims durable. A brief whose state cannot be written goes back to incoming/.
@@ -428,26 +434,28 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
         fs::rename(p.layout.active() / it.active_name, p.layout.incoming() / it.active_name, rm);
     }
 }
+
+// A plain coroutine with a by-value shared_ptr: GCC 12 mishandles lambda coroutines' captures
+// when co_spawn moves them to another thread.
+asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake_work> w) {
+    claim_and_persist(w->params, w->items);
+    co_return;
+}
 }  // namespace
 
 asio::awaitable<void> engine_impl::intake_batch(std::vector<std::string> batch, bool in_active) {
-    auto items = std::make_shared<std::vector<intake_item>>(batch.size());
+    auto work = std::make_shared<intake_work>(
+        intake_work{{layout, cfg.max_brief_bytes, cfg.default_provider, host != nullptr, in_active},
+                    std::vector<intake_item>(batch.size())});
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto& it = (*items)[i];
+        auto& it = work->items[i];
         it.name = std::move(batch[i]);
         // The index picks the id without a scan; the renames below still decide every race.
         it.job_id = names.reserve_job_id(it.name, in_active ? std::string_view(it.name) : std::string_view{});
     }
-    intake_params params{layout, cfg.max_brief_bytes, cfg.default_provider, host != nullptr, in_active};
-    co_await asio::co_spawn(
-        file_pool,
-        [params, items]() -> asio::awaitable<void> {
-            claim_and_persist(params, *items);
-            co_return;
-        },
-        asio::use_awaitable);
+    co_await asio::co_spawn(file_pool, claim_and_persist_on_pool(work), asio::use_awaitable);
 
-    for (auto& it : *items) {
+    for (auto& it : work->items) {
         if (it.claim_ec) {
             names.remove_output(it.job_id);
             // ENOENT: another process (or the producer) took the file first.
