@@ -29,6 +29,9 @@ constexpr std::size_t max_items_in_flight = 5000;
 // Briefs claimed per turn of the intake loop: large enough to share fsyncs, small enough that the
 // loop turns often.
 constexpr std::size_t claim_batch_size = 256;
+// Concurrent fsyncs of a batch's state files. Measured on the 2-core VM (ext4): 8 claimed 5,000
+// briefs in ~5 s; 3 took 6.5 s, 32 took 12 s and 64 (with 512-brief batches) 22 s and 4x the CPU.
+constexpr unsigned claim_fsync_threads = 8;
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -423,7 +426,7 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
     }
     std::vector<fs::path> dirs{p.layout.active()};
     if (!p.in_active) dirs.push_back(p.layout.incoming());
-    auto results = store::write_files_durably(states, dirs);
+    auto results = store::write_files_durably(states, dirs, claim_fsync_threads);
     for (std::size_t i = 0; i < owners.size(); ++i) {
         auto& it = *owners[i];
         it.state_ec = results[i];

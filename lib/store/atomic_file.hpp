@@ -48,7 +48,7 @@ struct pending_file {
 /// file with no error is exactly as durable as after write_file_atomic().
 std::vector<std::error_code> write_files_durably(std::span<const pending_file> files,
                                                  std::span<const std::filesystem::path> extra_dirs,
-                                                 unsigned parallel = 32);
+                                                 unsigned parallel = 8);
 
 /// fsync(2) of a directory, which makes creates/renames/unlinks inside it durable. A file system
 /// that cannot fsync directories (EINVAL) counts as success: there is nothing more we could do.
