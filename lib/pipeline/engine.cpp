@@ -459,8 +459,10 @@ asio::awaitable<void> engine_impl::intake_batch(std::vector<std::string> batch, 
     co_await asio::co_spawn(file_pool, claim_and_persist_on_pool(work), asio::use_awaitable);
 
     for (auto& it : work->items) {
+        // Only an accepted brief keeps its job id; any other gets it back (a brief returned to
+        // incoming/ by a full disk must not come back as "name-2").
+        if (it.claim_ec || !it.rec || it.state_ec) names.remove_output(it.job_id);
         if (it.claim_ec) {
-            names.remove_output(it.job_id);
             // ENOENT: another process (or the producer) took the file first.
             if (it.claim_ec != std::errc::no_such_file_or_directory)
                 log.warning("brief.claim_failed", {{"file", it.name}, {"error", it.claim_ec.message()}});
