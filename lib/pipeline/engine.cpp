@@ -250,6 +250,10 @@ asio::awaitable<void> engine_impl::intake_loop() {
                     if (auto e = spool::stat_incoming(layout, n); e && note_incoming(*e, now))
                         settle.mark_closed(n);
                 }
+                // Created in place: a symlink is refused now; a file being written starts settling.
+                for (const auto& n : b.created) {
+                    if (auto e = spool::stat_incoming(layout, n)) note_incoming(*e, now);
+                }
             }
         }
         if (rescan) {

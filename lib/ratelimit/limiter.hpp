@@ -55,10 +55,8 @@ class limiter {
     std::size_t pending() const noexcept { return pending_; }
 
     /// Learns from any response: adopts a lower server limit (with its `w=` window if given),
-    /// counts sends the server saw but we did not when its Remaining is below ours. With
-    /// Remaining == 0 the send log decides when the next request may go if it agrees (it holds
-    /// every send the server counted, stamped at departure); only when the server counted sends
-    /// the log did not see is nothing allowed before now + Reset (whole seconds, rounded up).
+    /// counts sends the server saw but we did not when its Remaining is below ours, and with
+    /// Remaining == 0 allows nothing before now + Reset.
     void observe(const rate_info& info, clock::time_point now);
 
     /// A 429: pauses the whole host until now + Retry-After, else + Reset, else + `fallback`,

@@ -410,7 +410,7 @@ std::pair<std::error_code, watcher> watcher::open(const fs::path& dir) {
     if (w.fd_ < 0) return {errno_code(), watcher{}};
     // The *_SELF events tell us the directory itself went away, which no rescan of it would reveal.
     constexpr std::uint32_t mask =
-        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
     if (::inotify_add_watch(w.fd_, dir.c_str(), mask) < 0) return {errno_code(), watcher{}};
     return {std::error_code{}, std::move(w)};
 }
@@ -436,7 +436,7 @@ watcher::batch watcher::drain(std::error_code& ec) {
         ec = errno_code(EBADF);
         return b;
     }
-    std::unordered_set<std::string> seen;
+    std::unordered_set<std::string> seen, seen_created;
     alignas(inotify_event) std::array<char, 64 * 1024> buf;
     for (;;) {
         const ssize_t n = ::read(fd_, buf.data(), buf.size());
@@ -456,10 +456,15 @@ watcher::batch watcher::drain(std::error_code& ec) {
             if (ev.mask & IN_Q_OVERFLOW) b.overflow = true;
             if (ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
                 b.watch_lost = true;
-            if (ev.len == 0 || (ev.mask & IN_ISDIR) || !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+            if (ev.len == 0 || (ev.mask & IN_ISDIR) ||
+                !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
                 continue;
             std::string s(name, ::strnlen(name, ev.len));  // the kernel pads names with NULs
-            if (seen.insert(s).second) b.names.push_back(std::move(s));
+            if (ev.mask & IN_CREATE) {
+                if (seen_created.insert(s).second) b.created.push_back(std::move(s));
+            } else if (seen.insert(s).second) {
+                b.names.push_back(std::move(s));
+            }
         }
     }
     return b;

@@ -191,7 +191,8 @@ std::pair<std::error_code, std::string> file_brief(const layout& l,
 std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec,
                             name_index* names = nullptr);
 
-/// inotify on one directory with IN_CLOSE_WRITE | IN_MOVED_TO (IN_Q_OVERFLOW is always reported).
+/// inotify on one directory with IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE (IN_Q_OVERFLOW is always
+/// reported).
 /// The fd is non-blocking: the daemon waits on fd()
 /// (asio::posix::stream_descriptor::async_wait(wait_read)) and calls drain() when it is readable.
 /// Movable, not copyable; closes the fd on destruction.
@@ -211,6 +212,9 @@ class watcher {
         /// Files closed after writing or moved in, first-seen order, no duplicates. Raw names:
         /// run classify_name on them.
         std::vector<std::string> names;
+        /// Entries created in place (IN_CREATE): a symlink or fifo shows up only here; a regular
+        /// file being written is not ready yet. Look at them with stat_incoming.
+        std::vector<std::string> created;
         bool overflow = false;  ///< events were lost: rescan incoming/
         bool watch_lost =
             false;  ///< the directory was deleted, moved or unmounted: re-open (and rescan)

@@ -412,22 +412,3 @@ TEST_CASE("property: requests that leave late still never exceed N in any window
         CHECK(departures.size() > 30 * n);  // and the limit was used, not starved
     }
 }
-
-TEST_CASE("observe: with Remaining 0 the send log decides when it agrees, Reset when it does not") {
-    limiter l(3, 10s);
-    REQUIRE(l.try_acquire(t0));
-    REQUIRE(l.try_acquire(t0 + 100ms));
-    REQUIRE(l.try_acquire(t0 + 200ms));
-    rate_info info;
-    info.remaining = 0;
-    info.reset = 11s;  // whole seconds, rounded up by the server
-    l.observe(info, t0 + 300ms);
-    CHECK(l.paused_until() == clock_type::time_point{});  // no whole-second block
-    CHECK(l.earliest(t0 + 300ms) == t0 + 10s);            // the log's own, exact answer
-
-    limiter other(3, 10s);
-    REQUIRE(other.try_acquire(t0));
-    other.observe(info, t0 + 300ms);  // the server counted sends the log never saw
-    CHECK(other.paused_until() == t0 + 300ms + 11s);
-    CHECK(other.earliest(t0 + 300ms) >= t0 + 300ms + 11s);
-}
