@@ -41,6 +41,19 @@ class limiter {
     /// Records a send at `now` and returns true if one is allowed now; otherwise changes nothing.
     bool try_acquire(clock::time_point now);
 
+    /// Like try_acquire, but for a request that leaves later (a durable intent write, or a busy
+    /// event loop, sits in between): the slot is held as pending — it counts as a send at every
+    /// moment from now on — until sent() stamps it with its real departure, which is what the
+    /// server counts, or unreserve() gives it back. Every reservation needs one of the two.
+    bool try_reserve(clock::time_point now);
+    /// A reserved request leaves now: its send is recorded at `now` (never before the newest
+    /// recorded send, so the log stays in order).
+    void sent(clock::time_point now);
+    /// A reserved request will not be sent.
+    void unreserve() noexcept;
+    /// Reservations not yet sent or given back.
+    std::size_t pending() const noexcept { return pending_; }
+
     /// Learns from any response: adopts a lower server limit (with its `w=` window if given),
     /// counts sends the server saw but we did not when its Remaining is below ours, and with
     /// Remaining == 0 allows nothing before now + Reset.
@@ -77,6 +90,7 @@ class limiter {
     std::size_t requests_;
     clock::duration window_;
     double safety_;
+    std::size_t pending_ = 0;            // reserved, not yet sent: count as sends "now"
     std::optional<constraint> server_;   // the server's own limit, as last announced
     clock::time_point paused_until_{};   // after a 429
     clock::time_point blocked_until_{};  // Remaining == 0 until Reset

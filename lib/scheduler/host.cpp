@@ -109,7 +109,7 @@ asio::awaitable<void> host::dispatch_loop() {
             ++rr_;
             if (queues_[cls].empty()) continue;
             if (blocked() && cls != static_cast<std::size_t>(priority::probe)) continue;
-            if (!limiter_.try_acquire(now)) break;
+            if (!limiter_.try_reserve(now)) break;
             if (day_limiter_) day_limiter_->try_acquire(now);  // earliest() said it has room
             waiter* w = queues_[cls].front();
             queues_[cls].pop_front();
@@ -122,6 +122,22 @@ asio::awaitable<void> host::dispatch_loop() {
 }
 
 asio::awaitable<std::error_code> host::async_acquire(priority p) {
+    auto ec = co_await reserve_slot(p);
+    if (!ec) mark_sent();  // the caller sends right away
+    co_return ec;
+}
+
+void host::mark_sent() {
+    limiter_.sent(clock::now());
+    wake_dispatcher();  // a full set of reservations may have been holding the dispatcher
+}
+
+void host::unreserve() {
+    limiter_.unreserve();
+    wake_dispatcher();
+}
+
+asio::awaitable<std::error_code> host::reserve_slot(priority p) {
     if (stopped_) co_return errc::shutting_down;
     waiter w(ex_);
     auto& q = queues_[static_cast<std::size_t>(p)];
@@ -230,9 +246,14 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
     for (;;) {
         // Reaching the top of the loop means no earlier attempt is on the wire and none created
         // anything: the caller may treat a shutdown here as "not sent".
-        if (auto ec = co_await async_acquire(p)) co_return call_result{ec, {}, {}, true};
-        if (before_send && !before_send())
+        if (auto ec = co_await reserve_slot(p)) co_return call_result{ec, {}, {}, true};
+        if (before_send && !before_send()) {
+            unreserve();
             co_return call_result{std::make_error_code(std::errc::io_error), {}, {}};
+        }
+        // Stamped at departure, not at the grant: the intent write above (and a busy loop before
+        // it) sit in between, and the server counts the request when it arrives.
+        mark_sent();
         auto [ec, resp] = co_await client_.async_request(req);
         if (ec) {
             if (ec == std::error_code(make_error_code(boost::asio::error::operation_aborted)) || stopped_)

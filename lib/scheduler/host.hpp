@@ -75,7 +75,8 @@ public:
          host_options opts, error_classifier classify, std::uint64_t seed);
 
     /// Waits for a send slot in `p`'s queue. Completes with an empty error_code when the request
-    /// may be sent now (a slot has been counted), or errc::shutting_down after stop().
+    /// may be sent now (a send has been counted at this moment: send right away), or
+    /// errc::shutting_down after stop().
     asio::awaitable<std::error_code> async_acquire(priority p);
 
     /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above.
@@ -105,6 +106,11 @@ public:
 
 private:
     struct waiter;
+    /// Waits for a slot and holds it as a reservation: mark_sent() when the request leaves, or
+    /// unreserve() if it will not.
+    asio::awaitable<std::error_code> reserve_slot(priority p);
+    void mark_sent();
+    void unreserve();
     asio::awaitable<void> dispatch_loop();
     asio::awaitable<void> probe_loop();
     void wake_dispatcher();

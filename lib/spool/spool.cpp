@@ -67,21 +67,22 @@ std::string suffixed(std::string_view name, unsigned k) {
 
 /// Renames `from` into `dir` under `name`, or name-2, name-3… without ever replacing anything.
 std::pair<std::error_code, std::string> move_unique(const fs::path& from, const fs::path& dir,
-                                                    std::string_view name) {
+                                                    std::string_view name, bool durable = true) {
     constexpr unsigned max_tries = 100000;
     for (unsigned k = 1; k <= max_tries; ++k) {
         std::string candidate = k == 1 ? std::string(name) : suffixed(name, k);
-        auto ec = store::durable_rename(from, dir / candidate, true);
+        auto ec = durable ? store::durable_rename(from, dir / candidate, true)
+                          : store::rename_noreplace(from, dir / candidate);
         if (!ec) return {ec, std::move(candidate)};
         if (ec != std::errc::file_exists) return {ec, {}};
     }
     return {errno_code(EEXIST), {}};
 }
 
-/// Calls f(name, stat) for every entry of `dir` except "." and "..", lstat-based. Entries that
-/// vanish between readdir and fstatat are skipped.
+/// Calls f(name, dir_fd) for every entry of `dir` except "." and "..", readdir only. Returns the
+/// first error; f may set it through its third argument.
 template <typename F>
-std::error_code for_each_entry(const fs::path& dir, F&& f) {
+std::error_code for_each_name(const fs::path& dir, F&& f) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_code();
     DIR* d = ::fdopendir(fd);
@@ -100,15 +101,24 @@ std::error_code for_each_entry(const fs::path& dir, F&& f) {
         }
         std::string_view name = de->d_name;
         if (name == "." || name == "..") continue;
-        struct stat st {};
-        if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno != ENOENT && !first) first = errno_code();
-            continue;
-        }
-        f(name, st, fd);
+        f(name, fd, first);
     }
     ::closedir(d);
     return first;
+}
+
+/// Calls f(name, stat, dir_fd) for every entry of `dir` except "." and "..", lstat-based. Entries
+/// that vanish between readdir and fstatat are skipped.
+template <typename F>
+std::error_code for_each_entry(const fs::path& dir, F&& f) {
+    return for_each_name(dir, [&](std::string_view name, int fd, std::error_code& first) {
+        struct stat st {};
+        if (::fstatat(fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT && !first) first = errno_code();
+            return;
+        }
+        f(name, st, fd);
+    });
 }
 
 std::int64_t mtime_ns_of(const struct stat& st) noexcept {
@@ -168,27 +178,50 @@ std::vector<entry> scan_incoming(const layout& l, std::error_code& ec) {
     return out;
 }
 
+std::optional<entry> stat_incoming(const layout& l, std::string_view name) {
+    if (classify_name(name) != name_kind::brief) return std::nullopt;
+    const fs::path p = l.incoming() / name;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return std::nullopt;
+    return entry{std::string(name), S_ISREG(st.st_mode), S_ISLNK(st.st_mode),
+                 static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
+}
+
 // --- settle_tracker
 // ------------------------------------------------------------------------------------
 
+void settle_tracker::unschedule(state& s) {
+    if (s.waiting) {
+        deadlines_.erase(*s.waiting);
+        s.waiting.reset();
+    }
+}
+
+void settle_tracker::erase(file_map::iterator it) {
+    unschedule(it->second);
+    files_.erase(it);
+}
+
 void settle_tracker::observe(const entry& e, time_point now) {
     auto it = files_.find(e.name);
-    if (it == files_.end()) {
-        files_.emplace(e.name, state{e.size, e.mtime_ns, now, false});
-        return;
-    }
+    if (it == files_.end()) it = files_.emplace(e.name, state{}).first;
     state& s = it->second;
     if (!s.stable_since || s.size != e.size || s.mtime_ns != e.mtime_ns) {
         s.size = e.size;
         s.mtime_ns = e.mtime_ns;
         s.stable_since = now;
+        unschedule(s);
+        if (!s.closed) s.waiting = deadlines_.emplace(now + settle_, it->first);
     }
 }
 
 void settle_tracker::mark_closed(std::string_view name) {
     auto it = files_.find(name);
     if (it == files_.end()) it = files_.emplace(std::string(name), state{}).first;
+    if (it->second.closed) return;
     it->second.closed = true;
+    unschedule(it->second);
+    closed_.push_back(it->first);
 }
 
 bool settle_tracker::ready(std::string_view name, time_point now) const {
@@ -199,17 +232,38 @@ bool settle_tracker::ready(std::string_view name, time_point now) const {
 }
 
 void settle_tracker::forget(std::string_view name) {
-    if (auto it = files_.find(name); it != files_.end()) files_.erase(it);
+    if (auto it = files_.find(name); it != files_.end()) erase(it);
 }
 
 std::optional<settle_tracker::time_point> settle_tracker::next_check() const {
-    std::optional<time_point> next;
-    for (const auto& [name, s] : files_) {
-        if (s.closed || !s.stable_since) continue;
-        const auto at = *s.stable_since + settle_;
-        if (!next || at < *next) next = at;
+    if (deadlines_.empty()) return std::nullopt;
+    return deadlines_.begin()->first;
+}
+
+bool settle_tracker::any_ready(time_point now) const {
+    // closed_ may hold stale names (forgotten or taken since); they cost one look-up each.
+    for (const auto& n : closed_) {
+        if (auto it = files_.find(n); it != files_.end() && it->second.closed) return true;
     }
-    return next;
+    return !deadlines_.empty() && deadlines_.begin()->first <= now;
+}
+
+std::vector<std::string> settle_tracker::take_ready(time_point now, std::size_t max) {
+    std::vector<std::string> out;
+    while (out.size() < max && !closed_.empty()) {
+        std::string n = std::move(closed_.front());
+        closed_.pop_front();
+        auto it = files_.find(n);
+        if (it == files_.end() || !it->second.closed) continue;  // stale
+        erase(it);
+        out.push_back(std::move(n));
+    }
+    while (out.size() < max && !deadlines_.empty() && deadlines_.begin()->first <= now) {
+        auto it = files_.find(deadlines_.begin()->second);
+        out.push_back(it->first);
+        erase(it);
+    }
+    return out;
 }
 
 // --- names and moves
@@ -217,34 +271,96 @@ std::optional<settle_tracker::time_point> settle_tracker::next_check() const {
 
 std::string make_job_id(const layout& l, std::string_view file_name,
                         std::string_view self_in_active) {
-    const std::string id = job_stem(file_name);
-    // Every name, and every prefix of it that ends before a '.', is taken: "x.state.json" reserves
-    // "x", "x.state" and "x.state.json". One pass per directory, however many candidates we try.
-    std::unordered_set<std::string> taken;
-    auto add_with_prefixes = [&](std::string_view n) {
-        for (std::size_t i = 1; i < n.size(); ++i) {
-            if (n[i] == '.') taken.emplace(n.substr(0, i));
-        }
-        taken.emplace(n);
-    };
-    for (const auto& dir : {l.active(), l.done(), l.failed()}) {
-        const bool is_active = dir == l.active();
-        (void)for_each_entry(dir, [&](std::string_view n, const struct stat&, int) {
-            if (is_active && !self_in_active.empty() && n == self_in_active) return;
-            add_with_prefixes(n);
-        });
-    }
-    (void)for_each_entry(l.outputs,
-                         [&](std::string_view n, const struct stat&, int) { taken.emplace(n); });
-
-    std::string candidate = id;
-    for (unsigned k = 2; taken.contains(candidate); ++k) candidate = id + "-" + std::to_string(k);
-    return candidate;
+    std::error_code ec;  // an unreadable directory counts as empty, as it always did
+    return name_index::load(l, ec).pick_job_id(file_name, self_in_active);
 }
 
 std::pair<std::error_code, std::string> claim(const layout& l, std::string_view name) {
     if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
     return move_unique(l.incoming() / name, l.active(), name);
+}
+
+std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::string_view name) {
+    if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
+    return move_unique(l.incoming() / name, l.active(), name, false);
+}
+
+// --- name_index
+// ----------------------------------------------------------------------------------------
+
+name_index name_index::load(const layout& l, std::error_code& ec) {
+    ec.clear();
+    name_index idx;
+    // readdir alone: the names are all that matter, so no stat per entry.
+    auto list = [&](const fs::path& dir, auto&& add) {
+        auto dir_ec =
+            for_each_name(dir, [&](std::string_view n, int, std::error_code&) { add(n); });
+        if (dir_ec && !ec) ec = dir_ec;
+    };
+    for (const auto& dir : {l.active(), l.done(), l.failed()})
+        list(dir, [&](std::string_view n) { idx.add_spool_name(n); });
+    list(l.outputs, [&](std::string_view n) { idx.add_output(n); });
+    return idx;
+}
+
+void name_index::add(std::string_view n) {
+    auto it = counts_.find(n);
+    if (it == counts_.end())
+        counts_.emplace(std::string(n), 1);
+    else
+        ++it->second;
+}
+
+void name_index::remove(std::string_view n) {
+    auto it = counts_.find(n);
+    if (it == counts_.end()) return;
+    if (--it->second == 0) counts_.erase(it);
+}
+
+void name_index::add_spool_name(std::string_view n) {
+    for (std::size_t i = 1; i < n.size(); ++i)
+        if (n[i] == '.') add(n.substr(0, i));
+    add(n);
+}
+
+void name_index::remove_spool_name(std::string_view n) {
+    for (std::size_t i = 1; i < n.size(); ++i)
+        if (n[i] == '.') remove(n.substr(0, i));
+    remove(n);
+}
+
+void name_index::add_output(std::string_view n) {
+    add(n);
+}
+void name_index::remove_output(std::string_view n) {
+    remove(n);
+}
+
+bool name_index::taken(std::string_view id) const {
+    return counts_.find(id) != counts_.end();
+}
+
+std::string name_index::pick_job_id(std::string_view file_name, std::string_view self) const {
+    const std::string id = job_stem(file_name);
+    // `self` takes "x" for "x.json": that one name does not count against the brief itself.
+    auto self_takes = [&](std::string_view c) {
+        return !self.empty() && (self == c || (self.starts_with(c) && self.size() > c.size() &&
+                                               self[c.size()] == '.'));
+    };
+    auto free = [&](const std::string& c) {
+        auto it = counts_.find(std::string_view(c));
+        if (it == counts_.end()) return true;
+        return self_takes(c) && it->second == 1;
+    };
+    std::string candidate = id;
+    for (unsigned k = 2; !free(candidate); ++k) candidate = id + "-" + std::to_string(k);
+    return candidate;
+}
+
+std::string name_index::reserve_job_id(std::string_view file_name, std::string_view self) {
+    auto id = pick_job_id(file_name, self);
+    add_output(id);
+    return id;
 }
 
 std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::path& from,
@@ -254,7 +370,8 @@ std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::pa
     return move_unique(from, o == outcome::done ? l.done() : l.failed(), name);
 }
 
-std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec) {
+std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec,
+                            name_index* names) {
     ec.clear();
     if (age.count() <= 0) return 0;
     const auto cutoff = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -267,11 +384,14 @@ std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_
             const std::string name(n);
             if (S_ISDIR(st.st_mode)) {
                 std::error_code rm_ec;
-                if (fs::remove_all(dir / name, rm_ec) > 0)
+                if (fs::remove_all(dir / name, rm_ec) > 0) {
                     ++removed;  // does not follow symlinks inside
+                    if (names) names->remove_spool_name(name);
+                }
                 if (rm_ec && !ec) ec = rm_ec;
             } else if (::unlinkat(dfd, name.c_str(), 0) == 0) {
                 ++removed;
+                if (names) names->remove_spool_name(name);
             } else if (errno != ENOENT && !ec) {
                 ec = errno_code();
             }
@@ -290,7 +410,7 @@ std::pair<std::error_code, watcher> watcher::open(const fs::path& dir) {
     if (w.fd_ < 0) return {errno_code(), watcher{}};
     // The *_SELF events tell us the directory itself went away, which no rescan of it would reveal.
     constexpr std::uint32_t mask =
-        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
     if (::inotify_add_watch(w.fd_, dir.c_str(), mask) < 0) return {errno_code(), watcher{}};
     return {std::error_code{}, std::move(w)};
 }
@@ -316,7 +436,7 @@ watcher::batch watcher::drain(std::error_code& ec) {
         ec = errno_code(EBADF);
         return b;
     }
-    std::unordered_set<std::string> seen;
+    std::unordered_set<std::string> seen, seen_created;
     alignas(inotify_event) std::array<char, 64 * 1024> buf;
     for (;;) {
         const ssize_t n = ::read(fd_, buf.data(), buf.size());
@@ -336,10 +456,15 @@ watcher::batch watcher::drain(std::error_code& ec) {
             if (ev.mask & IN_Q_OVERFLOW) b.overflow = true;
             if (ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
                 b.watch_lost = true;
-            if (ev.len == 0 || (ev.mask & IN_ISDIR) || !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+            if (ev.len == 0 || (ev.mask & IN_ISDIR) ||
+                !(ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
                 continue;
             std::string s(name, ::strnlen(name, ev.len));  // the kernel pads names with NULs
-            if (seen.insert(s).second) b.names.push_back(std::move(s));
+            if (ev.mask & IN_CREATE) {
+                if (seen_created.insert(s).second) b.created.push_back(std::move(s));
+            } else if (seen.insert(s).second) {
+                b.names.push_back(std::move(s));
+            }
         }
     }
     return b;

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -53,6 +56,11 @@ struct entry {
 /// is left out.
 std::vector<entry> scan_incoming(const layout& l, std::error_code& ec);
 
+/// One incoming/ name (e.g. from an inotify event), lstat-based: the entry as scan_incoming would
+/// list it, or nullopt when it is gone, is a directory or is not a brief name. O(1): for the names
+/// of a change, instead of a rescan of the whole directory.
+std::optional<entry> stat_incoming(const layout& l, std::string_view name);
+
 /// Settle check for writers that write in place (sans-I/O, the caller passes the clock). A file
 /// seen on a rescan is ready once its size and mtime have been unchanged for `settle`; a file
 /// reported by IN_CLOSE_WRITE / IN_MOVED_TO (mark_closed) is ready at once. A settle of zero makes
@@ -76,15 +84,31 @@ class settle_tracker {
     std::optional<time_point> next_check() const;
     std::size_t tracked() const noexcept { return files_.size(); }
 
+    /// Takes up to `max` files that are ready at `now` out of the tracker, for claiming: closed
+    /// files first in the order they were reported, then settled ones, earliest first. O(taken ×
+    /// log tracked): nothing else is looked at. A taken file is no longer tracked (a later
+    /// observe() or mark_closed() tracks it afresh).
+    std::vector<std::string> take_ready(time_point now, std::size_t max);
+    /// Whether take_ready(now, …) would return anything.
+    bool any_ready(time_point now) const;
+
   private:
+    using deadline_map = std::multimap<time_point, std::string>;
     struct state {
         std::uint64_t size = 0;
         std::int64_t mtime_ns = 0;
         std::optional<time_point> stable_since;  // nullopt: only known from an inotify event
         bool closed = false;
+        std::optional<deadline_map::iterator> waiting;  // its entry in deadlines_, if any
     };
+    using file_map = std::map<std::string, state, std::less<>>;
+    void unschedule(state& s);
+    void erase(file_map::iterator it);
+
     std::chrono::milliseconds settle_;
-    std::map<std::string, state, std::less<>> files_;
+    file_map files_;
+    deadline_map deadlines_;          // stable_since + settle → name, for files not closed
+    std::deque<std::string> closed_;  // names marked closed, in order (stale ones are skipped)
 };
 
 /// Job id per DESIGN §3: the brief's stem ("sneakers.json" → "sneakers"), sanitised to a safe path
@@ -99,11 +123,59 @@ class settle_tracker {
 std::string make_job_id(const layout& l, std::string_view file_name,
                         std::string_view self_in_active = {});
 
+/// The names a new job id must not collide with (make_job_id's rule), kept in memory so that
+/// picking an id costs O(1) instead of a listing of four directories per claim (sans-I/O apart
+/// from load()). Built once at start-up, then kept current by the daemon's own renames: it may
+/// hold names that are gone (that only makes an id get a suffix), never miss one briefd made.
+/// Names created by others behind briefd's back are not seen; the file system still decides every
+/// race (claims and filing never replace anything), the index only saves the scans.
+class name_index {
+  public:
+    /// One listing (readdir, no stat) of active/, done/, failed/ and outputs/. `ec` is the first
+    /// error; the names read before it are kept.
+    static name_index load(const layout& l, std::error_code& ec);
+
+    /// An entry of active/, done/ or failed/: the name and every prefix of it that ends before a
+    /// '.' become taken ("x.state.json" takes "x", "x.state" and "x.state.json"). Counted: each
+    /// add needs its own remove.
+    void add_spool_name(std::string_view name);
+    void remove_spool_name(std::string_view name);
+    /// An entry of outputs/ (a job's directory): only the name itself is taken.
+    void add_output(std::string_view name);
+    void remove_output(std::string_view name);
+
+    bool taken(std::string_view id) const;
+    /// make_job_id() against the index, without a scan. `self` (the brief's own name in active/,
+    /// for briefs found there at start-up) does not count against it.
+    std::string pick_job_id(std::string_view file_name, std::string_view self = {}) const;
+    /// pick_job_id() and take the result (as an outputs/ entry, which the job's directory will
+    /// be), so the next pick differs even before anything exists on disk.
+    std::string reserve_job_id(std::string_view file_name, std::string_view self = {});
+    /// Distinct names taken.
+    std::size_t size() const noexcept { return counts_.size(); }
+
+  private:
+    struct hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    void add(std::string_view n);
+    void remove(std::string_view n);
+    std::unordered_map<std::string, std::uint32_t, hash, std::equal_to<>> counts_;
+};
+
 /// Claims incoming/<name> by an atomic rename (RENAME_NOREPLACE) into active/; if the name is taken
 /// in active/, a suffix is added before the extension ("name-2.json", "name-3.json", …). Returns
 /// the name under active/. ENOENT means another process (or the producer) took the file first:
 /// expected, not worth a loud log. EINVAL for a name that is not a plain file name.
 std::pair<std::error_code, std::string> claim(const layout& l, std::string_view name);
+
+/// claim() without its two directory fsyncs, for claiming a burst: the caller makes the batch
+/// durable with one fsync of active/ and one of incoming/ (store::write_files_durably's
+/// `extra_dirs`) before anything depends on the claims.
+std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::string_view name);
 
 enum class outcome { done, failed };
 /// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or
@@ -115,9 +187,12 @@ std::pair<std::error_code, std::string> file_brief(const layout& l,
 /// Removes entries of done/ and failed/ whose mtime is older than `age` (symlinks themselves, never
 /// their targets); age 0 keeps everything. Returns how many were removed; `ec` is the first error
 /// met.
-std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec);
+/// With `names`, each removed entry is also removed from the index.
+std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec,
+                            name_index* names = nullptr);
 
-/// inotify on one directory with IN_CLOSE_WRITE | IN_MOVED_TO (IN_Q_OVERFLOW is always reported).
+/// inotify on one directory with IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE (IN_Q_OVERFLOW is always
+/// reported).
 /// The fd is non-blocking: the daemon waits on fd()
 /// (asio::posix::stream_descriptor::async_wait(wait_read)) and calls drain() when it is readable.
 /// Movable, not copyable; closes the fd on destruction.
@@ -137,6 +212,9 @@ class watcher {
         /// Files closed after writing or moved in, first-seen order, no duplicates. Raw names:
         /// run classify_name on them.
         std::vector<std::string> names;
+        /// Entries created in place (IN_CREATE): a symlink or fifo shows up only here; a regular
+        /// file being written is not ready yet. Look at them with stat_incoming.
+        std::vector<std::string> created;
         bool overflow = false;  ///< events were lost: rescan incoming/
         bool watch_lost =
             false;  ///< the directory was deleted, moved or unmounted: re-open (and rescan)

@@ -7,10 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 namespace briefd::store {
 namespace {
@@ -173,6 +176,22 @@ std::error_code fsync_dir(const fs::path& dir) {
     return fsync_dir_fd(fd);
 }
 
+namespace {
+/// Creates the temp file of `target` (its name in `tmp`); -1 with errno set on failure.
+int open_temp(const fs::path& target, mode_t mode, fs::path& tmp) {
+    const fs::path dir = dir_of(target);
+    // O_EXCL makes a clash with a concurrent writer (or a stale temp of the same name) a retry,
+    // never a share.
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        tmp = dir / temp_name_for(target.filename().string());
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+}  // namespace
+
 std::error_code write_file_atomic(const fs::path& target, std::string_view data, mode_t mode) {
     auto [ec, dir] = open_parent(target);
     if (ec) return ec;
@@ -181,19 +200,23 @@ std::error_code write_file_atomic(const fs::path& target, std::string_view data,
     return write_file_atomic_at(dir->fd, name, data, mode);
 }
 
+std::error_code rename_noreplace(const fs::path& from, const fs::path& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (errno != EINVAL && errno != ENOSYS) return errno_code();
+    // No RENAME_NOREPLACE here (some network/FUSE file systems): link() refuses an existing name
+    // too.
+    if (::link(from.c_str(), to.c_str()) != 0) return errno_code();
+    if (::unlink(from.c_str()) != 0) {
+        auto ec = errno_code();
+        ::unlink(to.c_str());
+        return ec;
+    }
+    return {};
+}
+
 std::error_code durable_rename(const fs::path& from, const fs::path& to, bool no_replace) {
     if (no_replace) {
-        if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
-            if (errno != EINVAL && errno != ENOSYS) return errno_code();
-            // No RENAME_NOREPLACE here (some network/FUSE file systems): link() refuses an existing
-            // name too.
-            if (::link(from.c_str(), to.c_str()) != 0) return errno_code();
-            if (::unlink(from.c_str()) != 0) {
-                auto ec = errno_code();
-                ::unlink(to.c_str());
-                return ec;
-            }
-        }
+        if (auto ec = rename_noreplace(from, to)) return ec;
     } else if (::rename(from.c_str(), to.c_str()) != 0) {
         return errno_code();
     }
@@ -487,6 +510,70 @@ std::pair<std::error_code, std::string> sha256_file(const fs::path& file) {
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {errno_code(EIO), {}};
     return {std::error_code{}, to_hex(md.data(), len)};
+}
+
+// --- grouped durable writes
+// ---------------------------------------------------------------------------
+
+std::vector<std::error_code> write_files_durably(std::span<const pending_file> files,
+                                                 std::span<const fs::path> extra_dirs,
+                                                 unsigned parallel) {
+    const std::size_t n = files.size();
+    std::vector<std::error_code> result(n);
+    std::vector<fs::path> tmps(n);
+    std::vector<int> fds(n, -1);
+    // 1. Every temp written (page cache only: cheap).
+    for (std::size_t i = 0; i < n; ++i) {
+        fds[i] = open_temp(files[i].target, files[i].mode, tmps[i]);
+        if (fds[i] < 0) {
+            result[i] = errno_code();
+            continue;
+        }
+        if (::fchmod(fds[i], files[i].mode) != 0)
+            result[i] = errno_code();
+        else
+            result[i] = write_all(fds[i], files[i].data);
+    }
+    // 2. All fsyncs at once from a few threads: a journaling file system commits concurrent
+    //    fsyncs together, where one after another each waits for its own commit.
+    auto sync_one = [&](std::size_t i) {
+        if (fds[i] < 0) return;
+        if (!result[i]) result[i] = fsync_fd(fds[i]);
+        if (::close(fds[i]) != 0 && !result[i]) result[i] = errno_code();
+        fds[i] = -1;
+    };
+    const auto threads = static_cast<std::size_t>(std::clamp<unsigned>(parallel, 1, 64));
+    if (threads <= 1 || n <= 1) {
+        for (std::size_t i = 0; i < n; ++i) sync_one(i);
+    } else {
+        std::atomic<std::size_t> next{0};
+        std::vector<std::jthread> pool;
+        for (std::size_t t = 0; t < std::min(threads, n); ++t)
+            pool.emplace_back([&] {
+                for (std::size_t i; (i = next.fetch_add(1)) < n;) sync_one(i);
+            });
+    }  // joined here
+    // 3. Renames over the targets, then each directory once.
+    std::vector<fs::path> dirs(extra_dirs.begin(), extra_dirs.end());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!result[i] && ::rename(tmps[i].c_str(), files[i].target.c_str()) != 0)
+            result[i] = errno_code();
+        if (result[i]) {
+            if (!tmps[i].empty()) ::unlink(tmps[i].c_str());
+            continue;
+        }
+        auto d = dir_of(files[i].target);
+        if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(std::move(d));
+    }
+    for (const auto& d : dirs) {
+        auto ec = fsync_dir(d);
+        if (!ec) continue;
+        // Not durable: every file in that directory (or all, for an extra one) failed.
+        const bool extra = std::find(extra_dirs.begin(), extra_dirs.end(), d) != extra_dirs.end();
+        for (std::size_t i = 0; i < n; ++i)
+            if (!result[i] && (extra || dir_of(files[i].target) == d)) result[i] = ec;
+    }
+    return result;
 }
 
 }  // namespace briefd::store

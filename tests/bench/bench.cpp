@@ -53,7 +53,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-enum class scenario { standard, concurrency, large_output };
+enum class scenario { standard, concurrency, large_output, flood, aged_spool };
 
 struct options {
     scenario scen = scenario::standard;
@@ -71,6 +71,8 @@ struct options {
     unsigned drop_interval_ms = 0;
     unsigned timeout_s = 0;  // 0: derived from the expected duration
     unsigned seed = 2026;
+    std::size_t multi_briefs = 1000;  // flood / aged-spool: ten-item briefs dropped with the rest
+    std::size_t aged_files = 0;       // flood / aged-spool: files already in done/ at start
     bool keep = false;
     bool json_out = false;
     bool tls = false;
@@ -83,12 +85,17 @@ endpoint), throughput against the rate-limit bound, 429s and over-limit requests
 latency, peak RSS and CPU time of briefd and briefsim; RSS per tracked run (concurrency); memory
 during one large download (large-output).
 
-  --scenario NAME        default | concurrency | large-output (sets the defaults below)
+  --scenario NAME        default | concurrency | large-output | flood | aged-spool (sets the
+                         defaults below)
                            default:      100 briefs x 10 image items, 100 req / 60 API-s, scale 10
                            concurrency:  100 x 10 items, runs that never finish (run-seconds 1e6),
                                          5000 req / 60 API-s; samples RSS once ~all runs are tracked
                            large-output: 1 brief x 1 video item, --output-bytes 1000000000;
                                          also CPU per byte, wall rate and event-loop lag (below)
+                           flood:        10000 single-item + 1000 ten-item briefs dropped at once,
+                                         unlimited rate, 2 API-s runs; prints claim, validation and
+                                         end-to-end times, CPU per item, peak RSS
+                           aged-spool:   flood with 100000 files already in done/
   --briefs N             briefs to drop
   --items-per-brief K    items in each brief
   --rate N               requests per window (briefsim --rate-limit and briefd rate_limit.requests)
@@ -105,6 +112,8 @@ during one large download (large-output).
   --timeout-s T          give up after T s (default: from the expected duration)
   --seed N               briefsim seed (default 2026)
   --tls                  briefsim speaks HTTPS (a throwaway CA that briefd trusts via ca_file)
+  --multi-briefs N       flood / aged-spool: ten-item briefs besides the --briefs single ones
+  --aged-files N         flood / aged-spool: files put in done/ before briefd starts
   --briefd PATH          briefd binary (default: $BRIEFD, else the one built with this program)
   --keep                 keep the work directory (logs, spool, outputs)
   --json                 also print the figures as one JSON object on the last line
@@ -135,6 +144,13 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             o.items = 1;
             o.modality = "video";
             o.output_bytes = 1000000000;
+        } else if (s == "flood" || s == "aged-spool") {
+            o.scen = s == "flood" ? scenario::flood : scenario::aged_spool;
+            o.briefs = 10000;  // single-item briefs, plus --multi-briefs ten-item ones
+            o.items = 1;
+            o.rate = 1000000;  // unlimited: only briefd's own work counts
+            o.run_seconds = 2;
+            o.aged_files = s == "flood" ? 0 : 100000;
         } else {
             err = "unknown scenario: " + s;
             return false;
@@ -209,6 +225,10 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             ok = number(o.timeout_s);
         } else if (a == "--seed") {
             ok = number(o.seed);
+        } else if (a == "--multi-briefs") {
+            ok = number(o.multi_briefs);
+        } else if (a == "--aged-files") {
+            ok = number(o.aged_files);
         } else if (a == "--briefd") {
             auto v = value();
             ok = v.has_value();
@@ -586,6 +606,70 @@ std::vector<double> lateness_ms(const std::vector<sys_clock::time_point>& pings,
     return out;
 }
 
+/// briefd's configuration: the same budget as briefsim's, in real seconds. Tracking intervals are
+/// Lamina's suggestions compressed by the time scale, like the runs they watch.
+std::string briefd_yaml(const options& o, const fs::path& work, const std::string& api_url, long per_seconds,
+                        const std::string& ca_file = {}) {
+    auto scaled_ms = [&](double api_ms, long floor_ms) {
+        return std::max<long>(floor_ms, std::lround(api_ms / o.time_scale));
+    };
+    std::ostringstream yaml;
+    yaml << "spool: " << (work / "spool").string() << "\n"
+         << "outputs: " << (work / "outputs").string() << "\n"
+         << "default_provider: lamina\n"
+         << "settle_ms: 300\n"
+         << "rescan_interval_ms: 2000\n"
+         << "drain_timeout_ms: 5000\n"
+         << "providers:\n"
+         << "  lamina:\n"
+         << "    base_url: " << api_url << "\n"
+         << "    api_key_file: " << (work / "lamina.key").string() << "\n"
+         << (ca_file.empty() ? std::string() : "    ca_file: " + ca_file + "\n")
+         << "    rate_limit: { requests: " << o.rate << ", per_seconds: " << per_seconds << " }\n"
+         << "    batch: { max_items: 10, linger_ms: " << scaled_ms(1500, 50) << " }\n"
+         << "    tracking: { mode: " << o.mode << ", poll_interval_ms: " << scaled_ms(4000, 100)
+         << ", sse_idle_timeout_ms: " << scaled_ms(45000, 3000) << " }\n";
+    return yaml.str();
+}
+
+/// --briefd, else $BRIEFD, else the briefd built with this program.
+std::string briefd_binary(const options& o) {
+    if (!o.briefd_path.empty()) return o.briefd_path;
+    const char* env = std::getenv("BRIEFD");
+    return env && *env ? env : BRIEFD_PATH;
+}
+
+/// A throwaway work directory (spool/, outputs/ and the API key file briefsim and briefd share),
+/// removed at the end unless --keep was given or the run did not complete (`ok` false).
+struct work_dir {
+    fs::path path;
+    std::string key;
+    bool keep = false;
+    bool ok = false;
+
+    explicit work_dir(bool keep_it) : keep(keep_it) {
+        char tmpl[] = "/tmp/briefd-bench-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+        path = tmpl;
+        fs::create_directories(path / "spool");
+        fs::create_directories(path / "outputs");
+        key = "lma_bench_" + random_hex(12);
+        const auto old = ::umask(077);
+        write_text(path / "lamina.key", key + "\n");
+        ::umask(old);
+    }
+    work_dir(const work_dir&) = delete;
+    work_dir& operator=(const work_dir&) = delete;
+    ~work_dir() {
+        if (keep || !ok) {
+            std::cerr << "briefd_bench: work directory kept: " << path.string() << "\n";
+        } else {
+            std::error_code ec;
+            fs::remove_all(path, ec);
+        }
+    }
+};
+
 int run(const options& o) {
     const double real_window = o.window_s / o.time_scale;
     if (std::abs(real_window - std::round(real_window)) > 1e-9 || real_window < 1) {
@@ -596,35 +680,10 @@ int run(const options& o) {
     const auto per_seconds = static_cast<long>(std::llround(real_window));
     const std::size_t total_items = o.briefs * o.items;
 
-    char tmpl[] = "/tmp/briefd-bench-XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-        std::cerr << "briefd_bench: mkdtemp: " << std::strerror(errno) << "\n";
-        return 1;
-    }
-    const fs::path work = tmpl;
-    fs::create_directories(work / "spool");
-    fs::create_directories(work / "outputs");
-    bool ok = false;
-    struct cleanup {
-        const fs::path& work;
-        const bool& keep;
-        const bool& ok;
-        ~cleanup() {
-            if (keep || !ok) {
-                std::cerr << "briefd_bench: work directory kept: " << work.string() << "\n";
-            } else {
-                std::error_code ec;
-                fs::remove_all(work, ec);
-            }
-        }
-    } cleaner{work, o.keep, ok};
-
-    const std::string key = "lma_bench_" + random_hex(12);
-    {
-        const auto old = ::umask(077);
-        write_text(work / "lamina.key", key + "\n");
-        ::umask(old);
-    }
+    work_dir wd(o.keep);
+    const fs::path& work = wd.path;
+    bool& ok = wd.ok;
+    const std::string& key = wd.key;
 
     // 1. briefsim with the scenario's limits.
     auto fmt_num = [](double v) {
@@ -656,26 +715,8 @@ int run(const options& o) {
 
     // 2. briefd's configuration: the same budget as briefsim's, in real seconds. Tracking intervals
     //    are Lamina's suggestions compressed by the time scale, like the runs they watch.
-    auto scaled_ms = [&](double api_ms, long floor_ms) {
-        return std::max<long>(floor_ms, std::lround(api_ms / o.time_scale));
-    };
-    std::ostringstream yaml;
-    yaml << "spool: " << (work / "spool").string() << "\n"
-         << "outputs: " << (work / "outputs").string() << "\n"
-         << "default_provider: lamina\n"
-         << "settle_ms: 300\n"
-         << "rescan_interval_ms: 2000\n"
-         << "drain_timeout_ms: 5000\n"
-         << "providers:\n"
-         << "  lamina:\n"
-         << "    base_url: " << sim.api_url() << "\n"
-         << "    api_key_file: " << (work / "lamina.key").string() << "\n"
-         << (pki ? "    ca_file: " + pki->ca_file.string() + "\n" : std::string())
-         << "    rate_limit: { requests: " << o.rate << ", per_seconds: " << per_seconds << " }\n"
-         << "    batch: { max_items: 10, linger_ms: " << scaled_ms(1500, 50) << " }\n"
-         << "    tracking: { mode: " << o.mode << ", poll_interval_ms: " << scaled_ms(4000, 100)
-         << ", sse_idle_timeout_ms: " << scaled_ms(45000, 3000) << " }\n";
-    write_text(work / "briefd.yaml", yaml.str());
+    write_text(work / "briefd.yaml", briefd_yaml(o, work, sim.api_url(), per_seconds,
+                                                 pki ? pki->ca_file.string() : std::string()));
 
     const fs::path briefd_log = work / "briefd.log";
     process_options bopt;
@@ -688,11 +729,7 @@ int run(const options& o) {
         bopt.env.emplace_back("NOTIFY_SOCKET", (work / "notify.sock").string());
         bopt.env.emplace_back("WATCHDOG_USEC", std::to_string(2 * std::chrono::microseconds(heartbeat_period).count()));
     }
-    std::string briefd_bin = o.briefd_path;
-    if (briefd_bin.empty()) {
-        const char* env = std::getenv("BRIEFD");
-        briefd_bin = env && *env ? env : BRIEFD_PATH;
-    }
+    const std::string briefd_bin = briefd_binary(o);
     child_process briefd({briefd_bin, "--config", (work / "briefd.yaml").string(), "--log-level", "debug"}, bopt);
 
     const auto ready_deadline = steady::now() + 20s;
@@ -1049,6 +1086,192 @@ int run(const options& o) {
     return timed_out ? 1 : 0;
 }
 
+// ---- flood / aged-spool: thousands of briefs at once, constant cost per brief (issue 13)
+
+std::string loadavg() {
+    auto s = read_file("/proc/loadavg");
+    auto sp = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);
+    return s.substr(0, sp);
+}
+
+/// Reads briefd's log from where the last call stopped (whole lines only) and counts the events the
+/// flood figures need, with the time of each count's last step.
+struct flood_progress {
+    std::size_t claimed = 0, accepted = 0, filed = 0, outputs = 0, runs_finished = 0;
+    std::optional<sys_clock::time_point> first_claim, last_accept, last_filed, accepted_5k, accepted_10k;
+    std::uintmax_t offset = 0;
+
+    void update(const fs::path& log) {
+        std::ifstream in(log, std::ios::binary);
+        in.seekg(static_cast<std::streamoff>(offset));
+        std::string line;
+        while (std::getline(in, line)) {
+            if (in.eof()) break;  // a partial last line: read it next time
+            offset += line.size() + 1;
+            auto l = parse_log_line(line);
+            if (!l) continue;
+            if (l->event == "brief.claimed") {
+                ++claimed;
+                if (!first_claim) first_claim = l->t;
+            } else if (l->event == "job.accepted") {
+                ++accepted;
+                last_accept = l->t;
+                if (accepted == 5000) accepted_5k = l->t;
+                if (accepted == 10000) accepted_10k = l->t;
+            } else if (l->event == "brief.done" || l->event == "brief.failed") {
+                ++filed;
+                last_filed = l->t;
+            } else if (l->event == "output.saved") {
+                ++outputs;
+            } else if (l->event == "run.finished") {
+                ++runs_finished;
+            }
+        }
+    }
+};
+
+int run_flood(const options& o) {
+    const std::size_t total_briefs = o.briefs + o.multi_briefs;
+    const std::size_t total_items = o.briefs + o.multi_briefs * 10;
+    work_dir wd(o.keep);
+    const fs::path& work = wd.path;
+    bool& ok = wd.ok;
+    const std::string& key = wd.key;
+    for (auto d : {"spool/incoming", "spool/active", "spool/done", "spool/failed", "stage"})
+        fs::create_directories(work / d);
+    // An aged spool: done/ as months of retention_hours: 0 leave it (empty files: only names count).
+    for (std::size_t i = 0; i < o.aged_files; ++i) {
+        char name[64];
+        std::snprintf(name, sizeof name, "old-%06zu.json", i);
+        std::ofstream((work / "spool" / "done" / name).string());
+    }
+    sim_process_options sopt;
+    sopt.stderr_file = work / "briefsim.log";
+    std::ostringstream rs, ts, ws;
+    rs << o.run_seconds;
+    ts << o.time_scale;
+    ws << o.time_scale * 6;  // a window of 6 real seconds: rate_limit.per_seconds 6
+    sim_process sim({"--key", key, "--time-scale", ts.str(), "--run-seconds", rs.str(), "--rate-limit",
+                     std::to_string(o.rate), "--rate-window-s", ws.str(), "--seed", std::to_string(o.seed)},
+                    sopt);
+    write_text(work / "briefd.yaml", briefd_yaml(o, work, sim.api_url(), 6));
+    // Every brief is written before briefd starts, beside the spool; the drop is then only renames.
+    for (std::size_t b = 0; b < total_briefs; ++b) {
+        options one = o;
+        one.items = b < o.briefs ? 1 : 10;
+        char name[64];
+        std::snprintf(name, sizeof name, "flood-%05zu.json", b);
+        write_text(work / "stage" / name, brief_json(one, b));
+    }
+    const fs::path briefd_log = work / "briefd.log";
+    process_options bopt;
+    bopt.stderr_file = briefd_log;
+    const std::string briefd_bin = briefd_binary(o);
+    const auto t_start = steady::now();
+    child_process briefd({briefd_bin, "--config", (work / "briefd.yaml").string(), "--log-level", "info"}, bopt);
+    while (read_file(briefd_log).find("daemon.ready") == std::string::npos) {
+        if (!briefd.running() || steady::now() > t_start + 60s) {
+            std::cerr << "briefd_bench: briefd did not become ready; its log ends:\n" << tail_of(briefd_log, 20);
+            return 1;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    const double startup_s = std::chrono::duration<double>(steady::now() - t_start).count();
+    std::this_thread::sleep_for(200ms);
+    const mem_reading baseline = read_mem(briefd.pid());
+    const double baseline_cpu = cpu_seconds(briefd.pid());
+    const std::string load_before = loadavg();
+
+    const auto t0 = sys_clock::now();
+    for (std::size_t b = 0; b < total_briefs; ++b) {
+        char name[64];
+        std::snprintf(name, sizeof name, "flood-%05zu.json", b);
+        fs::rename(work / "stage" / name, work / "spool" / "incoming" / name);
+    }
+    const double drop_s = std::chrono::duration<double>(sys_clock::now() - t0).count();
+
+    flood_progress pr;
+    std::uint64_t max_rss = 0;
+    const auto deadline = steady::now() + std::chrono::seconds(o.timeout_s ? o.timeout_s : 600);
+    auto last_note = steady::now();
+    bool timed_out = false;
+    double cpu_at_5k = std::nan(""), cpu_at_10k = std::nan("");
+    for (;;) {
+        if (!briefd.running()) {
+            std::cerr << "briefd_bench: briefd exited early; its log ends:\n" << tail_of(briefd_log, 20);
+            return 1;
+        }
+        max_rss = std::max(max_rss, read_mem(briefd.pid()).rss_kib);
+        pr.update(briefd_log);
+        if (std::isnan(cpu_at_5k) && pr.accepted >= 5000) cpu_at_5k = cpu_seconds(briefd.pid()) - baseline_cpu;
+        if (std::isnan(cpu_at_10k) && pr.accepted >= 10000) cpu_at_10k = cpu_seconds(briefd.pid()) - baseline_cpu;
+        if (pr.filed >= total_briefs) break;
+        if (steady::now() - last_note > 5s) {
+            std::cerr << "  ... " << pr.accepted << " accepted, " << pr.filed << "/" << total_briefs
+                      << " filed, " << pr.outputs << " outputs saved\n";
+            last_note = steady::now();
+        }
+        if (steady::now() > deadline) {
+            timed_out = true;
+            std::cerr << "briefd_bench: timed out; figures below are partial\n";
+            break;
+        }
+        std::this_thread::sleep_for(250ms);
+    }
+    const mem_reading end_mem = read_mem(briefd.pid());
+    const double cpu = cpu_seconds(briefd.pid()) - baseline_cpu;
+    const double sim_cpu = cpu_seconds(sim.process().pid());
+    const std::string load_after = loadavg();
+    briefd.signal(SIGTERM);
+    if (!briefd.wait(20s)) {
+        briefd.signal(SIGKILL);
+        briefd.wait(5s);
+    }
+    sim.stop();
+    pr.update(briefd_log);
+
+    auto since_drop = [&](const std::optional<sys_clock::time_point>& t) {
+        return t ? std::chrono::duration<double>(*t - t0).count() : std::nan("");
+    };
+    const char* name = o.scen == scenario::flood ? "flood" : "aged-spool";
+    std::cout << "\n== briefd_bench: scenario " << name << ", " << o.briefs << " single-item + " << o.multi_briefs
+              << " ten-item briefs (" << total_items << " items), " << o.aged_files << " files already in done/\n"
+              << "machine load (1/5/15 min) before: " << load_before << ", after: " << load_after << "\n"
+              << "briefd start-up (recovery + name index): " << fmt(startup_s) << " s\n"
+              << "drop (renames into incoming/): " << fmt(drop_s) << " s\n"
+              << "first claim after drop: " << fmt(since_drop(pr.first_claim), 3) << " s\n"
+              << "5,000 single-item briefs claimed and validated (state durable; the in-flight cap): "
+              << fmt(since_drop(pr.accepted_5k)) << " s after the drop = "
+              << fmt(since_drop(pr.accepted_5k) / 5.0, 3) << " ms per brief; briefd CPU by then "
+              << fmt(cpu_at_5k) << " s = " << fmt(cpu_at_5k / 5.0, 3) << " ms per brief\n"
+              << "10,000 briefs claimed and validated (state durable): "
+              << fmt(since_drop(pr.accepted_10k)) << " s after the drop, briefd CPU by then "
+              << fmt(cpu_at_10k) << " s\n"
+              << "all " << pr.accepted << " accepted: " << fmt(since_drop(pr.last_accept)) << " s\n"
+              << "all " << pr.filed << " filed (done end to end): " << fmt(since_drop(pr.last_filed)) << " s\n"
+              << "runs finished / outputs saved: " << pr.runs_finished << " / " << pr.outputs << "\n"
+              << "briefd CPU: " << fmt(cpu) << " s = " << fmt(cpu * 1000.0 / static_cast<double>(total_items), 3)
+              << " ms per item, " << fmt(cpu * 1000.0 / static_cast<double>(total_briefs), 3) << " ms per brief\n"
+              << "briefsim CPU: " << fmt(sim_cpu) << " s\n"
+              << "briefd RSS: baseline " << mib(baseline.rss_kib) << ", peak " << mib(std::max(end_mem.hwm_kib, max_rss))
+              << " (" << total_briefs << " briefs dropped at once; claiming stops at 5,000 items in flight)\n";
+    if (o.json_out) {
+        json::object out{{"scenario", name},
+                         {"aged_files", o.aged_files},
+                         {"briefs", total_briefs},
+                         {"items", total_items},
+                         {"accepted_5k_s", since_drop(pr.accepted_5k)},
+                         {"accepted_10k_s", since_drop(pr.accepted_10k)},
+                         {"all_filed_s", since_drop(pr.last_filed)},
+                         {"cpu_s", cpu},
+                         {"cpu_ms_per_item", cpu * 1000.0 / static_cast<double>(total_items)},
+                         {"peak_rss_kib", std::max(end_mem.hwm_kib, max_rss)}};
+        std::cout << json::serialize(out) << "\n";
+    }
+    ok = !timed_out;
+    return timed_out ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1059,6 +1282,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        if (o.scen == scenario::flood || o.scen == scenario::aged_spool) return run_flood(o);
         return run(o);
     } catch (const std::exception& e) {
         std::cerr << "briefd_bench: " << e.what() << "\n";

@@ -59,7 +59,18 @@ fs::path fast_base() {
     return fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::path("/tmp");
 }
 
-crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
+/// The shape of one crash run. The defaults are the original test: 30 briefs dropped one or two
+/// at a time, 45 kills 50-800 ms apart.
+struct crash_plan {
+    int briefs = 30;
+    int max_items = 12;
+    int app_every = 5;               ///< every n-th brief is an app run
+    int drop_min = 1, drop_max = 2;  ///< briefs per drop
+    int kill_min_ms = 50, kill_max_ms = 800;
+    int target_kills = 45;
+};
+
+crash_figures crash_run(const std::string& policy, std::uint32_t seed, const crash_plan& cp = {}) {
     const auto t0 = std::chrono::steady_clock::now();
     std::mt19937 rng(seed);
     auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -87,7 +98,7 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
     early_opt.wait_ready = false;
     std::optional<testing::daemon_process> early;
 
-    // 30 briefs of 1-12 items; every fifth is an app run.
+    // 30 briefs of 1-12 items; every fifth is an app run (by default).
     struct planned {
         std::string name, content;
         std::size_t items;
@@ -95,12 +106,12 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
     std::vector<planned> plan;
     std::set<std::string> dropped;
     crash_figures f;
-    for (int b = 0; b < 30; ++b) {
+    for (int b = 0; b < cp.briefs; ++b) {
         auto tag = "s" + std::to_string(seed) + "-" + policy + "-b" + std::to_string(b);
-        if (b % 5 == 4) {
+        if (b % cp.app_every == cp.app_every - 1) {
             plan.push_back({"app-" + std::to_string(b) + ".json", app_brief(tag), 1});
         } else {
-            auto n = static_cast<std::size_t>(uniform(1, 12));
+            auto n = static_cast<std::size_t>(uniform(1, cp.max_items));
             plan.push_back({"brief-" + std::to_string(b) + ".json", content_brief(tag, n), n});
         }
         f.items += plan.back().items;
@@ -110,13 +121,13 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
     std::size_t next = 0;
     auto drop_some = [&] {
         if (next >= plan.size() || uniform(0, 2) == 0) return;
-        for (int k = uniform(1, 2); k > 0 && next < plan.size(); --k, ++next) {
+        for (int k = uniform(cp.drop_min, cp.drop_max); k > 0 && next < plan.size(); --k, ++next) {
             d.drop(plan[next].name, plan[next].content);
             dropped.insert(plan[next].name);
         }
     };
 
-    const int target_kills = 45;
+    const int target_kills = cp.target_kills;
     bool d_running = true;  // the constructor started it
     while ((f.kills < target_kills || next < plan.size()) &&
            std::chrono::steady_clock::now() - t0 < 150s) {
@@ -136,7 +147,8 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed) {
         } else {
             if (!d_running) d.start();
             if (!before) drop_some();
-            std::this_thread::sleep_for(std::chrono::milliseconds(uniform(50, 800)));
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(uniform(cp.kill_min_ms, cp.kill_max_ms)));
             d.kill();
             ++f.last_event[event_of(last_line(d.log_path()))];
         }
@@ -221,6 +233,27 @@ TEST_CASE(
     // A duplicate at briefsim is only possible for an item the daemon logged as resubmitted.
     CHECK(static_cast<std::size_t>(f.duplicates) <= f.uncertain_lines);
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items) + f.duplicates);
+}
+
+TEST_CASE(
+    "crash test: SIGKILL again and again while bursts of briefs are claimed (grouped fsyncs, "
+    "claims off the event loop)") {
+    auto seed = seed_from_env(20260505) + 2;
+    crash_plan cp;
+    cp.briefs = 240;  // dropped 40-80 at once: every kill lands in or near a burst being claimed
+    cp.max_items = 2;
+    cp.app_every = 40;
+    cp.drop_min = 40;
+    cp.drop_max = 80;
+    cp.kill_min_ms = 20;
+    cp.kill_max_ms = 400;
+    cp.target_kills = 60;
+    auto f = crash_run("fail", seed, cp);
+    report("fail (bursts)", seed, f);
+    CHECK(f.kills >= 50);
+    CHECK(f.duplicates == 0);
+    CHECK(f.runs_created <= static_cast<std::int64_t>(f.items));
+    CHECK(f.uncertain_lines >= f.failed_uncertain);
 }
 
 }  // namespace briefd::lifecycle

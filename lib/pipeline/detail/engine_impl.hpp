@@ -22,6 +22,8 @@
 #include "spool/spool.hpp"
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
 #include <map>
@@ -109,7 +111,10 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::steady_timer intake_wake;
     bool intake_kicked = true;
     spool::settle_tracker settle;
-    std::string disk_problem;  ///< non-empty while intake is paused by a file-system error
+    std::string disk_problem;   ///< non-empty while intake is paused by a file-system error
+    spool::name_index names;    ///< taken job ids and spool names: built in recover(), no rescans
+    std::vector<std::string> unclaimed_in_active;  ///< briefs recover() found without a state
+    asio::thread_pool file_pool{1};  ///< claims, parsing, state writes: off the event loop
 
     // ---- downloads
     semaphore downloads;
@@ -134,8 +139,12 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<void> nap(clock::duration d) { return nap_until(clock::now() + d); }
     void kick_intake();
     asio::awaitable<void> intake_loop();
-    void take_brief(const std::string& name);
-    void load_job(const std::string& active_name, std::string job_id);
+    /// Refuses a non-regular or oversized incoming/ entry (false), else lets settle observe it.
+    bool note_incoming(const spool::entry& e, clock::time_point now);
+    /// Claims incoming/<name>… (or, with in_active, adopts active/<name>… found by recovery) on
+    /// file_pool — renames, parsing and state files, their fsyncs grouped — then, back on the
+    /// event loop, refuses the invalid ones and starts the others. Completes when all are done.
+    asio::awaitable<void> intake_batch(std::vector<std::string> batch, bool in_active);
     /// Reads and parses active/<name>; nullopt (with `why`) when the file cannot be read.
     std::optional<brief::parse_result> parse_active(const std::string& name,
                                                     std::string& why) const;

@@ -445,3 +445,177 @@ TEST_CASE("watcher reports a queue overflow, and a rescan then finds every file"
     after = drain_when_readable(w, dec);
     CHECK(after.names == std::vector<std::string>{"later.json"});
 }
+
+TEST_CASE("name_index: built once from the spool, picks the ids make_job_id picks") {
+    temp_dir t;
+    auto l = make_layout(t);
+    write_plain(l.active() / "sneakers.json", "{}");
+    write_plain(l.active() / "boots.state.json", "{}");
+    write_plain(l.done() / "sneakers-2.yaml", "{}");
+    write_plain(l.failed() / "sneakers-3.error.json", "{}");
+    fs::create_directories(l.outputs / "sneakers-4");
+    fs::create_directories(l.outputs / "hats");
+    std::error_code ec;
+    auto idx = sp::name_index::load(l, ec);
+    REQUIRE_FALSE(ec);
+    for (std::string n : {"sneakers.json", "sneakers.yaml", "boots.json", "hats.yml", "hat.json",
+                          "Spring_Sale.v2.yaml", "..json", "Café.json"}) {
+        CAPTURE(n);
+        CHECK(idx.pick_job_id(n) == sp::make_job_id(l, n));
+    }
+    CHECK(idx.pick_job_id("sneakers.json") == "sneakers-5");
+    CHECK(idx.pick_job_id("boots.json") == "boots-2");
+    CHECK(idx.pick_job_id("boots.state.yaml") == "boots.state-2");
+    CHECK(idx.pick_job_id("hat.json") == "hat");
+    // Its own name in active/ does not count against a brief found there at start-up…
+    CHECK(idx.pick_job_id("sneakers.json", "sneakers.json") ==
+          sp::make_job_id(l, "sneakers.json", "sneakers.json"));
+    CHECK(idx.pick_job_id("sneakers.json", "sneakers.json") == "sneakers");
+    // …but the same name elsewhere still does.
+    write_plain(l.done() / "sneakers.json", "{}");
+    auto idx2 = sp::name_index::load(l, ec);
+    CHECK(idx2.pick_job_id("sneakers.json", "sneakers.json") == "sneakers-5");
+    CHECK(sp::make_job_id(l, "sneakers.json", "sneakers.json") == "sneakers-5");
+}
+
+TEST_CASE("name_index: reserving, adding and removing keep it current without a scan") {
+    sp::name_index idx;
+    CHECK(idx.reserve_job_id("a.json") == "a");
+    CHECK(idx.reserve_job_id("a.json") == "a-2");  // reserved before anything exists on disk
+    CHECK(idx.reserve_job_id("a.yaml") == "a-3");
+    idx.add_spool_name("b.state.json");
+    CHECK(idx.taken("b"));
+    CHECK(idx.taken("b.state"));
+    CHECK(idx.taken("b.state.json"));
+    CHECK_FALSE(idx.taken("b.st"));
+    // Counted: two entries share the prefix "c"; removing one keeps it taken.
+    idx.add_spool_name("c.json");
+    idx.add_spool_name("c.error.json");
+    idx.remove_spool_name("c.json");
+    CHECK(idx.taken("c"));
+    CHECK_FALSE(idx.taken("c.json"));
+    idx.remove_spool_name("c.error.json");
+    CHECK_FALSE(idx.taken("c"));
+    idx.remove_spool_name("never-added.json");  // harmless
+    idx.remove_output("a-2");
+    CHECK(idx.pick_job_id("a.json") == "a-2");
+}
+
+TEST_CASE("name_index: a large done/ is listed once; picks then cost no file-system work") {
+    temp_dir t;
+    auto l = make_layout(t);
+    constexpr int count = 5000;
+    for (int i = 0; i < count; ++i)
+        write_plain(l.done() / ("brief-" + std::to_string(i) + ".json"), "");
+    std::error_code ec;
+    auto idx = sp::name_index::load(l, ec);
+    REQUIRE_FALSE(ec);
+    // Remove done/ entirely: the index alone still answers.
+    fs::remove_all(l.done());
+    CHECK(idx.pick_job_id("brief-7.json") == "brief-7-2");
+    CHECK(idx.reserve_job_id("brief-4999.json") == "brief-4999-2");
+    CHECK(idx.reserve_job_id("brief-5000.json") == "brief-5000");
+}
+
+TEST_CASE("sweep_retention removes what it deletes from the index") {
+    temp_dir t;
+    auto l = make_layout(t);
+    write_plain(l.done() / "old.json", "{}");
+    write_plain(l.done() / "new.json", "{}");
+    set_age(l.done() / "old.json", std::chrono::hours(48));
+    std::error_code ec;
+    auto idx = sp::name_index::load(l, ec);
+    CHECK(sp::sweep_retention(l, std::chrono::hours(24), ec, &idx) == 1);
+    CHECK_FALSE(idx.taken("old"));
+    CHECK(idx.taken("new"));
+}
+
+TEST_CASE(
+    "settle_tracker: take_ready hands out closed files in order, then settled ones by deadline") {
+    using namespace std::chrono_literals;
+    sp::settle_tracker s(1000ms);
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    s.observe({"late.json", true, false, 1, 1}, t0 + 500ms);
+    s.observe({"early.json", true, false, 1, 1}, t0);
+    s.mark_closed("c2.json");
+    s.mark_closed("c1.json");
+    s.mark_closed("c2.json");  // twice: still once
+    CHECK(s.any_ready(t0));
+    CHECK(s.take_ready(t0, 1) == std::vector<std::string>{"c2.json"});
+    CHECK(s.take_ready(t0, 10) == std::vector<std::string>{"c1.json"});
+    CHECK_FALSE(s.any_ready(t0 + 999ms));
+    CHECK(s.next_check() == t0 + 1000ms);
+    CHECK(s.take_ready(t0 + 1000ms, 10) == std::vector<std::string>{"early.json"});
+    // A change restarts the timer.
+    s.observe({"late.json", true, false, 2, 1}, t0 + 1400ms);
+    CHECK(s.take_ready(t0 + 1500ms, 10).empty());
+    CHECK(s.next_check() == t0 + 2400ms);
+    // Closed while waiting: ready at once, no longer in the deadline order.
+    s.mark_closed("late.json");
+    CHECK_FALSE(s.next_check());
+    s.forget("late.json");
+    CHECK_FALSE(s.any_ready(t0 + 1h));  // a forgotten closed name is skipped
+    CHECK(s.take_ready(t0 + 1h, 10).empty());
+    CHECK(s.tracked() == 0);
+    // Taken files are untracked; a new sighting tracks them afresh.
+    s.mark_closed("again.json");
+    CHECK(s.take_ready(t0, 10).size() == 1);
+    s.observe({"again.json", true, false, 1, 1}, t0);
+    CHECK_FALSE(s.ready("again.json", t0));
+}
+
+TEST_CASE("stat_incoming looks at one name: briefs only, lstat, gone or directories are nullopt") {
+    temp_dir t;
+    auto l = make_layout(t);
+    write_plain(l.incoming() / "a.json", "12345");
+    fs::create_directory(l.incoming() / "d.json");
+    fs::create_symlink("a.json", l.incoming() / "link.json");
+    write_plain(l.incoming() / "x.tmp", "");
+    auto a = sp::stat_incoming(l, "a.json");
+    REQUIRE(a);
+    CHECK(a->regular);
+    CHECK(a->size == 5);
+    auto link = sp::stat_incoming(l, "link.json");
+    REQUIRE(link);
+    CHECK(link->symlink);
+    CHECK_FALSE(link->regular);
+    CHECK_FALSE(sp::stat_incoming(l, "d.json"));
+    CHECK_FALSE(sp::stat_incoming(l, "x.tmp"));
+    CHECK_FALSE(sp::stat_incoming(l, "gone.json"));
+    CHECK_FALSE(sp::stat_incoming(l, "../spool.json"));
+}
+
+TEST_CASE(
+    "claim_deferred + write_files_durably: a burst claimed with its state files, fsyncs shared") {
+    temp_dir t;
+    auto l = make_layout(t);
+    std::vector<briefd::store::pending_file> files;
+    for (int i = 0; i < 50; ++i) {
+        auto n = "b" + std::to_string(i) + ".json";
+        write_plain(l.incoming() / n, "{}");
+        auto [ec, name] = sp::claim_deferred(l, n);
+        REQUIRE_FALSE(ec);
+        CHECK(name == n);
+        files.push_back(
+            {l.active() / ("b" + std::to_string(i) + ".state.json"), "state " + std::to_string(i)});
+    }
+    write_plain(l.incoming() / "b0.json", "again");
+    CHECK(sp::claim_deferred(l, "b0.json").second == "b0-2.json");  // never replaces
+    CHECK(sp::claim_deferred(l, "gone.json").first == std::errc::no_such_file_or_directory);
+    CHECK(sp::claim_deferred(l, "../x.json").first == std::errc::invalid_argument);
+    // One target in a directory that does not exist fails alone.
+    files.push_back({t / "missing" / "x.state.json", "x"});
+    const fs::path dirs[] = {l.active(), l.incoming()};
+    auto res = briefd::store::write_files_durably(files, dirs, 8);
+    REQUIRE(res.size() == 51);
+    for (int i = 0; i < 50; ++i) {
+        CHECK_FALSE(res[i]);
+        CHECK(read_file(l.active() / ("b" + std::to_string(i) + ".state.json")) ==
+              "state " + std::to_string(i));
+    }
+    CHECK(res[50] == std::errc::no_such_file_or_directory);
+    for (const auto& n : names_in(l.active())) CHECK_FALSE(n.ends_with(".tmp"));
+    CHECK(names_in(l.incoming()).empty());
+    // Nothing to write: only the directories are synced.
+    CHECK(briefd::store::write_files_durably({}, dirs).empty());
+}
