@@ -135,3 +135,12 @@ TEST_CASE("JSON: trailing data after the document is refused; trailing white spa
                       "not valid JSON"));
     CHECK(parse("t.json", "{\"brief\":\"a\"}\n\n  ", "lamina").ok());
 }
+
+TEST_CASE("YAML nesting pre-scan: quotes, anchors and tags cannot hide deep flow collections") {
+    const std::string deep(200, '[');
+    for (const std::string& text :
+         {"a: x 'y\nb: " + deep, "- a \"b\n- " + deep, "k: &anchor " + deep, "k: !!seq " + deep,
+          "? " + deep, "[a, 'b\nc', " + deep, "k: \"x\" #'\nj: " + deep, "k: |x\n  " + deep}) {
+        CHECK_MESSAGE(detail::yaml_nesting_check(text, 16).has_value(), text.substr(0, 20));
+    }
+}
