@@ -124,7 +124,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     std::string url_text = job->rec.items[item].outputs[o].url;
     // Server-supplied: only text shaped like an http(s) URL reaches Boost.URL (1.81 asserts).
     const bool plausible = is_http_url_text(url_text);
-    auto parsed = boost::urls::parse_uri(plausible ? url_text : std::string());
+    auto parsed = boost::urls::parse_uri(plausible ? std::string_view(url_text) : std::string_view());
     std::string error;
     if (!plausible || !parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
         error = "output URL is not http(s)";
