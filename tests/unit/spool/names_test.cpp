@@ -8,18 +8,15 @@
 
 #include <set>
 
-namespace fs = std::filesystem;
 namespace sp = briefd::spool;
-using briefd::test::read_file;
-using briefd::test::temp_dir;
-using briefd::test::write_plain;
 
 namespace {
-sp::layout make_layout(const temp_dir& t) {
+// A spool under a throwaway directory.
+struct spool_dir {
+    briefd::test::temp_dir t;
     sp::layout l{t / "spool", t / "outputs"};
-    REQUIRE_FALSE(sp::ensure_dirs(l));
-    return l;
-}
+    spool_dir() { REQUIRE_FALSE(sp::ensure_dirs(l)); }
+};
 // A legal 255-byte brief name: stem of 250 bytes + ".json".
 std::string long_name(char c = 'b') {
     return std::string(250, c) + ".json";
@@ -27,24 +24,24 @@ std::string long_name(char c = 'b') {
 }  // namespace
 
 TEST_CASE("claim and file_brief suffix a 255-byte name within NAME_MAX") {
-    temp_dir t;
-    auto l = make_layout(t);
+    spool_dir d;
+    const auto& l = d.l;
     const auto name = long_name();
     REQUIRE(name.size() == 255);
-    write_plain(l.incoming() / name, "first");
+    briefd::test::write_plain(l.incoming() / name, "first");
     REQUIRE(sp::claim(l, name).second == name);
-    write_plain(l.incoming() / name, "second");
+    briefd::test::write_plain(l.incoming() / name, "second");
     auto [ec, second] = sp::claim(l, name);
     REQUIRE_FALSE(ec);  // was ENAMETOOLONG: "<250 b>-2.json" is 257 bytes
     CHECK(second.size() <= 255);
     CHECK(second.ends_with("-2.json"));
     CHECK(second.starts_with(std::string(200, 'b')));
-    CHECK(read_file(l.active() / second) == "second");
+    CHECK(briefd::test::read_file(l.active() / second) == "second");
 
     // Filing both into failed/: the second takes a suffix there too.
     auto [f1, n1] = sp::file_brief(l, l.active() / name, sp::outcome::failed);
     REQUIRE_FALSE(f1);
-    write_plain(l.active() / name, "third");
+    briefd::test::write_plain(l.active() / name, "third");
     auto [f2, n2] = sp::file_brief(l, l.active() / name, sp::outcome::failed);
     REQUIRE_FALSE(f2);
     CHECK(n2 != n1);
@@ -52,8 +49,8 @@ TEST_CASE("claim and file_brief suffix a 255-byte name within NAME_MAX") {
 }
 
 TEST_CASE("error_file_name fits, with room for write_file_atomic's temp name") {
-    temp_dir t;
-    auto l = make_layout(t);
+    spool_dir d;
+    const auto& l = d.l;
     CHECK(sp::error_file_name("sneakers.json") == "sneakers.json.error.json");
     std::set<std::string> seen;
     for (char c : {'a', 'b'}) {
@@ -72,8 +69,8 @@ TEST_CASE("error_file_name fits, with room for write_file_atomic's temp name") {
 }
 
 TEST_CASE("job ids of long and raw-byte names are short, safe names") {
-    temp_dir t;
-    auto l = make_layout(t);
+    spool_dir d;
+    const auto& l = d.l;
     const auto id = sp::make_job_id(l, std::string(250, '\xff') + "x.json");
     CHECK(id == "x");
     const auto id2 = sp::make_job_id(l, "bad\xffname.json");
