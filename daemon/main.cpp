@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 namespace asio = boost::asio;
 using namespace briefd;
@@ -138,7 +139,16 @@ int main(int argc, char** argv) {
 
     asio::io_context io(1);
     ops::notifier notify;
-    pipeline::engine engine(io.get_executor(), cfg, keys, log);
+    // The engine loads the trust store (ca_file) and the like: a failure there is a clear
+    // message and exit 1, not std::terminate.
+    std::optional<pipeline::engine> engine_slot;
+    try {
+        engine_slot.emplace(io.get_executor(), cfg, keys, log);
+    } catch (const std::exception& ex) {
+        log.error("daemon.start_failed", {{"error", ex.what()}});
+        return 1;
+    }
+    auto& engine = *engine_slot;
     config::config running = cfg;
     int exit_code = 0;
     bool ready = false;

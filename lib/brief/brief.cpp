@@ -1,6 +1,9 @@
 #include "brief/brief.hpp"
 
+#include "brief/json_reader.hpp"
 #include "brief/yaml_to_json.hpp"
+#include "core/url_text.hpp"
+#include "core/utf8.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse_options.hpp>
@@ -56,32 +59,7 @@ bool is_uuid(std::string_view s) {
 namespace detail {
 namespace {
 
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos when the text is valid.
-// Overlong forms, surrogates and code points above U+10FFFF are invalid (RFC 3629).
-std::size_t invalid_utf8_at(std::string_view s) {
-    std::size_t i = 0;
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    while (i < s.size()) {
-        unsigned char c = byte(i);
-        if (c < 0x80) { ++i; continue; }
-        std::size_t n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) n = 1;
-        else if (c == 0xE0) { n = 2; lo = 0xA0; }
-        else if (c == 0xED) { n = 2; hi = 0x9F; }
-        else if (c >= 0xE1 && c <= 0xEF) n = 2;
-        else if (c == 0xF0) { n = 3; lo = 0x90; }
-        else if (c >= 0xF1 && c <= 0xF3) n = 3;
-        else if (c == 0xF4) { n = 3; hi = 0x8F; }
-        else return i;
-        if (i + n >= s.size()) return i;  // truncated sequence
-        if (byte(i + 1) < lo || byte(i + 1) > hi) return i;
-        for (std::size_t k = 2; k <= n; ++k)
-            if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return i;
-        i += n + 1;
-    }
-    return std::string_view::npos;
-}
+std::size_t invalid_utf8_at(std::string_view s) { return utf8::invalid_at(s); }
 
 bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char ch) {
@@ -124,6 +102,9 @@ std::string kind_of(const json::value& v) {
 }
 
 bool is_http_url(std::string_view s) {
+    // Boost.URL 1.81 asserts on some bytes after "scheme:" (fixed in 1.82): only text that already
+    // looks like an http(s) URL of printable ASCII reaches the parser.
+    if (!is_http_url_text(s)) return false;
     auto u = boost::urls::parse_absolute_uri(s);
     if (!u) return false;
     std::string scheme = lower(u->scheme());
@@ -183,6 +164,31 @@ void check_strings(const json::value& v, const std::string& path, std::optional<
             check_strings(kv.value(), p, item, depth + 1, lim, rep);
         }
     }
+}
+
+// What merging costs: values built and bytes of text (strings and keys) copied.
+struct merged_size {
+    std::size_t values = 0, bytes = 0;
+    merged_size& operator+=(const merged_size& o) {
+        values += o.values;
+        bytes += o.bytes;
+        return *this;
+    }
+};
+
+merged_size size_of(const json::value& v) {
+    merged_size n{1, 0};
+    if (v.is_string()) {
+        n.bytes += v.get_string().size();
+    } else if (v.is_array()) {
+        for (const auto& e : v.get_array()) n += size_of(e);
+    } else if (v.is_object()) {
+        for (const auto& kv : v.get_object()) {
+            n.bytes += kv.key().size();
+            n += size_of(kv.value());
+        }
+    }
+    return n;
 }
 
 // Shared fields merged under an item's own: the item wins; objects merge key by key.
@@ -482,25 +488,6 @@ std::optional<item_body> layers(item_checker& c) {
     return li;
 }
 
-std::optional<json::value> parse_json(std::string_view text, const limits& lim, reporter& rep) {
-    json::parse_options opt;
-    opt.max_depth = lim.max_depth;
-    json::stream_parser p({}, opt);
-    boost::system::error_code ec;
-    std::size_t n = p.write(text.data(), text.size(), ec);
-    if (!ec) p.finish(ec);
-    if (ec) {
-        std::size_t at = std::min(n, text.size());
-        std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-        std::string msg = ec == json::error::too_deep
-                              ? "nested deeper than " + std::to_string(lim.max_depth) + " levels"
-                              : "not valid JSON: " + ec.message();
-        rep.add(std::nullopt, "file", "line " + std::to_string(line) + ": " + msg);
-        return std::nullopt;
-    }
-    return p.release();
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -542,11 +529,9 @@ parse_result parse(std::string_view file_name, std::string_view bytes, std::stri
         }
 
         std::optional<json::value> doc;
-        if (ext == ".json") {
-            doc = parse_json(text, lim, rep);
-        } else {
-            yaml_limits yl{lim.max_depth, lim.max_values, lim.max_string_bytes};
-            auto r = yaml_to_json(text, yl);
+        {
+            const yaml_limits yl{lim.max_depth, lim.max_values, lim.max_string_bytes};
+            auto r = ext == ".json" ? json_to_value(text, yl) : yaml_to_json(text, yl);
             if (auto* e = std::get_if<yaml_error>(&r))
                 rep.add(std::nullopt, "file", (e->line > 0 ? "line " + std::to_string(e->line) + ": " : std::string()) + e->message);
             else
@@ -622,6 +607,25 @@ parse_result parse(std::string_view file_name, std::string_view bytes, std::stri
         if (!items) {
             one(0, shared, nullptr);
         } else {
+            // Every item gets its own copy of the shared fields: a large shared field times many
+            // items would turn a small file into gigabytes. Refuse before merging anything.
+            const auto shared_size = size_of(json::value(shared));
+            merged_size total;
+            for (const auto& v : *items) {
+                total += shared_size;
+                total += size_of(v);
+            }
+            const std::size_t max_bytes =
+                lim.max_merged_bytes != 0 ? lim.max_merged_bytes : 4 * lim.max_brief_bytes;
+            if (total.values > lim.max_values || total.bytes > max_bytes) {
+                rep.add(std::nullopt, "items",
+                        "with the shared fields copied into each of the " + std::to_string(items->size()) +
+                            " items, the brief comes to " + std::to_string(total.values) + " values and " +
+                            std::to_string(total.bytes) + " bytes of text; at most " +
+                            std::to_string(lim.max_values) + " values and " + std::to_string(max_bytes) +
+                            " bytes: share less or split the file");
+                return finish();
+            }
             for (std::size_t i = 0; i < items->size(); ++i) {
                 const auto& v = (*items)[i];
                 if (!v.is_object()) {

@@ -67,6 +67,9 @@ struct limits {
     std::size_t max_depth = 16;              ///< nesting of objects/arrays
     std::size_t max_values = 100000;         ///< values built in total (bounds YAML alias expansion)
     std::size_t max_problems = 50;           ///< parse() stops reporting after this many
+    /// Bytes of text (strings and keys) of all items once the shared fields are copied into each;
+    /// 0 means 4 × max_brief_bytes. With max_values it bounds what a parsed brief holds in memory.
+    std::size_t max_merged_bytes = 0;
 };
 
 /// The outcome of parse(): a brief when there are no problems.

@@ -228,7 +228,111 @@ public:
 
 }  // namespace
 
+std::optional<yaml_error> yaml_nesting_check(std::string_view text, std::size_t max_depth) {
+    // A conservative estimate of the nesting yaml-cpp would build, from the text alone: flow
+    // collections ('[', '{' outside quoted scalars and comments) plus block levels (the indentation
+    // stack, and every "- " / "? " on a line, whose content sits a level deeper). It is off by a
+    // level here and there (a multi-line plain scalar counts one too many, a sequence at its
+    // parent's indentation one too few), so it allows twice the limit: a valid brief is never
+    // refused here, and the builder checks the exact depth. Flow brackets, the costly case, are
+    // counted exactly.
+    const std::size_t allowed = 2 * max_depth;
+    std::size_t flow = 0;
+    char quote = 0;                          // inside a quoted scalar: its quote character
+    constexpr std::size_t none = std::string_view::npos;
+    std::size_t block_scalar = none;         // inside a | or > scalar: the indentation it sits at
+    std::vector<std::size_t> indents;        // open block levels, by column
+    int line_no = 0;
+    std::size_t pos = 0;
+    const auto too_deep = [&]() {
+        return yaml_error{"nested deeper than " + std::to_string(max_depth) + " levels", line_no};
+    };
+    while (pos <= text.size()) {
+        const std::size_t eol = std::min(text.find('\n', pos), text.size());
+        std::string_view line = text.substr(pos, eol - pos);
+        pos = eol + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        std::size_t i = 0;
+        if (flow == 0) {
+            while (i < line.size() && line[i] == ' ') ++i;
+            if (i == line.size() || line[i] == '#') continue;  // blank or comment
+            if (block_scalar != none) {
+                if (i > block_scalar) continue;               // the scalar's own text
+                block_scalar = none;
+            }
+            while (!indents.empty() && indents.back() >= i) indents.pop_back();
+            indents.push_back(i);
+        }
+        const std::size_t line_indent = indents.empty() ? 0 : indents.back();
+        std::size_t inline_levels = 0;
+        // A quoted scalar (or a block scalar indicator) counts only where a node starts: at the
+        // start of a line, after "- ", "? ", ": ", or in flow after '[', '{', ',', ':'. A quote in
+        // the middle of a plain scalar is text. Quotes are not carried over to the next line: a
+        // multi-line quoted scalar then only counts too many brackets, never too few.
+        bool node_start = true;
+        quote = 0;
+        for (; i < line.size(); ++i) {
+            const char c = line[i];
+            if (quote == '"') {
+                if (c == '\\') ++i;
+                else if (c == '"') quote = 0;
+                continue;
+            }
+            if (quote == '\'') {
+                if (c == '\'' && i + 1 < line.size() && line[i + 1] == '\'') ++i;
+                else if (c == '\'') quote = 0;
+                continue;
+            }
+            const bool space_before = i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t';
+            const bool space_after = i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t';
+            if (c == ' ' || c == '\t') continue;  // keeps node_start as it is
+            if (c == '#' && space_before) break;  // a comment
+            if ((c == '"' || c == '\'') && node_start) {
+                quote = c;
+                node_start = false;
+            } else if ((c == '[' || c == '{') && (node_start || flow > 0)) {
+                // In block context a bracket inside a plain scalar ("a [b") is text.
+                ++flow;
+                node_start = true;
+            } else if ((c == '&' || c == '!') && node_start) {
+                // An anchor or tag: the node itself starts after it.
+                while (i + 1 < line.size() && line[i + 1] != ' ' && line[i + 1] != '\t') ++i;
+            } else if (c == ']' || c == '}') {
+                if (flow > 0) --flow;
+                node_start = false;
+            } else if (flow > 0 && (c == ',' || c == ':')) {
+                node_start = true;
+            } else if ((c == '-' || c == '?') && node_start && space_after) {
+                if (flow == 0) ++inline_levels;  // what follows "- " or "? " sits a level deeper
+                node_start = true;
+            } else if (c == ':' && space_after) {
+                node_start = true;
+            } else if ((c == '|' || c == '>') && node_start && flow == 0 &&
+                       line.find_first_not_of("+-123456789", i + 1) ==
+                           line.find_first_not_of("+-123456789 \t", i + 1)) {
+                // "key: |", "- >-", "|2": the following more-indented lines are its text. (The
+                // check above: after the indicators only spaces follow, up to the end or a comment.)
+                const auto rest = line.find_first_not_of("+-123456789 \t", i + 1);
+                if (rest == std::string_view::npos || line[rest] == '#') {
+                    block_scalar = line_indent;
+                    break;
+                }
+                node_start = false;
+            } else {
+                node_start = false;
+            }
+        }
+        quote = 0;
+        if (indents.size() + inline_levels + flow > allowed) return too_deep();
+    }
+    return std::nullopt;
+}
+
 std::variant<boost::json::value, yaml_error> yaml_to_json(std::string_view text, const yaml_limits& lim) {
+    // yaml-cpp tokenises a whole flow collection before its first event, so the builder's depth
+    // check would come after 250 bytes per '[' were spent: look at the text first.
+    if (auto e = yaml_nesting_check(text, lim.max_depth)) return *e;
     try {
         std::istringstream in{std::string(text)};
         YAML::Parser parser(in);

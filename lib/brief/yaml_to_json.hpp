@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,6 +19,10 @@ struct yaml_limits {
 
 /// What went wrong, in words, with the 1-based line when yaml-cpp knows it (0 otherwise).
 struct yaml_error { std::string message; int line = 0; };
+
+/// Refuses text nested deeper than about 2 × `max_depth` (flow brackets and block levels), from the
+/// text alone, before any YAML parser sees it. yaml_to_json() calls it first.
+std::optional<yaml_error> yaml_nesting_check(std::string_view text, std::size_t max_depth);
 
 /// Converts the first YAML document to JSON (core-schema scalars: null, bool, int, float, string).
 /// Builds from parser events instead of YAML::Load so that depth, alias expansion and total size are

@@ -1,5 +1,8 @@
 #include "config/config.hpp"
 
+#include "core/url_text.hpp"
+#include "core/utf8.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <yaml-cpp/yaml.h>
@@ -135,7 +138,13 @@ public:
     }
 
     std::filesystem::path absolute_path(const field& f) const {
-        std::filesystem::path p = string(f);
+        const std::string text = string(f);
+        // `--check` prints the effective config through yaml-cpp's emitter, which replaces bytes
+        // that are not UTF-8: such a path would print differently from the one in use.
+        if (!utf8::is_valid(text)) fail(f, "must be valid UTF-8 (a path briefd can print as it uses it)");
+        if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+            fail(f, "must not contain control characters");
+        std::filesystem::path p = text;
         if (!p.is_absolute()) fail(f, "must be an absolute path (the daemon's working directory is not yours)");
         return p;
     }
@@ -155,6 +164,9 @@ bool is_loopback(const boost::urls::url_view& u) {
 
 std::string check_base_url(const reader& r, const field& f) {
     std::string s = r.string(f);
+    // Checked before Boost.URL sees it (1.81 asserts on some bytes after "scheme:").
+    if (!is_http_url_text(s))
+        r.fail(f, "must be an https:// URL (or http:// for a loopback host) of printable ASCII");
     auto u = boost::urls::parse_absolute_uri(s);
     if (!u) r.fail(f, "not a valid URL (" + u.error().message() + ")");
     std::string scheme = lower(u->scheme());

@@ -1,5 +1,8 @@
 #include "core/error.hpp"
 
+#include "core/utf8.hpp"
+
+#include <algorithm>
 #include <cerrno>
 
 namespace briefd {
@@ -109,29 +112,35 @@ bool is_retryable(std::error_code ec) noexcept {
 }
 
 std::string diagnostics::clean(std::string_view in, std::size_t max) {
-    std::string out;
-    out.reserve(std::min(in.size(), max));
-    for (std::size_t i = 0; i < in.size() && out.size() < max;) {
-        auto c = static_cast<unsigned char>(in[i]);
-        if (c < 0x80) {
-            out.push_back(c < 0x20 || c == 0x7f ? ' ' : static_cast<char>(c));
-            ++i;
-            continue;
-        }
-        // Validate one UTF-8 sequence; keep it whole or replace the lead byte with '?'.
-        std::size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-        bool ok = len != 0 && i + len <= in.size();
-        for (std::size_t k = 1; ok && k < len; ++k)
-            ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-        if (ok && out.size() + len <= max) {
-            out.append(in.substr(i, len));
-            i += len;
-        } else {
-            out.push_back('?');
-            ++i;
-        }
+    // Repair first (every invalid byte becomes U+FFFD), then blank out control characters, then
+    // cut at a sequence boundary: the result is valid UTF-8 whatever the server sent.
+    std::string out = utf8::repair(in.substr(0, max + 4 < max ? in.size() : max + 4));
+    for (auto& ch : out) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) ch = ' ';
     }
+    out.resize(utf8::truncate(out, max).size());
     return out;
+}
+
+bool is_disk_problem(std::error_code ec) noexcept {
+    if (!ec) return false;
+    if (ec.category() != std::system_category() && ec.category() != std::generic_category())
+        return false;
+    switch (ec.value()) {
+        case ENOSPC:
+        case EDQUOT:
+        case EROFS:
+        case EACCES:
+        case EPERM:
+        case EIO:
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+            return true;
+        default:
+            return false;
+    }
 }
 
 }  // namespace briefd

@@ -72,6 +72,12 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// False for everything that will fail the same way again (4xx, TLS, validation, config).
 bool is_retryable(std::error_code ec) noexcept;
 
+/// True for errors that concern the file system as a whole, not one file: full (ENOSPC, EDQUOT),
+/// read-only (EROFS), not ours to write (EACCES, EPERM), failing (EIO), or out of descriptors or
+/// memory. Such an error pauses intake; any other filing error (ENAMETOOLONG, EINVAL, ENOENT…)
+/// is a problem of the one file and must never stop the others.
+bool is_disk_problem(std::error_code ec) noexcept;
+
 /// Untrusted detail from a server, kept beside an error_code, never inside it.
 struct diagnostics {
     int http_status = 0;        ///< 0 when no response was received
@@ -83,7 +89,8 @@ struct diagnostics {
         return http_status == 0 && provider_code.empty() && message.empty() && request_id.empty();
     }
     /// Keeps at most `max` bytes of printable text: control characters become spaces, invalid
-    /// UTF-8 becomes '?'. Use for every string copied out of a response.
+    /// UTF-8 becomes U+FFFD, and the cut never splits a character, so the result is always valid
+    /// UTF-8 (our JSON files can hold it). Use for every string copied out of a response.
     static std::string clean(std::string_view untrusted, std::size_t max = 1024);
 };
 

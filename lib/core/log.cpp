@@ -1,5 +1,7 @@
 #include "core/log.hpp"
 
+#include "core/utf8.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,7 +43,7 @@ bool needs_quotes(std::string_view v) {
     if (v.empty()) return true;
     for (unsigned char c : v)
         if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) return true;
-    return false;
+    return !utf8::is_valid(v);  // raw bytes (a file name) are shown escaped, inside quotes
 }
 
 void append_value(std::string& out, std::string_view v) {
@@ -50,7 +52,21 @@ void append_value(std::string& out, std::string_view v) {
         return;
     }
     out += '"';
-    for (unsigned char c : v) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        if (c >= 0x80) {
+            // A valid multi-byte character is kept; a byte that starts none is shown as \xNN, so
+            // the line stays valid UTF-8 and still tells which bytes the name had.
+            if (const auto n = utf8::sequence_length(v, i); n != 0) {
+                out.append(v.substr(i, n));
+                i += n - 1;
+            } else {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                out += buf;
+            }
+            continue;
+        }
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;

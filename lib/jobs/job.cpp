@@ -1,5 +1,6 @@
 #include "jobs/job.hpp"
 
+#include "core/utf8.hpp"
 #include "store/atomic_file.hpp"
 
 #include <boost/json.hpp>
@@ -28,6 +29,29 @@ std::uint64_t get_u64(const json::object& o, std::string_view k) {
 bool get_bool(const json::object& o, std::string_view k) {
     if (auto* v = o.if_contains(k); v && v->is_bool()) return v->get_bool();
     return false;
+}
+}  // namespace
+
+namespace {
+// Every string and key made valid UTF-8 (U+FFFD for bad bytes), in place. File names and server
+// text reach our records as raw bytes; Boost.JSON writes them unchecked but refuses them on reading.
+void make_valid(json::value& v) {
+    if (auto* s = v.if_string()) {
+        if (!utf8::is_valid(*s)) *s = utf8::repair(*s);
+    } else if (auto* a = v.if_array()) {
+        for (auto& e : *a) make_valid(e);
+    } else if (auto* o = v.if_object()) {
+        bool bad_key = false;
+        for (auto& kv : *o) {
+            make_valid(kv.value());
+            bad_key = bad_key || !utf8::is_valid(kv.key());
+        }
+        if (bad_key) {
+            json::object fixed;
+            for (auto& kv : *o) fixed[utf8::repair(kv.key())] = std::move(kv.value());
+            *o = std::move(fixed);
+        }
+    }
 }
 }  // namespace
 
@@ -80,9 +104,19 @@ json::value to_json(const job_record& j) {
                         {"claimed_at", j.claimed_at}, {"items", std::move(items)}};
 }
 
+std::string to_text(json::value v) {
+    make_valid(v);
+    return json::serialize(v);
+}
+
 std::optional<job_record> from_json(std::string_view text) {
     std::error_code ec;
-    auto v = json::parse(text, ec);
+    // Records written before every string was repaired may hold raw bytes: read them anyway
+    // (they are repaired when the record is next written) rather than call the job corrupt.
+    json::parse_options opt;
+    opt.allow_invalid_utf8 = true;
+    auto v = json::parse(text, ec, {}, opt);
+    if (!ec) make_valid(v);
     if (ec || !v.is_object()) return std::nullopt;
     const auto& o = v.get_object();
     if (get_u64(o, "version") != 1) return std::nullopt;
@@ -153,7 +187,7 @@ std::filesystem::path state_path(const std::filesystem::path& active_dir, std::s
 }
 
 std::error_code save(const std::filesystem::path& active_dir, const job_record& j) {
-    return store::write_file_atomic(state_path(active_dir, j.job_id), json::serialize(to_json(j)));
+    return store::write_file_atomic(state_path(active_dir, j.job_id), to_text(to_json(j)));
 }
 
 namespace {
@@ -206,7 +240,7 @@ std::string manifest_json(const job_record& j, std::int64_t finished_at) {
                    {"claimed_at", j.claimed_at},
                    {"finished_at", finished_at},
                    {"items", std::move(items)}};
-    return json::serialize(m);
+    return to_text(std::move(m));
 }
 
 std::string error_json(const job_record& j, std::int64_t failed_at) {
@@ -226,7 +260,7 @@ std::string error_json(const job_record& j, std::int64_t failed_at) {
     }
     json::object out{{"file", j.brief_name}, {"job", j.job_id},     {"status", j.overall_status()},
                      {"failed_at", failed_at}, {"items", std::move(failed)}};
-    return json::serialize(out);
+    return to_text(std::move(out));
 }
 
 }  // namespace briefd::jobs

@@ -75,7 +75,13 @@ struct job_record {
     std::string overall_status() const;
 };
 
+/// The record as JSON. Strings are copied as they are: serialise with to_text().
 boost::json::value to_json(const job_record& j);
+/// Serialises `v` with every string and key made valid UTF-8 (invalid bytes → U+FFFD): file names
+/// and server text are raw bytes, and a file that is not UTF-8 is refused by Boost.JSON (and
+/// Python's json) on reading. Use for every JSON file briefd writes.
+std::string to_text(boost::json::value v);
+/// Reads a record; tolerates invalid UTF-8 (repaired) so that no server text can make it unreadable.
 std::optional<job_record> from_json(std::string_view text);
 
 /// active/<job>.state.json

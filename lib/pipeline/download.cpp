@@ -4,6 +4,7 @@
 // only to requests for the provider's own origin, so a CDN or files host never sees it.
 #include "pipeline/detail/engine_impl.hpp"
 
+#include "core/url_text.hpp"
 #include "pipeline/download_decider.hpp"
 #include "ratelimit/backoff.hpp"
 #include "store/atomic_file.hpp"
@@ -113,9 +114,11 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     if (!slot) co_return;
     auto dir = job_dir(*job);
     std::string url_text = job->rec.items[item].outputs[o].url;
-    auto parsed = boost::urls::parse_uri(url_text);
+    // Server-supplied: only text shaped like an http(s) URL reaches Boost.URL (1.81 asserts).
+    const bool plausible = is_http_url_text(url_text);
+    auto parsed = boost::urls::parse_uri(plausible ? std::string_view(url_text) : std::string_view());
     std::string error;
-    if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
+    if (!plausible || !parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) {
         error = "output URL is not http(s)";
     } else if (job->rec.items[item].outputs[o].fetch) {
         error = co_await fetch_output(*slot, job_id, item, o, *parsed);

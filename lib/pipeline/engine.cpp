@@ -2,6 +2,7 @@
 #include "pipeline/detail/engine_impl.hpp"
 
 #include "store/atomic_file.hpp"
+#include "store/read_file.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -295,39 +296,14 @@ bool engine_impl::note_incoming(const spool::entry& e, clock::time_point now) {
     return true;
 }
 
-namespace {
-// Reads at most `limit` + 1 bytes without following symlinks.
-std::optional<std::string> read_brief(const fs::path& p, std::size_t limit, std::string& why) {
-    int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        why = std::error_code(errno, std::system_category()).message();
-        return std::nullopt;
-    }
-    std::string data;
-    char buf[65536];
-    for (;;) {
-        auto n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            why = std::error_code(errno, std::system_category()).message();
-            ::close(fd);
-            return std::nullopt;
-        }
-        if (n == 0) break;
-        data.append(buf, static_cast<std::size_t>(n));
-        if (data.size() > limit) break;
-    }
-    ::close(fd);
-    return data;
-}
-}  // namespace
-
 std::optional<brief::parse_result> engine_impl::parse_active(const std::string& name, std::string& why) const {
-    auto bytes = read_brief(layout.active() / name, cfg.max_brief_bytes, why);
-    if (!bytes) return std::nullopt;
+    auto [rec, bytes] = store::read_regular_file(layout.active() / name, cfg.max_brief_bytes, why);
+    if (store::unreadable_for_good(rec))  // a FIFO swapped in, too large…: refused, never retried
+        return brief::parse_result{std::nullopt, {{name, std::nullopt, "file", why}}};
+    if (rec) return std::nullopt;
     brief::limits lim;
     lim.max_brief_bytes = cfg.max_brief_bytes;
-    return brief::parse(name, *bytes, cfg.default_provider, lim);
+    return brief::parse(name, bytes, cfg.default_provider, lim);
 }
 
 namespace {
@@ -372,9 +348,15 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
             std::tie(it.claim_ec, it.active_name) = spool::claim_deferred(p.layout, it.name);
             if (it.claim_ec) continue;
         }
-        auto bytes = read_brief(p.layout.active() / it.active_name, p.max_brief_bytes, it.read_error);
-        if (!bytes) continue;
-        it.parsed = brief::parse(it.active_name, *bytes, p.default_provider, lim);
+        auto [rec_ec, bytes] = store::read_regular_file(p.layout.active() / it.active_name, p.max_brief_bytes,
+                                                        it.read_error);
+        if (store::unreadable_for_good(rec_ec)) {
+            // A FIFO or device swapped in after the scan, or grown too large: refused, never retried.
+            it.parsed = brief::parse_result{std::nullopt, {{it.active_name, std::nullopt, "file", it.read_error}}};
+            continue;
+        }
+        if (rec_ec) continue;
+        it.parsed = brief::parse(it.active_name, bytes, p.default_provider, lim);
         if (!it.parsed->ok() || !p.providers.count(it.parsed->brief->provider)) continue;
         jobs::job_record rec;
         rec.job_id = it.job_id;
@@ -487,14 +469,14 @@ std::pair<std::error_code, std::string> engine_impl::file_failed(const fs::path&
                                                                  const std::string& error_text) {
     // The error file is written first under the name the brief will most likely get, so a crash
     // in between never leaves a failed brief without its reason.
-    auto predicted = layout.failed() / (name + ".error.json");
+    auto predicted = layout.failed() / spool::error_file_name(name);
     if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}};
     auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
     std::error_code fs_ec;
     if (ec) fs::remove(predicted, fs_ec);
     else if (final_name != name)
-        fs::rename(predicted, layout.failed() / (final_name + ".error.json"), fs_ec);
-    if (!ec) for (const auto& n : {final_name, final_name + ".error.json"}) names.add_spool_name(n);
+        fs::rename(predicted, layout.failed() / spool::error_file_name(final_name), fs_ec);
+    if (!ec) for (const auto& n : {final_name, spool::error_file_name(final_name)}) names.add_spool_name(n);
     return {ec, final_name};
 }
 
@@ -504,7 +486,7 @@ void engine_impl::refuse(const fs::path& from, const std::string& name,
     for (const auto& p : problems) list.push_back(p.to_json());
     json::object err{{"file", name}, {"status", "invalid"}, {"failed_at", unix_now()},
                      {"problems", std::move(list)}};
-    auto [ec, final_name] = file_failed(from, name, json::serialize(err));
+    auto [ec, final_name] = file_failed(from, name, jobs::to_text(std::move(err)));
     if (ec) {
         // Left where it is: a brief in incoming/ is refused again on the next scan, one in
         // active/ at the next start.
@@ -577,9 +559,11 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     }
     if (ec) {
         // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
+        // Only a file-system-wide error pauses intake; one brief's own (ENAMETOOLONG, EINVAL…)
+        // is retried slowly and stops nothing else.
         log.error("job.file_failed", {{"job", job_id}, {"error", ec.message()}});
-        disk_problem = "cannot file finished jobs: " + ec.message();
-        co_await nap(std::chrono::seconds(5));
+        if (is_disk_problem(ec)) disk_problem = "cannot file finished jobs: " + ec.message();
+        co_await nap(std::chrono::seconds(is_disk_problem(ec) ? 5 : 60));
         if (auto* j = find(job_id)) {
             j->filing = false;
             maybe_file(*j);

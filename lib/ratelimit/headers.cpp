@@ -453,8 +453,13 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
             reference = *t;
         }
     }
+    // Seconds from the reference to `t`, in double: both come from the server, and two valid
+    // time_points up to 584 years apart overflow a nanosecond subtraction (UB; a past date then
+    // reads as a wait far in the future). Each side on its own fits; their difference in double
+    // cannot overflow.
     const auto delta_to = [&](system_clock::time_point t) {
-        return std::chrono::duration<double>(t - reference).count();
+        return std::chrono::duration<double>(t.time_since_epoch()).count() -
+               std::chrono::duration<double>(reference.time_since_epoch()).count();
     };
 
     // Separate-field drafts first, then the combined `RateLimit` field, then the legacy fields;

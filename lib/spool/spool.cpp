@@ -1,6 +1,7 @@
 #include "spool/spool.hpp"
 
 #include "store/atomic_file.hpp"
+#include "store/paths.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -57,12 +58,13 @@ std::error_code make_dir(const fs::path& p, int depth = 0) {
     return errno_code();
 }
 
-/// "name.json" + 2 → "name-2.json"; "name" + 2 → "name-2"; ".x" is not an extension.
+/// "name.json" + 2 → "name-2.json"; "name" + 2 → "name-2"; ".x" is not an extension. A name
+/// that would pass NAME_MAX is shortened (store::fit_name), so a 255-byte brief can be suffixed.
 std::string suffixed(std::string_view name, unsigned k) {
     const auto dot = name.rfind('.');
     const std::string tag = "-" + std::to_string(k);
-    if (dot == std::string_view::npos || dot == 0) return std::string(name) + tag;
-    return std::string(name.substr(0, dot)) + tag + std::string(name.substr(dot));
+    if (dot == std::string_view::npos || dot == 0) return store::fit_name(name, tag);
+    return store::fit_name(name.substr(0, dot), tag + std::string(name.substr(dot)));
 }
 
 /// Renames `from` into `dir` under `name`, or name-2, name-3… without ever replacing anything.
@@ -368,6 +370,10 @@ std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::pa
     const std::string name = from.filename().string();
     if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
     return move_unique(from, o == outcome::done ? l.done() : l.failed(), name);
+}
+
+std::string error_file_name(std::string_view brief_name) {
+    return store::fit_name(brief_name, ".error.json", store::atomic_name_max);
 }
 
 std::size_t sweep_retention(const layout& l, std::chrono::hours age, std::error_code& ec,

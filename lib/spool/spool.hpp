@@ -184,6 +184,12 @@ enum class outcome { done, failed };
 std::pair<std::error_code, std::string> file_brief(const layout& l,
                                                    const std::filesystem::path& from, outcome o);
 
+/// The name of failed/<brief>'s error file: "<brief_name>.error.json", or, when that (or the temp
+/// file it is written through) would not fit NAME_MAX, the brief's name cut short with a hash of
+/// the whole name (store::fit_name) before ".error.json". Deterministic: one brief name, one error
+/// file name.
+std::string error_file_name(std::string_view brief_name);
+
 /// Removes entries of done/ and failed/ whose mtime is older than `age` (symlinks themselves, never
 /// their targets); age 0 keeps everything. Returns how many were removed; `ec` is the first error
 /// met.

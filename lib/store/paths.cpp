@@ -1,7 +1,10 @@
 #include "store/paths.hpp"
 
+#include "core/utf8.hpp"
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -62,6 +65,28 @@ std::string sanitize_component(std::string_view untrusted, std::size_t max_len,
     }
     while (!out.empty() && out.back() == '-') out.pop_back();
     if (out.empty()) return std::string(fallback);
+    return out;
+}
+
+std::string fit_name(std::string_view stem, std::string_view tail, std::size_t max) {
+    if (stem.size() + tail.size() <= max) return std::string(stem) + std::string(tail);
+    std::string whole = std::string(stem) + std::string(tail);
+    if (tail.size() > max / 2) {
+        stem = whole;
+        tail = {};
+    }
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across runs and builds
+    for (unsigned char c : whole) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string tag = "~";
+    for (int i = 11; i >= 0; --i) tag.push_back(hex[(h >> (4 * i)) & 0xf]);
+    const std::size_t room = max > tag.size() + tail.size() ? max - tag.size() - tail.size() : 0;
+    std::string out(utf8::truncate(stem, room));
+    out += tag;
+    out += tail;
     return out;
 }
 

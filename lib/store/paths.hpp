@@ -17,6 +17,19 @@ namespace briefd::store {
 std::string sanitize_component(std::string_view untrusted, std::size_t max_len = 48,
                                std::string_view fallback = "output");
 
+/// Longest name of one directory entry (NAME_MAX on Linux file systems).
+inline constexpr std::size_t name_max = 255;
+/// Longest name of a file written with write_file_atomic(): its temp file
+/// ".<name>.<pid>-<n>-<t>.tmp" is up to 45 bytes longer and must fit NAME_MAX too.
+inline constexpr std::size_t atomic_name_max = name_max - 48;
+
+/// `stem` + `tail` when that fits in `max` bytes; otherwise `stem` cut at a character boundary,
+/// then "~" and 12 hex digits of a hash of the whole of `stem` + `tail`, then `tail`. Deterministic
+/// (the same name always gives the same result), readable (the name's beginning is kept), and two
+/// long names that share their beginning stay distinct. A `tail` longer than half of `max` is
+/// treated as part of the stem. `max` must be at least 32.
+std::string fit_name(std::string_view stem, std::string_view tail, std::size_t max = name_max);
+
 /// "<item>-<output>-<slug>.<ext>", e.g. output_file_name(0, 0, "AI Designer", "png") ==
 /// "0-0-ai-designer.png". The label goes through sanitize_component (fallback "output"); the
 /// extension keeps only lower-cased ASCII alphanumerics, at most 8, and becomes "bin" if nothing is

@@ -285,6 +285,32 @@ TEST_CASE("config: base_url must be http(s), http only for loopback") {
     CHECK(bad(with("https:///path")).key == "providers.lamina.base_url");
 }
 
+TEST_CASE("config: base_url is checked before Boost.URL parses it (fuzz finding)") {
+    auto with = [](std::string_view url) {
+        return "spool: /s\noutputs: /o\nproviders:\n  lamina:\n    base_url: \"" + std::string(url) +
+               "\"\n    api_key_env: K\n";
+    };
+    // Boost.URL 1.81 asserts on some bytes after "scheme:"; such text never reaches it now.
+    for (std::string_view u : {"x:\\xff", "a:\\x7f", "https:\\x01//h", "https://h\\x80st/", "https://h st/",
+                               "ht\\xc3\\xa9tps://h/"}) {
+        auto e = bad(with(u));
+        CHECK(e.key == "providers.lamina.base_url");
+        CHECK(e.problem.find("https://") != std::string::npos);
+    }
+    CHECK(ok(with("HTTPS://app.uselamina.ai")).providers.size() == 1);
+}
+
+TEST_CASE("config: paths that are not UTF-8 are refused, so --check prints what runs (fuzz finding)") {
+    // yaml-cpp's emitter replaces invalid bytes: the printed config would name another directory.
+    auto e = bad("spool: /var/spool/bad\xffname\noutputs: /o\n");
+    CHECK(e.key == "spool");
+    CHECK(e.problem.find("UTF-8") != std::string::npos);
+    CHECK(bad("spool: /s\noutputs: \"/o/\\x01\"\n").problem.find("control") != std::string::npos);
+    std::string accented = minimal;
+    accented.replace(accented.find("/var/spool/briefd"), 17, "/var/spool/caf\xc3\xa9");
+    CHECK(ok(accented).spool == "/var/spool/caf\xc3\xa9");
+}
+
 TEST_CASE("config: YAML syntax errors and duplicate keys carry a line") {
     auto e = bad("spool: /s\noutputs: [/o\n");
     CHECK(e.line >= 2);

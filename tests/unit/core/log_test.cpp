@@ -11,6 +11,14 @@ TEST_CASE("log lines are an event name followed by key=value fields") {
     CHECK(briefd::logger::format("x", {{"empty", ""}}) == "x empty=\"\"");
 }
 
+TEST_CASE("log values with raw bytes stay valid UTF-8: bytes are escaped, characters kept") {
+    CHECK(briefd::logger::format("brief.claimed", {{"file", "bad\xffname.json"}}) ==
+          "brief.claimed file=\"bad\\xffname.json\"");
+    CHECK(briefd::logger::format("x", {{"v", "caf\xc3\xa9"}}) == "x v=caf\xc3\xa9");
+    CHECK(briefd::logger::format("x", {{"v", "\xed\xa0\x80 \xc3\xa9"}}) ==
+          "x v=\"\\xed\\xa0\\x80 \xc3\xa9\"");
+}
+
 TEST_CASE("logger filters by level and writes to an injected sink") {
     std::vector<std::pair<briefd::log_level, std::string>> lines;
     briefd::logger log([&](briefd::log_level l, std::string_view s) { lines.emplace_back(l, s); },

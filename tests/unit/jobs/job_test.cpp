@@ -1,5 +1,7 @@
 #include "jobs/job.hpp"
 
+#include "core/utf8.hpp"
+
 #include <boost/json.hpp>
 
 #include <fstream>
@@ -103,4 +105,29 @@ TEST_CASE("save writes the record atomically under active/<job>.state.json") {
     REQUIRE(back);
     CHECK(back->items.size() == 2);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("raw bytes from file names and servers never make our JSON files invalid UTF-8") {
+    auto j = sample();
+    j.brief_name = "bad\xffname.json";              // a producer's file name
+    j.items[1].error = "rejected: \xed\xa0\x80 \xf5"; // a server's body, not cleaned upstream
+    j.items[0].outputs[0].label = "L\xc0\xaf";
+    const boost::json::parse_options strict;        // what Python's json.load also insists on
+    for (const auto& text : {manifest_json(j, 1700000100), error_json(j, 1700000100), to_text(to_json(j))}) {
+        std::error_code ec;
+        auto v = json::parse(text, ec, {}, strict);
+        CHECK_MESSAGE(!ec, text);
+    }
+    auto m = json::parse(manifest_json(j, 1700000100));
+    CHECK(m.at("source").as_string() == "bad\xef\xbf\xbdname.json");
+
+    // The state written by save() reads back, and so does one written by an older version that
+    // held the raw bytes: never "corrupt" because of a server's text.
+    auto back = from_json(to_text(to_json(j)));
+    REQUIRE(back);
+    CHECK(back->brief_name == "bad\xef\xbf\xbdname.json");
+    auto raw = from_json(json::serialize(to_json(j)));  // raw bytes, as main wrote them
+    REQUIRE(raw);
+    CHECK(raw->items[1].error.find("rejected:") == 0);
+    CHECK(briefd::utf8::is_valid(raw->items[1].error));
 }

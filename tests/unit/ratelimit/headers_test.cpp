@@ -245,6 +245,21 @@ TEST_CASE("Retry-After as an HTTP-date, in every form, against Date when present
               .retry_after == 0s);
 }
 
+TEST_CASE("Retry-After and Date centuries apart do not overflow (fuzz finding)") {
+    // 1678 against a 2023 `now`: 345 years apart, beyond the ±292 years of a nanosecond difference.
+    // The old subtraction was signed overflow (UB) and read this past date as a 24 h wait.
+    CHECK(read_rate_headers(make({{"Retry-After", "Sun, 01 Jan 1678 00:00:00 GMT"}}), now)
+              .retry_after == 0s);
+    CHECK(read_rate_headers(make({{"Date", "Sat, 31 Dec 2261 23:59:59 GMT"},
+                                  {"Retry-After", "Sun, 01 Jan 1678 00:00:00 GMT"}}),
+                            now)
+              .retry_after == 0s);
+    CHECK(read_rate_headers(make({{"Date", "Sun, 01 Jan 1678 00:00:00 GMT"},
+                                  {"Retry-After", "Sat, 31 Dec 2261 23:59:59 GMT"}}),
+                            now)
+              .retry_after == 24h);
+}
+
 TEST_CASE("Lamina's JSON 429 body supplies retryAfter when the header is absent") {
     const std::string_view body =
         R"({"error":"Too many requests","code":"RATE_LIMITED","retryable":true,"retryAfter":30,"requestId":"x"})";

@@ -1,4 +1,5 @@
 #include "store/paths.hpp"
+#include "core/utf8.hpp"
 
 using briefd::store::is_within;
 using briefd::store::output_file_name;
@@ -139,4 +140,25 @@ TEST_CASE("pick_extension: Content-Type, then URL path, then output type, then b
     CHECK(pick_extension("", "", "text") == "txt");
     CHECK(pick_extension("", "", "hologram") == "bin");
     CHECK(pick_extension("", "", "") == "bin");
+}
+
+TEST_CASE("fit_name keeps short names and shortens long ones readably and uniquely") {
+    using briefd::store::fit_name;
+    CHECK(fit_name("name", "-2.json") == "name-2.json");
+    const std::string a(300, 'a');
+    const auto f = fit_name(a, "-2.json");
+    CHECK(f.size() <= 255);
+    CHECK(f.ends_with("-2.json"));
+    CHECK(f.starts_with(std::string(200, 'a')));
+    CHECK(fit_name(a, "-2.json") == f);
+    CHECK(fit_name(a + "b", "-2.json") != f);  // same beginning, different name
+    CHECK(fit_name(a, "-2.json", 100).size() <= 100);
+    // A cut never splits a UTF-8 character.
+    std::string e;
+    for (int i = 0; i < 100; ++i) e += "\xe2\x82\xac";
+    const auto g = fit_name(e, ".json", 64);
+    CHECK(g.size() <= 64);
+    CHECK(briefd::utf8::is_valid(g));
+    // A huge tail is folded into the stem instead of leaving no room.
+    CHECK(fit_name("x", std::string(300, 't')).size() <= 255);
 }
