@@ -2,6 +2,7 @@
 
 #include "providers/hrizn/hrizn.hpp"
 #include "providers/lamina/provider.hpp"
+#include "providers/layers/layers.hpp"
 #include "store/atomic_file.hpp"
 
 namespace briefd::providers {
@@ -84,8 +85,10 @@ boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c) {
 const provider* find(std::string_view name) {
     static const lamina::provider lamina_api;
     static const hrizn::provider hrizn_api;
+    static const layers::provider layers_api;
     if (name == lamina_api.name()) return &lamina_api;
     if (name == hrizn_api.name()) return &hrizn_api;
+    if (name == layers_api.name()) return &layers_api;
     return nullptr;
 }
 
