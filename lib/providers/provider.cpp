@@ -5,6 +5,8 @@
 #include "providers/layers/layers.hpp"
 #include "store/atomic_file.hpp"
 
+#include <boost/json/parse.hpp>
+
 namespace briefd::providers {
 
 std::string_view to_string(run_phase p) noexcept {
@@ -80,6 +82,21 @@ boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c) {
     }
     u.remove_fragment();
     return u;
+}
+
+std::optional<boost::json::value> parse_json(std::string_view body) {
+    boost::json::parse_options opt;
+    opt.max_depth = 64;
+    std::error_code ec;
+    auto v = boost::json::parse(body, ec, {}, opt);
+    if (ec) return std::nullopt;
+    return v;
+}
+
+std::string string_field(const boost::json::object& o, std::string_view key, std::size_t max) {
+    if (const auto* v = o.if_contains(key); v && v->is_string())
+        return diagnostics::clean(v->get_string(), max);
+    return {};
 }
 
 const provider* find(std::string_view name) {

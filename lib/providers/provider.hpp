@@ -16,6 +16,7 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -263,6 +264,14 @@ class provider {
 /// base_url + the call's segments (each appended as one percent-encoded segment, so nothing in a
 /// segment can add a segment, climb with "..", or start a query) + its query; no fragment.
 boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c);
+
+/// A response body as JSON (nesting bounded), or nullopt when it is not JSON. For providers'
+/// parsers: a server's body is never trusted to be what its docs say.
+std::optional<boost::json::value> parse_json(std::string_view body);
+/// The string at `key`, cleaned and bounded (diagnostics::clean); empty when absent or not a
+/// string.
+std::string string_field(const boost::json::object& o, std::string_view key,
+                         std::size_t max = 4096);
 
 /// The provider called `name`, or nullptr when briefd has none by that name.
 const provider* find(std::string_view name);

@@ -20,15 +20,6 @@ namespace {
 // change every derived id, and a replayed submission would no longer match its first attempt).
 constexpr std::string_view container_namespace = "3f6c2a8e-41d7-4b9a-a5e2-7c1d09b4e6f3";
 
-std::optional<json::value> parse_json(std::string_view body) {
-    json::parse_options opt;
-    opt.max_depth = 64;
-    std::error_code ec;
-    auto v = json::parse(body, ec, {}, opt);
-    if (ec) return std::nullopt;
-    return v;
-}
-
 // The object a success body describes: the body itself, or its `data` object when it is wrapped
 // (Layers documents bare bodies; a wrapper is tolerated).
 const json::object* payload(const json::value& v, std::string_view key_field) {
@@ -40,9 +31,7 @@ const json::object* payload(const json::value& v, std::string_view key_field) {
 }
 
 std::string str(const json::object& o, std::string_view key, std::size_t max = 4096) {
-    if (const auto* v = o.if_contains(key); v && v->is_string())
-        return diagnostics::clean(v->get_string(), max);
-    return {};
+    return string_field(o, key, max);
 }
 
 // An `error` / `lastError`: a string, or {code, message} (the failed job's shape is not
