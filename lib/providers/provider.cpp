@@ -2,7 +2,10 @@
 
 #include "providers/hrizn/hrizn.hpp"
 #include "providers/lamina/provider.hpp"
+#include "providers/layers/layers.hpp"
 #include "store/atomic_file.hpp"
+
+#include <boost/json/parse.hpp>
 
 namespace briefd::providers {
 
@@ -81,11 +84,28 @@ boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c) {
     return u;
 }
 
+std::optional<boost::json::value> parse_json(std::string_view body) {
+    boost::json::parse_options opt;
+    opt.max_depth = 64;
+    std::error_code ec;
+    auto v = boost::json::parse(body, ec, {}, opt);
+    if (ec) return std::nullopt;
+    return v;
+}
+
+std::string string_field(const boost::json::object& o, std::string_view key, std::size_t max) {
+    if (const auto* v = o.if_contains(key); v && v->is_string())
+        return diagnostics::clean(v->get_string(), max);
+    return {};
+}
+
 const provider* find(std::string_view name) {
     static const lamina::provider lamina_api;
     static const hrizn::provider hrizn_api;
+    static const layers::provider layers_api;
     if (name == lamina_api.name()) return &lamina_api;
     if (name == hrizn_api.name()) return &hrizn_api;
+    if (name == layers_api.name()) return &layers_api;
     return nullptr;
 }
 

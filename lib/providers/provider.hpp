@@ -13,14 +13,17 @@
 #include "brief/brief.hpp"
 #include "core/error.hpp"
 
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,6 +92,9 @@ struct run_view {
     std::string error;  ///< why it failed (cleaned provider text)
     std::string etag;
     std::string created_at;  ///< as the provider wrote it (list tracking orders by it)
+    /// Ids of the resources that hold the outputs when the run's own view does not list them
+    /// (Layers: the job's containers), as this response shows them; see provider::expand().
+    std::vector<std::string> children;
 };
 
 /// One item of a submit request, as the response tells it.
@@ -96,6 +102,9 @@ struct submit_result {
     bool accepted = false;
     std::string run_id;
     std::string error;  ///< why the provider refused this item (cleaned)
+    /// Ids the submit response names beside the run id that expand() will need later (Layers:
+    /// one container per variant); the engine keeps them with the item, durably.
+    std::vector<std::string> children;
 };
 
 /// One page of a list of runs (newest first).
@@ -128,6 +137,15 @@ class provider {
     virtual std::string idempotency_header() const { return {}; }
     /// The request that creates runs for `items` (all with the same group key, at most max).
     virtual api_call submit(const std::vector<const brief::item*>& items) const = 0;
+    /// submit(items) when the engine has already derived the request's idempotency key (the
+    /// same members always give the same key), so a provider can also derive ids it puts in
+    /// the body from it (Layers: the container `id`, a UUID made from the key). By default the
+    /// key is not needed and this is submit(items).
+    virtual api_call submit_with_key(const std::vector<const brief::item*>& items,
+                                     std::string_view idempotency_key) const {
+        (void)idempotency_key;
+        return submit(items);
+    }
     /// A 2xx response to submit(items) → one result per item sent, in order; nullopt when the
     /// body is not the documented shape (then what was created is unknown).
     virtual std::optional<std::vector<submit_result>> parse_submit(
@@ -152,6 +170,30 @@ class provider {
     /// GET of one run's status.
     virtual api_call status(std::string_view run_id) const = 0;
     virtual std::optional<run_view> parse_status(std::string_view body) const = 0;
+    /// status(run_id) made conditional on the last view's `etag` (If-None-Match) when the
+    /// provider supports it; the engine must then take a 304 as "unchanged" (keep the last view,
+    /// schedule the next poll), not as an error. By default the plain status(run_id).
+    virtual api_call status_since(std::string_view run_id, std::string_view etag) const {
+        (void)etag;
+        return status(run_id);
+    }
+    /// A 2xx status response with its headers (the ETag lives in a header at Layers): by default
+    /// parse_status(body).
+    virtual std::optional<run_view> parse_status_response(unsigned http_status,
+                                                          const boost::beast::http::fields& headers,
+                                                          std::string_view body) const {
+        (void)http_status;
+        (void)headers;
+        return parse_status(body);
+    }
+    /// The wait before poll number `polls_done` (0 for the first poll after submission) when
+    /// the provider documents a polling schedule; nullopt: the configured poll_interval.
+    virtual std::optional<std::chrono::milliseconds> poll_delay(unsigned polls_done,
+                                                                std::mt19937_64& rng) const {
+        (void)polls_done;
+        (void)rng;
+        return std::nullopt;
+    }
     /// The event stream of one run (channel_sse) and how one event's data reads.
     virtual api_call stream(std::string_view run_id) const;
     /// For events that carry the run (progress, complete, error): its view; nullopt otherwise.
@@ -171,6 +213,27 @@ class provider {
                                                   std::string& why) const;
 
     // ---- outputs -----------------------------------------------------------------------------
+    /// The requests (GETs, safe to repeat) whose responses give a completed run's outputs when
+    /// the run's view alone does not (Layers: one GET /v1/content/{containerId} per container,
+    /// from the ids the submit response gave — `children`, kept by the engine — and those the
+    /// final view shows). Empty (the default): the outputs come from outputs(item, run) alone.
+    virtual std::vector<api_call> expand(const brief::item&, const run_view& run,
+                                         const std::vector<std::string>& children) const {
+        (void)run;
+        (void)children;
+        return {};
+    }
+    /// The 2xx response to expand()'s call number `part` → that part's outputs, in order; nullopt
+    /// with `why` when the part is not ready yet or not the documented shape (ask again later,
+    /// a bounded number of times, then fail the item with `why`).
+    virtual std::optional<std::vector<output_view>> parse_expansion(std::size_t part,
+                                                                    std::string_view body,
+                                                                    std::string& why) const {
+        (void)part;
+        (void)body;
+        why = "the provider has no expansion of a run's outputs";
+        return std::nullopt;
+    }
     /// The outputs of a completed run (by default the ones in its view).
     virtual std::vector<output_view> outputs(const brief::item&, const run_view& run) const {
         return run.outputs;
@@ -188,11 +251,27 @@ class provider {
     /// and keeps the server's words in `diag`.
     virtual std::error_code classify_error(unsigned status, std::string_view body,
                                            diagnostics& diag) const = 0;
+
+    // ---- rate-limit buckets (optional) -------------------------------------------------------
+    /// The rate-limit bucket a request draws from when the provider keeps several per key
+    /// (Layers: read-light, write-light, long-running); empty (the default): the one bucket.
+    virtual std::string_view bucket_class(const api_call&) const { return {}; }
+    /// The response header that names the bucket a response's X-RateLimit-* headers describe;
+    /// empty when the provider has one bucket.
+    virtual std::string_view bucket_class_header() const { return {}; }
 };
 
 /// base_url + the call's segments (each appended as one percent-encoded segment, so nothing in a
 /// segment can add a segment, climb with "..", or start a query) + its query; no fragment.
 boost::urls::url url_for(const boost::urls::url_view& base, const api_call& c);
+
+/// A response body as JSON (nesting bounded), or nullopt when it is not JSON. For providers'
+/// parsers: a server's body is never trusted to be what its docs say.
+std::optional<boost::json::value> parse_json(std::string_view body);
+/// The string at `key`, cleaned and bounded (diagnostics::clean); empty when absent or not a
+/// string.
+std::string string_field(const boost::json::object& o, std::string_view key,
+                         std::size_t max = 4096);
 
 /// The provider called `name`, or nullptr when briefd has none by that name.
 const provider* find(std::string_view name);

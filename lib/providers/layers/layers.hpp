@@ -1,0 +1,110 @@
+// Layers as a provider (PROVIDERS.md §3, seed 003, DESIGN §12): one brief item is one content
+// job, `POST /v1/projects/{projectId}/content` (≤ 5 variants), sent with `Idempotency-Key` and a
+// container `id` derived from that key, so a retried or uncertain submission never generates
+// twice. The 202 names the job and one container per variant. The job is polled with
+// `GET /v1/jobs/{jobId}` and `If-None-Match` on the documented schedule (2 s ×1.3, capped at 10 s,
+// plus ≤ 500 ms jitter) until it leaves `running`; a completed job's outputs are then read from
+// every container (`GET /v1/content/{containerId}`, expand()), each asset with its size and
+// SHA-256 to verify the download against, and caption, hook and approval status for the
+// manifest. Success bodies are bare (a `{data: …}` wrapper is tolerated); errors come in the
+// envelope `{"error":{"code","message","requestId","details"}}`.
+#pragma once
+
+#include "providers/provider.hpp"
+
+#include <chrono>
+#include <random>
+
+namespace briefd::providers::layers {
+
+/// running → running (whatever the stage), queued → queued, completed, failed,
+/// canceled/cancelled → cancelled; anything else unknown.
+run_phase phase_of(std::string_view status);
+
+/// The documented job polling loop: min(2 s × 1.3^n, 10 s) + uniform jitter in [0, 500] ms,
+/// where n is the number of polls already made (0 for the first).
+std::chrono::milliseconds poll_delay(unsigned n, std::mt19937_64& rng);
+
+/// The rate-limit bucket class of a request: "read-light" for every GET, "long-running" for the
+/// job-starting generate POST, "write-light" for everything else.
+std::string_view bucket_class(const api_call& call);
+/// The response header naming the class whose X-RateLimit-* headers a response carries.
+inline constexpr std::string_view bucket_class_header = "X-RateLimit-Endpoint-Class";
+
+/// `job_` followed by 1–100 ASCII letters, digits or '_'.
+bool valid_job_id(std::string_view id);
+/// `cnt_` followed by 1–100 ASCII letters, digits, '_' or '-', or a canonical UUID.
+bool valid_container_id(std::string_view id);
+
+/// A name-based UUID (RFC 4122 version 5: SHA-1 of the namespace's 16 bytes and the name),
+/// lowercase; empty when `namespace_uuid` is not a canonical UUID.
+std::string name_uuid(std::string_view namespace_uuid, std::string_view name);
+/// The container `id` sent with a generate request: a name-based UUID (RFC 4122 version 5,
+/// SHA-1) of the idempotency key, so the same job and item always name the same container.
+std::string container_uuid(std::string_view idempotency_key);
+
+/// One container as `GET /v1/content/{containerId}` describes it.
+struct container {
+    std::string id;
+    std::string status;  ///< queued, processing/generating, completed, failed, canceled
+    std::string error;   ///< lastError, when the container failed
+    /// One per asset, in order: label "<kind>-<asset index>", the asset's url, mime type, size
+    /// and checksum (lowercase hex), and meta {containerId, assetId, variant, caption, hook,
+    /// approvalStatus}. `variant` is the container's position in the job.
+    std::vector<output_view> outputs;
+};
+/// Reads a container (bare or wrapped in `data`); nullopt when the body is not one.
+std::optional<container> parse_container(std::string_view body, std::size_t variant = 0);
+
+class provider final : public providers::provider {
+  public:
+    std::string_view name() const override { return "layers"; }
+    std::string credential_header() const override { return "Authorization"; }
+    std::string credential_value(std::string_view key) const override {
+        return "Bearer " + std::string(key);
+    }
+    api_call probe() const override;
+
+    std::size_t max_items_per_request() const override { return 1; }
+    std::optional<std::string> group_key(const brief::item&) const override { return std::nullopt; }
+    std::string idempotency_header() const override { return "Idempotency-Key"; }
+    /// Without a key: the body carries the brief's own `id` if any, else none.
+    api_call submit(const std::vector<const brief::item*>& items) const override;
+    /// The body carries the brief's own `id` if any, else container_uuid(key).
+    api_call submit_with_key(const std::vector<const brief::item*>& items,
+                             std::string_view idempotency_key) const override;
+    std::optional<std::vector<submit_result>> parse_submit(
+        const std::vector<const brief::item*>& items, std::string_view body) const override;
+
+    unsigned channels(const brief::item&) const override { return channel_poll; }
+    /// Job ids and container ids (both reach request paths).
+    bool valid_run_id(std::string_view id) const override;
+    api_call status(std::string_view run_id) const override;
+    std::optional<run_view> parse_status(std::string_view body) const override;
+    api_call status_since(std::string_view run_id, std::string_view etag) const override;
+    std::optional<run_view> parse_status_response(unsigned http_status,
+                                                  const boost::beast::http::fields& headers,
+                                                  std::string_view body) const override;
+    std::optional<std::chrono::milliseconds> poll_delay(unsigned polls_done,
+                                                        std::mt19937_64& rng) const override {
+        return layers::poll_delay(polls_done, rng);
+    }
+
+    std::vector<api_call> expand(const brief::item& it, const run_view& run,
+                                 const std::vector<std::string>& children) const override;
+    std::optional<std::vector<output_view>> parse_expansion(std::size_t part, std::string_view body,
+                                                            std::string& why) const override;
+    /// The expanded outputs; when there are none, one failed output saying so (a completed job
+    /// never passes for one without files).
+    std::vector<output_view> outputs(const brief::item& it, const run_view& run) const override;
+
+    std::error_code classify_error(unsigned status, std::string_view body,
+                                   diagnostics& diag) const override;
+
+    std::string_view bucket_class(const api_call& call) const override {
+        return layers::bucket_class(call);
+    }
+    std::string_view bucket_class_header() const override { return layers::bucket_class_header; }
+};
+
+}  // namespace briefd::providers::layers
