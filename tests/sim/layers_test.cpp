@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "helpers.hpp"
+#include "layers/limits.hpp"
 
 #include <openssl/evp.h>
 #include <boost/json.hpp>
@@ -623,4 +624,39 @@ TEST_CASE("layers: bad Layers options exit 2; --help lists them") {
     CHECK(help.wait(5s)->success());
     CHECK(text.find("--layers-corrupt") != std::string::npos);
     CHECK(text.find("lp_test_k1briefsim_5ec7e75ec7e75ec7e75ec7e7") != std::string::npos);
+}
+
+TEST_CASE("layers limits: classes are independent sliding windows; writes share the daily cap") {
+    using briefd::sim::layers::bucket_class;
+    using briefd::sim::layers::class_limits;
+    using briefd::sim::layers::limit_verdict;
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    class_limits l({3, 2, 1}, 60s, 3, 1000s, t0);
+    for (int i = 0; i < 3; ++i)
+        CHECK(l.hit("k", bucket_class::read_light, t0).verdict == limit_verdict::allowed);
+    auto r = l.hit("k", bucket_class::read_light, t0 + 10s);
+    CHECK(r.verdict == limit_verdict::over_class);
+    CHECK(r.limit == 3);
+    CHECK(r.reset == 50s);  // the oldest accepted request leaves the window at t0 + 60 s
+    // Another key, and the other classes, are untouched.
+    CHECK(l.hit("other", bucket_class::read_light, t0).verdict == limit_verdict::allowed);
+    auto w = l.hit("k", bucket_class::write_light, t0);
+    CHECK(w.verdict == limit_verdict::allowed);
+    CHECK(w.limit == 2);
+    CHECK(w.remaining == 1);
+    CHECK(l.hit("k", bucket_class::long_running, t0).verdict == limit_verdict::allowed);
+    // The long-running window is full: refused, and the day is not charged for it.
+    CHECK(l.hit("k", bucket_class::long_running, t0 + 1s).verdict == limit_verdict::over_class);
+    auto last = l.hit("k", bucket_class::write_light, t0 + 2s);
+    CHECK(last.verdict == limit_verdict::allowed);
+    CHECK(last.remaining == 0);  // the day's third write
+    auto day = l.hit("k", bucket_class::long_running, t0 + 61s);
+    CHECK(day.verdict == limit_verdict::over_day);
+    CHECK(day.reset == 939s);
+    // Reads go on; the next day the writes do too.
+    CHECK(l.hit("k", bucket_class::read_light, t0 + 61s).verdict == limit_verdict::allowed);
+    CHECK(l.hit("k", bucket_class::long_running, t0 + 1000s).verdict == limit_verdict::allowed);
+    // Slots come back one at a time as old requests leave the window.
+    CHECK(l.hit("k", bucket_class::read_light, t0 + 1001s).remaining == 2);
 }
