@@ -25,6 +25,8 @@ asio::awaitable<handler_result> control_surface::handle(request_context& ctx) {
 
     if ((path == "/_sim/hrizn" || path.starts_with("/_sim/hrizn/")) && hrizn_)
         co_return co_await hrizn_->handle(ctx);
+    if ((path == "/_sim/layers" || path.starts_with("/_sim/layers/")) && layers_)
+        co_return co_await layers_->handle(ctx);
     if (path == "/_sim/stats" && get) {
         json::object o = st_.counters.to_json();
         if (extra_stats_) extra_stats_(o);
@@ -86,6 +88,17 @@ asio::awaitable<handler_result> hrizn_key_watch::handle(request_context& ctx) {
         if (auto it = ctx.req.find(field);
             it != ctx.req.end() && it->value().find("hzk_") != std::string_view::npos) {
             ++(st_.counters.hrizn.*counter_);
+            break;
+        }
+    co_return co_await inner_.handle(ctx);
+}
+
+asio::awaitable<handler_result> layers_key_watch::handle(request_context& ctx) {
+    for (auto field : {"X-API-Key", "Authorization"})
+        if (auto it = ctx.req.find(field);
+            it != ctx.req.end() && (it->value().find("lp_test_") != std::string_view::npos ||
+                                    it->value().find("lp_live_") != std::string_view::npos)) {
+            ++(st_.counters.layers.*counter_);
             break;
         }
     co_return co_await inner_.handle(ctx);

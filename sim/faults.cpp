@@ -50,7 +50,7 @@ bool parse_families(std::string_view s, unsigned& out) {
 }
 
 bool parse_providers(std::string_view s, unsigned& out) {
-    return parse_bits(s, {{"lamina", provider_lamina}, {"hrizn", provider_hrizn}, {"all", provider_all}}, out);
+    return parse_bits(s, {{"lamina", provider_lamina}, {"hrizn", provider_hrizn}, {"layers", provider_layers}, {"all", provider_all}}, out);
 }
 
 std::string families_string(unsigned bits) {
@@ -90,7 +90,7 @@ const std::vector<fault_switch>& fault_switches() {
         {"no-video", "", "the workspace has no video-capable app: video batch items fail, video apps are hidden"},
         {"fail-rate", "RATE", "share of new runs that end failed (errorMessage set, unfinished outputs error)"},
         {"hostile-labels", "", "content runs get output labels like \"../../evil\", \"/tmp/briefsim-hostile\" and \"a/b\\0c\" (path escapes for clients)"},
-        {"faults-on", "LIST", "providers that fail-5xx, storm-429, slow-headers and malformed-json hit: lamina, hrizn, all (default); comma list"},
+        {"faults-on", "LIST", "providers that fail-5xx, storm-429, slow-headers and malformed-json hit: lamina, hrizn, layers, all (default); comma list"},
     };
     return s;
 }
@@ -192,7 +192,14 @@ boost::json::object to_json(const fault_settings& f) {
     o["no-video"] = f.no_video;
     o["fail-rate"] = f.fail_rate;
     o["hostile-labels"] = f.hostile_labels;
-    o["faults-on"] = f.faults_on == provider_all ? "all" : f.faults_on == provider_lamina ? "lamina" : "hrizn";
+    if (f.faults_on == provider_all) {
+        o["faults-on"] = "all";
+    } else {
+        std::string on;
+        for (auto [bit, n] : {std::pair{provider_lamina, "lamina"}, {provider_hrizn, "hrizn"}, {provider_layers, "layers"}})
+            if (f.faults_on & bit) on += (on.empty() ? "" : ","), on += n;
+        o["faults-on"] = on;
+    }
     return o;
 }
 

@@ -29,7 +29,8 @@ enum endpoint_family : unsigned {
 enum provider_bit : unsigned {
     provider_lamina = 1,
     provider_hrizn = 2,
-    provider_all = 3,
+    provider_layers = 4,
+    provider_all = 7,
 };
 
 enum class sse_refusal { none, not_found, no_content, wrong_type };

@@ -55,13 +55,63 @@ bool parse_hrizn_key(std::string_view text, hrizn_key_spec& out, std::string& er
     return true;
 }
 
+bool is_layers_key(std::string_view key) noexcept {
+    return key.size() > 8 && (key.starts_with("lp_test_") || key.starts_with("lp_live_"));
+}
+
+bool parse_layers_key(std::string_view text, layers_key_spec& out, std::string& error) {
+    const auto eq = text.find('=');
+    out = layers_key_spec{};
+    out.key = std::string(text.substr(0, eq));
+    if (!is_layers_key(out.key)) {
+        error = "a Layers key starts lp_test_ or lp_live_";
+        return false;
+    }
+    if (eq == std::string_view::npos) return true;
+    out.content_read = out.content_write = out.jobs_read = false;
+    std::string_view scopes = text.substr(eq + 1);
+    while (!scopes.empty()) {
+        const auto comma = scopes.find(',');
+        const auto scope = scopes.substr(0, comma);
+        if (scope == "content:read")
+            out.content_read = true;
+        else if (scope == "content:write")
+            out.content_write = true;
+        else if (scope == "jobs:read")
+            out.jobs_read = true;
+        else if (scope == "*")
+            out.content_read = out.content_write = out.jobs_read = true;
+        else if (!scope.empty()) {
+            error = "unknown Layers scope '" + std::string(scope) +
+                    "' (content:read, content:write, jobs:read, *)";
+            return false;
+        }
+        scopes = comma == std::string_view::npos ? std::string_view{} : scopes.substr(comma + 1);
+    }
+    return true;
+}
+
+bool apply_layers_tier(layers_settings& l, std::string_view tier) {
+    if (tier == "standard")
+        l.read_rpm = 120, l.write_rpm = 60, l.long_rpm = 20, l.daily_write_cap = 10000;
+    else if (tier == "pilot")
+        l.read_rpm = 1200, l.write_rpm = 600, l.long_rpm = 60, l.daily_write_cap = 100000;
+    else if (tier == "partner")
+        l.read_rpm = 6000, l.write_rpm = 3000, l.long_rpm = 300, l.daily_write_cap = 500000;
+    else
+        return false;
+    return true;
+}
+
 // The help text is laid out by hand, as it prints.
 // clang-format off
 std::string help_text() {
     std::ostringstream o;
     o << "briefsim: a local simulator of the Lamina /v1 API (HTTP or HTTPS), a files origin that\n"
-         "serves run outputs, and the Hrizn public API on an origin of its own. Prints one line when ready:\n"
-         "  briefsim listening api=http://HOST:PORT files=http://HOST:PORT hrizn=http://HOST:PORT/v1/public\n"
+         "serves run outputs, the Hrizn public API and the Layers Partner API on origins of their own.\n"
+         "Prints one line when ready:\n"
+         "  briefsim listening api=http://HOST:PORT files=http://HOST:PORT hrizn=http://HOST:PORT/v1/public"
+         " layers=http://HOST:PORT\n"
          "and exits 0 on SIGTERM or SIGINT.\n\n"
          "usage: briefsim [options]\n\n"
          "server:\n"
@@ -100,6 +150,30 @@ std::string help_text() {
          "  --hrizn-item-error status|object  failed batch item: {\"status\":\"failed\",\"error\":\"...\"}\n"
          "                         (default) or {\"error\":{\"code\",\"message\"}} without status\n"
          "  --hrizn-html html|json GET /content/{id}/html: text/html (default) or {\"data\":{\"html\":...}}\n\n"
+         "layers (base URL <layers origin>; runtime changes: POST /_sim/layers):\n"
+         "  --layers-port N        Layers origin port, 0 = any free port (default 0)\n"
+         "  --layers-key KEY[=SCOPES]  accepted Bearer key (repeatable), scopes content:read,content:write,\n"
+         "                         jobs:read or * (default all). Default key:\n"
+         "                         " << default_layers_key << "\n"
+         "  --layers-tier standard|pilot|partner  the documented per-class limits and daily write cap\n"
+         "  --layers-read-rpm N    read-light (every GET) requests per window per key (default 120)\n"
+         "  --layers-write-rpm N   write-light requests per window per key (default 60)\n"
+         "  --layers-long-rpm N    long-running starts (generate) per window per key (default 20)\n"
+         "  --layers-window-s T    sliding window of every class in API seconds (default 60)\n"
+         "  --layers-daily-write-cap N  accepted writes per key per day (default 10000)\n"
+         "  --layers-day-s T       day length in API seconds (default 86400)\n"
+         "  --layers-max-jobs N    the org's concurrent running jobs cap (default 10)\n"
+         "  --layers-credits N     credit balance (default 1000)\n"
+         "  --layers-cost N        credits per variant of a generate (default 20)\n"
+         "  --layers-gen-seconds T mean job length in API seconds, +-25% seeded jitter (default 60)\n"
+         "  --layers-idempotency-s T  Idempotency-Key replay window in API seconds (default 86400)\n"
+         "  --layers-corrupt P     share of first asset downloads served corrupted (same length)\n"
+         "  --layers-reset epoch|delta  X-RateLimit-Reset as epoch seconds (default) or seconds left\n"
+         "  --layers-no-ratelimit-headers  omit X-RateLimit-Limit/Remaining/Reset (names unconfirmed)\n"
+         "  --layers-accept ids|single  202 body: containerIds[] (default) or the older containerId\n"
+         "  --layers-auth bearer|both  bearer only (default, newer docs) or also X-Api-Key (older docs)\n"
+         "  --layers-scopes enforce|ignore  403 FORBIDDEN_SCOPE (default) or scopes not enforced\n"
+         "  --layers-moderation-word W  a brief topic containing W is MODERATION_BLOCKED (default blockme)\n\n"
          "faults (also settable at runtime: POST /_sim/faults with {\"name\": value, ...}):\n";
     for (const auto& s : fault_switches()) {
         std::string head = "  --" + std::string(s.name) + (s.arg.empty() ? "" : " " + std::string(s.arg));
@@ -111,9 +185,63 @@ std::string help_text() {
 }
 // clang-format on
 
+namespace {
+
+// One --layers-* option; false with `error` empty means a bad value.
+template <class Need>
+bool parse_layers_option(std::string_view name, bool has_value, Need& need, std::string_view& value,
+                         layers_settings& l, bool& any_key, std::string& error) {
+    const std::string_view n = name.substr(7);
+    if (n == "no-ratelimit-headers") {
+        if (has_value) return false;
+        l.ratelimit_headers = false;
+        return true;
+    }
+    if (!need()) return false;
+    if (n == "key") {
+        layers_key_spec k;
+        if (!parse_layers_key(value, k, error)) return error = "--layers-key: " + error, false;
+        any_key = true;
+        l.keys.push_back(k);
+        return true;
+    }
+    if (n == "tier") return apply_layers_tier(l, value);
+    if (n == "read-rpm") return parse_num(value, l.read_rpm);
+    if (n == "write-rpm") return parse_num(value, l.write_rpm);
+    if (n == "long-rpm") return parse_num(value, l.long_rpm);
+    if (n == "window-s") return parse_seconds(value, l.window_s);
+    if (n == "daily-write-cap") return parse_num(value, l.daily_write_cap);
+    if (n == "day-s") return parse_seconds(value, l.day_s);
+    if (n == "max-jobs") return parse_num(value, l.max_jobs);
+    if (n == "credits") return parse_num(value, l.credits);
+    if (n == "cost") return parse_num(value, l.cost) && l.cost >= 0;
+    if (n == "gen-seconds") return parse_num(value, l.gen_seconds) && l.gen_seconds >= 0;
+    if (n == "idempotency-s") return parse_seconds(value, l.idempotency_s);
+    if (n == "corrupt") return parse_num(value, l.corrupt) && l.corrupt >= 0 && l.corrupt <= 1;
+    if (n == "reset")
+        return (value == "epoch" || value == "delta") && (l.reset_epoch = value == "epoch", true);
+    if (n == "accept")
+        return (value == "ids" || value == "single") && (l.container_ids = value == "ids", true);
+    if (n == "auth")
+        return (value == "bearer" || value == "both") &&
+               (l.accept_x_api_key = value == "both", true);
+    if (n == "scopes")
+        return (value == "enforce" || value == "ignore") &&
+               (l.enforce_scopes = value == "enforce", true);
+    if (n == "moderation-word") {
+        l.moderation_word = std::string(value);
+        return !value.empty();
+    }
+    error = "unknown option: --" + std::string(name);
+    return false;
+}
+
+}  // namespace
+
 bool parse_options(int argc, char** argv, options& out, bool& help, std::string& error) {
     help = false;
     bool any_hrizn_key = false;
+    bool any_layers_key = false;
     const auto start = std::chrono::steady_clock::now();
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
@@ -245,6 +373,12 @@ bool parse_options(int argc, char** argv, options& out, bool& help, std::string&
                 out.hrizn.html = hrizn_html_form::json;
             else
                 return bad();
+        } else if (name == "layers-port") {
+            if (!need() || !parse_num(value, out.layers_port)) return error.empty() ? bad() : false;
+        } else if (name.starts_with("layers-")) {
+            if (!parse_layers_option(name, has_value, need, value, out.layers, any_layers_key,
+                                     error))
+                return error.empty() ? bad() : false;
         } else {
             const fault_switch* sw = nullptr;
             for (const auto& s : fault_switches())
@@ -266,6 +400,7 @@ bool parse_options(int argc, char** argv, options& out, bool& help, std::string&
     if (out.keys.empty()) out.keys.push_back("lma_briefsim_key");
     // The default key stays usable beside expired or revoked keys, unless --hrizn-key names others.
     if (!any_hrizn_key) out.hrizn.keys.push_back({std::string(default_hrizn_key)});
+    if (!any_layers_key) out.layers.keys.push_back({std::string(default_layers_key)});
     return true;
 }
 

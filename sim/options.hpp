@@ -52,6 +52,51 @@ struct hrizn_settings {
     hrizn_html_form html = hrizn_html_form::html;
 };
 
+/// The Layers key briefsim accepts when no --layers-key is given (every scope).
+inline constexpr std::string_view default_layers_key =
+    "lp_test_k1briefsim_5ec7e75ec7e75ec7e75ec7e7";
+
+/// True for `lp_test_` or `lp_live_` followed by at least one more character (PROVIDERS §3.1).
+bool is_layers_key(std::string_view key) noexcept;
+
+/// One Layers API key and its scopes (PROVIDERS §3.1).
+struct layers_key_spec {
+    std::string key;
+    bool content_read = true;   ///< scope content:read (container reads, the list)
+    bool content_write = true;  ///< scope content:write (generate, approve, reject)
+    bool jobs_read = true;      ///< scope jobs:read (job polling)
+};
+
+/// Parses `KEY[=SCOPE,SCOPE...]` (content:read, content:write, jobs:read, * ; default all).
+bool parse_layers_key(std::string_view text, layers_key_spec& out, std::string& error);
+
+/// Everything about the Layers surface a test may set (also at runtime: POST /_sim/layers).
+/// The switches answer what PROVIDERS §3 leaves unknown or sees in two versions.
+struct layers_settings {
+    std::vector<layers_key_spec> keys;  ///< accepted keys (default: default_layers_key)
+    unsigned read_rpm = 120;            ///< read-light requests per window per key (every GET)
+    unsigned write_rpm = 60;            ///< write-light requests per window per key
+    unsigned long_rpm = 20;             ///< long-running starts per window per key (generate)
+    double window_s = 60;               ///< the sliding window of all three classes, API seconds
+    std::uint64_t daily_write_cap = 10000;  ///< accepted write-light + long-running per key per day
+    double day_s = 86400;           ///< day length in API seconds (rollover = start + n days)
+    unsigned max_jobs = 10;         ///< the org's concurrent running jobs cap
+    std::int64_t credits = 1000;    ///< credit balance; a generate costs cost * variants
+    std::int64_t cost = 20;         ///< credits per variant
+    double gen_seconds = 60;        ///< mean job length in API seconds (+-25 % seeded jitter)
+    double idempotency_s = 86400;   ///< Idempotency-Key replay window in API seconds
+    double corrupt = 0;             ///< share of first asset downloads served with corrupted bytes
+    bool reset_epoch = true;        ///< X-RateLimit-Reset: epoch seconds (true) or delta seconds
+    bool ratelimit_headers = true;  ///< send X-RateLimit-Limit/Remaining/Reset at all
+    bool container_ids = true;      ///< 202 carries containerIds[] (newer) or containerId (older)
+    bool accept_x_api_key = false;  ///< also accept X-Api-Key (older docs; preferred when both)
+    bool enforce_scopes = true;     ///< 403 FORBIDDEN_SCOPE (newer docs) or scopes ignored (older)
+    std::string moderation_word = "blockme";  ///< a brief whose topic contains it is blocked
+};
+
+/// Sets the documented limits of `tier` (standard, pilot, partner); false for another name.
+bool apply_layers_tier(layers_settings& l, std::string_view tier);
+
 struct options {
     std::string host = "127.0.0.1";  ///< address both origins listen on
     std::uint16_t port = 0;          ///< API origin port (0 = any free port)
@@ -70,6 +115,8 @@ struct options {
     fault_settings faults;
     std::uint16_t hrizn_port = 0;  ///< Hrizn origin port (0 = any free port)
     hrizn_settings hrizn;
+    std::uint16_t layers_port = 0;  ///< Layers origin port (0 = any free port)
+    layers_settings layers;
 };
 
 /// Parses argv. Returns false with `error` set on a bad option; sets `help` for --help.

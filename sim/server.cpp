@@ -159,15 +159,17 @@ bool maybe_malform(sim_state& st, response& res, unsigned provider) {
 }
 
 struct server::impl {
-    impl(asio::io_context& i, sim_state& s, surface& a, surface& f, surface* h)
+    impl(asio::io_context& i, sim_state& s, surface& a, surface& f, surface* h, surface* l)
         : ioc(i),
           st(s),
           api(a),
           files(f),
           hrizn(h),
+          layers(l),
           api_acceptor(i),
           files_acceptor(i),
           hrizn_acceptor(i),
+          layers_acceptor(i),
           ssl(asio::ssl::context::tls_server) {}
 
     asio::io_context& ioc;
@@ -175,9 +177,11 @@ struct server::impl {
     surface& api;
     surface& files;
     surface* hrizn;
+    surface* layers;
     tcp::acceptor api_acceptor;
     tcp::acceptor files_acceptor;
     tcp::acceptor hrizn_acceptor;
+    tcp::acceptor layers_acceptor;
     asio::ssl::context ssl;
     bool tls = false;
 
@@ -292,8 +296,9 @@ struct server::impl {
     }
 };
 
-server::server(asio::io_context& ioc, sim_state& st, surface& api, surface& files, surface* hrizn)
-    : impl_(std::make_unique<impl>(ioc, st, api, files, hrizn)) {}
+server::server(asio::io_context& ioc, sim_state& st, surface& api, surface& files, surface* hrizn,
+               surface* layers)
+    : impl_(std::make_unique<impl>(ioc, st, api, files, hrizn, layers)) {}
 
 server::~server() = default;
 
@@ -310,11 +315,14 @@ void server::listen() {
     i.open(i.api_acceptor, i.st.opt.port);
     i.open(i.files_acceptor, i.st.opt.files_port);
     if (i.hrizn) i.open(i.hrizn_acceptor, i.st.opt.hrizn_port);
+    if (i.layers) i.open(i.layers_acceptor, i.st.opt.layers_port);
     i.st.files_base = i.url(i.files_acceptor);
     asio::co_spawn(i.ioc, i.accept_loop(i.api_acceptor, i.api), impl::log_exception);
     asio::co_spawn(i.ioc, i.accept_loop(i.files_acceptor, i.files), impl::log_exception);
     if (i.hrizn)
         asio::co_spawn(i.ioc, i.accept_loop(i.hrizn_acceptor, *i.hrizn), impl::log_exception);
+    if (i.layers)
+        asio::co_spawn(i.ioc, i.accept_loop(i.layers_acceptor, *i.layers), impl::log_exception);
 }
 
 void server::close() {
@@ -322,6 +330,7 @@ void server::close() {
     impl_->api_acceptor.close(ec);
     impl_->files_acceptor.close(ec);
     impl_->hrizn_acceptor.close(ec);
+    impl_->layers_acceptor.close(ec);
 }
 
 std::string server::api_url() const {
@@ -332,6 +341,10 @@ std::string server::files_url() const {
 }
 std::string server::hrizn_url() const {
     return impl_->hrizn ? impl_->url(impl_->hrizn_acceptor) : std::string();
+}
+
+std::string server::layers_url() const {
+    return impl_->layers ? impl_->url(impl_->layers_acceptor) : std::string();
 }
 
 }  // namespace briefd::sim

@@ -1,7 +1,7 @@
-// The HTTP(S) server: three listeners (API origin, files origin, Hrizn origin), a keep-alive
-// connection loop per socket, and the seam where a provider surface plugs in. A surface answers a
-// request either with a complete response or by streaming through `http_io` (SSE, large files)
-// itself.
+// The HTTP(S) server: four listeners (API origin, files origin, Hrizn origin, Layers origin), a
+// keep-alive connection loop per socket, and the seam where a provider surface plugs in. A surface
+// answers a request either with a complete response or by streaming through `http_io` (SSE, large
+// files) itself.
 #pragma once
 
 #include "state.hpp"
@@ -100,9 +100,9 @@ bool maybe_malform(sim_state& st, response& res, unsigned provider);
 class server {
   public:
     /// `api` answers on the API origin, `files` on the files origin, `hrizn` (if set) on a third
-    /// origin of its own (--hrizn-port).
+    /// origin of its own (--hrizn-port), `layers` (if set) on a fourth (--layers-port).
     server(asio::io_context& ioc, sim_state& st, surface& api, surface& files,
-           surface* hrizn = nullptr);
+           surface* hrizn = nullptr, surface* layers = nullptr);
     ~server();
 
     /// Binds the listeners (throws std::system_error on failure) and starts accepting.
@@ -114,6 +114,8 @@ class server {
     std::string files_url() const;
     /// The Hrizn origin (scheme, host, port; no base path); empty without a Hrizn surface.
     std::string hrizn_url() const;
+    /// The Layers origin (briefd's base_url for Layers); empty without a Layers surface.
+    std::string layers_url() const;
 
   private:
     struct impl;

@@ -48,6 +48,43 @@ json::object hrizn_stats::to_json() const {
     };
 }
 
+json::object layers_stats::to_json() const {
+    std::uint64_t total = 0;
+    json::object req = requests.to_json(total);
+    return {
+        {"requests", std::move(req)},
+        {"requests_total", total},
+        {"responses_429", responses_429},
+        {"over_limit",
+         {{"read-light", over_read_light},
+          {"write-light", over_write_light},
+          {"long-running", over_long_running},
+          {"daily", over_daily_cap},
+          {"jobs", over_jobs_cap}}},
+        {"storm_429", storm_429},
+        {"faults_5xx", faults_5xx},
+        {"malformed_bodies", malformed_bodies},
+        {"not_modified", not_modified},
+        {"jobs_created", jobs_created},
+        {"containers_created", containers_created},
+        {"duplicate_generations", duplicate_generations},
+        {"idempotent_replays", idempotent_replays},
+        {"idempotency_conflicts", idempotency_conflicts},
+        {"id_replays", id_replays},
+        {"billing_refusals", billing_refusals},
+        {"asset_downloads", asset_downloads},
+        {"corrupted_downloads", corrupted_downloads},
+        {"concurrent_jobs_peak", concurrent_jobs_peak},
+        {"keys_misplaced",
+         {{"layers_key_on_lamina", layers_key_on_lamina},
+          {"layers_key_on_files", layers_key_on_files},
+          {"layers_key_on_hrizn", layers_key_on_hrizn},
+          {"foreign_key_on_layers", foreign_key_on_layers},
+          {"total", layers_key_on_lamina + layers_key_on_files + layers_key_on_hrizn +
+                        foreign_key_on_layers}}},
+    };
+}
+
 json::object stats::to_json() const {
     std::uint64_t total = 0;
     json::object req = requests.to_json(total);
@@ -75,6 +112,7 @@ json::object stats::to_json() const {
         {"last_event_id", last_event_id},
         {"bytes_served", bytes_served},
         {"hrizn", hrizn.to_json()},
+        {"layers", layers.to_json()},
     };
 }
 

@@ -51,6 +51,38 @@ struct hrizn_stats {
     boost::json::object to_json() const;
 };
 
+/// The Layers surface's counters (`layers` in GET /_sim/stats).
+struct layers_stats {
+    route_counts requests;  ///< e.g. "GET /v1/jobs/{jobId}" -> 304 -> 12
+    std::uint64_t responses_429 =
+        0;  ///< every 429 sent (class windows, daily cap, jobs cap, storm)
+    std::uint64_t over_read_light = 0;    ///< requests that arrived with the read-light window full
+    std::uint64_t over_write_light = 0;   ///< ...the write-light window full
+    std::uint64_t over_long_running = 0;  ///< ...the long-running window full
+    std::uint64_t over_daily_cap = 0;     ///< writes that arrived with the day's cap spent
+    std::uint64_t over_jobs_cap = 0;      ///< generates refused by the concurrent-jobs cap
+    std::uint64_t storm_429 = 0;          ///< 429s sent because of a storm-429 window
+    std::uint64_t faults_5xx = 0;         ///< injected 500 responses
+    std::uint64_t malformed_bodies = 0;   ///< injected broken JSON bodies
+    std::uint64_t not_modified = 0;       ///< 304s sent for If-None-Match
+    std::uint64_t jobs_created = 0;       ///< accepted generate requests (one job each)
+    std::uint64_t containers_created = 0;     ///< containers of those jobs (one per variant)
+    std::uint64_t duplicate_generations = 0;  ///< same project + body generated again, no replay
+    std::uint64_t idempotent_replays = 0;     ///< POSTs answered from the Idempotency-Key store
+    std::uint64_t idempotency_conflicts = 0;  ///< 409 IDEMPOTENCY_CONFLICT sent
+    std::uint64_t id_replays = 0;             ///< generates answered from the `id` UPSERT store
+    std::uint64_t billing_refusals = 0;       ///< 402 BILLING_EXHAUSTED sent
+    std::uint64_t asset_downloads = 0;        ///< asset GETs on the files origin
+    std::uint64_t corrupted_downloads = 0;    ///< ...of them served with corrupted bytes
+    std::uint64_t concurrent_jobs_peak = 0;   ///< most jobs running at once
+    std::uint64_t layers_key_on_lamina = 0;   ///< an lp_ key sent to the Lamina API origin
+    std::uint64_t layers_key_on_files = 0;    ///< an lp_ key sent to the files origin
+    std::uint64_t layers_key_on_hrizn = 0;    ///< an lp_ key sent to the Hrizn origin
+    std::uint64_t foreign_key_on_layers = 0;  ///< a Lamina or Hrizn key sent to the Layers origin
+
+    boost::json::object to_json() const;
+};
+
 struct stats {
     route_counts requests;                  ///< e.g. "GET /v1/runs/{id}" -> 200 -> 7
     std::uint64_t responses_429 = 0;        ///< every 429 sent (limiter and storm)
@@ -74,6 +106,7 @@ struct stats {
     std::string last_event_id;                 ///< the last Last-Event-ID value seen
     std::uint64_t bytes_served = 0;            ///< response bytes written (heads and bodies)
     hrizn_stats hrizn;                         ///< the Hrizn origin's own counters
+    layers_stats layers;                       ///< the Layers origin's own counters
 
     void count(const std::string& route, unsigned status) { requests.count(route, status); }
     boost::json::object to_json() const;

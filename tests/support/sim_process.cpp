@@ -213,6 +213,13 @@ sim_process::sim_process(std::vector<std::string> args, sim_process_options opt)
             hrizn_key_ = args[i + 1].substr(0, args[i + 1].find('='));
             break;
         }
+    // briefsim's default Layers key (sim/options.hpp default_layers_key).
+    layers_key_ = "lp_test_k1briefsim_5ec7e75ec7e75ec7e75ec7e7";
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "--layers-key") {
+            layers_key_ = args[i + 1].substr(0, args[i + 1].find('='));
+            break;
+        }
     auto line = proc_.read_line(opt.startup_timeout);
     const std::string_view prefix = "briefsim listening api=";
     if (!line || !line->starts_with(prefix))
@@ -225,7 +232,11 @@ sim_process::sim_process(std::vector<std::string> args, sim_process_options opt)
     const auto hrizn = line->find(" hrizn=", files);
     files_url_ =
         line->substr(files + 7, hrizn == std::string::npos ? std::string::npos : hrizn - files - 7);
-    if (hrizn != std::string::npos) hrizn_url_ = line->substr(hrizn + 7);
+    const auto layers = line->find(" layers=", files);
+    if (hrizn != std::string::npos)
+        hrizn_url_ = line->substr(
+            hrizn + 7, layers == std::string::npos ? std::string::npos : layers - hrizn - 7);
+    if (layers != std::string::npos) layers_url_ = line->substr(layers + 8);
 }
 
 sim_process::~sim_process() {
@@ -285,6 +296,25 @@ http_reply sim_process::hrizn(std::string_view method, std::string_view target, 
     o.headers = std::move(headers);
     o.headers.emplace_back("X-API-Key", key.empty() ? hrizn_key_ : key);
     return http_fetch(hrizn_url_ + std::string(target), o);
+}
+
+http_reply sim_process::layers(std::string_view method, std::string_view target, std::string body,
+                               std::vector<std::pair<std::string, std::string>> headers,
+                               std::string key) const {
+    http_request_options o;
+    o.method = std::string(method);
+    o.body = std::move(body);
+    o.ca_file = opt_.ca_file;
+    o.headers = std::move(headers);
+    o.headers.emplace_back("Authorization", "Bearer " + (key.empty() ? layers_key_ : key));
+    return http_fetch(layers_url_ + std::string(target), o);
+}
+
+boost::json::value sim_process::set_layers(const boost::json::value& settings) const {
+    auto r = control("POST", "/_sim/layers", boost::json::serialize(settings));
+    if (r.status != 200)
+        throw std::runtime_error("sim_process: set_layers rejected: " + r.body + r.error);
+    return boost::json::parse(r.body);
 }
 
 boost::json::value sim_process::set_hrizn(const boost::json::value& settings) const {

@@ -1,5 +1,5 @@
 // briefsim for integration tests: start the built simulator on loopback, learn its origins
-// (Lamina API, files, Hrizn) from its "listening" line, read its counters, switch faults at
+// (Lamina API, files, Hrizn, Layers) from its "listening" line, read its counters, switch faults at
 // runtime, stop it with SIGTERM. Plus a small blocking HTTP(S) client for tests (its own
 // io_context, a hard deadline).
 //
@@ -73,6 +73,8 @@ class sim_process {
     const std::string& files_url() const noexcept { return files_url_; }  ///< the second origin
     /// Hrizn's base URL, e.g. http://127.0.0.1:41235/v1/public (briefd's base_url for Hrizn).
     const std::string& hrizn_url() const noexcept { return hrizn_url_; }
+    /// The Layers origin, e.g. http://127.0.0.1:41236 (briefd's base_url for Layers).
+    const std::string& layers_url() const noexcept { return layers_url_; }
     /// The first --key passed, or briefsim's default key.
     const std::string& api_key() const noexcept { return key_; }
     /// The first --hrizn-key passed (without its scopes), or briefsim's default Hrizn key.
@@ -95,6 +97,18 @@ class sim_process {
     http_reply hrizn(std::string_view method, std::string_view target, std::string body = {},
                      std::vector<std::pair<std::string, std::string>> headers = {},
                      std::string key = {}) const;
+    /// The first --layers-key passed (without its scopes), or briefsim's default Layers key.
+    const std::string& layers_key() const noexcept { return layers_key_; }
+
+    /// A request to layers_url() + `target` (e.g. "/v1/jobs/job_...") carrying
+    /// Authorization: Bearer `key`, or layers_key() when `key` is empty, plus `headers`.
+    http_reply layers(std::string_view method, std::string_view target, std::string body = {},
+                      std::vector<std::pair<std::string, std::string>> headers = {},
+                      std::string key = {}) const;
+    /// POST /_sim/layers with `settings` (credits, limits, unknown-shape switches, cancel);
+    /// returns the settings now in force. Throws std::runtime_error when briefsim rejects them.
+    boost::json::value set_layers(const boost::json::value& settings) const;
+
     /// POST /_sim/hrizn with `settings` (keys, limits, unknown-shape switches); returns the
     /// settings now in force. Throws std::runtime_error when briefsim rejects them.
     boost::json::value set_hrizn(const boost::json::value& settings) const;
@@ -112,7 +126,7 @@ class sim_process {
     http_reply control(std::string_view method, std::string_view target, std::string body) const;
     sim_process_options opt_;
     child_process proc_;
-    std::string api_url_, files_url_, hrizn_url_, key_, hrizn_key_;
+    std::string api_url_, files_url_, hrizn_url_, layers_url_, key_, hrizn_key_, layers_key_;
 };
 
 }  // namespace briefd::testing
