@@ -216,6 +216,7 @@ provider_config read_provider(const reader& r, const field& pf) {
 
     // Documented defaults where the providers differ: Hrizn allows 60 requests a minute and 10,000
     // a day per key, and its articles take minutes, so it is polled every 15 s.
+    if (p.name == "layers") p.rate_limit.requests = 120;  // the read-light bucket of the standard tier
     if (p.name == "hrizn") {
         p.rate_limit.requests = 60;
         p.rate_limit.per_day = 10000;

@@ -78,6 +78,14 @@ std::string job_record::overall_status() const {
     return "partial";
 }
 
+namespace {
+json::array children_json(const std::vector<std::string>& c) {
+    json::array a;
+    for (const auto& s : c) a.emplace_back(s);
+    return a;
+}
+}  // namespace
+
 json::value to_json(const job_record& j) {
     json::array items;
     for (const auto& i : j.items) {
@@ -97,6 +105,7 @@ json::value to_json(const job_record& j) {
                                      {"error", i.error}, {"provider_code", i.provider_code},
                                      {"submit_attempts", i.submit_attempts},
                                      {"submit_key", i.submit_key}, {"submit_group", std::move(group)},
+                                     {"children", children_json(i.children)},
                                      {"outputs_known", i.outputs_known}, {"outputs", std::move(outs)}});
     }
     return json::object{{"version", 1},           {"job", j.job_id},
@@ -144,6 +153,9 @@ std::optional<job_record> from_json(std::string_view text) {
         i.submit_attempts = static_cast<unsigned>(get_u64(io, "submit_attempts"));
         i.outputs_known = get_bool(io, "outputs_known");
         i.submit_key = get_str(io, "submit_key");
+        if (auto* c = io.if_contains("children"); c && c->is_array())
+            for (const auto& e : c->get_array())
+                if (e.is_string()) i.children.emplace_back(e.get_string());
         if (auto* g = io.if_contains("submit_group"); g && g->is_array()) {
             for (const auto& m : g->get_array()) {
                 const auto* pair = m.if_array();

@@ -58,6 +58,9 @@ struct item_record {
     /// submission is sent again as exactly the same request and the provider replays its answer.
     std::string submit_key;
     std::vector<std::pair<std::string, std::size_t>> submit_group;
+    /// Ids the submit response named beside the run id, needed to fetch the outputs later (Layers:
+    /// one container per variant).
+    std::vector<std::string> children;
     bool outputs_known = false;   ///< the run ended and `outputs` lists every output it has
     std::vector<output_record> outputs;
 };

@@ -135,7 +135,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
     if (idempotent)
         key = replay_key.empty() ? providers::idempotency_key(slot.name(), group) : replay_key;
 
-    auto call = slot.api.submit(items);
+    auto call = slot.api.submit_with_key(items, key);
     if (idempotent) call.headers.emplace_back(slot.api.idempotency_header(), key);
     auto req = slot.request(call);
 
@@ -267,6 +267,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         if (r.accepted) {
             it.state = jobs::item_state::submitted;
             it.run_id = r.run_id;
+            it.children = r.children;
             ++queued;
         } else {
             it.state = jobs::item_state::failed;

@@ -108,6 +108,12 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     }
     const auto& api = slot->api;
     auto tcfg = slot->tracker_cfg(api.channels(item_of(*job0, index)));
+    // A provider with a documented polling schedule (Layers: 2 s ×1.3 up to 10 s + jitter) sets
+    // the pace of polls itself; the fsm still adds its backoff after failures.
+    std::mt19937_64 schedule_rng(rng());
+    const bool scheduled = api.poll_delay(0, schedule_rng).has_value();
+    if (scheduled) tcfg.poll_interval = clock::duration::zero();
+    unsigned polls_done = 0;
     tracker_fsm fsm(tcfg, rng());
     std::unique_ptr<http::client::body_stream> stream;
     sse::parser parser;
@@ -211,11 +217,17 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         }
         if (act.what == k::wait || act.what == k::poll) {
             close_stream();
+            bool wait = act.what == k::wait;
+            if (!wait && scheduled)
+                if (auto d = api.poll_delay(polls_done, schedule_rng))
+                    act.not_before = std::max(act.not_before, clock::now() + *d);
             co_await nap_until(act.not_before);
             if (stopping) break;
-            bool wait = act.what == k::wait;
+            if (!wait) ++polls_done;
             auto req =
-                slot->request(wait ? api.wait(run_id, act.wait_timeout) : api.status(run_id));
+                slot->request(wait ? api.wait(run_id, act.wait_timeout)
+                                   : api.status_since(run_id, last ? std::string_view(last->etag)
+                                                                   : std::string_view{}));
             if (wait)
                 req.timeout +=
                     std::chrono::duration_cast<std::chrono::milliseconds>(act.wait_timeout);
@@ -225,7 +237,11 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             auto phase = run_phase::unknown;
             bool timed_out = false;
             std::error_code ec = res.ec;
-            if (!ec) {
+            if (!wait && res.resp.status == 304 && last) {
+                // Not modified since the ETag we sent: the last view stands.
+                ec = {};
+                phase = last->phase;
+            } else if (!ec) {
                 if (wait) {
                     if (auto w = api.parse_wait(res.resp.body)) {
                         phase = w->first.phase;
@@ -234,7 +250,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                     } else {
                         ec = errc::malformed_response;
                     }
-                } else if (auto r = api.parse_status(res.resp.body)) {
+                } else if (auto r = api.parse_status_response(res.resp.status, res.resp.headers,
+                                                              res.resp.body)) {
                     phase = r->phase;
                     last = std::move(*r);
                 } else {
@@ -290,6 +307,67 @@ void engine_impl::run_finished(const std::string& job_id, std::size_t index,
         item_failed(*job, index, why);
         return;
     }
+    if (slot) {
+        auto calls = slot->api.expand(item_of(*job, index), run, it.children);
+        if (!calls.empty()) {
+            spawn(expand_outputs(job_id, index, run, std::move(calls)), true);
+            return;
+        }
+    }
+    record_outputs(job_id, index, run);
+}
+
+asio::awaitable<void> engine_impl::expand_outputs(std::string job_id, std::size_t index,
+                                                  providers::run_view run,
+                                                  std::vector<providers::api_call> calls) {
+    // The run's outputs live elsewhere (Layers: one container per variant): one GET each, through
+    // the scheduler; a part that is not ready yet is asked again on the provider's schedule.
+    constexpr unsigned max_tries = 6;
+    std::vector<providers::output_view> outs;
+    std::mt19937_64 schedule_rng(rng());
+    for (std::size_t k = 0; k < calls.size(); ++k) {
+        std::string why;
+        std::optional<std::vector<providers::output_view>> part;
+        for (unsigned t = 0; t < max_tries && !part; ++t) {
+            auto* job = find(job_id);
+            auto* slot = job ? slot_of(*job) : nullptr;
+            if (!slot || stopping) co_return;  // recovery tracks the run again and expands anew
+            if (t > 0) {
+                co_await nap(
+                    slot->api.poll_delay(t, schedule_rng).value_or(std::chrono::seconds(2)));
+                if (stopping || !find(job_id)) co_return;
+            }
+            auto res =
+                co_await slot->host->async_call(slot->request(calls[k]), scheduler::priority::track,
+                                                scheduler::retry_mode::idempotent);
+            if (stopping || res.ec == errc::shutting_down) co_return;
+            if (res.ec) {
+                why = "could not fetch the run's outputs: " + std::string(res.ec.message()) +
+                      (res.diag.message.empty() ? "" : ": " + res.diag.message);
+                if (!is_retryable(res.ec)) break;
+                continue;
+            }
+            part = slot->api.parse_expansion(k, res.resp.body, why);
+        }
+        if (!part) {
+            if (auto* job = find(job_id))
+                item_failed(*job, index, why.empty() ? "outputs could not be fetched" : why);
+            co_return;
+        }
+        outs.insert(outs.end(), std::make_move_iterator(part->begin()),
+                    std::make_move_iterator(part->end()));
+    }
+    run.outputs = std::move(outs);
+    record_outputs(job_id, index, run);
+}
+
+void engine_impl::record_outputs(const std::string& job_id, std::size_t index,
+                                 const providers::run_view& run) {
+    auto* job = find(job_id);
+    if (!job) return;
+    auto* slot = slot_of(*job);
+    auto& it = job->rec.items[index];
+    if (it.state != jobs::item_state::submitted || it.outputs_known) return;
     auto dir = job_dir(*job);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

@@ -68,6 +68,10 @@ rig::rig(rig_options opt) {
         if (opt.daemon.hrizn_key.empty()) opt.daemon.hrizn_key = sim->hrizn_key();
         opt.daemon.hrizn_rate_window_s = 1;
     }
+    if (opt.layers) {
+        if (opt.daemon.layers_url.empty()) opt.daemon.layers_url = sim->layers_url();
+        if (opt.daemon.layers_key.empty()) opt.daemon.layers_key = sim->layers_key();
+    }
     // briefsim's window is sim_rate_window_s API seconds = that / time_scale real seconds.
     opt.daemon.rate_window_s = std::max(1, opt.sim_rate_window_s / time_scale);
     d = std::make_unique<daemon_process>(tmp.path() / "d", opt.daemon);
@@ -90,6 +94,13 @@ std::uint64_t rig::hrizn_stat(const std::string& name) const {
     auto v = sim->stats();
     const auto* x = v.as_object().at("hrizn").as_object().if_contains(name);
     if (!x) throw std::runtime_error("no briefsim Hrizn counter " + name);
+    return x->to_number<std::uint64_t>();
+}
+
+std::uint64_t rig::layers_stat(const std::string& name) const {
+    auto v = sim->stats();
+    const auto* x = v.as_object().at("layers").as_object().if_contains(name);
+    if (!x) throw std::runtime_error("no briefsim Layers counter " + name);
     return x->to_number<std::uint64_t>();
 }
 

@@ -51,6 +51,8 @@ struct rig_options {
     /// Configure briefd's Hrizn provider against briefsim's Hrizn origin (its default key and a
     /// window of 60 API seconds = 1 real second, like briefsim's default).
     bool hrizn = false;
+    /// The same for Layers (briefsim's default Layers key).
+    bool layers = false;
 };
 
 /// briefsim plus briefd on loopback, each with its log in the temp dir.
@@ -70,6 +72,8 @@ class rig {
     /// How many requests briefsim answered on `route` (e.g. "GET /v1/runs/{id}/stream"), any
     /// status.
     std::uint64_t route_count(const std::string& route) const;
+    /// briefsim's Layers counter `name` (stats().layers.<name>).
+    std::uint64_t layers_stat(const std::string& name) const;
     /// briefsim's Hrizn counter `name` (stats().hrizn.<name>).
     std::uint64_t hrizn_stat(const std::string& name) const;
     /// How many requests briefsim's Hrizn origin answered on `route` (e.g. "GET /v1/public/content").

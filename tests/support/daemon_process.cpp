@@ -70,12 +70,22 @@ std::string briefd_binary() {
 #endif
 }
 
+namespace {
+void write_key_file(const fs::path& p, std::string_view key) {
+    // Create with 0600 from the start: the daemon may refuse a key file others can read.
+    fs::remove(p);
+    write_all(p, std::string(key) + "\n");
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+}
+}  // namespace
+
 daemon_process::daemon_process(fs::path root, daemon_options opt)
     : root_(std::move(root)), opt_(std::move(opt)) {
     fs::create_directories(spool());
     fs::create_directories(outputs());
     write_key(opt_.api_key);
     if (!opt_.hrizn_url.empty()) write_hrizn_key(opt_.hrizn_key);
+    if (!opt_.layers_url.empty()) write_key_file(layers_key_path(), opt_.layers_key);
     write_config();
     start();
 }
@@ -87,14 +97,6 @@ daemon_process::~daemon_process() {
     }
 }
 
-namespace {
-void write_key_file(const fs::path& p, std::string_view key) {
-    // Create with 0600 from the start: the daemon may refuse a key file others can read.
-    fs::remove(p);
-    write_all(p, std::string(key) + "\n");
-    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-}
-}  // namespace
 
 void daemon_process::write_key(std::string_view key) { write_key_file(key_path(), key); }
 void daemon_process::write_hrizn_key(std::string_view key) { write_key_file(hrizn_key_path(), key); }
@@ -137,6 +139,15 @@ void daemon_process::write_config() const {
           << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
           << opt_.hrizn_yaml;
         if (!opt_.hrizn_yaml.empty() && !opt_.hrizn_yaml.ends_with('\n')) y << "\n";
+    }
+    if (!opt_.layers_url.empty()) {
+        y << "  layers:\n"
+          << "    base_url: " << opt_.layers_url << "\n"
+          << "    api_key_file: " << layers_key_path().string() << "\n";
+        if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
+        y << "    rate_limit: { requests: " << opt_.layers_rate_requests << ", per_seconds: " << opt_.layers_rate_window_s
+          << " }\n"
+          << "    retry: { base_ms: 100, cap_ms: 2000 }\n";
     }
     write_all(config_path(), y.str());
 }

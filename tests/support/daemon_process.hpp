@@ -51,6 +51,12 @@ struct daemon_options {
     int hrizn_poll_interval_ms = 500;
     /// Extra lines under providers.hrizn, already indented by 4 spaces.
     std::string hrizn_yaml;
+    /// A Layers provider beside Lamina when non-empty: briefsim's layers_url(); its key goes to
+    /// <root>/layers.key.
+    std::string layers_url;
+    std::string layers_key;
+    std::size_t layers_rate_requests = 120;
+    int layers_rate_window_s = 1;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
     std::vector<std::pair<std::string, std::string>> env;
     std::chrono::milliseconds ready_timeout{20000};
@@ -106,6 +112,7 @@ class daemon_process {
     std::filesystem::path config_path() const { return root_ / "briefd.yaml"; }
     std::filesystem::path key_path() const { return root_ / "lamina.key"; }
     std::filesystem::path hrizn_key_path() const { return root_ / "hrizn.key"; }
+    std::filesystem::path layers_key_path() const { return root_ / "layers.key"; }
     std::filesystem::path log_path() const { return root_ / "briefd.log"; }
     const daemon_options& options() const noexcept { return opt_; }
 

@@ -193,6 +193,12 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
                      bool& input_sent);
     asio::awaitable<void> supply_input(std::string job_id, std::size_t index, std::string run_id);
     void run_finished(const std::string& job_id, std::size_t index, const providers::run_view& run);
+    /// A completed run whose outputs need more requests (provider::expand): fetched, then recorded.
+    asio::awaitable<void> expand_outputs(std::string job_id, std::size_t index, providers::run_view run,
+                                         std::vector<providers::api_call> calls);
+    /// The completed run's outputs become the item's output records (text written at once), then
+    /// downloads start.
+    void record_outputs(const std::string& job_id, std::size_t index, const providers::run_view& run);
 
     // list_tracking.cpp
     void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);
