@@ -14,7 +14,9 @@ key="lma_demo_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 umask 077
 hkey="hzk_$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$key" > "$work/lamina.key"
+lkey="lp_test_demo_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$hkey" > "$work/hrizn.key"
+printf '%s\n' "$lkey" > "$work/layers.key"
 umask 022
 
 cleanup() {
@@ -27,12 +29,13 @@ trap cleanup EXIT
 # 1. The simulator: Lamina's API on one port, output files on another, Hrizn's API on a third; a
 #    run takes 20 API-seconds, an article 120, and the rate limits are Lamina's 100 and Hrizn's 60
 #    requests per 60 API-seconds, all compressed by $scale.
-"$build/sim/briefsim" --host 127.0.0.1 --port 0 --files-port 0 --key "$key" --hrizn-key "$hkey" \
+"$build/sim/briefsim" --host 127.0.0.1 --port 0 --files-port 0 --key "$key" --hrizn-key "$hkey" --layers-key "$lkey" \
     --time-scale "$scale" --seed 2026 > "$work/briefsim.out" 2> "$work/briefsim.log" &
 sim_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/briefsim.out" 2>/dev/null && break; sleep 0.1; done
 api=$(sed -n 's/.*api=\([^ ]*\).*/\1/p' "$work/briefsim.out")
 hrizn=$(sed -n 's/.*hrizn=\([^ ]*\).*/\1/p' "$work/briefsim.out")
+layers=$(sed -n 's/.*layers=\([^ ]*\).*/\1/p' "$work/briefsim.out")
 [ -n "$api" ] || { echo "demo: briefsim did not start (see $work/briefsim.log)" >&2; exit 1; }
 window=$(( 60 / scale )); [ "$window" -ge 1 ] || window=1
 
@@ -57,10 +60,14 @@ providers:
     rate_limit: { requests: 60, per_seconds: $window, per_day: 10000 }
     batch: { max_items: 10, linger_ms: 500 }
     tracking: { mode: auto, poll_interval_ms: 1500 }
+  layers:
+    base_url: $layers
+    api_key_file: $work/layers.key
+    rate_limit: { requests: 120, per_seconds: $window }
 YAML
 "$build/daemon/briefd" --config "$work/briefd.yaml" --check > /dev/null
 
-echo "== briefsim at $api, Hrizn at $hrizn (time scale ${scale}x); briefd spool at $work/spool"
+echo "== briefsim: Lamina at $api, Hrizn at $hrizn, Layers at $layers (time scale ${scale}x); briefd spool at $work/spool"
 "$build/daemon/briefd" --config "$work/briefd.yaml" 2> "$work/briefd.log" &
 briefd_pid=$!
 for _ in $(seq 100); do grep -q daemon.ready "$work/briefd.log" 2>/dev/null && break; sleep 0.1; done

@@ -25,6 +25,7 @@ struct crash_figures {
     int kills = 0, early_kills = 0;
     std::size_t briefs = 0, items = 0, done = 0, failed = 0, failed_uncertain = 0, outputs = 0;
     std::int64_t duplicates = 0, runs_created = 0, truncated = 0;
+    std::int64_t hrizn_articles = 0, hrizn_duplicates = 0, hrizn_replays = 0;
     std::size_t uncertain_lines = 0, recoveries = 0;
     double seconds = 0;
     std::map<std::string, int> last_event;  ///< the daemon's last log event before each kill
@@ -64,7 +65,8 @@ fs::path fast_base() {
 struct crash_plan {
     int briefs = 30;
     int max_items = 12;
-    int app_every = 5;               ///< every n-th brief is an app run
+    int app_every = 5;    ///< every n-th brief is an app run
+    int hrizn_every = 4;  ///< every n-th brief (not an app run) is a Hrizn brief; 0 = none
     int drop_min = 1, drop_max = 2;  ///< briefs per drop
     int kill_min_ms = 50, kill_max_ms = 800;
     int target_kills = 45;
@@ -91,6 +93,11 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
     opt.rate_requests = 80;
     opt.rate_window_s = 1;
     opt.top_yaml = "on_uncertain: " + policy + "\n";
+    // Hrizn beside Lamina: its idempotency key must make every kill harmless, whatever
+    // on_uncertain says.
+    opt.hrizn_url = sim.hrizn_url();
+    opt.hrizn_key = sim.hrizn_key();
+    opt.hrizn_rate_window_s = 1;
     testing::daemon_process d(root.path() / "d", opt);
     // A second handle on the same root that does not wait for daemon.ready, for kills during
     // start-up and recovery.
@@ -110,6 +117,16 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
         auto tag = "s" + std::to_string(seed) + "-" + policy + "-b" + std::to_string(b);
         if (b % cp.app_every == cp.app_every - 1) {
             plan.push_back({"app-" + std::to_string(b) + ".json", app_brief(tag), 1});
+        } else if (cp.hrizn_every && b % cp.hrizn_every == cp.hrizn_every - 1) {
+            auto n = static_cast<std::size_t>(uniform(1, std::min(cp.max_items, 10)));
+            std::string items;
+            for (std::size_t i = 0; i < n; ++i)
+                items += std::string(i ? "," : "") +
+                         R"({"ideacloud_id":"4b1f6c1e-0d3a-4e59-9a47-1f1f5e0b6d11",)" +
+                         R"("article_type":"basic","title":")" + tag + "-" + std::to_string(i) +
+                         R"("})";
+            plan.push_back({"article-" + std::to_string(b) + ".json",
+                            R"({"provider":"hrizn","items":[)" + items + "]}", n});
         } else {
             auto n = static_cast<std::size_t>(uniform(1, cp.max_items));
             plan.push_back({"brief-" + std::to_string(b) + ".json", content_brief(tag, n), n});
@@ -182,6 +199,12 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
     f.failed_uncertain = a.failed_uncertain;
     f.outputs = a.outputs_checked;
     f.duplicates = sim_stat(sim, "duplicate_submissions");
+    {
+        auto hz = sim.stats().at("hrizn").as_object();
+        f.hrizn_articles = hz.at("items_created").to_number<std::int64_t>();
+        f.hrizn_duplicates = hz.at("duplicate_generations").to_number<std::int64_t>();
+        f.hrizn_replays = hz.at("idempotent_replays").to_number<std::int64_t>();
+    }
     f.runs_created = sim_stat(sim, "runs_created");
     f.truncated = sim_stat(sim, "truncated_downloads");
     f.uncertain_lines = lines_with(log, {"submission.uncertain", "action=" + policy}).size();
@@ -200,7 +223,9 @@ void report(const std::string& policy, std::uint32_t seed, const crash_figures& 
             << f.failed_uncertain << " for an unknown submission outcome); " << f.outputs
             << " output files verified; briefsim: " << f.runs_created << " runs, " << f.duplicates
             << " duplicate submissions, " << f.truncated << " truncated downloads; "
-            << f.uncertain_lines << " submission.uncertain lines; " << f.seconds << " s");
+            << f.uncertain_lines << " submission.uncertain lines; Hrizn: " << f.hrizn_articles
+            << " articles, " << f.hrizn_duplicates << " duplicate generations, " << f.hrizn_replays
+            << " idempotent replays; " << f.seconds << " s");
     std::string where;
     for (const auto& [event, n] : f.last_event) where += " " + event + "=" + std::to_string(n);
     MESSAGE("last event logged before each kill:" << where);
@@ -215,6 +240,7 @@ TEST_CASE(
     report("fail", seed, f);
     CHECK(f.kills >= 40);
     CHECK(f.duplicates == 0);
+    CHECK(f.hrizn_duplicates == 0);
     // Runs already submitted were tracked again after each kill, never created a second time.
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items));
     // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log
@@ -230,6 +256,8 @@ TEST_CASE(
     report("resubmit", seed, f);
     CHECK(f.kills >= 40);
     CHECK(f.failed_uncertain == 0);
+    // With an idempotency key, resubmit never means generating twice.
+    CHECK(f.hrizn_duplicates == 0);
     // A duplicate at briefsim is only possible for an item the daemon logged as resubmitted.
     CHECK(static_cast<std::size_t>(f.duplicates) <= f.uncertain_lines);
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items) + f.duplicates);
@@ -243,6 +271,7 @@ TEST_CASE(
     cp.briefs = 240;  // dropped 40-80 at once: every kill lands in or near a burst being claimed
     cp.max_items = 2;
     cp.app_every = 40;
+    cp.hrizn_every = 0;
     cp.drop_min = 40;
     cp.drop_max = 80;
     cp.kill_min_ms = 20;
