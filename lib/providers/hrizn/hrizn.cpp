@@ -12,24 +12,13 @@ using verb = boost::beast::http::verb;
 
 namespace {
 
-std::optional<json::value> parse_json(std::string_view body) {
-    json::parse_options opt;
-    opt.max_depth = 64;
-    std::error_code ec;
-    auto v = json::parse(body, ec, {}, opt);
-    if (ec) return std::nullopt;
-    return v;
-}
-
 const json::value* member(const json::value& v, std::string_view key) {
     if (const auto* o = v.if_object()) return o->if_contains(key);
     return nullptr;
 }
 
 std::string str(const json::object& o, std::string_view key, std::size_t max = 4096) {
-    if (auto* v = o.if_contains(key); v && v->is_string())
-        return diagnostics::clean(v->get_string(), max);
-    return {};
+    return string_field(o, key, max);
 }
 
 // An item's `error`: a string, or {code, message}.

@@ -1,4 +1,5 @@
 #include "providers/lamina/api.hpp"
+#include "providers/provider.hpp"
 
 #include <boost/json.hpp>
 
@@ -8,15 +9,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::optional<json::value> parse_json(std::string_view body) {
-    json::parse_options opt;
-    opt.max_depth = 64;
-    std::error_code ec;
-    auto v = json::parse(body, ec, {}, opt);
-    if (ec) return std::nullopt;
-    return v;
-}
-
 // Unwraps {"data": X} to X; anything else is returned as is.
 const json::value& unwrap(const json::value& v) {
     if (auto* o = v.if_object()) {
@@ -25,11 +17,7 @@ const json::value& unwrap(const json::value& v) {
     return v;
 }
 
-std::string str(const json::object& o, std::string_view key) {
-    if (auto* v = o.if_contains(key); v && v->is_string())
-        return diagnostics::clean(v->get_string(), 4096);
-    return {};
-}
+std::string str(const json::object& o, std::string_view key) { return string_field(o, key, 4096); }
 
 }  // namespace
 
