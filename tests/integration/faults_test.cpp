@@ -73,4 +73,19 @@ TEST_CASE("truncated downloads are redone; manifests' sha256 match the files on 
         CHECK_MESSAGE(f.extension() != ".part", f.string());
 }
 
+TEST_CASE("a TLS failure is an outage, never the brief's fault: nothing is filed while handshakes fail") {
+    rig_options o;
+    o.https = true;
+    o.trust_ca = false;  // briefsim's certificate cannot be verified: every handshake fails
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop("tls.json", content_brief("tls", 2));
+    REQUIRE(r.d->wait_log("host.unreachable", 30s));
+    REQUIRE(r.d->wait_log("batch.deferred", 10s));
+    CHECK(r.d->failed().empty());
+    CHECK(r.d->done().empty());
+    CHECK(fs::exists(r.d->spool() / "active" / "tls.json"));
+    CHECK(r.stat("runs_created") == 0);
+}
+
 }  // namespace briefd::it

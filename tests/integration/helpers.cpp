@@ -57,7 +57,7 @@ rig::rig(rig_options opt) {
         args.insert(args.end(),
                     {"--tls-cert", pki.cert_file.string(), "--tls-key", pki.key_file.string()});
         so.ca_file = pki.ca_file;
-        opt.daemon.ca_file = pki.ca_file;
+        if (opt.trust_ca) opt.daemon.ca_file = pki.ca_file;
     }
     args.insert(args.end(), opt.sim_args.begin(), opt.sim_args.end());
     sim = std::make_unique<sim_process>(args, so);

@@ -46,6 +46,7 @@ struct rig_options {
         sim_args;           ///< extra briefsim flags (fault switches, --rate-limit, ...)
     daemon_options daemon;  ///< api_url and api_key are filled in unless already set
     bool https = false;     ///< briefsim with a throwaway certificate, briefd trusting its CA
+    bool trust_ca = true;   ///< with https: false leaves briefd without the CA (every handshake fails)
     int sim_rate_window_s =
         60;  ///< briefsim --rate-window-s (API seconds); briefd's window follows
     /// Configure briefd's Hrizn provider against briefsim's Hrizn origin (its default key and a
