@@ -82,6 +82,7 @@ const std::vector<fault_switch>& fault_switches() {
         {"storm-429", "START:DURATION", "API seconds after start (flag) or after the control POST during which every /v1 request gets 429 RATE_LIMITED"},
         {"sse-drop-after", "N", "close every stream abruptly (no final chunk) after N events, pings included (0 = off)"},
         {"sse-stall", "", "streams send their headers, then nothing (no events, no pings) until the client leaves"},
+        {"sse-trickle", "", "streams send their headers, then one byte every 100 real ms that never completes a line (a comment that never ends), until the client leaves"},
         {"sse-refuse", "404|204|ctype", "the stream endpoint answers 404 NOT_FOUND, 204 No Content, or 200 with Content-Type text/plain (none = off)"},
         {"slow-headers", "MS", "delay every /v1 response head by MS real milliseconds (not scaled)"},
         {"truncate-downloads", "RATE", "share of file responses closed after half of the announced Content-Length"},
@@ -114,6 +115,7 @@ bool apply_fault(fault_settings& f, std::string_view raw_name, std::string_view 
         }
     } else if (name == "sse-drop-after") ok = parse_unsigned(value, f.sse_drop_after);
     else if (name == "sse-stall") ok = parse_bool(value, f.sse_stall);
+    else if (name == "sse-trickle") ok = parse_bool(value, f.sse_trickle);
     else if (name == "sse-refuse") {
         ok = true;
         if (value == "404") f.sse_refuse = sse_refusal::not_found;
@@ -179,6 +181,7 @@ boost::json::object to_json(const fault_settings& f) {
         o["storm-429"] = nullptr;
     o["sse-drop-after"] = f.sse_drop_after;
     o["sse-stall"] = f.sse_stall;
+    o["sse-trickle"] = f.sse_trickle;
     switch (f.sse_refuse) {
     case sse_refusal::none: o["sse-refuse"] = nullptr; break;
     case sse_refusal::not_found: o["sse-refuse"] = "404"; break;

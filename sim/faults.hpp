@@ -49,6 +49,7 @@ struct fault_settings {
     std::optional<storm_window> storm_429;
     unsigned sse_drop_after = 0;         ///< close streams abruptly after N events (0 = never)
     bool sse_stall = false;              ///< streams send headers, then nothing at all
+    bool sse_trickle = false;            ///< streams send one byte every 100 ms and never end a line
     sse_refusal sse_refuse = sse_refusal::none;
     unsigned slow_headers_ms = 0;        ///< real milliseconds before every /v1 response head
     double truncate_downloads = 0;       ///< share of file responses cut off mid-body

@@ -589,6 +589,18 @@ asio::awaitable<handler_result> api::stream(exchange& ex, run& r) {
         co_return streamed{false};
     }
 
+    if (st_.faults.sse_trickle) {
+        // A byte at a time, never a line: a peer that keeps a naive idle timer alive forever.
+        if (const beast::error_code ec = co_await ex.ctx.io.write(chunk(":"))) co_return streamed{false};
+        while (!shared->gone) {
+            shared->timer->expires_after(std::chrono::milliseconds(100));
+            co_await shared->timer->async_wait(use_tuple);
+            if (shared->gone) break;
+            if (const beast::error_code ec = co_await ex.ctx.io.write(chunk("x"))) break;
+        }
+        co_return streamed{false};
+    }
+
     event_writer w{ex.ctx.io, c, first_id, st_.faults.sse_drop_after};
     auto status_data = [&](clock::time_point t) {
         json::value v = runs_.status_json(r, t);

@@ -58,6 +58,19 @@ TEST_CASE("SSE stalled (headers, then silence): the idle timeout ends it and tra
     CHECK(r.route_count(poll_route) + r.route_count(wait_route) >= 3);
 }
 
+TEST_CASE("SSE trickling (a byte at a time, never a line): cut at the idle deadline like a silent one") {
+    // Every byte used to restart the idle timer, so a trickling peer held the run forever; now a
+    // stream must complete a line within the deadline.
+    rig_options o;
+    o.sim_args = {"--sse-trickle"};
+    o.daemon.sse_idle_timeout_ms = 1000;
+    rig r(o);
+    RIG_CONTEXT(r);
+    run_three(r);
+    CHECK(r.route_count(poll_route) + r.route_count(wait_route) >= 3);
+    CHECK(r.stat("sse_events") == 0);
+}
+
 TEST_CASE("SSE refused: falls back without hammering the stream endpoint") {
     for (const char* how : {"404", "204", "ctype"}) {
         CAPTURE(how);
