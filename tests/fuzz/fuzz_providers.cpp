@@ -6,6 +6,7 @@
 #include "fuzz_check.hpp"
 #include "providers/hrizn/hrizn.hpp"
 #include "providers/lamina/provider.hpp"
+#include "providers/layers/layers.hpp"
 
 namespace {
 void check_run(const briefd::providers::run_view& r) {
@@ -18,17 +19,23 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     if (size < 2) return 0;
     static const briefd::providers::lamina::provider lamina;
     static const briefd::providers::hrizn::provider hrizn;
+    static const briefd::providers::layers::provider layers;
+    // Bit 0 of the first byte picks Hrizn; otherwise the top bit of the second picks Layers.
+    const bool is_layers = !(data[0] & 1) && (data[1] & 0x80);
     const briefd::providers::provider& p =
-        data[0] & 1 ? static_cast<const briefd::providers::provider&>(hrizn) : lamina;
+        data[0] & 1 ? static_cast<const briefd::providers::provider&>(hrizn)
+        : is_layers ? static_cast<const briefd::providers::provider&>(layers)
+                    : lamina;
     const unsigned small = data[1];
     auto body = briefd::fuzz::as_text(data + 2, size - 2);
     switch ((data[0] >> 1) % 8) {
         case 0: {
             std::vector<briefd::brief::item> items;
             for (std::size_t i = 0; i < small % 11; ++i)
-                items.push_back({i, data[0] & 1
-                                        ? briefd::brief::item_body(briefd::brief::hrizn_item{})
-                                        : briefd::brief::item_body(briefd::brief::content_item{})});
+                items.push_back(
+                    {i, data[0] & 1 ? briefd::brief::item_body(briefd::brief::hrizn_item{})
+                        : is_layers ? briefd::brief::item_body(briefd::brief::layers_item{})
+                                    : briefd::brief::item_body(briefd::brief::content_item{})});
             std::vector<const briefd::brief::item*> ptrs;
             for (const auto& i : items) ptrs.push_back(&i);
             if (auto r = p.parse_submit(ptrs, body)) {
@@ -54,9 +61,13 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
         case 4:
             if (auto r = p.parse_wait(body)) check_run(r->first);
             break;
-        case 5:
+        case 5: {
             (void)p.parse_schema(body);
+            std::string why;
+            if (auto outs = p.parse_expansion(small, body, why))
+                for (const auto& o : *outs) FUZZ_CHECK(briefd::utf8::is_valid(o.label));
             break;
+        }
         case 6: {
             briefd::providers::output_view out;
             out.type = small & 1 ? "html" : "text";
