@@ -136,7 +136,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                                    : out_dir.create_part("." + std::to_string(item) + "-" + std::to_string(o) + ".dl");
             if (pec) {
                 error = "cannot create file: " + pec.message();
-                if (is_disk_error(pec)) {
+                if (is_disk_problem(pec)) {
                     if (disk_problem.empty())
                         log.error("output.disk_problem", {{"job", job_id}, {"error", pec.message()},
                                                           {"action", "waiting for space"}});

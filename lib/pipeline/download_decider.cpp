@@ -2,7 +2,6 @@
 
 #include "core/error.hpp"
 
-#include <cerrno>
 
 namespace briefd::pipeline {
 
@@ -13,16 +12,9 @@ std::error_code download_status_error(unsigned s) {
     return errc::unexpected_status;
 }
 
-bool is_disk_error(std::error_code ec) {
-    return ec == std::errc::no_space_on_device || ec == std::errc::read_only_file_system ||
-           ec == std::errc::permission_denied || ec == std::errc::too_many_files_open ||
-           (ec.category() == std::system_category() && ec.value() == EDQUOT) ||
-           (ec.category() == std::generic_category() && ec.value() == EDQUOT);
-}
-
 download_verdict decide_download(const download_facts& f, unsigned max_attempts) {
     if (!f.ec && !f.mismatch) return download_verdict::save;
-    if (f.ec && is_disk_error(f.ec)) return download_verdict::wait_for_disk;
+    if (is_disk_problem(f.ec)) return download_verdict::wait_for_disk;
     bool retryable = f.mismatch || (is_retryable(f.ec) && f.ec != errc::body_too_large);
     if (!retryable) return download_verdict::give_up;
     return f.attempt + 1 < max_attempts ? download_verdict::retry : download_verdict::give_up;

@@ -4,7 +4,7 @@
 //   the attempt ended with                                   verdict
 //   ─────────────────────────────────────────────────────    ─────────────────────────────────────────
 //   the bytes, matching the provider's size and checksum     save
-//   a full or unwritable disk (ENOSPC, EDQUOT, EROFS, …)     wait_for_disk (never counts as an attempt:
+//   a disk problem (core's is_disk_problem: ENOSPC, EROFS…)  wait_for_disk (never counts as an attempt:
 //                                                              the host's problem, not the output's)
 //   a retryable failure (network, 5xx, truncated, too slow)  retry, until max_attempts, then give_up
 //     or bytes that do not match the provider's checksum
@@ -26,9 +26,6 @@ struct download_facts {
 /// The error a non-2xx download status stands for (empty for 2xx): 404 → not_found, 5xx →
 /// server_error (retryable), anything else → unexpected_status.
 std::error_code download_status_error(unsigned http_status);
-
-/// True for errors that are the disk's, not the download's.
-bool is_disk_error(std::error_code ec);
 
 download_verdict decide_download(const download_facts& f, unsigned max_attempts);
 
