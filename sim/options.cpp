@@ -91,6 +91,24 @@ bool parse_layers_key(std::string_view text, layers_key_spec& out, std::string& 
     return true;
 }
 
+bool parse_lamina_on(std::string_view v, webhook_settings& w) {
+    bool failed = false, cancelled = false;
+    while (!v.empty()) {
+        const auto comma = v.find(',');
+        const auto part = v.substr(0, comma);
+        if (part == "failed")
+            failed = true;
+        else if (part == "cancelled")
+            cancelled = true;
+        else if (part != "completed")
+            return false;
+        v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    }
+    w.lamina_failed = failed;
+    w.lamina_cancelled = cancelled;
+    return true;
+}
+
 bool parse_event_list(std::string_view text, std::vector<std::string>& out) {
     std::vector<std::string> events;
     while (true) {
@@ -117,25 +135,7 @@ bool parse_webhook_option(std::string_view name, Need& need, std::string_view& v
         out = std::string(value);
         return value.starts_with("http://") || value.empty();
     };
-    if (name == "lamina-webhook-on") {
-        if (!need()) return false;
-        bool failed = false, cancelled = false;
-        std::string_view v = value;
-        while (!v.empty()) {
-            const auto comma = v.find(',');
-            const auto part = v.substr(0, comma);
-            if (part == "failed")
-                failed = true;
-            else if (part == "cancelled")
-                cancelled = true;
-            else if (part != "completed")
-                return false;
-            v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-        }
-        w.lamina_failed = failed;
-        w.lamina_cancelled = cancelled;
-        return true;
-    }
+    if (name == "lamina-webhook-on") return need() && parse_lamina_on(value, w);
     if (name == "hrizn-webhook") return need() && loopback_url(w.hrizn_url);
     if (name == "hrizn-webhook-secret")
         return need() && !value.empty() && (w.hrizn_secret = std::string(value), true);

@@ -114,6 +114,10 @@ struct webhook_settings {
     std::uint64_t oversize_bytes = 2u << 20;  ///< body size of an oversized delivery
 };
 
+/// Parses `--lamina-webhook-on`'s comma list (completed, failed, cancelled) into `w`; false (and
+/// `w` unchanged) for another name.
+bool parse_lamina_on(std::string_view text, webhook_settings& w);
+
 /// Parses a comma list of event names into `out`; false for an empty list or an empty name.
 bool parse_event_list(std::string_view text, std::vector<std::string>& out);
 

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <iostream>
 
 // GCC 12 mis-pairs Asio's awaitable frame operator new/delete in coroutines and warns
@@ -30,19 +29,6 @@ bool subscription::wants(std::string_view event) const {
 }
 
 namespace {
-
-std::string iso_ms(std::chrono::system_clock::time_point tp) {
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
 
 std::string random_token(std::mt19937_64& g, std::size_t n) {
     static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -134,7 +120,7 @@ std::shared_ptr<subscription> service::make_sub(std::string prefix, const std::s
     s->url = std::move(url);
     s->events = std::move(events);
     s->secret = std::move(secret);
-    s->created_at = iso_ms(std::chrono::system_clock::now());
+    s->created_at = layers::iso_millis(std::chrono::system_clock::now());
     return s;
 }
 
@@ -263,7 +249,7 @@ delivery service::hrizn_delivery(const std::shared_ptr<subscription>& sub, std::
                      {"type", type},
                      {"site_id", sim_state::uuid(site_rng)},
                      {"data", std::move(data)},
-                     {"timestamp", iso_ms(when)},
+                     {"timestamp", layers::iso_millis(when)},
                      {"api_version", "2025-01-01"}};
     delivery d;
     d.from = provider::hrizn;
@@ -497,22 +483,8 @@ handler_result service::control(const request& req) {
             if (!v.is_bool()) return bad("lamina_rotate_key must be a boolean");
             rotate_key = v.get_bool();
         } else if (key == "lamina_on") {
-            if (!v.is_string()) return bad("lamina_on must be a comma list");
-            std::string_view s = v.get_string();
-            bool f = false, c = false;
-            while (!s.empty()) {
-                const auto comma = s.find(',');
-                const auto part = s.substr(0, comma);
-                if (part == "failed")
-                    f = true;
-                else if (part == "cancelled")
-                    c = true;
-                else if (part != "completed")
-                    return bad("lamina_on: completed, failed, cancelled");
-                s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-            }
-            next.lamina_failed = f;
-            next.lamina_cancelled = c;
+            if (!v.is_string() || !parse_lamina_on(v.get_string(), next))
+                return bad("lamina_on: a comma list of completed, failed, cancelled");
         } else if (key == "layers_rotate_secret") {
             if (!v.is_string() || v.get_string().empty())
                 return bad("layers_rotate_secret must be the new secret");
@@ -554,6 +526,27 @@ handler_result service::control(const request& req) {
 
 // --- the providers' own subscription endpoints -----------------------------------------------
 
+std::shared_ptr<subscription> service::sub_from_request(const request& req, std::string prefix,
+                                                        const std::string& owner,
+                                                        bool with_project) {
+    auto body = parse_object(req);
+    const json::value* url = body ? body->if_contains("url") : nullptr;
+    auto events = events_of(body ? body->if_contains("events") : nullptr, 50);
+    // The docs ask for https; briefsim also takes http:// so it can reach a loopback test
+    // receiver (deliveries go to loopback only anyway).
+    if (!url || !url->is_string() ||
+        !(url->get_string().starts_with("https://") || url->get_string().starts_with("http://")) ||
+        !events)
+        return nullptr;
+    auto s = make_sub(std::move(prefix), owner, std::string(url->get_string()), std::move(*events),
+                      "whsec_" + random_token(rng_, 32));
+    if (const auto* d = body->if_contains("description"); d && d->is_string())
+        s->description = std::string(d->get_string());
+    if (const auto* p = body->if_contains("projectId"); with_project && p && p->is_string())
+        s->project_id = std::string(p->get_string());
+    return s;
+}
+
 std::optional<response> service::hrizn_endpoint(const request& req, std::string_view path,
                                                 const std::string& owner) {
     if (path != "/webhooks" && !path.starts_with("/webhooks/")) return std::nullopt;
@@ -586,21 +579,10 @@ std::optional<response> service::hrizn_endpoint(const request& req, std::string_
         if (m != http::verb::post)
             return error(http::status::method_not_allowed, "method_not_allowed",
                          "Method not allowed.");
-        auto body = parse_object(req);
-        const json::value* url = body ? body->if_contains("url") : nullptr;
-        auto events = events_of(body ? body->if_contains("events") : nullptr, 50);
-        // The docs ask for https; briefsim also takes http:// so it can reach a loopback test
-        // receiver (deliveries go to loopback only anyway).
-        if (!url || !url->is_string() ||
-            !(url->get_string().starts_with("https://") ||
-              url->get_string().starts_with("http://")) ||
-            !events)
+        auto s = sub_from_request(req, "wh_", owner, false);
+        if (!s)
             return error(http::status::bad_request, "validation_error",
                          "url (https) and events (at least one) are required.");
-        auto s = make_sub("wh_", owner, std::string(url->get_string()), std::move(*events),
-                          "whsec_" + random_token(rng_, 32));
-        if (const auto* d = body->if_contains("description"); d && d->is_string())
-            s->description = std::string(d->get_string());
         hrizn_subs_.push_back(s);
         return json_reply(http::status::created, json::object{{"data", data_of(*s, true)}});
     }
@@ -676,21 +658,10 @@ std::optional<response> service::layers_endpoint(const request& req, std::string
         if (m != http::verb::post)
             return error(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
                          "Method not allowed.");
-        auto body = parse_object(req);
-        const json::value* url = body ? body->if_contains("url") : nullptr;
-        auto events = events_of(body ? body->if_contains("events") : nullptr, 50);
-        if (!url || !url->is_string() ||
-            !(url->get_string().starts_with("https://") ||
-              url->get_string().starts_with("http://")) ||
-            !events)
+        auto s = sub_from_request(req, "whe_", owner, true);
+        if (!s)
             return error(http::status::bad_request, "VALIDATION_FAILED",
                          "url and events (1 to 50) are required.");
-        auto s = make_sub("whe_", owner, std::string(url->get_string()), std::move(*events),
-                          "whsec_" + random_token(rng_, 32));
-        if (const auto* d = body->if_contains("description"); d && d->is_string())
-            s->description = std::string(d->get_string());
-        if (const auto* p = body->if_contains("projectId"); p && p->is_string())
-            s->project_id = std::string(p->get_string());
         layers_subs_.push_back(s);
         return json_reply(http::status::created, json::object{{"endpoint", endpoint_of(*s)},
                                                               {"signingSecret", s->secret}});

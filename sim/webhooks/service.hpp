@@ -87,6 +87,10 @@ class service {
                                            std::string url, std::vector<std::string> events,
                                            std::string secret);
     void set_option_subscriptions();
+    /// A subscription from a create request ({url, events[1..50], description?, projectId?});
+    /// null when the body is not valid.
+    std::shared_ptr<subscription> sub_from_request(const request& req, std::string prefix,
+                                                   const std::string& owner, bool with_project);
 
     asio::any_io_executor ex_;
     sim_state& st_;

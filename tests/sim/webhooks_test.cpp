@@ -651,3 +651,21 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
         CHECK(got[0].target == "/l2");
     }
 }
+
+TEST_CASE("Layers: a cancelled job is delivered as job.canceled at once") {
+    receiver rx;
+    sim_process sim(
+        {"--time-scale", "200", "--layers-gen-seconds", "3600", "--layers-webhook", rx.url("/y")});
+    auto gen = sim.layers("POST", "/v1/projects/" + layers_project + "/content",
+                          R"({"brief":{"topic":"a"}})");
+    REQUIRE(gen.status == 202);
+    const std::string job(parse_json(gen.body).at("jobId").as_string());
+    sim.set_layers(json::object{{"cancel", job}});
+    // 3600 API-s is 18 real s: a delivery within 5 s came from the cancel, not the job's end.
+    auto got = rx.wait_for(1, 5s);
+    REQUIRE(got.size() == 1);
+    const auto b = got[0].json();
+    CHECK(b.at("type").as_string() == "job.canceled");
+    CHECK(b.at("data").at("jobId").as_string() == job);
+    CHECK_FALSE(b.at("data").as_object().contains("result"));
+}
