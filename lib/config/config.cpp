@@ -472,7 +472,7 @@ std::string to_yaml(const config& c) {
             }
             e << YAML::EndMap;
         }
-        if (p.max_concurrent_jobs) e << YAML::Key << "max_concurrent_jobs" << YAML::Value << p.max_concurrent_jobs;
+        e << YAML::Key << "max_concurrent_jobs" << YAML::Value << p.max_concurrent_jobs;
         e << YAML::Key << "batch" << YAML::Value << YAML::BeginMap
           << YAML::Key << "max_items" << YAML::Value << p.batch.max_items
           << YAML::Key << "linger_ms" << YAML::Value << p.batch.linger.count() << YAML::EndMap;
