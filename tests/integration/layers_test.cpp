@@ -86,11 +86,12 @@ occupancy watch_jobs(rig& r, std::size_t briefs, std::uint64_t jobs) {
 }
 }  // namespace
 
-TEST_CASE("layers: jobs of 1, 2 and 3 variants complete with every container's assets verified") {
+TEST_CASE("layers: jobs of 1 to 5 variants complete with every container's assets verified") {
     rig r(layers_rig({"--layers-corrupt", "0.3"}));
     RIG_CONTEXT(r);
-    r.d->drop("variants.json", layers_brief({layers_item("one", 1), layers_item("two", 2),
-                                             layers_item("three", 3)}));
+    r.d->drop("variants.json",
+              layers_brief({layers_item("one", 1), layers_item("two", 2), layers_item("three", 3),
+                            layers_item("four", 4), layers_item("five", 5)}));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     CHECK(r.d->done() == std::vector<std::string>{"variants.json"});
     auto m = r.d->manifest("variants");
@@ -100,9 +101,11 @@ TEST_CASE("layers: jobs of 1, 2 and 3 variants complete with every container's a
     // manifest's size and sha256 (which were verified against the provider's checksum).
     std::size_t outputs = 0;
     for (const auto& it : m.at("items").as_array()) outputs += it.at("outputs").as_array().size();
-    CHECK(outputs >= 6);
+    CHECK(outputs >= 15);
     CHECK(check_outputs(*r.d, "variants") == outputs);
-    CHECK(r.layers_stat("jobs_created") == 3);
+    CHECK(r.layers_stat("jobs_created") == 5);
+    CHECK(r.layers_stat("containers_created") == 15);
+    CHECK(r.layers_stat("corrupted_downloads") > 0);  // ...and none of them was saved
     CHECK(r.layers_stat("duplicate_generations") == 0);
     CHECK(r.stat("output_requests_with_api_key") == 0);
 }
