@@ -114,13 +114,14 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
     // A provider that caps the jobs running at once: wait for room before anything else, so the
     // items stay plainly `pending` (never uncertain) while they wait. The place is given back
     // when this request is done: an accepted run holds its own from start_tracking() on.
-    if (slot.host->jobs_gated() && co_await slot.host->async_job_place()) co_return;
+    const bool gated = slot.host->jobs_gated();
+    if (gated && co_await slot.host->async_job_place()) co_return;
     struct place_guard {
         scheduler::host* h;
         ~place_guard() {
             if (h) h->job_place_release();
         }
-    } place{slot.host->jobs_gated() ? slot.host.get() : nullptr};
+    } place{gated ? slot.host.get() : nullptr};
 
     // The items still waiting for this request: pending ones, or — when resending — those still
     // `submitting` under the same key (a member whose job went away is dropped).
