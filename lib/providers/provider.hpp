@@ -264,6 +264,16 @@ class provider {
     /// The response header that names the bucket a response's X-RateLimit-* headers describe;
     /// empty when the provider has one bucket.
     virtual std::string_view bucket_class_header() const { return {}; }
+
+    // ---- concurrent jobs (optional) ----------------------------------------------------------
+    /// True when a refused submission means "too many jobs running" rather than "too many
+    /// requests" (Layers: a 429 on generate whose details name the concurrent-jobs scope): the
+    /// submission waits for one of its jobs to end instead of pausing a rate bucket.
+    virtual bool concurrency_refusal(unsigned status, std::string_view body) const {
+        (void)status;
+        (void)body;
+        return false;
+    }
 };
 
 /// base_url + the call's segments (each appended as one percent-encoded segment, so nothing in a
