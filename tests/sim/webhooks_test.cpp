@@ -214,6 +214,18 @@ std::int64_t wstat(const sim_process& sim, const std::string& path) {
     return stat(sim, "webhooks." + path);
 }
 
+/// A webhook counter once it reached `expected`, or its value after 5 s. The receiver holds a
+/// delivery before briefsim has read the answer and counted it, so counters settle a moment later.
+std::int64_t settled(const sim_process& sim, const std::string& path, std::int64_t expected) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    auto v = wstat(sim, path);
+    while (v != expected && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(20ms);
+        v = wstat(sim, path);
+    }
+    return v;
+}
+
 /// Layers' X-Layers-Signature: the t value and every v1 entry.
 std::pair<std::string, std::vector<std::string>> layers_parts(const std::string& h) {
     std::string t;
@@ -316,9 +328,9 @@ TEST_CASE("Lamina: an app run with ?webhook= is POSTed, Ed25519-signed, on compl
     CHECK(body.at("data").at("status").as_string() == "completed");
     // Same shape as polling: equal to GET /v1/runs/{id}.
     CHECK(body.at("data") == parse_json(sim.api("GET", "/v1/runs/" + run).body).at("data"));
-    CHECK(wstat(sim, "lamina.sent") == 1);
-    CHECK(wstat(sim, "lamina.delivered_2xx") == 1);
-    CHECK(wstat(sim, "lamina.retries") == 0);
+    CHECK(settled(sim, "lamina.sent", 1) == 1);
+    CHECK(settled(sim, "lamina.delivered_2xx", 1) == 1);
+    CHECK(settled(sim, "lamina.retries", 0) == 0);
 
     // Content runs have no webhook field: a batch delivers nothing.
     submit_batch(sim, {"no hook here"});
@@ -327,7 +339,7 @@ TEST_CASE("Lamina: an app run with ?webhook= is POSTed, Ed25519-signed, on compl
     REQUIRE(far.status == 202);
     for (int i = 0; i < 100 && wstat(sim, "lamina.not_loopback") < 1; ++i)
         std::this_thread::sleep_for(20ms);
-    CHECK(wstat(sim, "lamina.not_loopback") == 1);
+    CHECK(settled(sim, "lamina.not_loopback", 1) == 1);
     CHECK(rx.all().size() == 1);
 }
 
@@ -344,10 +356,10 @@ TEST_CASE("Lamina: non-2xx answers are retried with a fresh signature; failed ru
     }
     std::this_thread::sleep_for(200ms);
     CHECK(rx.all().size() == 3);  // the 2xx ended it
-    CHECK(wstat(sim, "lamina.sent") == 3);
-    CHECK(wstat(sim, "lamina.retries") == 2);
-    CHECK(wstat(sim, "lamina.failed_5xx") == 2);
-    CHECK(wstat(sim, "lamina.delivered_2xx") == 1);
+    CHECK(settled(sim, "lamina.sent", 3) == 3);
+    CHECK(settled(sim, "lamina.retries", 2) == 2);
+    CHECK(settled(sim, "lamina.failed_5xx", 2) == 2);
+    CHECK(settled(sim, "lamina.delivered_2xx", 1) == 1);
 }
 
 TEST_CASE("Lamina: a receiver that never says 2xx gets the bounded retries, then nothing") {
@@ -358,8 +370,8 @@ TEST_CASE("Lamina: a receiver that never says 2xx gets the bounded retries, then
     CHECK(got.size() == 4);  // 1 + 3 retries (5 s, 30 s, 2 min; scaled)
     for (int i = 0; i < 100 && wstat(sim, "lamina.abandoned") < 1; ++i)
         std::this_thread::sleep_for(20ms);
-    CHECK(wstat(sim, "lamina.abandoned") == 1);
-    CHECK(wstat(sim, "lamina.rejected_4xx") == 4);
+    CHECK(settled(sim, "lamina.abandoned", 1) == 1);
+    CHECK(settled(sim, "lamina.rejected_4xx", 4) == 4);
     CHECK(rx.all().size() == 4);
 }
 
@@ -426,7 +438,7 @@ TEST_CASE("Hrizn: content.completed to the subscription, X-Webhook-Signature sha
     }
     CHECK(std::count(types.begin(), types.end(), "content.completed") == 1);
     CHECK(std::count(types.begin(), types.end(), "content.progress") == 4);
-    CHECK(wstat(sim, "hrizn.delivered_2xx") == 5);
+    CHECK(settled(sim, "hrizn.delivered_2xx", 5) == 5);
 }
 
 TEST_CASE("Hrizn: POST /webhooks creates a subscription whose secret signs its deliveries") {
@@ -487,7 +499,7 @@ TEST_CASE("Layers: job.completed and content.generated, t=,v1= HMAC, rotation se
     }
     CHECK(types["job.completed"] + types["content.generated"] == 4);
     CHECK(ids.size() == 3);  // the retry kept its event id
-    CHECK(wstat(sim, "layers.retries") == 1);
+    CHECK(settled(sim, "layers.retries", 1) == 1);
 
     control(sim, R"({"layers_rotate_secret":"whsec_two"})");
     auto gen2 = sim.layers("POST", "/v1/projects/" + layers_project + "/content",
@@ -528,8 +540,8 @@ TEST_CASE("Layers: failed jobs, 4xx not retried, POST /v1/webhook-endpoints") {
     }
     std::this_thread::sleep_for(300ms);
     CHECK(rx.all().size() == 2);  // the 401 was final (policy b)
-    CHECK(wstat(sim, "layers.rejected_4xx") == 1);
-    CHECK(wstat(sim, "layers.abandoned") == 1);
+    CHECK(settled(sim, "layers.rejected_4xx", 1) == 1);
+    CHECK(settled(sim, "layers.abandoned", 1) == 1);
 }
 
 TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
@@ -541,7 +553,7 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
         REQUIRE(got.size() == 2);
         CHECK(got[0].body == got[1].body);
         CHECK(lamina_verifies(sim, got[1]));
-        CHECK(wstat(sim, "lamina.duplicates") == 1);
+        CHECK(settled(sim, "lamina.duplicates", 1) == 1);
     }
     SUBCASE("reorder: an older (running) status after the terminal one") {
         receiver rx;
@@ -552,7 +564,7 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
         CHECK(got[0].json().at("data").at("status").as_string() == "completed");
         CHECK(got[1].json().at("data").at("status").as_string() == "running");
         CHECK(lamina_verifies(sim, got[1]));
-        CHECK(wstat(sim, "lamina.reordered") == 1);
+        CHECK(settled(sim, "lamina.reordered", 1) == 1);
     }
     SUBCASE("reorder on Layers: job.completed before content.generated") {
         receiver rx;
@@ -595,9 +607,9 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
                 CHECK(v1[0] != wh::hmac_sha256_hex("whsec_briefsim_5ec7e7", t + "." + r.body));
             }
         }
-        CHECK(wstat(sim, "lamina.forged") == 1);
-        CHECK(wstat(sim, "hrizn.forged") == 1);
-        CHECK(wstat(sim, "layers.forged") == 1);
+        CHECK(settled(sim, "lamina.forged", 1) == 1);
+        CHECK(settled(sim, "hrizn.forged", 1) == 1);
+        CHECK(settled(sim, "layers.forged", 1) == 1);
     }
     SUBCASE("stale: a valid signature over a timestamp beyond 300 s") {
         receiver rx;
@@ -632,8 +644,8 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
         CHECK(lamina_verifies(sim, got[0]));
         for (int i = 0; i < 100 && wstat(sim, "lamina.abandoned") < 1; ++i)
             std::this_thread::sleep_for(20ms);
-        CHECK(wstat(sim, "lamina.oversized") == 1);
-        CHECK(wstat(sim, "lamina.rejected_4xx") == 4);
+        CHECK(settled(sim, "lamina.oversized", 1) == 1);
+        CHECK(settled(sim, "lamina.rejected_4xx", 4) == 4);
     }
     SUBCASE("drop: never sent, counted; switched at runtime") {
         receiver rx;
@@ -642,8 +654,8 @@ TEST_CASE("webhook faults: duplicate, reorder, forge, stale, oversize, drop") {
         submit_app_run(sim, rx.url("/l"));
         for (int i = 0; i < 200 && wstat(sim, "lamina.dropped") < 1; ++i)
             std::this_thread::sleep_for(20ms);
-        CHECK(wstat(sim, "lamina.dropped") == 1);
-        CHECK(wstat(sim, "lamina.sent") == 0);
+        CHECK(settled(sim, "lamina.dropped", 1) == 1);
+        CHECK(settled(sim, "lamina.sent", 0) == 0);
         sim.set_faults(json::object{{"webhook-drop", nullptr}});
         submit_app_run(sim, rx.url("/l2"));
         auto got = rx.wait_for(1);
