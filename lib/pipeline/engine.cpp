@@ -594,6 +594,10 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
 // ---- recovery -----------------------------------------------------------------------------
 
 void engine_impl::recover() {
+    auto progress = [&](std::string_view step, std::size_t done) {
+        if (recovery_progress) recovery_progress(step, done);
+    };
+    progress("spool", 0);
     std::error_code ec;
     names = spool::name_index::load(layout, ec);
     if (ec) throw std::system_error(ec, "cannot list the spool");
@@ -606,7 +610,10 @@ void engine_impl::recover() {
         if (n.ends_with(".state.json") && !n.starts_with(".")) states.push_back(de.path());
     }
     std::sort(states.begin(), states.end());
+    progress("jobs", 0);
     for (const auto& sp : states) {
+        if (auto n = static_cast<std::size_t>(&sp - states.data()); n && n % 64 == 0)
+            progress("jobs", n);
         std::ifstream in(sp);
         std::stringstream ss;
         ss << in.rdbuf();
@@ -666,6 +673,7 @@ void engine_impl::recover() {
         recovered.push_back(p);
     }
     // Briefs claimed just before a crash, before their state was written.
+    progress("unclaimed", states.size());
     std::vector<std::string> unreferenced;
     for (const auto& de : fs::directory_iterator(layout.active(), ec)) {
         auto n = de.path().filename().string();
@@ -741,6 +749,10 @@ engine::~engine() = default;
 
 boost::asio::awaitable<std::error_code> engine::async_run(std::function<void()> ready) {
     co_return co_await impl_->run(std::move(ready));
+}
+
+void engine::on_recovery_progress(std::function<void(std::string_view, std::size_t)> f) {
+    impl_->recovery_progress = std::move(f);
 }
 
 void engine::stop() {

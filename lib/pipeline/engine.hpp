@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace briefd::pipeline {
@@ -49,6 +50,11 @@ public:
     /// until stop(). Completes once stopped and drained. Errors that prevent starting (spool not
     /// creatable) complete it at once with the error.
     boost::asio::awaitable<std::error_code> async_run(std::function<void()> ready);
+
+    /// `f(step, done)` is called during start-up recovery, which blocks the event loop: before
+    /// each step and after every 64 job records read (`done` counts them), on the thread running
+    /// async_run. The daemon uses it to ask systemd for more start time (EXTEND_TIMEOUT_USEC).
+    void on_recovery_progress(std::function<void(std::string_view step, std::size_t done)> f);
 
     /// Graceful stop: no more claims; submissions and downloads in flight may finish until the
     /// drain deadline (config drain_timeout_ms), then everything is cancelled. Jobs keep their

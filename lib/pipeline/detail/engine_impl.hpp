@@ -97,6 +97,8 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::any_io_executor ex;
     config::config cfg;
     logger& log;
+    /// engine::on_recovery_progress's callback (may be empty).
+    std::function<void(std::string_view step, std::size_t done)> recovery_progress;
     spool::layout layout;
     std::mt19937_64 rng;
     std::map<std::string, std::unique_ptr<provider_slot>, std::less<>> slots;
