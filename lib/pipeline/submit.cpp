@@ -295,7 +295,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         if (auto* j = find(id)) maybe_file(*j);
 }
 
-asio::awaitable<std::optional<brief::app_schema>> engine_impl::get_schema(provider_slot& slot,
+asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(provider_slot& slot,
                                                                           std::string key,
                                                                           bool refresh) {
     if (!refresh)

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "brief/brief.hpp"
+#include "providers/app_schema.hpp"
 #include "core/error.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -120,6 +122,9 @@ class provider {
 
     /// lamina, hrizn, layers: the key under providers: and in briefs' `provider:`.
     virtual std::string_view name() const = 0;
+    /// What this provider's brief items may say and how they are typed (brief::parse() uses it);
+    /// written in lib/providers/<name>/schema.cpp with brief/checker.hpp.
+    virtual const brief::item_schema& items() const = 0;
 
     // ---- credentials -------------------------------------------------------------------------
     /// The header that carries the API key, and its value for a given key.
@@ -156,9 +161,9 @@ class provider {
     /// the app id), or nullopt when there is none.
     virtual std::optional<std::string> schema_key(const brief::item&) const { return std::nullopt; }
     virtual api_call schema_request(std::string_view key) const;
-    virtual std::optional<brief::app_schema> parse_schema(std::string_view body) const;
-    virtual std::vector<brief::problem> check_inputs(std::string_view file, const brief::item&,
-                                                     const brief::app_schema&) const {
+    virtual std::optional<app_schema> parse_schema(std::string_view body) const;
+    virtual std::vector<brief::problem> check_inputs(std::string_view /*file*/, const brief::item&,
+                                                     const app_schema&) const {
         return {};
     }
 
@@ -275,6 +280,8 @@ std::string string_field(const boost::json::object& o, std::string_view key,
 
 /// The provider called `name`, or nullptr when briefd has none by that name.
 const provider* find(std::string_view name);
+/// The item schemas of every provider briefd has, for brief::parse().
+std::span<const brief::item_schema> item_schemas();
 
 /// A deterministic idempotency key for one submission: the same members (job id + item index, in
 /// order) always give the same key, at most 64 characters, safe in a header.

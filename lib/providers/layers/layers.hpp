@@ -10,6 +10,7 @@
 // envelope `{"error":{"code","message","requestId","details"}}`.
 #pragma once
 
+#include "providers/layers/schema.hpp"
 #include "providers/provider.hpp"
 
 #include <chrono>
@@ -59,6 +60,7 @@ std::optional<container> parse_container(std::string_view body, std::size_t vari
 class provider final : public providers::provider {
   public:
     std::string_view name() const override { return "layers"; }
+    const brief::item_schema& items() const override { return item_schema(); }
     std::string credential_header() const override { return "Authorization"; }
     std::string credential_value(std::string_view key) const override {
         return "Bearer " + std::string(key);
