@@ -22,7 +22,7 @@ namespace {
 
 /// The result of asking a provider for one app's schema.
 struct schema_answer {
-    std::optional<brief::app_schema> schema;
+    std::optional<providers::app_schema> schema;
     std::string problem;  ///< when there is no schema: what to tell the operator
 };
 
@@ -112,7 +112,7 @@ std::vector<file_report> validate_files(const config::config& cfg,
         }
         brief::limits lim;
         lim.max_brief_bytes = cfg.max_brief_bytes;
-        auto res = brief::parse(r.name, bytes, cfg.default_provider, lim);
+        auto res = brief::parse(r.name, bytes, cfg.default_provider, providers::item_schemas(), lim);
         r.bytes = std::move(bytes);
         if (!res.ok()) {
             r.problems = std::move(res.problems);

@@ -3,6 +3,7 @@
 #include "cli/retry.hpp"
 #include "brief/brief.hpp"
 #include "jobs/job.hpp"
+#include "providers/provider.hpp"
 #include "unit/store/temp_dir.hpp"
 
 #include <boost/json/parse.hpp>
@@ -103,7 +104,7 @@ TEST_CASE("retry: only the items that failed before completing go back, with the
     CHECK(p.new_job == "sneakers-retry1");
 
     // The new brief is valid and holds exactly items 1 and 3, shared fields applied.
-    auto res = brief::parse("sneakers-retry1.json", p.content, "hrizn");
+    auto res = brief::parse("sneakers-retry1.json", p.content, "hrizn", providers::item_schemas());
     INFO(p.content);
     INFO((res.problems.empty() ? std::string() : res.problems.front().to_string()));
     REQUIRE(res.ok());
@@ -187,7 +188,7 @@ TEST_CASE("retry: the items of a YAML brief, and a one-item brief as a whole") {
                              "platform: tiktok\nitems:\n  - brief: a\n  - brief: b\n  - brief: c\n",
                              {0, 2}, "", why);
     REQUIRE(yaml);
-    auto res = brief::parse("x.json", *yaml, "lamina");
+    auto res = brief::parse("x.json", *yaml, "lamina", providers::item_schemas());
     REQUIRE(res.ok());
     REQUIRE(res.brief->items.size() == 2);
     CHECK(std::get<brief::content_item>(res.brief->items[1].body).brief == "c");
