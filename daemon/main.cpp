@@ -5,6 +5,7 @@
 #include "ops/notify.hpp"
 #include "ops/status.hpp"
 #include "pipeline/engine.hpp"
+#include "status/service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -149,6 +150,13 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto& engine = *engine_slot;
+    std::unique_ptr<status::service> status_server;  // /metrics, /status, /healthz, cancel
+    try {
+        status_server = status::start(io.get_executor(), cfg, engine, log);
+    } catch (const std::exception& ex) {
+        log.error("daemon.start_failed", {{"error", ex.what()}});
+        return 1;
+    }
     config::config running = cfg;
     int exit_code = 0;
     bool ready = false;
@@ -244,6 +252,7 @@ int main(int argc, char** argv) {
             if (ec) exit_code = 1;
             signals.cancel();
             heartbeat.cancel();
+            if (status_server) status_server->stop();
         },
         [&](std::exception_ptr e) {
             if (e) {
