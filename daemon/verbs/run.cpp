@@ -6,6 +6,7 @@
 #include "ops/notify.hpp"
 #include "ops/status.hpp"
 #include "pipeline/engine.hpp"
+#include "status/service.hpp"
 #include "verbs/options.hpp"
 #include "verbs/verbs.hpp"
 
@@ -164,6 +165,13 @@ int run_main(std::span<char*> args) {
         return 1;
     }
     auto& engine = *engine_slot;
+    std::unique_ptr<status::service> status_server;  // /metrics, /status, /healthz, cancel
+    try {
+        status_server = status::start(io.get_executor(), cfg, engine, log);
+    } catch (const std::exception& ex) {
+        log.error("daemon.start_failed", {{"error", ex.what()}});
+        return 1;
+    }
     // A datagram per step at most once a second: enough to keep the deadline ahead of the work.
     std::optional<std::chrono::steady_clock::time_point> extended_at;
     engine.on_recovery_progress([&](std::string_view step, std::size_t done) {
@@ -275,6 +283,7 @@ int run_main(std::span<char*> args) {
             if (ec) exit_code = 1;
             signals.cancel();
             heartbeat.cancel();
+            if (status_server) status_server->stop();
         },
         [&](std::exception_ptr e) {
             if (e) {

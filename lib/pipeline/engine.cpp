@@ -82,6 +82,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
                                                             log, rng()));
     }
+    init_metrics();
 }
 
 provider_slot* engine_impl::slot_of(const job_ctx& job) const {
@@ -494,6 +495,7 @@ void engine_impl::refuse(const fs::path& from, const std::string& name,
         return;
     }
     ++filed_failed;
+    metrics.briefs_refused.inc({});
     log.warning("brief.refused", {{"file", name}, {"filed_as", final_name},
                                   {"reason", problems.empty() ? "" : problems.front().to_string()}});
 }
@@ -577,6 +579,12 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     std::size_t outputs = 0;
     for (const auto& it : rec.items)
         for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
+    const std::string_view result =
+        status == "completed" ? "done" : job->cancelled ? "cancelled" : "failed";
+    metrics.briefs_filed.inc({rec.provider, result});
+    if (rec.claimed_at > 0)
+        metrics.brief_seconds.observe({rec.provider, result},
+                                      static_cast<double>(std::max<std::int64_t>(now - rec.claimed_at, 0)));
     if (status == "completed") {
         ++filed_done;
         log.notice("brief.done", {{"job", job_id}, {"file", final_name}, {"items", rec.items.size()},
@@ -814,6 +822,16 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.kick_intake();
     return restart;
 }
+
+engine_status engine::status() const { return impl_->status_snapshot(); }
+
+boost::asio::awaitable<std::optional<cancel_result>> engine::async_cancel(
+    std::string job_id, std::chrono::milliseconds wait) {
+    auto self = impl_;  // the engine object may go while this waits
+    co_return co_await self->cancel_job(std::move(job_id), wait);
+}
+
+engine_metrics& engine::metrics() { return impl_->metrics; }
 
 engine_counts engine::counts() const {
     const auto& s = *impl_;
