@@ -147,8 +147,10 @@ if [ -n "$status_listen" ]; then
     metrics=$(curl -s --max-time 5 "http://$status_listen/metrics" 2>/dev/null || true)
     if [ -n "$metrics" ]; then
         echo
-        echo "== http://$status_listen/metrics (the first samples; curl it for all)"
-        printf '%s\n' "$metrics" | grep -v '^#' | grep -E '^briefd_' | head -12 || true
+        echo "== http://$status_listen/metrics (a few samples; curl it for all)"
+        few=$(printf '%s\n' "$metrics" | grep -E '^briefd_(briefs_filed_total|requests_total|rate_limited_total|downloaded_bytes_total|rate_budget_remaining)[{ ]' || true)
+        [ -n "$few" ] || few=$(printf '%s\n' "$metrics" | grep -E '^briefd_' || true)
+        printf '%s\n' "$few" | head -14
     fi
 fi
 echo

@@ -101,25 +101,12 @@ bool load_keys(const config::config& cfg, std::map<std::string, secret>& keys, s
     return true;
 }
 
-namespace {
-// status.listen comes with the status server (branch ops-server, lib/config's status_config).
-// Read it where the config has it, so this builds on either side of that merge; once both are in,
-// this is just `cfg.status.listen`.
-template <typename C>
-std::string configured_listen(const C& cfg) {
-    if constexpr (requires { cfg.status.listen; })
-        return cfg.status.listen;
-    else
-        return "127.0.0.1:9464";
-}
-}  // namespace
-
 std::optional<std::string> daemon_address(std::string_view verb, const parsed_args& a) {
     if (a.has("listen")) return a.get("listen");
     auto loaded = load_config(a.get("config", std::string(default_config)));
     if (!loaded) return std::nullopt;
     const auto& cfg = *loaded;
-    auto listen = configured_listen(cfg);
+    const auto& listen = cfg.status.listen;
     if (listen.empty()) {
         std::cerr << "briefd " << verb << ": status.listen is off in " << cfg.source.string()
                   << ": briefd has no status server to ask\n";

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -276,14 +277,13 @@ TEST_CASE("cli: status and cancel with nothing listening say briefd is not runni
     CHECK(bad_cfg.err.find("missing.yaml") != std::string::npos);
 }
 
-#ifdef BRIEFD_HAS_STATUS_SERVER
-// These need the daemon's status server (GET /status, POST /jobs/<job>/cancel; branch ops-server).
+// Against the daemon's status server (GET /status, POST /jobs/<job>/cancel).
 
 TEST_CASE("cli: status of a running daemon, found through --config; --json is the daemon's JSON") {
     auto listen = free_listen();
     rig_options o;
     o.sim_args = {"--run-seconds", "600"};  // runs stay in flight while we look
-    o.daemon.status_listen = listen;
+    o.daemon.top_yaml += "status:\n  listen: " + listen + "\n";
     rig r(o);
     RIG_CONTEXT(r);
     auto cfg = r.d->config_path().string();
@@ -316,10 +316,30 @@ TEST_CASE("cli: status of a running daemon, found through --config; --json is th
           std::string::npos);
 }
 
+TEST_CASE("cli: status shows a provider paused by a rejected key, and why") {
+    rig_options o;
+    o.daemon.top_yaml += "status:\n  listen: " + free_listen() + "\n";
+    rig r(o);
+    RIG_CONTEXT(r);
+    auto cfg = r.d->config_path().string();
+    r.d->write_key(r.key + "x");  // a wrong key: 401 blocks the provider
+    REQUIRE(r.d->signal(SIGHUP));
+    REQUIRE(r.d->wait_log("config.reloaded", 10s));
+    r.d->drop("blocked.json", content_brief("cli-blocked", 1));
+    REQUIRE(r.d->wait_log("host.blocked", 20s));
+    auto st = briefd_cli(r.tmp.path(), {"status", "-c", cfg});
+    REQUIRE(st.code() == 0);
+    INFO(st.out);
+    std::string lamina_row;
+    for (const auto& l : lines_of(st.out))
+        if (l.starts_with("lamina ")) lamina_row = l;
+    CHECK(lamina_row.find("401") != std::string::npos);
+}
+
 TEST_CASE("cli: cancel files the job as cancelled, then retry sends its items back") {
     rig_options o;
     o.sim_args = {"--run-seconds", "600"};
-    o.daemon.status_listen = free_listen();
+    o.daemon.top_yaml += "status:\n  listen: " + free_listen() + "\n";
     rig r(o);
     RIG_CONTEXT(r);
     auto cfg = r.d->config_path().string();
@@ -349,6 +369,5 @@ TEST_CASE("cli: cancel files the job as cancelled, then retry sends its items ba
     auto stopped = briefd_cli(r.tmp.path(), {"cancel", "-c", cfg, "stopme"});
     CHECK(stopped.code() == 3);
 }
-#endif
 
 }  // namespace briefd::it
