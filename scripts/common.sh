@@ -6,6 +6,7 @@ BRIEFD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BRIEFD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev
                  libboost-url1.81-dev libssl-dev openssl libyaml-cpp-dev doctest-dev libsystemd-dev
                  systemd dpkg-dev   # systemd-analyze/sysusers/tmpfiles and dpkg-shlibdeps for the install tests
+                 groff-base         # the install tests render briefd(8) and fail on any groff warning
                  clang-14 libclang-rt-14-dev)  # scripts/fuzz: clang with libFuzzer and the sanitizer runtimes
 
 briefd_install_deps() {

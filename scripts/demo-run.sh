@@ -70,6 +70,16 @@ providers:
     max_concurrent_jobs: 10
     tracking: { mode: auto, schedule_scale: $scale }
 YAML
+# The status server (GET /status, /metrics; `briefd status` asks it), on a loopback port of its own.
+# Builds whose config has no status: key yet run without it (the demo then skips the status part).
+status_listen="127.0.0.1:$((20000 + RANDOM % 20000))"
+cp "$work/briefd.yaml" "$work/briefd.yaml.base"
+printf 'status:\n  listen: %s\n' "$status_listen" >> "$work/briefd.yaml"
+if ! "$build/daemon/briefd" --config "$work/briefd.yaml" --check > /dev/null 2>&1; then
+    mv "$work/briefd.yaml.base" "$work/briefd.yaml"
+    status_listen=""
+fi
+rm -f "$work/briefd.yaml.base"
 "$build/daemon/briefd" --config "$work/briefd.yaml" --check > /dev/null
 
 echo "== briefsim: Lamina at $api, Hrizn at $hrizn, Layers at $layers (time scale ${scale}x); briefd spool at $work/spool"
@@ -132,6 +142,21 @@ first=$(ls -d "$work"/outputs/*/ 2>/dev/null | head -1)
 if [ -n "$first" ]; then
     echo "a manifest ($first""manifest.json), first 400 bytes:"
     echo "  $(head -c 400 "$first/manifest.json")…"
+fi
+
+# 6. What the running daemon says about itself: `briefd status`, and a few lines of /metrics.
+if [ -n "$status_listen" ]; then
+    echo
+    echo "== briefd status"
+    "$build/daemon/briefd" status --config "$work/briefd.yaml" || echo "(briefd status failed: exit $?)"
+    metrics=$(curl -s --max-time 5 "http://$status_listen/metrics" 2>/dev/null || true)
+    if [ -n "$metrics" ]; then
+        echo
+        echo "== http://$status_listen/metrics (a few samples; curl it for all)"
+        few=$(printf '%s\n' "$metrics" | grep -E '^briefd_(briefs_filed_total|requests_total|rate_limited_total|downloaded_bytes_total|rate_budget_remaining)[{ ]' || true)
+        [ -n "$few" ] || few=$(printf '%s\n' "$metrics" | grep -E '^briefd_' || true)
+        printf '%s\n' "$few" | head -14
+    fi
 fi
 echo
 echo "Outputs are in $work/outputs; the daemon's log is $work/briefd.log."

@@ -3,6 +3,8 @@
 #include "core/url_text.hpp"
 #include "core/utf8.hpp"
 
+#include <boost/url/ipv4_address.hpp>
+#include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <yaml-cpp/yaml.h>
@@ -334,13 +336,55 @@ proxy_config read_proxy(const reader& r, const field& f) {
     return p;
 }
 
+/// "127.0.0.1:9464", "[::1]:9464": an IP literal (IPv6 in brackets) and a port, 0..65535.
+bool is_listen_address(std::string_view s) {
+    std::string_view host, port;
+    if (s.starts_with('[')) {
+        auto close = s.find("]:");
+        if (close == std::string_view::npos) return false;
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+        if (!boost::urls::parse_ipv6_address(host)) return false;
+    } else {
+        auto colon = s.rfind(':');
+        if (colon == std::string_view::npos) return false;
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        if (!boost::urls::parse_ipv4_address(host)) return false;
+    }
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    return !port.empty() && port.size() <= 5 && ec == std::errc() &&
+           end == port.data() + port.size() && p <= 65535;
+}
+
+/// status: { listen: 127.0.0.1:9464 | off }
+status_config read_status(const reader& r, const field& f) {
+    status_config st;
+    auto m = r.mapping(f.value, f.path, f.line(), {"listen"});
+    if (auto it = m.find("listen"); it != m.end()) {
+        // YAML 1.1 readers take a bare `off` for a boolean; accept the usual spellings.
+        std::string v = it->second.value.IsScalar() ? it->second.value.Scalar() : std::string();
+        if (v == "off" || v == "false" || v == "none") {
+            st.listen.clear();
+        } else {
+            v = r.string(it->second);
+            if (!is_listen_address(v))
+                r.fail(it->second, "must be IP:port (127.0.0.1:9464, [::1]:9464; no host names), or off");
+            st.listen = v;
+        }
+        st.listen_explicit = true;
+    }
+    return st;
+}
+
 config read(const YAML::Node& root, const reader& r) {
     config c;
     if (!root.IsDefined() || root.IsNull()) r.fail(0, "", "the file is empty (spool, outputs and providers are required)");
     auto m = r.mapping(root, "", 1,
                        {"spool", "outputs", "default_provider", "providers", "max_brief_bytes", "max_output_bytes",
                         "settle_ms", "rescan_interval_ms", "retention_hours", "on_uncertain", "drain_timeout_ms",
-                        "max_concurrent_downloads", "log_level", "proxy"});
+                        "max_concurrent_downloads", "log_level", "proxy", "status"});
     if (!m.count("spool")) r.fail(0, "spool", "required (the queue directory, e.g. /var/spool/briefd)");
     if (!m.count("outputs")) r.fail(0, "outputs", "required (where results go, e.g. /var/lib/briefd/outputs)");
     c.spool = r.absolute_path(m.at("spool"));
@@ -377,6 +421,7 @@ config read(const YAML::Node& root, const reader& r) {
         c.log_level = r.choice(it->second, {"error", "warning", "notice", "info", "debug"});
     if (auto it = m.find("proxy"); it != m.end()) c.proxy = read_proxy(r, it->second);
     for (auto& [name, p] : c.providers) p.proxy = c.proxy;  // every provider's client uses it
+    if (auto it = m.find("status"); it != m.end()) c.status = read_status(r, it->second);
     return c;
 }
 
@@ -517,6 +562,8 @@ std::string to_yaml(const config& c) {
         e << YAML::Key << "proxy" << YAML::Value << YAML::BeginMap << YAML::Key << "url" << YAML::Value << url;
         e << YAML::Key << "no_proxy" << YAML::Value << YAML::Flow << c.proxy.no_proxy << YAML::EndMap;
     }
+    e << YAML::Key << "status" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
+      << (c.status.listen.empty() ? std::string("off") : c.status.listen) << YAML::EndMap;
     e << YAML::EndMap;
     return std::string(e.c_str()) + "\n";
 }
@@ -536,6 +583,7 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
     diff(a.proxy.from_environment != b.proxy.from_environment || a.proxy.url != b.proxy.url ||
              a.proxy.no_proxy != b.proxy.no_proxy,
          "proxy");
+    diff(a.status.listen != b.status.listen, "status.listen");
     for (const auto& [name, p] : a.providers) {
         auto it = b.providers.find(name);
         const std::string at = "providers." + name;

@@ -87,6 +87,18 @@ struct provider_config {
     proxy_config proxy;                          ///< the top-level proxy: key, copied here by load() for the provider's client
 };
 
+/// The status server: GET /metrics, /status, /healthz and POST /jobs/<job>/cancel (key status:).
+struct status_config {
+    /// IP literal and port ("127.0.0.1:9464", "[::1]:9464"; port 0 = any free port), or empty
+    /// when `listen: off`. Loopback by default: it shows job names and lets anyone who can
+    /// connect cancel jobs, so exposing it beyond the host is a deliberate choice.
+    std::string listen = "127.0.0.1:9464";
+    /// The file names status.listen. The default address is best effort (taken by another
+    /// daemon: briefd logs it and runs without); an address the operator chose must be bound or
+    /// the daemon does not start.
+    bool listen_explicit = false;
+};
+
 struct config {
     std::filesystem::path source;                ///< the file it was loaded from
     std::filesystem::path spool;                 ///< absolute; holds incoming/ active/ done/ failed/
@@ -103,6 +115,7 @@ struct config {
     std::size_t max_concurrent_downloads = 4;    ///< downloads running at once
     std::string log_level = "info";              ///< error | warning | notice | info | debug
     proxy_config proxy;                          ///< key proxy: forward proxy (else from the environment)
+    status_config status;                        ///< key status: the status server
 };
 
 /// Where and why loading failed.

@@ -130,7 +130,10 @@ void logger::log(log_level l, std::string_view event, std::initializer_list<log_
     if (!enabled(l)) return;
     auto line = format(event, fields);
     std::lock_guard lock(mutex_);
-    sink_(l, line);
+    if (structured_)
+        structured_(l, event, std::span<const log_field>(fields.begin(), fields.size()), line);
+    else
+        sink_(l, line);
 }
 
 }  // namespace briefd

@@ -8,6 +8,7 @@
 #include <functional>
 #include <initializer_list>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,11 +36,19 @@ struct log_field {
 class logger {
 public:
     using sink = std::function<void(log_level, std::string_view line)>;
+    /// A sink that also gets the event name and its fields, for structured destinations (the
+    /// journal's JOB=, PROVIDER=, RUN= fields: ops/journal.hpp).
+    using structured_sink =
+        std::function<void(log_level, std::string_view event, std::span<const log_field> fields,
+                           std::string_view line)>;
 
     /// Writes to stderr; journald format if JOURNAL_STREAM is set in the environment.
     logger();
     /// Writes every line (without trailing newline) to `s`; used by tests.
     explicit logger(sink s, log_level level = log_level::debug);
+
+    /// Sends every later event to `s` instead of the line sink (set before logging starts).
+    void set_structured_sink(structured_sink s) { structured_ = std::move(s); }
 
     void set_level(log_level l) noexcept { level_ = l; }
     log_level level() const noexcept { return level_; }
@@ -57,6 +66,7 @@ public:
 
 private:
     sink sink_;
+    structured_sink structured_;
     log_level level_ = log_level::info;
     bool journal_ = false;
     std::mutex mutex_;

@@ -88,6 +88,7 @@ asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std:
         out.sha256 = store::sha256_hex(*bytes);
         out.saved = true;
         out.error.clear();
+        metrics.downloaded_bytes.inc({slot.name()}, static_cast<double>(out.bytes));
         log.info("output.saved", {{"job", job_id}, {"item", item}, {"output", o}, {"file", name},
                                   {"bytes", out.bytes}});
         co_return std::string{};
@@ -157,6 +158,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 part.discard();
                 co_return;
             }
+            metrics.request(slot->name(), "download", info.status);
             if (!ec) ec = download_status_error(info.status);
             auto sha = part.sha256_hex();
             auto bytes = part.bytes();
@@ -210,6 +212,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             out.saved = true;
             out.error.clear();
             error.clear();
+            metrics.downloaded_bytes.inc({slot->name()}, static_cast<double>(bytes));
             log.info("output.saved", {{"job", job_id}, {"item", item}, {"output", o}, {"file", name},
                                       {"bytes", bytes}});
             break;
@@ -218,6 +221,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     job = find(job_id);
     if (!job || stopping) co_return;  // at shutdown an unsaved output is redone at the next start
     auto& out = job->rec.items[item].outputs[o];
+    if (auto* s = slot_of(*job)) metrics.outputs.inc({s->name(), out.saved ? "saved" : "failed"});
     if (!out.saved) {
         out.error = error.empty() ? "download failed" : error;
         log.warning("output.failed", {{"job", job_id}, {"item", item}, {"output", o}, {"error", out.error}});

@@ -82,6 +82,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
                                                             log, rng()));
     }
+    init_metrics();
 }
 
 provider_slot* engine_impl::slot_of(const job_ctx& job) const {
@@ -494,6 +495,7 @@ void engine_impl::refuse(const fs::path& from, const std::string& name,
         return;
     }
     ++filed_failed;
+    metrics.briefs_refused.inc({});
     log.warning("brief.refused", {{"file", name}, {"filed_as", final_name},
                                   {"reason", problems.empty() ? "" : problems.front().to_string()}});
 }
@@ -577,6 +579,12 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     std::size_t outputs = 0;
     for (const auto& it : rec.items)
         for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
+    const std::string_view result =
+        status == "completed" ? "done" : job->cancelled ? "cancelled" : "failed";
+    metrics.briefs_filed.inc({rec.provider, result});
+    if (rec.claimed_at > 0)
+        metrics.brief_seconds.observe({rec.provider, result},
+                                      static_cast<double>(std::max<std::int64_t>(now - rec.claimed_at, 0)));
     if (status == "completed") {
         ++filed_done;
         log.notice("brief.done", {{"job", job_id}, {"file", final_name}, {"items", rec.items.size()},
@@ -594,6 +602,10 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
 // ---- recovery -----------------------------------------------------------------------------
 
 void engine_impl::recover() {
+    auto progress = [&](std::string_view step, std::size_t done) {
+        if (recovery_progress) recovery_progress(step, done);
+    };
+    progress("spool", 0);
     std::error_code ec;
     names = spool::name_index::load(layout, ec);
     if (ec) throw std::system_error(ec, "cannot list the spool");
@@ -606,7 +618,10 @@ void engine_impl::recover() {
         if (n.ends_with(".state.json") && !n.starts_with(".")) states.push_back(de.path());
     }
     std::sort(states.begin(), states.end());
+    progress("jobs", 0);
     for (const auto& sp : states) {
+        if (auto n = static_cast<std::size_t>(&sp - states.data()); n && n % 64 == 0)
+            progress("jobs", n);
         std::ifstream in(sp);
         std::stringstream ss;
         ss << in.rdbuf();
@@ -666,6 +681,7 @@ void engine_impl::recover() {
         recovered.push_back(p);
     }
     // Briefs claimed just before a crash, before their state was written.
+    progress("unclaimed", states.size());
     std::vector<std::string> unreferenced;
     for (const auto& de : fs::directory_iterator(layout.active(), ec)) {
         auto n = de.path().filename().string();
@@ -743,6 +759,10 @@ boost::asio::awaitable<std::error_code> engine::async_run(std::function<void()> 
     co_return co_await impl_->run(std::move(ready));
 }
 
+void engine::on_recovery_progress(std::function<void(std::string_view, std::size_t)> f) {
+    impl_->recovery_progress = std::move(f);
+}
+
 void engine::stop() {
     auto& s = *impl_;
     if (s.stopping) return;
@@ -802,6 +822,16 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.kick_intake();
     return restart;
 }
+
+engine_status engine::status() const { return impl_->status_snapshot(); }
+
+boost::asio::awaitable<std::optional<cancel_result>> engine::async_cancel(
+    std::string job_id, std::chrono::milliseconds wait) {
+    auto self = impl_;  // the engine object may go while this waits
+    co_return co_await self->cancel_job(std::move(job_id), wait);
+}
+
+engine_metrics& engine::metrics() { return impl_->metrics; }
 
 engine_counts engine::counts() const {
     const auto& s = *impl_;

@@ -19,6 +19,10 @@ void engine_impl::enqueue_item(job_ctx& job, std::size_t index) {
         item_failed(job, index, "provider " + job.rec.provider + " is not configured");
         return;
     }
+    if (job.cancelled) {  // requeued after the operator cancelled the job
+        item_failed(job, index, "cancelled by operator");
+        return;
+    }
     if (auto key = slot->api.group_key(job.brief.items[index])) {
         slot->batches.add({job.rec.job_id, index, *key}, clock::now());
         slot->batch_timer.cancel();  // a full group is released at once

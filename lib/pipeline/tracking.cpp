@@ -25,6 +25,16 @@ void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
                         " is not one briefd will use in a request");
         return;
     }
+    if (job.cancelled) {
+        // Accepted after the operator cancelled the job (the submission was on the wire).
+        spawn(
+            [](engine_impl* self, provider_slot* s, std::string id) -> asio::awaitable<void> {
+                co_await self->cancel_run(*s, std::move(id));
+            }(this, slot, run_id),
+            false);
+        item_failed(job, index, "cancelled by operator");
+        return;
+    }
     ++running_runs;
     slot->host->run_tracked();  // holds a place of the concurrent-jobs gate until it ends
     if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
@@ -51,6 +61,7 @@ bool engine_impl::on_run_view(const std::string& job_id, std::size_t index,
                               const providers::run_view& view, bool& input_sent) {
     auto* job = find(job_id);
     if (!job) return false;
+    note_view(job_id, index, view);
     if (providers::is_terminal(view.phase)) {
         run_finished(job_id, index, view);
         return false;
@@ -121,8 +132,10 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     sse::parser parser;
     std::optional<providers::run_view> last;
     bool input_sent = false;
+    unsigned stream_opens = 0;
     auto close_stream = [&] {
         if (stream) {
+            --slot->streams;
             open_streams.erase(stream.get());
             stream->close();
             stream.reset();
@@ -134,7 +147,11 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     // line (a trickling peer) do not keep it alive.
     auto event_deadline = clock::time_point::max();
 
-    while (!stopping) {
+    auto still_wanted = [&] {  // a cancelled job's runs are tracked no further
+        auto* j = find(job_id);
+        return j && j->rec.items[index].state == jobs::item_state::submitted;
+    };
+    while (!stopping && still_wanted()) {
         using k = tracker_action::kind;
         if (act.what == k::open_stream) {
             close_stream();
@@ -147,6 +164,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 req.headers.emplace_back("Last-Event-ID", act.last_event_id);
             auto [ec, s] = co_await slot->client.async_open(std::move(req));
             if (stopping) break;
+            metrics.request(slot->name(), "stream", ec ? 0u : s->status());
+            if (stream_opens++ > 0) metrics.stream_reconnects.inc({slot->name()});
             if (ec) {
                 act = fsm.on_stream_ended(clock::now(), ec, parser.retry());
                 continue;
@@ -164,6 +183,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 continue;
             }
             stream = std::move(s);
+            ++slot->streams;
             open_streams.insert(stream.get());
             parser.reset_connection();
             act.what = k::read;
@@ -211,6 +231,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 if (auto v = api.parse_event(ev.type, ev.data)) {
                     phase = v->phase;
                     last = std::move(*v);
+                    note_view(job_id, index, *last);
                 }
                 act = fsm.on_stream_event(clock::now(), ev.type, phase, parser.last_event_id());
                 if (act.what != k::read) break;
@@ -261,6 +282,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                     ec = errc::malformed_response;
                 }
             }
+            if (!ec && last) note_view(job_id, index, *last);
             if (!ec && last && phase == run_phase::awaiting_input) {
                 if (!on_run_view(job_id, index, *last, input_sent)) break;
             }

@@ -212,6 +212,13 @@ class provider {
     /// The largest page list() may ask for.
     virtual std::size_t list_page_limit() const { return 100; }
 
+    /// The request that cancels a run at the provider (POST, safe to repeat), or nullopt when the
+    /// provider offers none: the engine then just stops tracking the run.
+    virtual std::optional<api_call> cancel(std::string_view run_id) const {
+        (void)run_id;
+        return std::nullopt;
+    }
+
     /// A run in awaiting_input: the request that supplies the input, or nullopt with `why` when
     /// the brief does not have it (the item then fails with that reason).
     virtual std::optional<api_call> provide_input(const brief::item&, std::string_view run_id,

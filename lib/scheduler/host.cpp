@@ -60,6 +60,12 @@ std::size_t host::waiting() const {
     return n;
 }
 
+clock::time_point host::paused_until() const {
+    clock::time_point t{};
+    for (std::size_t b = 0; b < budgets_.size(); ++b) t = std::max(t, budgets_.paused_until(b));
+    return t;
+}
+
 std::size_t host::budget_available() const { return budgets_.available(0, clock::now()); }
 
 std::size_t host::budget_available(std::string_view cls) const {
@@ -325,7 +331,11 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
         // Stamped at departure, not at the grant: the intent write above (and a busy loop before
         // it) sit in between, and the server counts the request when it arrives.
         mark_sent(bucket);
+        const auto departed = clock::now();
+        ++in_flight_;
         auto [ec, resp] = co_await client_.async_request(req);
+        --in_flight_;
+        if (observer_) observer_(p, ec ? 0u : resp.status, clock::now() - departed);
         if (ec) {
             if (ec == std::error_code(make_error_code(boost::asio::error::operation_aborted)) || stopped_)
                 co_return call_result{errc::shutting_down, {}, {}};

@@ -89,6 +89,10 @@ struct host_stats {
     std::uint64_t concurrency_refusals = 0;  ///< 429s meaning "too many running jobs"
 };
 
+/// One exchange of async_call as it ended, for metrics: its priority class, the HTTP status (0
+/// when the transport failed), and the time from departure to the end of the response.
+using exchange_observer = std::function<void(priority, unsigned status, clock::duration took)>;
+
 /// Classifies a non-2xx response into the project error (provider specific: each provider
 /// module has its classify_error).
 using error_classifier = std::function<std::error_code(unsigned, std::string_view, diagnostics&)>;
@@ -151,6 +155,15 @@ public:
     std::size_t budget_limit() const noexcept { return opts_.requests; }
     const host_stats& stats() const noexcept { return stats_; }
     std::size_t waiting() const;
+    /// Until when a 429 pauses the host: the latest pause of any of its buckets (a past time
+    /// point when none is paused).
+    clock::time_point paused_until() const;
+    /// When the default budget next has room (now when it has some now).
+    clock::time_point next_slot_at() const { return budgets_.earliest(0, clock::now()); }
+    /// Requests of async_call on the wire now.
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    /// Called after every exchange of async_call (status/metrics only; must not call back in).
+    void set_observer(exchange_observer o) { observer_ = std::move(o); }
 
 private:
     struct waiter;
@@ -193,6 +206,8 @@ private:
     bool stopped_ = false;
     bool probe_running_ = false;
     host_stats stats_;
+    std::size_t in_flight_ = 0;
+    exchange_observer observer_;
 };
 
 }  // namespace briefd::scheduler

@@ -277,6 +277,33 @@ std::string make_job_id(const layout& l, std::string_view file_name,
     return name_index::load(l, ec).pick_job_id(file_name, self_in_active);
 }
 
+std::pair<std::error_code, std::string> deliver(const layout& l, std::string_view name,
+                                                std::string_view bytes, mode_t mode) {
+    if (name.empty() || name.find('/') != std::string_view::npos ||
+        classify_name(name) != name_kind::brief)
+        return {errno_code(EINVAL), {}};
+    static unsigned counter = 0;
+    // In incoming/ itself (producers in the spool's group may write only there), under a dot-name
+    // the daemon never takes; the rename then stays within one directory.
+    const auto tmp = l.incoming() / (".deliver." + std::to_string(::getpid()) + "." +
+                                     std::to_string(++counter) + ".tmp");
+    if (auto ec = store::write_file_atomic(tmp, bytes, mode)) return {ec, {}};
+    struct stat st {};
+    if (::geteuid() == 0 && ::stat(l.incoming().c_str(), &st) == 0 &&
+        ::chown(tmp.c_str(), st.st_uid, st.st_gid) != 0) {
+        auto ec = errno_code();
+        std::error_code rm;
+        fs::remove(tmp, rm);
+        return {ec, {}};
+    }
+    auto r = move_unique(tmp, l.incoming(), name);
+    if (r.first) {
+        std::error_code rm;
+        fs::remove(tmp, rm);
+    }
+    return r;
+}
+
 std::pair<std::error_code, std::string> claim(const layout& l, std::string_view name) {
     if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
     return move_unique(l.incoming() / name, l.active(), name);

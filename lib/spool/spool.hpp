@@ -4,6 +4,8 @@
 // with the clock passed in.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -176,6 +178,18 @@ std::pair<std::error_code, std::string> claim(const layout& l, std::string_view 
 /// durable with one fsync of active/ and one of incoming/ (store::write_files_durably's
 /// `extra_dirs`) before anything depends on the claims.
 std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::string_view name);
+
+/// Delivers a brief into incoming/ the Maildir way, for producers on the same host (`briefd
+/// submit`, `briefd retry`): `bytes` are written to a temp file in incoming/ under a dot-name the
+/// daemon never takes (".deliver.<pid>.<n>.tmp": Maildir's tmp/, in the one directory producers
+/// of the spool's group may write), fsynced, then renamed to `name`, or name-2, name-3… if taken —
+/// never replacing anything — and the directory is fsynced. So the daemon sees the whole file or
+/// nothing, under its final name at once. Run as root, the file is given incoming/'s owner and
+/// group so the daemon's user can read it. Returns the name under incoming/; on error the temp is
+/// removed and nothing appears (ENOENT when incoming/ does not exist: it is not created here).
+/// EINVAL for a name that is not a plain brief name (classify_name).
+std::pair<std::error_code, std::string> deliver(const layout& l, std::string_view name,
+                                                std::string_view bytes, mode_t mode = 0640);
 
 enum class outcome { done, failed };
 /// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or

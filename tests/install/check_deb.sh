@@ -23,6 +23,8 @@ has "$prefix/lib/systemd/system/briefd.service"
 has "$prefix/lib/sysusers.d/briefd.conf"
 has "$prefix/lib/tmpfiles.d/briefd.conf"
 [ "$want_config" = 1 ] && has "$confdir/briefd.yaml"
+has "$prefix/share/man/man8/briefd.8.gz"
+has "$prefix/share/bash-completion/completions/briefd"
 
 info=$(dpkg-deb -I "$deb")
 printf '%s\n' "$info" | grep -q '^ Package: briefd$' && pass "Package: briefd" || fail "control Package"

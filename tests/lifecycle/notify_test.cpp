@@ -102,6 +102,40 @@ TEST_CASE(
     CHECK(st->success());
 }
 
+TEST_CASE("sd_notify: start-up recovery asks for more time (EXTEND_TIMEOUT_USEC) before READY=1") {
+    temp_root root("extend");
+    testing::sim_process sim(
+        {"--time-scale", "20", "--run-seconds", "40", "--seed", "22", "--rate-window-s", "60"},
+        {.stderr_file = root.path() / "briefsim.log"});
+    testing::daemon_options opt;
+    opt.api_url = sim.api_url();
+    opt.api_key = sim.api_key();
+    opt.rate_window_s = 3;
+    {  // jobs left in active/ by a crash: the next start has something to recover
+        testing::daemon_process first(root.path() / "d", opt);
+        first.drop("left.json", content_brief("extend-left", 2));
+        REQUIRE(first.wait_log("batch.submitted", 15s));
+        first.kill();
+    }
+    notify_socket ns(root.path() / "notify.sock");
+    opt.env = {{"NOTIFY_SOCKET", ns.path().string()}};
+    opt.wait_ready = false;
+    testing::daemon_process d(root.path() / "d", opt);
+    auto ready = ns.wait_for([](const notify_message& m) { return m.has("READY=1"); }, 20s);
+    REQUIRE(ready >= 0);
+    long extend = -1;
+    for (std::size_t i = 0; i < ns.messages().size(); ++i)
+        if (!ns.messages()[i].value("EXTEND_TIMEOUT_USEC").empty()) {
+            extend = static_cast<long>(i);
+            break;
+        }
+    REQUIRE(extend >= 0);
+    CHECK(extend < ready);  // asked while recovering, not after
+    CHECK(ns.messages()[static_cast<std::size_t>(extend)].value("EXTEND_TIMEOUT_USEC") ==
+          "60000000");
+    REQUIRE(d.wait_filed(1, 30s));
+}
+
 namespace {
 
 // Runs one brief through a daemon with `env`, then a SIGHUP with a wrong key and one more brief

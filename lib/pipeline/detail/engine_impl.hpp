@@ -42,6 +42,8 @@ struct job_ctx {
     bool filing = false;       ///< finalisation under way
     bool validated = false;    ///< inputs checked against their provider schemas
     bool state_dirty = false;  ///< the last state write failed; a retry is scheduled
+    bool cancelled = false;    ///< an operator cancelled it: nothing more is submitted or tracked
+    std::vector<int> progress; ///< per item, the provider's last progress percent (-1 unknown)
 };
 
 /// A counting semaphore for coroutines on one thread.
@@ -76,6 +78,7 @@ struct provider_slot {
         list_runs;  ///< run → (job, item)
     asio::steady_timer list_wake;
     bool list_loop_running = false;
+    std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
@@ -97,6 +100,8 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::any_io_executor ex;
     config::config cfg;
     logger& log;
+    /// engine::on_recovery_progress's callback (may be empty).
+    std::function<void(std::string_view step, std::size_t done)> recovery_progress;
     spool::layout layout;
     std::mt19937_64 rng;
     std::map<std::string, std::unique_ptr<provider_slot>, std::less<>> slots;
@@ -212,6 +217,20 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<std::string> fetch_output(provider_slot& slot, std::string job_id,
                                               std::size_t item, std::size_t out,
                                               boost::urls::url url);
+
+    // operations.cpp: /metrics, /status and cancel
+    engine_metrics metrics;
+    /// Host observers and the scrape-time collector; called once the slots exist.
+    void init_metrics();
+    engine_status status_snapshot() const;
+    asio::awaitable<std::optional<cancel_result>> cancel_job(std::string job_id,
+                                                            std::chrono::milliseconds wait);
+    /// Cancels one run at the provider when it offers that; completes with true when confirmed.
+    asio::awaitable<bool> cancel_run(provider_slot& slot, std::string run_id);
+    /// Remembers what the latest view of a run says for /status (progress).
+    void note_view(const std::string& job_id, std::size_t index, const providers::run_view& v);
+    /// The item's state word for /status and /metrics.
+    static std::string_view item_state_word(const jobs::item_record& it);
 
     job_ctx* find(std::string_view job_id) {
         auto it = jobs.find(job_id);

@@ -128,6 +128,11 @@ std::optional<run_view> provider::parse_status(std::string_view body) const {
     return view_of(*r);
 }
 
+// POST /v1/runs/{runId}/cancel → {data:{runId,status:"cancelled"}} (PROVIDERS.md, from the SDK).
+std::optional<api_call> provider::cancel(std::string_view run_id) const {
+    return api_call{verb::post, {"v1", "runs", std::string(run_id), "cancel"}};
+}
+
 api_call provider::stream(std::string_view run_id) const {
     return {verb::get,
             {"v1", "runs", std::string(run_id), "stream"},

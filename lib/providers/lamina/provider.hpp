@@ -47,6 +47,7 @@ class provider final : public providers::provider {
                                         std::string_view data) const override;
     api_call wait(std::string_view run_id, std::chrono::seconds timeout) const override;
     std::optional<std::pair<run_view, bool>> parse_wait(std::string_view body) const override;
+    std::optional<api_call> cancel(std::string_view run_id) const override;
 
     std::error_code classify_error(unsigned status, std::string_view body,
                                    diagnostics& diag) const override {
