@@ -75,7 +75,8 @@ http::request provider_slot::request(const providers::api_call& c) const {
 bool provider_slot::uses_list(unsigned channels) const {
     if (!(channels & providers::channel_list)) return false;
     auto m = cfg.tracking.mode;
-    return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll;
+    return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll ||
+           m == config::tracking_mode::webhook;
 }
 
 tracker_config provider_slot::tracker_cfg(unsigned channels) const {
@@ -83,6 +84,7 @@ tracker_config provider_slot::tracker_cfg(unsigned channels) const {
     const auto& c = cfg.tracking;
     switch (c.mode) {
         case config::tracking_mode::auto_:
+        case config::tracking_mode::webhook:  // its request-based fallback is auto's
             t.mode = tracking_mode::auto_;
             break;
         case config::tracking_mode::sse:
