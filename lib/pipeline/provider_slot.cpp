@@ -32,7 +32,8 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
       batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
       batch_timer(ex),
       lists(list_cfg(cfg)),
-      list_wake(ex) {
+      list_wake(ex),
+      hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
     scheduler::host_options ho;

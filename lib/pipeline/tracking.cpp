@@ -26,6 +26,10 @@ void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
         return;
     }
     ++running_runs;
+    if (tracked_by_webhook(*slot, item_of(job, index))) {
+        track_by_webhook(*slot, job, index);
+        return;
+    }
     if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
         track_by_list(*slot, job, index);
         return;
