@@ -290,7 +290,7 @@ webhooks_config read_webhooks(const reader& r, const field& f) {
     webhooks_config w;
     w.enabled = true;
     auto m = r.mapping(f.value, f.path, f.line(),
-                       {"listen", "public_url", "grace_s", "tolerance_s", "max_body_bytes", "fallback_after"});
+                       {"listen", "public_url", "grace_s", "tolerance_s", "max_body_bytes", "fallback_after", "key_refetch_s"});
     if (auto it = m.find("listen"); it != m.end()) {
         w.listen = r.string(it->second);
         auto colon = w.listen.rfind(':');
@@ -322,6 +322,7 @@ webhooks_config read_webhooks(const reader& r, const field& f) {
     if (auto it = m.find("tolerance_s"); it != m.end()) w.tolerance = std::chrono::seconds(r.integer(it->second, 1, 3600));
     if (auto it = m.find("max_body_bytes"); it != m.end())
         w.max_body_bytes = static_cast<std::size_t>(r.integer(it->second, 1024, 64 << 20));
+    if (auto it = m.find("key_refetch_s"); it != m.end()) w.key_refetch = std::chrono::seconds(r.integer(it->second, 1, 86400));
     if (auto it = m.find("fallback_after"); it != m.end())
         w.fallback_after = static_cast<unsigned>(r.integer(it->second, 1, 1000));
     return w;
@@ -554,6 +555,7 @@ std::string to_yaml(const config& c) {
           << YAML::Key << "grace_s" << YAML::Value << c.webhooks.grace.count()
           << YAML::Key << "tolerance_s" << YAML::Value << c.webhooks.tolerance.count()
           << YAML::Key << "max_body_bytes" << YAML::Value << c.webhooks.max_body_bytes
+          << YAML::Key << "key_refetch_s" << YAML::Value << c.webhooks.key_refetch.count()
           << YAML::Key << "fallback_after" << YAML::Value << c.webhooks.fallback_after << YAML::EndMap;
     }
     if (!c.proxy.from_environment) {
@@ -588,7 +590,7 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
          "proxy");
     diff(a.webhooks.enabled != b.webhooks.enabled || a.webhooks.listen != b.webhooks.listen ||
              a.webhooks.public_url != b.webhooks.public_url || a.webhooks.max_body_bytes != b.webhooks.max_body_bytes ||
-             a.webhooks.tolerance != b.webhooks.tolerance,
+             a.webhooks.tolerance != b.webhooks.tolerance || a.webhooks.key_refetch != b.webhooks.key_refetch,
          "webhooks");
     for (const auto& [name, p] : a.providers) {
         auto it = b.providers.find(name);

@@ -90,6 +90,7 @@ struct webhooks_config {
     std::chrono::seconds grace{0};               ///< key grace_s: a run without a callback this long gets one status request; 0 = by run type (3–5 min)
     std::chrono::seconds tolerance{300};         ///< key tolerance_s: signed timestamps further from now are stale
     std::size_t max_body_bytes = 256 * 1024;     ///< larger deliveries are answered 413
+    std::chrono::seconds key_refetch{60};        ///< key key_refetch_s: Lamina's signing key is fetched again at most this often when a signature fails
     unsigned fallback_after = 3;                 ///< runs found finished by a grace check with no delivery, in a row, before that provider falls back to its request-based tracking
 };
 

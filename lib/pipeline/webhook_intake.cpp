@@ -53,6 +53,7 @@ void engine_impl::setup_webhooks() {
             }
         }
         h.offered = true;
+        h.keys = webhooks::key_cache(cfg.webhooks.key_refetch);
     }
 }
 
