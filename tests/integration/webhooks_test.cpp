@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -378,6 +379,38 @@ TEST_CASE("webhooks: SIGKILL around deliveries; the provider retries, each run f
     no_stray_files(*r.d, "crash", saved);
     CHECK(r.stat("runs_created") == 6);
     CHECK(r.route_count("POST /v1/apps/{id}/runs") == 6);
+}
+
+TEST_CASE(
+    "webhooks: SIGKILL after a delivery reached briefd, before its 2xx: the retry finishes the run "
+    "once") {
+    hook_rig h(3600);
+    auto& r = *h.r;
+    RIG_CONTEXT(r);
+    r.d->drop("killed.json", hrizn_brief("killed", 1));
+    auto ids = run_ids(*r.d, "killed", 1);
+    REQUIRE(ids.size() == 1);
+    wait_complete(*r.sim, ids);
+    const auto ev = hrizn_event("evt_killed", "content.completed", ids[0]);
+    // Frozen, briefd cannot answer: the delivery sits in its socket, received and unanswered,
+    // when it is killed.
+    REQUIRE(r.d->signal(SIGSTOP));
+    testing::http_reply first;
+    std::thread sender([&] { first = h.deliver(ev); });
+    std::this_thread::sleep_for(300ms);
+    r.d->kill();
+    sender.join();
+    CHECK(first.status != 200);  // no 2xx: the provider will deliver again
+    r.d->start();
+    CHECK(h.deliver(ev).status == 200);  // the provider's retry
+    CHECK(h.deliver(ev).status == 200);  // and one more, for good measure
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"killed.json"});
+    const auto saved = check_outputs(*r.d, "killed");
+    CHECK(saved == 2);
+    no_stray_files(*r.d, "killed", saved);
+    CHECK(r.hrizn_route_count("GET /v1/public/content/{id}/html") == 1);
+    CHECK(r.hrizn_stat("items_created") == 1);
 }
 
 }  // namespace briefd::it
