@@ -413,4 +413,41 @@ TEST_CASE(
     CHECK(r.hrizn_stat("items_created") == 1);
 }
 
+TEST_CASE("webhooks: Layers jobs finish by signed job.completed deliveries, never polled") {
+    const std::string layers_secret = "whsec_it_layers_77";
+    temp_dir secrets;
+    std::ofstream(secrets.path() / "layers-webhook") << layers_secret << "\n";
+    const auto port = free_port();
+    const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
+    rig_options o;
+    o.layers = true;
+    o.sim_args = {"--layers-webhook",
+                  base + "/layers",
+                  "--layers-webhook-secret",
+                  layers_secret,
+                  "--webhook-duplicate",
+                  "1",
+                  "--faults-on",
+                  "layers"};
+    o.daemon.top_yaml = "webhooks:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                        "\n  public_url: " + base + "\n  grace_s: 3600\n";
+    o.daemon.layers_yaml =
+        "    webhook_secret_file: " + (secrets.path() / "layers-webhook").string() + "\n";
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop(
+        "reels.json",
+        R"({"provider":"layers","items":[{"projectId":"0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00","format":"slideshow_remix","variantCount":2,"brief":{"topic":"hooks","hook":"Wait for it"}}]})");
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"reels.json"});
+    CHECK(check_outputs(*r.d, "reels") >= 2);  // both variants' containers were fetched
+    CHECK(r.layers_stat("jobs_created") == 1);
+    CHECK(hook_stat(r, "layers", "delivered_2xx") >= 1);
+    CHECK(hook_stat(r, "layers", "rejected_4xx") == 0);
+    auto v = r.sim->stats();
+    const auto* jobs =
+        v.at("layers").at("requests").as_object().if_contains("GET /v1/jobs/{jobId}");
+    CHECK(jobs == nullptr);  // no job polling at all
+}
+
 }  // namespace briefd::it

@@ -147,7 +147,9 @@ void daemon_process::write_config() const {
         if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
         y << "    rate_limit: { requests: " << opt_.layers_rate_requests << ", per_seconds: " << opt_.layers_rate_window_s
           << " }\n"
-          << "    retry: { base_ms: 100, cap_ms: 2000 }\n";
+          << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
+          << opt_.layers_yaml;
+        if (!opt_.layers_yaml.empty() && !opt_.layers_yaml.ends_with('\n')) y << "\n";
     }
     write_all(config_path(), y.str());
 }

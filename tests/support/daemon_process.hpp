@@ -57,6 +57,8 @@ struct daemon_options {
     std::string layers_key;
     std::size_t layers_rate_requests = 120;
     int layers_rate_window_s = 1;
+    /// Extra lines under providers.layers, already indented by 4 spaces.
+    std::string layers_yaml;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
     std::vector<std::pair<std::string, std::string>> env;
     std::chrono::milliseconds ready_timeout{20000};

@@ -209,6 +209,13 @@ std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::f
     const auto type = str(*o, "type", 128);
     if (!data || type.empty()) return std::nullopt;
     e.run.run_id = str(*data, "article_id", 256);
+    const bool about_article_state =
+        type == "content.completed" || type == "content.failed" || type == "content.progress";
+    if (!about_article_state) {
+        // ideacloud.*, approvals, compliance, inventory…: acknowledged, nothing to track.
+        if (e.event_id.empty()) e.event_id = type + ":" + e.run.run_id;
+        return e;
+    }
     if (e.run.run_id.empty() || !valid_run_id(e.run.run_id)) return std::nullopt;
     if (type == "content.completed") {
         e.run.status = "complete";

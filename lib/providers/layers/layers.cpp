@@ -365,6 +365,13 @@ std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::f
     if (auto it = headers.find("X-Layers-Event-Id"); it != headers.end())
         e.event_id = diagnostics::clean(it->value(), 256);
     if (e.event_id.empty()) e.event_id = str(*o, "id", 256);
+    if (!type.starts_with("job.")) {
+        // content.generated, approvals, posts, test.ping…: not a job's end; acknowledged.
+        e.run.run_id = str(d->get_object(), "jobId", 256);
+        if (e.run.run_id.empty()) e.run.run_id = str(d->get_object(), "id", 256);
+        if (e.event_id.empty()) e.event_id = type + ":" + e.run.run_id;
+        return e;
+    }
     // The job events carry the job as GET /v1/jobs/{id} would, less its status: the event type
     // says it, so the view is read by the same parser.
     json::object job = d->get_object();

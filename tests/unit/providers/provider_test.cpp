@@ -124,6 +124,9 @@ TEST_CASE("parse_webhook: each provider's delivery becomes the run it is about")
     REQUIRE(ha);
     CHECK(ha->run.phase == run_phase::unknown);
     CHECK_FALSE(hrizn->parse_webhook(none, R"({"id":"evt_4","type":"content.completed","data":{}})"));
+    auto inv = hrizn->parse_webhook(none, R"({"id":"evt_5","type":"inventory.feed.updated","data":{"feed":"x"}})");
+    REQUIRE(inv);  // not about an article: acknowledged, not refused
+    CHECK(inv->run.phase == run_phase::unknown);
 
     // Layers: X-Layers-Event-Id dedupes; the job's containers come along for expand().
     const auto* layers = providers::find("layers");
@@ -151,6 +154,11 @@ TEST_CASE("parse_webhook: each provider's delivery becomes the run it is about")
     REQUIRE(yo);
     CHECK(yo->run.phase == run_phase::unknown);
     CHECK_FALSE(layers->parse_webhook(none, R"({"id":"e3","type":"job.completed","data":{"jobId":"../x"}})"));
+    auto gen = layers->parse_webhook(
+        none, R"({"id":"e4","type":"content.generated","data":{"id":"cnt_1","projectId":"p","assets":[]}})");
+    REQUIRE(gen);  // a container, not a job: acknowledged
+    CHECK(gen->run.phase == run_phase::unknown);
+    CHECK(gen->event_id == "e4");
 }
 
 TEST_CASE("Lamina app runs take ?webhook= and report by webhook; content items do not") {
