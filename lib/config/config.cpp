@@ -36,6 +36,7 @@ std::string_view to_string(tracking_mode m) {
     case tracking_mode::sse: return "sse";
     case tracking_mode::wait: return "wait";
     case tracking_mode::poll: return "poll";
+    case tracking_mode::webhook: return "webhook";
     }
     return "auto";
 }
@@ -198,7 +199,8 @@ provider_config read_provider(const reader& r, const field& pf) {
         r.fail(line_of(pf.key), pf.path, "unknown provider (expected lamina, hrizn or layers)");
     auto m = r.mapping(pf.value, pf.path, pf.line(),
                        {"base_url", "api_key_file", "api_key_env", "ca_file", "ca_file_only", "rate_limit",
-                        "rate_limit_classes", "max_concurrent_jobs", "batch", "tracking", "timeouts", "retry"});
+                        "rate_limit_classes", "max_concurrent_jobs", "batch", "tracking", "timeouts", "retry",
+                        "webhook_secret_file", "webhook_secret_env"});
     if (!m.count("base_url")) r.fail(line_of(pf.key), pf.path + ".base_url", "required");
     p.base_url = check_base_url(r, m.at("base_url"));
     if (m.count("api_key_file")) p.api_key_file = r.absolute_path(m.at("api_key_file")).string();
@@ -265,10 +267,11 @@ provider_config read_provider(const reader& r, const field& pf) {
                            {"mode", "poll_interval_ms", "wait_timeout_s", "sse_idle_timeout_ms", "sse_max_failures",
                             "schedule_scale"});
         if (t.count("mode")) {
-            auto mode = r.choice(t.at("mode"), {"auto", "sse", "wait", "poll"});
+            auto mode = r.choice(t.at("mode"), {"auto", "sse", "wait", "poll", "webhook"});
             p.tracking.mode = mode == "sse" ? tracking_mode::sse
                             : mode == "wait" ? tracking_mode::wait
                             : mode == "poll" ? tracking_mode::poll
+                            : mode == "webhook" ? tracking_mode::webhook
                                              : tracking_mode::auto_;
         }
         if (t.count("poll_interval_ms")) p.tracking.poll_interval = ms(r.integer(t.at("poll_interval_ms"), 100, hour_ms));
@@ -297,7 +300,62 @@ provider_config read_provider(const reader& r, const field& pf) {
         }
         if (t.count("max_attempts")) p.retry.max_attempts = static_cast<unsigned>(r.integer(t.at("max_attempts"), 1, 1000));
     }
+    if (m.count("webhook_secret_file")) {
+        if (p.name == "lamina")
+            r.fail(m.at("webhook_secret_file"), "Lamina signs webhooks with a public key briefd fetches; it has no secret");
+        p.webhook_secret_file = r.absolute_path(m.at("webhook_secret_file")).string();
+    }
+    if (m.count("webhook_secret_env")) {
+        if (p.name == "lamina")
+            r.fail(m.at("webhook_secret_env"), "Lamina signs webhooks with a public key briefd fetches; it has no secret");
+        p.webhook_secret_env = r.string(m.at("webhook_secret_env"));
+        if (!is_env_name(p.webhook_secret_env)) r.fail(m.at("webhook_secret_env"), "must be an environment variable name");
+        if (!p.webhook_secret_file.empty()) r.fail(m.at("webhook_secret_env"), "give webhook_secret_file or webhook_secret_env, not both");
+    }
     return p;
+}
+
+/// webhooks: { listen: host:port, public_url: https://…, grace_s, tolerance_s, max_body_bytes, fallback_after }
+webhooks_config read_webhooks(const reader& r, const field& f) {
+    webhooks_config w;
+    w.enabled = true;
+    auto m = r.mapping(f.value, f.path, f.line(),
+                       {"listen", "public_url", "grace_s", "tolerance_s", "max_body_bytes", "fallback_after", "key_refetch_s"});
+    if (auto it = m.find("listen"); it != m.end()) {
+        w.listen = r.string(it->second);
+        auto colon = w.listen.rfind(':');
+        std::string host = colon == std::string::npos ? std::string() : w.listen.substr(0, colon);
+        std::string port = colon == std::string::npos ? std::string() : w.listen.substr(colon + 1);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        unsigned long pn = 0;
+        auto [pe, pec] = std::from_chars(port.data(), port.data() + port.size(), pn);
+        if (host.empty() || port.empty() || pec != std::errc() || pe != port.data() + port.size() || pn > 65535)
+            r.fail(it->second, "must be host:port (e.g. 127.0.0.1:8787 or [::1]:8787; port 0 picks a free one)");
+    }
+    if (!m.count("public_url"))
+        r.fail(f, "needs public_url (the https:// URL providers are told; deliveries go to <public_url>/<provider>)");
+    const auto& uf = m.at("public_url");
+    std::string url = r.string(uf);
+    if (!is_http_url_text(url)) r.fail(uf, "must be an http(s):// URL of printable ASCII");
+    auto u = boost::urls::parse_absolute_uri(url);
+    if (!u) r.fail(uf, "not a valid URL (" + u.error().message() + ")");
+    std::string scheme = lower(u->scheme());
+    if (scheme != "http" && scheme != "https") r.fail(uf, "must be an https:// URL (or http:// for a loopback host)");
+    if (!u->has_authority() || u->host().empty()) r.fail(uf, "must name a host");
+    if (u->has_userinfo() || u->has_query() || u->has_fragment())
+        r.fail(uf, "must be scheme://host[:port][/path] without credentials, query or fragment");
+    if (scheme == "http" && !is_loopback(*u))
+        r.fail(uf, "http:// is only allowed for loopback hosts; providers deliver to an https:// URL");
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    w.public_url = url;
+    if (auto it = m.find("grace_s"); it != m.end()) w.grace = std::chrono::seconds(r.integer(it->second, 1, 86400));
+    if (auto it = m.find("tolerance_s"); it != m.end()) w.tolerance = std::chrono::seconds(r.integer(it->second, 1, 3600));
+    if (auto it = m.find("max_body_bytes"); it != m.end())
+        w.max_body_bytes = static_cast<std::size_t>(r.integer(it->second, 1024, 64 << 20));
+    if (auto it = m.find("key_refetch_s"); it != m.end()) w.key_refetch = std::chrono::seconds(r.integer(it->second, 1, 86400));
+    if (auto it = m.find("fallback_after"); it != m.end())
+        w.fallback_after = static_cast<unsigned>(r.integer(it->second, 1, 1000));
+    return w;
 }
 
 /// proxy: { url: http://[user:password@]host[:port] | none, no_proxy: [entries] }
@@ -384,7 +442,7 @@ config read(const YAML::Node& root, const reader& r) {
     auto m = r.mapping(root, "", 1,
                        {"spool", "outputs", "default_provider", "providers", "max_brief_bytes", "max_output_bytes",
                         "settle_ms", "rescan_interval_ms", "retention_hours", "on_uncertain", "drain_timeout_ms",
-                        "max_concurrent_downloads", "log_level", "proxy", "status"});
+                        "max_concurrent_downloads", "log_level", "proxy", "status", "webhooks"});
     if (!m.count("spool")) r.fail(0, "spool", "required (the queue directory, e.g. /var/spool/briefd)");
     if (!m.count("outputs")) r.fail(0, "outputs", "required (where results go, e.g. /var/lib/briefd/outputs)");
     c.spool = r.absolute_path(m.at("spool"));
@@ -422,6 +480,15 @@ config read(const YAML::Node& root, const reader& r) {
     if (auto it = m.find("proxy"); it != m.end()) c.proxy = read_proxy(r, it->second);
     for (auto& [name, p] : c.providers) p.proxy = c.proxy;  // every provider's client uses it
     if (auto it = m.find("status"); it != m.end()) c.status = read_status(r, it->second);
+    if (auto it = m.find("webhooks"); it != m.end()) c.webhooks = read_webhooks(r, it->second);
+    for (const auto& [name, p] : c.providers) {
+        if (p.tracking.mode != tracking_mode::webhook) continue;
+        const std::string at = "providers." + name + ".tracking.mode";
+        if (!c.webhooks.enabled)
+            r.fail(pf.line(), at, "webhook needs the webhooks: section (listen, public_url)");
+        if (name != "lamina" && p.webhook_secret_file.empty() && p.webhook_secret_env.empty())
+            r.fail(pf.line(), at, "webhook needs webhook_secret_file or webhook_secret_env (the subscription's signing secret)");
+    }
     return c;
 }
 
@@ -456,12 +523,16 @@ std::variant<config, load_error> load(const std::filesystem::path& file) {
     return load_from_string(text, file);
 }
 
-std::variant<briefd::secret, std::string> load_api_key(const provider_config& p) {
+namespace {
+// Reads a one-line secret from `file` or the variable `env` (whichever is set); `what` names the
+// keys in messages. Never puts the value in a message.
+std::variant<briefd::secret, std::string> load_secret(const provider_config& p, std::string_view what,
+                                                      const std::string& file, const std::string& env) {
     std::string source;
     std::string value;
-    if (!p.api_key_file.empty()) {
-        source = "api_key_file " + p.api_key_file;
-        std::ifstream in(p.api_key_file, std::ios::binary);
+    if (!file.empty()) {
+        source = std::string(what) + "_file " + file;
+        std::ifstream in(file, std::ios::binary);
         if (!in) return "provider " + p.name + ": cannot open " + source + ": " + std::strerror(errno);
         constexpr std::size_t max_bytes = 64 * 1024;
         value.assign(max_bytes + 1, '\0');
@@ -469,13 +540,13 @@ std::variant<briefd::secret, std::string> load_api_key(const provider_config& p)
         if (in.bad()) return "provider " + p.name + ": cannot read " + source + ": " + std::strerror(errno);
         value.resize(static_cast<std::size_t>(in.gcount()));
         if (value.size() > max_bytes) return "provider " + p.name + ": " + source + " is larger than 64 KiB";
-    } else if (!p.api_key_env.empty()) {
-        source = "environment variable " + p.api_key_env;
-        const char* v = std::getenv(p.api_key_env.c_str());
+    } else if (!env.empty()) {
+        source = "environment variable " + env;
+        const char* v = std::getenv(env.c_str());
         if (!v) return "provider " + p.name + ": " + source + " is not set";
         value = v;
     } else {
-        return "provider " + p.name + ": no api_key_file or api_key_env configured";
+        return "provider " + p.name + ": no " + std::string(what) + "_file or " + std::string(what) + "_env configured";
     }
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     if (value.empty()) return "provider " + p.name + ": " + source + " is empty";
@@ -486,6 +557,16 @@ std::variant<briefd::secret, std::string> load_api_key(const provider_config& p)
         }))
         return "provider " + p.name + ": " + source + " holds whitespace or control characters (more than one line?)";
     return briefd::secret(std::move(value));
+}
+}  // namespace
+
+std::variant<briefd::secret, std::string> load_api_key(const provider_config& p) {
+    return load_secret(p, "api_key", p.api_key_file, p.api_key_env);
+}
+
+std::variant<briefd::secret, std::string> load_webhook_secret(const provider_config& p) {
+    if (p.webhook_secret_file.empty() && p.webhook_secret_env.empty()) return briefd::secret();
+    return load_secret(p, "webhook_secret", p.webhook_secret_file, p.webhook_secret_env);
 }
 
 std::string to_yaml(const config& c) {
@@ -539,6 +620,8 @@ std::string to_yaml(const config& c) {
           << YAML::Key << "base_ms" << YAML::Value << p.retry.base.count()
           << YAML::Key << "cap_ms" << YAML::Value << p.retry.cap.count()
           << YAML::Key << "max_attempts" << YAML::Value << p.retry.max_attempts << YAML::EndMap;
+        if (!p.webhook_secret_file.empty()) e << YAML::Key << "webhook_secret_file" << YAML::Value << p.webhook_secret_file;
+        if (!p.webhook_secret_env.empty()) e << YAML::Key << "webhook_secret_env" << YAML::Value << p.webhook_secret_env;
         e << YAML::EndMap;
     }
     e << YAML::EndMap;
@@ -551,6 +634,16 @@ std::string to_yaml(const config& c) {
     e << YAML::Key << "drain_timeout_ms" << YAML::Value << c.drain_timeout.count();
     e << YAML::Key << "max_concurrent_downloads" << YAML::Value << c.max_concurrent_downloads;
     e << YAML::Key << "log_level" << YAML::Value << c.log_level;
+    if (c.webhooks.enabled) {
+        e << YAML::Key << "webhooks" << YAML::Value << YAML::BeginMap
+          << YAML::Key << "listen" << YAML::Value << c.webhooks.listen
+          << YAML::Key << "public_url" << YAML::Value << c.webhooks.public_url
+          << YAML::Key << "grace_s" << YAML::Value << c.webhooks.grace.count()
+          << YAML::Key << "tolerance_s" << YAML::Value << c.webhooks.tolerance.count()
+          << YAML::Key << "max_body_bytes" << YAML::Value << c.webhooks.max_body_bytes
+          << YAML::Key << "key_refetch_s" << YAML::Value << c.webhooks.key_refetch.count()
+          << YAML::Key << "fallback_after" << YAML::Value << c.webhooks.fallback_after << YAML::EndMap;
+    }
     if (!c.proxy.from_environment) {
         // The password (if any) is shown as ***: --check output goes to terminals and tickets.
         std::string url = c.proxy.url.empty() ? "none" : c.proxy.url;
@@ -584,6 +677,10 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
              a.proxy.no_proxy != b.proxy.no_proxy,
          "proxy");
     diff(a.status.listen != b.status.listen, "status.listen");
+    diff(a.webhooks.enabled != b.webhooks.enabled || a.webhooks.listen != b.webhooks.listen ||
+             a.webhooks.public_url != b.webhooks.public_url || a.webhooks.max_body_bytes != b.webhooks.max_body_bytes ||
+             a.webhooks.tolerance != b.webhooks.tolerance || a.webhooks.key_refetch != b.webhooks.key_refetch,
+         "webhooks");
     for (const auto& [name, p] : a.providers) {
         auto it = b.providers.find(name);
         const std::string at = "providers." + name;
@@ -600,6 +697,8 @@ std::vector<std::string> restart_required(const config& a, const config& b) {
         diff(p.timeouts.download_idle != q.timeouts.download_idle, at + ".timeouts.download_idle_ms");
         diff(p.timeouts.download_min_bytes_per_s != q.timeouts.download_min_bytes_per_s, at + ".timeouts.download_min_bytes_per_s");
         diff(p.timeouts.download_rate_window != q.timeouts.download_rate_window, at + ".timeouts.download_rate_window_ms");
+        diff(p.webhook_secret_file != q.webhook_secret_file || p.webhook_secret_env != q.webhook_secret_env,
+             at + ".webhook_secret");
     }
     for (const auto& [name, q] : b.providers)
         if (!a.providers.count(name)) out.push_back("providers." + name + " (added)");

@@ -19,8 +19,9 @@
 
 namespace briefd::config {
 
-/// How a run is tracked: auto = SSE, falling back to wait/poll when streams fail.
-enum class tracking_mode { auto_, sse, wait, poll };
+/// How a run is tracked: auto = webhooks where configured and offered, else SSE falling back to
+/// wait/poll when streams fail; webhook = webhooks required (a grace check polls a silent run).
+enum class tracking_mode { auto_, sse, wait, poll, webhook };
 /// What to do with a submission whose outcome is unknown and the provider has no idempotency key.
 enum class uncertain_policy { fail, resubmit };
 
@@ -36,7 +37,7 @@ struct batch_config {
 };
 
 struct tracking_config {
-    tracking_mode mode = tracking_mode::auto_;   ///< auto | sse | wait | poll
+    tracking_mode mode = tracking_mode::auto_;   ///< auto | sse | wait | poll | webhook
     std::chrono::milliseconds poll_interval{4000};     ///< between polls of one run (key poll_interval_ms)
     std::chrono::seconds wait_timeout{60};             ///< ?timeout= of GET /runs/{id}/wait, 1..120 (key wait_timeout_s)
     std::chrono::milliseconds sse_idle_timeout{45000}; ///< a stream silent this long is dead (key sse_idle_timeout_ms)
@@ -85,6 +86,20 @@ struct provider_config {
     timeouts_config timeouts;                    ///< deadlines of network operations
     retry_config retry;                          ///< backoff for retryable failures
     proxy_config proxy;                          ///< the top-level proxy: key, copied here by load() for the provider's client
+    std::string webhook_secret_file;             ///< file holding the webhook signing secret (Hrizn, Layers); or:
+    std::string webhook_secret_env;              ///< environment variable holding it
+};
+
+/// The webhook receiver (key webhooks:; DESIGN §12). Off unless the section is present.
+struct webhooks_config {
+    bool enabled = false;                        ///< the section is present
+    std::string listen = "127.0.0.1:8787";       ///< host:port to bind; loopback behind the site's TLS proxy
+    std::string public_url;                      ///< what providers are told: <public_url>/<provider> (required)
+    std::chrono::seconds grace{0};               ///< key grace_s: a run without a callback this long gets one status request; 0 = by run type (3–5 min)
+    std::chrono::seconds tolerance{300};         ///< key tolerance_s: signed timestamps further from now are stale
+    std::size_t max_body_bytes = 256 * 1024;     ///< larger deliveries are answered 413
+    std::chrono::seconds key_refetch{60};        ///< key key_refetch_s: Lamina's signing key is fetched again at most this often when a signature fails
+    unsigned fallback_after = 3;                 ///< runs found finished by a grace check with no delivery, in a row, before that provider falls back to its request-based tracking
 };
 
 /// The status server: GET /metrics, /status, /healthz and POST /jobs/<job>/cancel (key status:).
@@ -116,6 +131,7 @@ struct config {
     std::string log_level = "info";              ///< error | warning | notice | info | debug
     proxy_config proxy;                          ///< key proxy: forward proxy (else from the environment)
     status_config status;                        ///< key status: the status server
+    webhooks_config webhooks;                    ///< key webhooks: the receiver (off when absent)
 };
 
 /// Where and why loading failed.
@@ -136,6 +152,10 @@ std::variant<config, load_error> load_from_string(std::string_view yaml, const s
 /// Reads the provider's API key from api_key_file (trailing newline stripped) or api_key_env; names the source on error, never the value.
 std::variant<briefd::secret, std::string /*error text*/> load_api_key(const provider_config&);
 
+/// Reads a provider's webhook signing secret from webhook_secret_file or webhook_secret_env (an
+/// empty secret when neither is configured); names the source on error, never the value.
+std::variant<briefd::secret, std::string /*error text*/> load_webhook_secret(const provider_config&);
+
 /// Effective config as YAML with every default filled in; secrets never appear (there are none in the file; the key source is shown, e.g. api_key_file: /path).
 std::string to_yaml(const config&);
 
@@ -145,7 +165,7 @@ std::string to_yaml(const config&);
 /// drain_timeout_ms. Everything else that differs is listed by dotted key.
 std::vector<std::string> restart_required(const config& running, const config& reloaded);
 
-/// Names for log lines and to_yaml: "auto", "sse", "wait", "poll"; "fail", "resubmit".
+/// Names for log lines and to_yaml: "auto", "sse", "wait", "poll", "webhook"; "fail", "resubmit".
 std::string_view to_string(tracking_mode);
 std::string_view to_string(uncertain_policy);
 

@@ -83,6 +83,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                                                             log, rng()));
     }
     init_metrics();
+    setup_webhooks();
 }
 
 provider_slot* engine_impl::slot_of(const job_ctx& job) const {
@@ -715,6 +716,8 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
         log.error("spool.unusable", {{"spool", layout.root.string()}, {"error", ec.message()}});
         co_return ec;
     }
+    // Before recovery, so recovered runs that report by webhook are reachable from the start.
+    if (!start_webhooks()) co_return make_error_code(errc::config_invalid);
     try {
         recover();
     } catch (const std::system_error& e) {
@@ -775,6 +778,7 @@ void engine::stop() {
         slot->list_wake.cancel();
     }
     for (auto* st : s.open_streams) st->close();
+    s.stop_webhooks();
     s.intake_wake.cancel();
     for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight
     s.drained.cancel();
@@ -810,6 +814,8 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.cfg.retention = cfg.retention;
     s.cfg.on_uncertain = cfg.on_uncertain;
     s.cfg.drain_timeout = cfg.drain_timeout;
+    s.cfg.webhooks.grace = cfg.webhooks.grace;
+    s.cfg.webhooks.fallback_after = cfg.webhooks.fallback_after;
     for (auto& [name, slot] : s.slots) {
         auto n = cfg.providers.find(name);
         if (n == cfg.providers.end()) continue;  // removal needs a restart (listed above)

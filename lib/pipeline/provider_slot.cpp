@@ -38,7 +38,8 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
       batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
       batch_timer(ex),
       lists(list_cfg(cfg)),
-      list_wake(ex) {
+      list_wake(ex),
+      hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
     scheduler::host_options ho;
@@ -103,7 +104,8 @@ http::request provider_slot::request(const providers::api_call& c) const {
 bool provider_slot::uses_list(unsigned channels) const {
     if (!(channels & providers::channel_list)) return false;
     auto m = cfg.tracking.mode;
-    return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll;
+    return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll ||
+           m == config::tracking_mode::webhook;
 }
 
 tracker_config provider_slot::tracker_cfg(unsigned channels) const {
@@ -111,6 +113,7 @@ tracker_config provider_slot::tracker_cfg(unsigned channels) const {
     const auto& c = cfg.tracking;
     switch (c.mode) {
         case config::tracking_mode::auto_:
+        case config::tracking_mode::webhook:  // its request-based fallback is auto's
             t.mode = tracking_mode::auto_;
             break;
         case config::tracking_mode::sse:

@@ -152,6 +152,8 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         key = replay_key.empty() ? providers::idempotency_key(slot.name(), group) : replay_key;
 
     auto call = slot.api.submit_with_key(items, key);
+    // Told even while deliveries seem lost, so that a delivery that arrives can restore them.
+    if (slot.hooks.offered) slot.api.add_webhook(call, items, webhook_url(slot));
     if (idempotent) call.headers.emplace_back(slot.api.idempotency_header(), key);
     auto req = slot.request(call);
 

@@ -37,6 +37,10 @@ void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
     }
     ++running_runs;
     slot->host->run_tracked();  // holds a place of the concurrent-jobs gate until it ends
+    if (tracked_by_webhook(*slot, item_of(job, index))) {
+        track_by_webhook(*slot, job, index);
+        return;
+    }
     if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
         track_by_list(*slot, job, index);
         return;

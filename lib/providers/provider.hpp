@@ -64,6 +64,7 @@ enum channel : unsigned {
     channel_wait = 1u << 1,  ///< a long-poll request per run
     channel_poll = 1u << 2,  ///< a status request per run
     channel_list = 1u << 3,  ///< one list request shows the status of many runs
+    channel_webhook = 1u << 4,  ///< the provider POSTs the run's outcome to briefd's receiver
 };
 
 /// One output of a finished run, as the provider describes it.
@@ -107,6 +108,16 @@ struct submit_result {
     /// Ids the submit response names beside the run id that expand() will need later (Layers:
     /// one container per variant); the engine keeps them with the item, durably.
     std::vector<std::string> children;
+};
+
+/// A verified webhook delivery in neutral terms (parse_webhook).
+struct webhook_event {
+    /// What makes a delivery a duplicate: the provider's event id where it has one, else the run
+    /// id and status. Retries of one delivery carry the same value.
+    std::string event_id;
+    /// The run it is about (run_id always set). phase unknown: an event that says nothing about
+    /// the run's state (approvals, compliance…), acknowledged and otherwise ignored.
+    run_view run;
 };
 
 /// One page of a list of runs (newest first).
@@ -216,6 +227,35 @@ class provider {
     /// provider offers none: the engine then just stops tracking the run.
     virtual std::optional<api_call> cancel(std::string_view run_id) const {
         (void)run_id;
+        return std::nullopt;
+    }
+
+    // ---- webhooks (channel_webhook) --------------------------------------------------------
+    /// Adds what tells the provider to deliver this submission's outcome to `url` (Lamina app
+    /// runs: `?webhook=<url>`). By default nothing: deliveries go to subscriptions the operator
+    /// made at the provider.
+    virtual void add_webhook(api_call& submit_call, const std::vector<const brief::item*>& items,
+                             std::string_view url) const {
+        (void)submit_call;
+        (void)items;
+        (void)url;
+    }
+    /// True when deliveries are signed with a shared secret the operator configures
+    /// (webhook_secret_file/_env); false when the provider publishes a key (Lamina).
+    virtual bool webhook_secret_required() const { return true; }
+    /// The request that fetches the provider's webhook signing keys (a JWK set), if it has one.
+    virtual std::optional<api_call> webhook_key_request() const { return std::nullopt; }
+    /// How long a run of this item may go without a delivery before one status request checks on
+    /// it (when the config does not say): about the time such a run takes.
+    virtual std::chrono::seconds webhook_grace(const brief::item&) const {
+        return std::chrono::seconds(180);
+    }
+    /// A delivery's body (already verified: the signature covers it) with its headers → the run
+    /// it is about; nullopt when it is not the documented shape.
+    virtual std::optional<webhook_event> parse_webhook(const boost::beast::http::fields& headers,
+                                                       std::string_view body) const {
+        (void)headers;
+        (void)body;
         return std::nullopt;
     }
 

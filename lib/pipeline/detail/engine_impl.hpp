@@ -11,8 +11,10 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "http/client.hpp"
+#include "http/server.hpp"
 #include "jobs/job.hpp"
 #include "pipeline/batcher.hpp"
+#include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/list_tracker.hpp"
 #include "pipeline/submit_decider.hpp"
@@ -79,6 +81,7 @@ struct provider_slot {
     asio::steady_timer list_wake;
     bool list_loop_running = false;
     std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)
+    webhook_state hooks;  ///< webhook tracking (webhook_intake.cpp)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
@@ -204,6 +207,33 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// The completed run's outputs become the item's output records (text written at once), then
     /// downloads start.
     void record_outputs(const std::string& job_id, std::size_t index, const providers::run_view& run);
+
+    // webhook_intake.cpp
+    std::unique_ptr<http::server> webhook_server;
+    std::string webhook_base;      ///< the path of webhooks.public_url
+    webhooks::seen_set webhook_seen;
+    /// Reads the webhook secrets and decides which providers' runs webhooks track. Throws
+    /// std::runtime_error (naming the secret's source, never its value) when a secret is unreadable.
+    void setup_webhooks();
+    /// Listens on webhooks.listen (when configured) and fetches Lamina's signing key; false after
+    /// logging why when it cannot bind.
+    bool start_webhooks();
+    void stop_webhooks();
+    /// This item's run reports by webhook (and is not polled until its grace check).
+    bool tracked_by_webhook(const provider_slot& slot, const brief::item& it) const;
+    /// <public_url>/<provider>
+    std::string webhook_url(const provider_slot& slot) const;
+    void track_by_webhook(provider_slot& slot, job_ctx& job, std::size_t index);
+    /// One status request per run whose grace ran out; falls back when deliveries stopped.
+    asio::awaitable<void> grace_loop(provider_slot& slot);
+    void webhooks_fall_back(provider_slot& slot);
+    /// One request to the receiver: route, verify (before parsing), deduplicate, apply, record
+    /// durably, then answer. Completes with the response; never throws for bad input.
+    asio::awaitable<http::server_response> on_webhook(const http::server_request& req);
+    /// Fetches the provider's signing keys (Lamina) into slot.hooks.keys.
+    asio::awaitable<void> fetch_signing_keys(provider_slot& slot);
+    /// A verified delivery's effect on its run; false when it could not be made durable.
+    bool apply_webhook(provider_slot& slot, const providers::webhook_event& ev);
 
     // list_tracking.cpp
     void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);

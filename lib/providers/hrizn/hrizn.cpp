@@ -197,6 +197,43 @@ std::optional<list_page> provider::parse_list(std::string_view body) const {
     return page;
 }
 
+std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::fields&,
+                                                     std::string_view body) const {
+    auto v = parse_json(body);
+    const auto* o = v ? v->if_object() : nullptr;
+    if (!o) return std::nullopt;
+    const auto* d = o->if_contains("data");
+    const auto* data = d ? d->if_object() : nullptr;
+    webhook_event e;
+    e.event_id = str(*o, "id", 256);
+    const auto type = str(*o, "type", 128);
+    if (!data || type.empty()) return std::nullopt;
+    e.run.run_id = str(*data, "article_id", 256);
+    const bool about_article_state =
+        type == "content.completed" || type == "content.failed" || type == "content.progress";
+    if (!about_article_state) {
+        // ideacloud.*, approvals, compliance, inventory…: acknowledged, nothing to track.
+        if (e.event_id.empty()) e.event_id = type + ":" + e.run.run_id;
+        return e;
+    }
+    if (e.run.run_id.empty() || !valid_run_id(e.run.run_id)) return std::nullopt;
+    if (type == "content.completed") {
+        e.run.status = "complete";
+    } else if (type == "content.failed") {
+        e.run.status = "failed";
+        e.run.error = error_text(*data);
+    } else if (type == "content.progress") {
+        e.run.status = "generating";
+        if (const auto* p = data->if_contains("progress_percent"); p && p->is_number()) {
+            double f = p->to_number<double>();
+            if (f >= 0 && f <= 100) e.run.progress_percent = static_cast<int>(f);
+        }
+    }
+    e.run.phase = e.run.status.empty() ? run_phase::unknown : phase_of(e.run.status);
+    if (e.event_id.empty()) e.event_id = e.run.run_id + ":" + type;
+    return e;
+}
+
 std::optional<api_call> provider::provide_input(const brief::item& it, std::string_view run_id,
                                                 std::string& why) const {
     const auto* h = std::get_if<brief::hrizn_item>(&it.body);

@@ -35,12 +35,23 @@ class provider final : public providers::provider {
     std::optional<std::vector<submit_result>> parse_submit(
         const std::vector<const brief::item*>& items, std::string_view body) const override;
 
-    unsigned channels(const brief::item&) const override { return channel_poll | channel_list; }
+    unsigned channels(const brief::item&) const override {
+        return channel_poll | channel_list | channel_webhook;
+    }
     bool valid_run_id(std::string_view id) const override;
     api_call status(std::string_view run_id) const override;
     std::optional<run_view> parse_status(std::string_view body) const override;
     api_call list(std::string_view cursor, std::size_t limit) const override;
     std::optional<list_page> parse_list(std::string_view body) const override;
+
+    /// Articles take a few minutes (the batch response says so).
+    std::chrono::seconds webhook_grace(const brief::item&) const override {
+        return std::chrono::seconds(300);
+    }
+    /// `{"id":"evt_…","type":"content.completed|failed|progress","data":{"article_id",…}}`; other
+    /// event types are acknowledged with phase unknown. The event id is the dedupe key.
+    std::optional<webhook_event> parse_webhook(const boost::beast::http::fields& headers,
+                                               std::string_view body) const override;
 
     std::optional<api_call> provide_input(const brief::item& it, std::string_view run_id,
                                           std::string& why) const override;

@@ -50,6 +50,35 @@ run_view view_of(const run_status& run) {
     return v;
 }
 
+unsigned provider::channels(const brief::item& it) const {
+    unsigned c = channel_sse | channel_wait | channel_poll;
+    if (std::holds_alternative<brief::app_run_item>(it.body)) c |= channel_webhook;
+    return c;
+}
+
+void provider::add_webhook(api_call& submit_call, const std::vector<const brief::item*>& items,
+                           std::string_view url) const {
+    if (items.size() == 1 && std::holds_alternative<brief::app_run_item>(items.front()->body))
+        submit_call.query.emplace_back("webhook", std::string(url));
+}
+
+std::optional<api_call> provider::webhook_key_request() const {
+    return api_call{verb::get, {"v1", "webhooks", "signing-key"}};
+}
+
+std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::fields& headers,
+                                                     std::string_view body) const {
+    auto run = parse_status(body);
+    if (!run || run->run_id.empty() || !valid_run_id(run->run_id)) return std::nullopt;
+    if (auto it = headers.find("X-Lamina-Webhook-Request-Id");
+        it != headers.end() && !it->value().empty() && it->value() != run->run_id)
+        return std::nullopt;  // the SDK refuses this too: the header and the body disagree
+    webhook_event e;
+    e.event_id = run->run_id + ":" + run->status;
+    e.run = std::move(*run);
+    return e;
+}
+
 api_call provider::probe() const {
     return {verb::get, {"v1", "account", "usage"}};
 }

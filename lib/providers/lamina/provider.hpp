@@ -36,9 +36,9 @@ class provider final : public providers::provider {
     std::vector<brief::problem> check_inputs(std::string_view file, const brief::item& it,
                                              const app_schema& schema) const override;
 
-    unsigned channels(const brief::item&) const override {
-        return channel_sse | channel_wait | channel_poll;
-    }
+    /// App runs also report by webhook (`?webhook=` on the run request); content items cannot
+    /// (PROVIDERS.md §1.6: no webhook field on create/batch) and keep SSE.
+    unsigned channels(const brief::item& it) const override;
     bool valid_run_id(std::string_view id) const override;
     api_call status(std::string_view run_id) const override;
     std::optional<run_view> parse_status(std::string_view body) const override;
@@ -48,6 +48,15 @@ class provider final : public providers::provider {
     api_call wait(std::string_view run_id, std::chrono::seconds timeout) const override;
     std::optional<std::pair<run_view, bool>> parse_wait(std::string_view body) const override;
     std::optional<api_call> cancel(std::string_view run_id) const override;
+
+    void add_webhook(api_call& submit_call, const std::vector<const brief::item*>& items,
+                     std::string_view url) const override;
+    bool webhook_secret_required() const override { return false; }
+    std::optional<api_call> webhook_key_request() const override;
+    /// The body is `{"data": run}` as GET /v1/runs/{id}; X-Lamina-Webhook-Request-Id, when
+    /// present, must name the same run. Lamina has no event id: run id + status is the key.
+    std::optional<webhook_event> parse_webhook(const boost::beast::http::fields& headers,
+                                               std::string_view body) const override;
 
     std::error_code classify_error(unsigned status, std::string_view body,
                                    diagnostics& diag) const override {

@@ -376,6 +376,40 @@ std::optional<run_view> provider::parse_status_response(unsigned,
     return r;
 }
 
+std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::fields& headers,
+                                                     std::string_view body) const {
+    auto v = parse_json(body);
+    const auto* o = v ? v->if_object() : nullptr;
+    if (!o) return std::nullopt;
+    const auto type = str(*o, "type", 128);
+    const auto* d = o->if_contains("data");
+    if (type.empty() || !d || !d->is_object()) return std::nullopt;
+    webhook_event e;
+    if (auto it = headers.find("X-Layers-Event-Id"); it != headers.end())
+        e.event_id = diagnostics::clean(it->value(), 256);
+    if (e.event_id.empty()) e.event_id = str(*o, "id", 256);
+    if (!type.starts_with("job.")) {
+        // content.generated, approvals, posts, test.ping…: not a job's end; acknowledged.
+        e.run.run_id = str(d->get_object(), "jobId", 256);
+        if (e.run.run_id.empty()) e.run.run_id = str(d->get_object(), "id", 256);
+        if (e.event_id.empty()) e.event_id = type + ":" + e.run.run_id;
+        return e;
+    }
+    // The job events carry the job as GET /v1/jobs/{id} would, less its status: the event type
+    // says it, so the view is read by the same parser.
+    json::object job = d->get_object();
+    if (type == "job.completed") job["status"] = "completed";
+    else if (type == "job.failed") job["status"] = "failed";
+    else if (type == "job.canceled" || type == "job.cancelled") job["status"] = "canceled";
+    else job.erase("status");
+    auto r = parse_status(json::serialize(job));
+    if (!r || r->run_id.empty() || !valid_job_id(r->run_id)) return std::nullopt;
+    if (!job.contains("status")) r->phase = run_phase::unknown;
+    e.run = std::move(*r);
+    if (e.event_id.empty()) e.event_id = e.run.run_id + ":" + type;
+    return e;
+}
+
 std::vector<api_call> provider::expand(const brief::item&, const run_view& run,
                                        const std::vector<std::string>& children) const {
     std::vector<std::string> ids;

@@ -84,7 +84,7 @@ class provider final : public providers::provider {
     std::optional<std::vector<submit_result>> parse_submit(
         const std::vector<const brief::item*>& items, std::string_view body) const override;
 
-    unsigned channels(const brief::item&) const override { return channel_poll; }
+    unsigned channels(const brief::item&) const override { return channel_poll | channel_webhook; }
     /// Job ids and container ids (both reach request paths).
     bool valid_run_id(std::string_view id) const override;
     api_call status(std::string_view run_id) const override;
@@ -97,6 +97,16 @@ class provider final : public providers::provider {
                                                         std::mt19937_64& rng) const override {
         return layers::poll_delay(polls_done, rng);
     }
+
+    /// Video jobs take minutes.
+    std::chrono::seconds webhook_grace(const brief::item&) const override {
+        return std::chrono::seconds(300);
+    }
+    /// `{"id","type":"job.completed|job.failed|job.canceled","data":{"jobId","kind",…}}`; other
+    /// types are acknowledged with phase unknown. X-Layers-Event-Id (stable across retries), else
+    /// the payload id, is the dedupe key.
+    std::optional<webhook_event> parse_webhook(const boost::beast::http::fields& headers,
+                                               std::string_view body) const override;
 
     std::vector<api_call> expand(const brief::item& it, const run_view& run,
                                  const std::vector<std::string>& children) const override;

@@ -515,3 +515,84 @@ providers:
         CHECK(bad(layers + "    tracking: { schedule_scale: 0 }\n").key == "providers.layers.tracking.schedule_scale");
     }
 }
+
+TEST_CASE("config: webhooks are off by default and read when present") {
+    auto off = ok(minimal);
+    CHECK_FALSE(off.webhooks.enabled);
+    CHECK(off.providers.at("lamina").webhook_secret_file.empty());
+    CHECK(to_yaml(off).find("webhooks") == std::string::npos);
+
+    const std::string hooks = minimal +
+                              "  hrizn:\n    base_url: https://api.app.hrizn.io/v1/public\n    api_key_env: HK\n"
+                              "    webhook_secret_file: /run/credentials/briefd.service/hrizn-webhook\n"
+                              "    tracking: { mode: webhook }\n"
+                              "  layers:\n    base_url: https://api.layers.com\n    api_key_env: LK\n"
+                              "    webhook_secret_env: LAYERS_WEBHOOK_SECRET\n"
+                              "webhooks:\n  listen: 127.0.0.1:8787\n  public_url: https://render-01.example.com/briefd/\n"
+                              "  grace_s: 240\n  max_body_bytes: 65536\n  fallback_after: 5\n";
+    auto c = ok(hooks);
+    CHECK(c.webhooks.enabled);
+    CHECK(c.webhooks.listen == "127.0.0.1:8787");
+    CHECK(c.webhooks.public_url == "https://render-01.example.com/briefd");  // trailing slash dropped
+    CHECK(c.webhooks.grace == 240s);
+    CHECK(c.webhooks.tolerance == 300s);
+    CHECK(c.webhooks.max_body_bytes == 65536);
+    CHECK(c.webhooks.fallback_after == 5);
+    CHECK(c.providers.at("hrizn").webhook_secret_file == "/run/credentials/briefd.service/hrizn-webhook");
+    CHECK(c.providers.at("hrizn").tracking.mode == tracking_mode::webhook);
+    CHECK(c.providers.at("layers").webhook_secret_env == "LAYERS_WEBHOOK_SECRET");
+    // --check shows where the secrets are, and round-trips.
+    auto y = to_yaml(c);
+    CHECK(y.find("webhook_secret_env: LAYERS_WEBHOOK_SECRET") != std::string::npos);
+    auto again = ok(y);
+    CHECK(again.webhooks.public_url == c.webhooks.public_url);
+    CHECK(again.webhooks.grace == 240s);
+    CHECK(restart_required(c, again).empty());
+    auto moved = c;
+    moved.webhooks.listen = "127.0.0.1:9999";
+    CHECK(restart_required(c, moved) == std::vector<std::string>{"webhooks"});
+}
+
+TEST_CASE("config: webhook mistakes name their key") {
+    const std::string base = minimal + "webhooks:\n";
+    CHECK(bad(base + "  listen: 127.0.0.1:8787\n").problem.find("public_url") != std::string::npos);
+    CHECK(bad(base + "  public_url: ftp://x.example\n").key == "webhooks.public_url");
+    CHECK(bad(base + "  public_url: http://render.example.com/b\n").key == "webhooks.public_url");
+    CHECK(bad(base + "  public_url: https://x.example/b?q=1\n").key == "webhooks.public_url");
+    CHECK(bad(base + "  public_url: https://x.example\n  listen: 8787\n").key == "webhooks.listen");
+    CHECK(bad(base + "  public_url: https://x.example\n  listen: h:99999\n").key == "webhooks.listen");
+    CHECK(bad(base + "  public_url: https://x.example\n  grace_s: 0\n").key == "webhooks.grace_s");
+    CHECK(bad(base + "  public_url: https://x.example\n  secret: x\n").key == "webhooks.secret");
+    ok(base + "  public_url: http://127.0.0.1:8787/hooks\n  listen: \"[::1]:0\"\n");
+    // Lamina has no secret to configure.
+    CHECK(bad(minimal + "    webhook_secret_env: X\n").key == "providers.lamina.webhook_secret_env");
+    // mode webhook without the receiver, or without the secret.
+    CHECK(bad(minimal + "    tracking: { mode: webhook }\n").key == "providers.lamina.tracking.mode");
+    auto no_secret = bad(minimal + "  hrizn:\n    base_url: https://h.example\n    api_key_env: HK\n"
+                                   "    tracking: { mode: webhook }\nwebhooks: { public_url: https://x.example }\n");
+    CHECK(no_secret.key == "providers.hrizn.tracking.mode");
+    CHECK(bad(minimal + "  hrizn:\n    base_url: https://h.example\n    api_key_env: HK\n"
+                        "    webhook_secret_env: A\n    webhook_secret_file: /x\n")
+              .key == "providers.hrizn.webhook_secret_env");
+}
+
+TEST_CASE("config: webhook secrets are read like API keys and never shown") {
+    temp_dir d;
+    auto file = d.path / "hrizn-webhook";
+    write(file, "whsec_abc\n");
+    provider_config p;
+    p.name = "hrizn";
+    CHECK(std::get<briefd::secret>(load_webhook_secret(p)).empty());  // none configured
+    p.webhook_secret_file = file.string();
+    CHECK(std::get<briefd::secret>(load_webhook_secret(p)).reveal() == "whsec_abc");
+    p.webhook_secret_file = (d.path / "missing").string();
+    auto err = std::get<std::string>(load_webhook_secret(p));
+    CHECK(err.find("webhook_secret_file") != std::string::npos);
+    p.webhook_secret_file.clear();
+    p.webhook_secret_env = "BRIEFD_TEST_WEBHOOK_SECRET_UNSET";
+    ::unsetenv("BRIEFD_TEST_WEBHOOK_SECRET_UNSET");
+    CHECK(std::get<std::string>(load_webhook_secret(p)).find("not set") != std::string::npos);
+    ::setenv("BRIEFD_TEST_WEBHOOK_SECRET_SET", "s3cret", 1);
+    p.webhook_secret_env = "BRIEFD_TEST_WEBHOOK_SECRET_SET";
+    CHECK(std::get<briefd::secret>(load_webhook_secret(p)).reveal() == "s3cret");
+}

@@ -37,7 +37,8 @@ TEST_CASE("layers: registered by name, with Bearer credentials, a whoami probe, 
     CHECK(api.idempotency_header() == "Idempotency-Key");
     CHECK(api.max_items_per_request() == 1);
     CHECK_FALSE(api.group_key(job_item(0, {})).has_value());
-    CHECK(api.channels(job_item(0, {})) == briefd::providers::channel_poll);
+    CHECK(api.channels(job_item(0, {})) ==
+          (briefd::providers::channel_poll | briefd::providers::channel_webhook));
 }
 
 TEST_CASE("layers: a generate request carries the item's body and an id derived from the key") {

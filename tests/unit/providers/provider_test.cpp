@@ -81,3 +81,102 @@ TEST_CASE("lamina: app runs go alone to their app, content items share a batch p
     CHECK(api.wait("r1", std::chrono::seconds(60)).query.front().second == "60");
     CHECK_FALSE(api.valid_run_id("r1/../../v1/account"));
 }
+
+TEST_CASE("parse_webhook: each provider's delivery becomes the run it is about") {
+    namespace http = boost::beast::http;
+    http::fields none;
+    // Lamina: the run as GET /v1/runs/{id}, enveloped; no event id, so run + status.
+    const auto* lamina = providers::find("lamina");
+    const std::string lbody =
+        R"({"data":{"runId":"run-1","workflowId":"w","status":"completed","outputs":[{"id":"o","label":"Hero","type":"image","value":"https://cdn.example/x.png","status":"completed","error":null}],"errorMessage":null}})";
+    auto l = lamina->parse_webhook(none, lbody);
+    REQUIRE(l);
+    CHECK(l->run.run_id == "run-1");
+    CHECK(l->run.phase == run_phase::completed);
+    CHECK(l->event_id == "run-1:completed");
+    REQUIRE(l->run.outputs.size() == 1);
+    CHECK(l->run.outputs[0].url == "https://cdn.example/x.png");
+    http::fields other;
+    other.set("X-Lamina-Webhook-Request-Id", "run-2");
+    CHECK_FALSE(lamina->parse_webhook(other, lbody));  // header and body disagree
+    other.set("X-Lamina-Webhook-Request-Id", "run-1");
+    CHECK(lamina->parse_webhook(other, lbody));
+    CHECK_FALSE(lamina->parse_webhook(none, R"({"data":{"runId":"../x","status":"completed"}})"));
+    CHECK_FALSE(lamina->parse_webhook(none, "not json"));
+
+    // Hrizn: the event envelope; the payload id dedupes.
+    const auto* hrizn = providers::find("hrizn");
+    auto h = hrizn->parse_webhook(
+        none,
+        R"({"id":"evt_1707000000000_abc1234","type":"content.failed","site_id":"s","data":{"article_id":"a-1","article_type":"basic","error":"generation failed"},"timestamp":"2026-02-10T12:00:00.000Z"})");
+    REQUIRE(h);
+    CHECK(h->event_id == "evt_1707000000000_abc1234");
+    CHECK(h->run.run_id == "a-1");
+    CHECK(h->run.phase == run_phase::failed);
+    CHECK(h->run.error == "generation failed");
+    auto hp = hrizn->parse_webhook(
+        none, R"({"id":"evt_2","type":"content.progress","data":{"article_id":"a-1","progress_percent":40}})");
+    REQUIRE(hp);
+    CHECK(hp->run.phase == run_phase::running);
+    CHECK(hp->run.progress_percent == 40);
+    auto ha = hrizn->parse_webhook(
+        none, R"({"id":"evt_3","type":"compliance.completed","data":{"article_id":"a-1"}})");
+    REQUIRE(ha);
+    CHECK(ha->run.phase == run_phase::unknown);
+    CHECK_FALSE(hrizn->parse_webhook(none, R"({"id":"evt_4","type":"content.completed","data":{}})"));
+    auto inv = hrizn->parse_webhook(none, R"({"id":"evt_5","type":"inventory.feed.updated","data":{"feed":"x"}})");
+    REQUIRE(inv);  // not about an article: acknowledged, not refused
+    CHECK(inv->run.phase == run_phase::unknown);
+
+    // Layers: X-Layers-Event-Id dedupes; the job's containers come along for expand().
+    const auto* layers = providers::find("layers");
+    http::fields lh;
+    lh.set("X-Layers-Event-Id", "evt_01HXABCDEFGHJKMNPQRSTVWXYZ");
+    auto y = layers->parse_webhook(
+        lh,
+        R"({"id":"evt_x","type":"job.completed","data":{"jobId":"job_01HX","kind":"content_generate","result":{"containerId":"cnt_1"}}})");
+    REQUIRE(y);
+    CHECK(y->event_id == "evt_01HXABCDEFGHJKMNPQRSTVWXYZ");
+    CHECK(y->run.run_id == "job_01HX");
+    CHECK(y->run.phase == run_phase::completed);
+    CHECK(std::find(y->run.children.begin(), y->run.children.end(), "cnt_1") != y->run.children.end());
+    auto yf = layers->parse_webhook(
+        none,
+        R"({"id":"evt_y","type":"job.failed","data":{"jobId":"job_01HX","kind":"content_generate","error":{"code":"MODERATION_BLOCKED","message":"no"}}})");
+    REQUIRE(yf);
+    CHECK(yf->event_id == "evt_y");
+    CHECK(yf->run.phase == run_phase::failed);
+    CHECK(yf->run.error.find("MODERATION_BLOCKED") != std::string::npos);
+    auto yc = layers->parse_webhook(none, R"({"id":"e","type":"job.canceled","data":{"jobId":"job_1"}})");
+    REQUIRE(yc);
+    CHECK(yc->run.phase == run_phase::cancelled);
+    auto yo = layers->parse_webhook(none, R"({"id":"e2","type":"content.approved","data":{"jobId":"job_1"}})");
+    REQUIRE(yo);
+    CHECK(yo->run.phase == run_phase::unknown);
+    CHECK_FALSE(layers->parse_webhook(none, R"({"id":"e3","type":"job.completed","data":{"jobId":"../x"}})"));
+    auto gen = layers->parse_webhook(
+        none, R"({"id":"e4","type":"content.generated","data":{"id":"cnt_1","projectId":"p","assets":[]}})");
+    REQUIRE(gen);  // a container, not a job: acknowledged
+    CHECK(gen->run.phase == run_phase::unknown);
+    CHECK(gen->event_id == "e4");
+}
+
+TEST_CASE("Lamina app runs take ?webhook= and report by webhook; content items do not") {
+    const auto* lamina = providers::find("lamina");
+    briefd::brief::item app{0, briefd::brief::app_run_item{}};
+    std::get<briefd::brief::app_run_item>(app.body).app_id = "app_1";
+    briefd::brief::item content{1, briefd::brief::content_item{}};
+    CHECK((lamina->channels(app) & providers::channel_webhook));
+    CHECK_FALSE((lamina->channels(content) & providers::channel_webhook));
+    auto call = lamina->submit({&app});
+    lamina->add_webhook(call, {&app}, "https://h.example/briefd/lamina");
+    REQUIRE(call.query.size() == 1);
+    CHECK(call.query[0] == std::pair<std::string, std::string>{"webhook", "https://h.example/briefd/lamina"});
+    auto batch = lamina->submit({&content});
+    lamina->add_webhook(batch, {&content}, "https://h.example/briefd/lamina");
+    CHECK(batch.query.empty());
+    CHECK(lamina->webhook_key_request()->segments ==
+          std::vector<std::string>{"v1", "webhooks", "signing-key"});
+    CHECK_FALSE(lamina->webhook_secret_required());
+    CHECK(providers::find("hrizn")->webhook_secret_required());
+}
