@@ -8,12 +8,12 @@
 #include "http/client.hpp"
 #include "support/process.hpp"
 
+#include <doctest/doctest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <doctest/doctest.h>
 
 #include <csignal>
 #include <fstream>
@@ -199,7 +199,8 @@ TEST_CASE("ops: /status shows a 429 pause with its reason; /healthz stays 200") 
     auto h = get(port, "/healthz");
     CHECK(h.status == 200);  // a 429 pause is routine, not ill health
     auto m = get(port, "/metrics");
-    CHECK(metric_sum(m.body, "briefd_paused", {{"provider", "lamina"}, {"reason", "rate_limited"}}) == 1);
+    CHECK(metric_sum(m.body, "briefd_paused",
+                     {{"provider", "lamina"}, {"reason", "rate_limited"}}) == 1);
 }
 
 TEST_CASE("ops: /status and /healthz show a rejected key") {
@@ -219,7 +220,8 @@ TEST_CASE("ops: /status and /healthz show a rejected key") {
         std::chrono::seconds(10));
     REQUIRE_MESSAGE(blocked, r.context());
     const auto& p = status.at("providers").at(0);
-    CHECK(std::string(p.at("paused").at("reason").as_string()).starts_with("API key rejected (401)"));
+    CHECK(
+        std::string(p.at("paused").at("reason").as_string()).starts_with("API key rejected (401)"));
     CHECK(p.at("paused").at("until_in_s").is_null());
     // The brief's items wait (nothing fails while the key is rejected).
     REQUIRE(status.at("jobs").as_array().size() == 1);
@@ -273,8 +275,9 @@ TEST_CASE("ops: cancel a job end to end — runs cancelled at the provider, job 
     CHECK(metric_sum(m.body, "briefd_runs_cancelled_total") == 3);
     CHECK(metric_sum(m.body, "briefd_briefs_filed_total", {{"result", "cancelled"}}) == 1);
     // The runs are no longer followed: no stream stays open for them.
-    CHECK(eventually([&] { return metric_sum(get(port, "/metrics").body, "briefd_streams_open") == 0; },
-                     std::chrono::seconds(10)));
+    CHECK(eventually(
+        [&] { return metric_sum(get(port, "/metrics").body, "briefd_streams_open") == 0; },
+        std::chrono::seconds(10)));
 }
 
 TEST_CASE("ops: promtool accepts the exposition; a real Prometheus scrapes briefd during a run") {
@@ -315,8 +318,8 @@ TEST_CASE("ops: promtool accepts the exposition; a real Prometheus scrapes brief
     REQUIRE(m.status == 200);
     const auto scrape = r.tmp.path() / "scrape.txt";
     std::ofstream(scrape) << m.body;
-    briefd::testing::child_process check({"/bin/sh", "-c", promtool + " check metrics < '" +
-                                                               scrape.string() + "' 2>&1"});
+    briefd::testing::child_process check(
+        {"/bin/sh", "-c", promtool + " check metrics < '" + scrape.string() + "' 2>&1"});
     std::string out;
     while (auto line = check.read_line(std::chrono::seconds(10))) out += *line + "\n";
     auto st = check.wait(std::chrono::seconds(10));
@@ -329,8 +332,9 @@ TEST_CASE("ops: promtool accepts the exposition; a real Prometheus scrapes brief
     double seen = -1;
     const bool agreed = eventually(
         [&] {
-            auto q = get(prom_port,
-                         "/api/v1/query?query=sum(briefd_requests_total%7Bendpoint%3D%22download%22%7D)");
+            auto q = get(
+                prom_port,
+                "/api/v1/query?query=sum(briefd_requests_total%7Bendpoint%3D%22download%22%7D)");
             if (q.status != 200) return false;
             auto v = json::parse(q.body);
             const auto& result = v.at("data").at("result").as_array();
@@ -339,8 +343,8 @@ TEST_CASE("ops: promtool accepts the exposition; a real Prometheus scrapes brief
             return seen == static_cast<double>(want);
         },
         std::chrono::seconds(20));
-    CHECK_MESSAGE(agreed, ("prometheus saw " + std::to_string(seen) + ", briefsim " +
-                           std::to_string(want)));
+    CHECK_MESSAGE(
+        agreed, ("prometheus saw " + std::to_string(seen) + ", briefsim " + std::to_string(want)));
     prom.signal(SIGTERM);
     prom.wait(std::chrono::seconds(10));
 }

@@ -97,14 +97,14 @@ daemon_process::~daemon_process() {
     }
 }
 
-
 std::uint16_t daemon_process::status_port() const {
     const std::string text = log();
     constexpr std::string_view tag = "status.listening address=";
     const auto at = text.rfind(tag);
     if (at == std::string::npos) return 0;
     const auto end = text.find_first_of(" \n", at + tag.size());
-    const auto addr = text.substr(at + tag.size(), end == std::string::npos ? end : end - at - tag.size());
+    const auto addr =
+        text.substr(at + tag.size(), end == std::string::npos ? end : end - at - tag.size());
     const auto colon = addr.rfind(':');
     if (colon == std::string::npos) return 0;
     return static_cast<std::uint16_t>(std::stoul(addr.substr(colon + 1)));
