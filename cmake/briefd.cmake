@@ -25,3 +25,29 @@ function(briefd_unit_tests)
     target_sources(unit_tests PRIVATE $<TARGET_OBJECTS:unit_${T_NAME}>)
     target_link_libraries(unit_tests PRIVATE unit_${T_NAME})
 endfunction()
+
+# BRIEFD_TEST_CODE_OPTIONS: compile options for the code that only drives tests — every target
+# under tests/ except the benchmarks and the fuzz targets, plus the unit tests' precompiled header.
+# scripts/test sets -O0: that code compiles 2-3x faster unoptimised, and the code under test (lib/,
+# daemon/, sim/) keeps the build type's flags. Empty (the default) changes nothing.
+set(BRIEFD_TEST_CODE_OPTIONS "" CACHE STRING "Compile options for test-only code (scripts/test: -O0)")
+
+function(briefd_apply_test_code_options dir)
+    get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+    foreach(t IN LISTS targets)
+        get_target_property(type ${t} TYPE)
+        get_target_property(src ${t} SOURCE_DIR)
+        string(FIND "${src}/" "${PROJECT_SOURCE_DIR}/tests/" at)
+        if((at EQUAL 0 OR t MATCHES "^unit_") AND NOT type STREQUAL "INTERFACE_LIBRARY"
+           AND NOT t MATCHES "bench" AND NOT src MATCHES "/tests/(bench|fuzz)$")
+            target_compile_options(${t} PRIVATE ${BRIEFD_TEST_CODE_OPTIONS})
+        endif()
+    endforeach()
+    get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+    foreach(d IN LISTS subdirs)
+        briefd_apply_test_code_options(${d})
+    endforeach()
+endfunction()
+if(BRIEFD_TEST_CODE_OPTIONS)
+    cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL briefd_apply_test_code_options ${PROJECT_SOURCE_DIR})
+endif()

@@ -64,6 +64,11 @@ providers:
     base_url: $layers
     api_key_file: $work/layers.key
     rate_limit: { requests: 120, per_seconds: $window }
+    rate_limit_classes:
+      write-light: { requests: 60, per_seconds: $window }
+      long-running: { requests: 20, per_seconds: $window }
+    max_concurrent_jobs: 10
+    tracking: { mode: auto, schedule_scale: $scale }
 YAML
 "$build/daemon/briefd" --config "$work/briefd.yaml" --check > /dev/null
 

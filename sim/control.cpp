@@ -27,6 +27,7 @@ asio::awaitable<handler_result> control_surface::handle(request_context& ctx) {
         co_return co_await hrizn_->handle(ctx);
     if ((path == "/_sim/layers" || path.starts_with("/_sim/layers/")) && layers_)
         co_return co_await layers_->handle(ctx);
+    if (path == "/_sim/webhooks" && webhooks_) co_return co_await webhooks_->handle(ctx);
     if (path == "/_sim/stats" && get) {
         json::object o = st_.counters.to_json();
         if (extra_stats_) extra_stats_(o);

@@ -11,10 +11,16 @@ namespace briefd::sim {
 class control_surface final : public surface {
   public:
     /// `extra_stats` adds provider-specific members (e.g. run counts) to GET /_sim/stats;
-    /// `hrizn`, if set, answers /_sim/hrizn; `layers`, if set, /_sim/layers.
+    /// `hrizn`, if set, answers /_sim/hrizn; `layers`, if set, /_sim/layers; `webhooks`, if
+    /// set, /_sim/webhooks.
     control_surface(sim_state& st, std::function<void(boost::json::object&)> extra_stats,
-                    surface* hrizn = nullptr, surface* layers = nullptr)
-        : st_(st), extra_stats_(std::move(extra_stats)), hrizn_(hrizn), layers_(layers) {}
+                    surface* hrizn = nullptr, surface* layers = nullptr,
+                    surface* webhooks = nullptr)
+        : st_(st),
+          extra_stats_(std::move(extra_stats)),
+          hrizn_(hrizn),
+          layers_(layers),
+          webhooks_(webhooks) {}
     asio::awaitable<handler_result> handle(request_context& ctx) override;
 
   private:
@@ -22,6 +28,7 @@ class control_surface final : public surface {
     std::function<void(boost::json::object&)> extra_stats_;
     surface* hrizn_;
     surface* layers_;
+    surface* webhooks_;
 };
 
 /// In front of an origin where no Hrizn key belongs (the Lamina API, the files origin): counts

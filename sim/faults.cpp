@@ -91,7 +91,13 @@ const std::vector<fault_switch>& fault_switches() {
         {"no-video", "", "the workspace has no video-capable app: video batch items fail, video apps are hidden"},
         {"fail-rate", "RATE", "share of new runs that end failed (errorMessage set, unfinished outputs error)"},
         {"hostile-labels", "", "content runs get output labels like \"../../evil\", \"/tmp/briefsim-hostile\" and \"a/b\\0c\" (path escapes for clients)"},
-        {"faults-on", "LIST", "providers that fail-5xx, storm-429, slow-headers and malformed-json hit: lamina, hrizn, layers, all (default); comma list"},
+        {"faults-on", "LIST", "providers that fail-5xx, storm-429, slow-headers, malformed-json and the webhook-* faults hit: lamina, hrizn, layers, all (default); comma list"},
+        {"webhook-drop", "RATE", "share of webhook events never sent (counted as dropped)"},
+        {"webhook-duplicate", "RATE", "share of webhook events sent once more after a 2xx (same event id and body, fresh signature)"},
+        {"webhook-reorder", "RATE", "share of terminal webhook events followed by an older one (Lamina: a running status; Hrizn: content.progress; Layers: content.generated after job.completed)"},
+        {"webhook-forge", "RATE", "share of webhook events sent with a signature that does not verify"},
+        {"webhook-stale", "RATE", "share of webhook events signed with a timestamp 400 s in the past (Hrizn: the payload timestamp only)"},
+        {"webhook-oversize", "RATE", "share of webhook events padded to --webhook-oversize-bytes (valid JSON, correctly signed)"},
     };
     return s;
 }
@@ -131,6 +137,12 @@ bool apply_fault(fault_settings& f, std::string_view raw_name, std::string_view 
     else if (name == "fail-rate") ok = parse_rate(value, f.fail_rate);
     else if (name == "hostile-labels") ok = parse_bool(value, f.hostile_labels);
     else if (name == "faults-on") ok = parse_providers(value, f.faults_on);
+    else if (name == "webhook-drop") ok = parse_rate(value, f.webhook_drop);
+    else if (name == "webhook-duplicate") ok = parse_rate(value, f.webhook_duplicate);
+    else if (name == "webhook-reorder") ok = parse_rate(value, f.webhook_reorder);
+    else if (name == "webhook-forge") ok = parse_rate(value, f.webhook_forge);
+    else if (name == "webhook-stale") ok = parse_rate(value, f.webhook_stale);
+    else if (name == "webhook-oversize") ok = parse_rate(value, f.webhook_oversize);
     else {
         error = "unknown fault switch: " + std::string(raw_name);
         return false;
@@ -195,6 +207,12 @@ boost::json::object to_json(const fault_settings& f) {
     o["no-video"] = f.no_video;
     o["fail-rate"] = f.fail_rate;
     o["hostile-labels"] = f.hostile_labels;
+    o["webhook-drop"] = f.webhook_drop;
+    o["webhook-duplicate"] = f.webhook_duplicate;
+    o["webhook-reorder"] = f.webhook_reorder;
+    o["webhook-forge"] = f.webhook_forge;
+    o["webhook-stale"] = f.webhook_stale;
+    o["webhook-oversize"] = f.webhook_oversize;
     if (f.faults_on == provider_all) {
         o["faults-on"] = "all";
     } else {

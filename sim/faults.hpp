@@ -59,6 +59,13 @@ struct fault_settings {
     double fail_rate = 0;                ///< share of runs that end `failed`
     bool hostile_labels = false;         ///< output labels that try to escape a download folder
     unsigned faults_on = provider_all;   ///< providers fail-5xx, storm-429, slow-headers, malformed-json hit
+    // Webhook delivery faults: shares (0..1) of webhook events, for the providers in faults_on.
+    double webhook_drop = 0;       ///< never sent at all
+    double webhook_duplicate = 0;  ///< sent once more after a 2xx (same event id and body)
+    double webhook_reorder = 0;    ///< an older event follows the terminal one
+    double webhook_forge = 0;      ///< signature that does not verify
+    double webhook_stale = 0;      ///< signed with a timestamp 400 s in the past
+    double webhook_oversize = 0;   ///< body padded to --webhook-oversize-bytes (still signed)
 };
 
 /// Description of one switch, for --help and the README.

@@ -8,6 +8,7 @@
 #include "layers/api.hpp"
 #include "options.hpp"
 #include "server.hpp"
+#include "webhooks/service.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -36,12 +37,24 @@ int main(int argc, char** argv) {
         boost::asio::io_context ioc{1};
         sim::sim_state state(opt, counters);
         sim::lamina::run_engine runs(state);
-        sim::lamina::api lamina(state, runs);
+        sim::webhooks::lamina_signer signer(opt.seed);
+        sim::lamina::api lamina(state, runs, signer);
         sim::hrizn::content_store content(state);
         sim::hrizn::api hrizn(state, content);
         sim::hrizn::control_surface hrizn_control(hrizn);
         sim::layers::api layers(state);
         sim::layers::control_surface layers_control(layers);
+        sim::webhooks::service webhooks(ioc.get_executor(), state, signer, runs, content,
+                                        layers.jobs());
+        hrizn.subscriptions = [&](const sim::request& req, std::string_view path,
+                                  const std::string& key) {
+            return webhooks.hrizn_endpoint(req, path, key);
+        };
+        layers.subscriptions = [&](const sim::request& req, std::string_view path,
+                                   const std::string& key) {
+            return webhooks.layers_endpoint(req, path, key);
+        };
+        sim::webhooks::control_surface webhooks_control(webhooks);
         sim::control_surface control(
             state,
             [&](boost::json::object& o) {
@@ -53,7 +66,7 @@ int main(int argc, char** argv) {
                 l["running_jobs"] = layers.jobs().running(std::chrono::steady_clock::now());
                 l["credits"] = state.opt.layers.credits;
             },
-            &hrizn_control, &layers_control);
+            &hrizn_control, &layers_control, &webhooks_control);
         sim::api_origin api(control, lamina);
         sim::files_origin files(
             state,

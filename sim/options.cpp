@@ -91,6 +91,68 @@ bool parse_layers_key(std::string_view text, layers_key_spec& out, std::string& 
     return true;
 }
 
+bool parse_lamina_on(std::string_view v, webhook_settings& w) {
+    bool failed = false, cancelled = false;
+    while (!v.empty()) {
+        const auto comma = v.find(',');
+        const auto part = v.substr(0, comma);
+        if (part == "failed")
+            failed = true;
+        else if (part == "cancelled")
+            cancelled = true;
+        else if (part != "completed")
+            return false;
+        v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    }
+    w.lamina_failed = failed;
+    w.lamina_cancelled = cancelled;
+    return true;
+}
+
+bool parse_event_list(std::string_view text, std::vector<std::string>& out) {
+    std::vector<std::string> events;
+    while (true) {
+        const auto comma = text.find(',');
+        const auto e = text.substr(0, comma);
+        if (e.empty()) return false;
+        events.emplace_back(e);
+        if (comma == std::string_view::npos) break;
+        text = text.substr(comma + 1);
+    }
+    out = std::move(events);
+    return true;
+}
+
+namespace {
+
+// One webhook option (see help_text); false with `error` empty means a bad value, and
+// `handled` false means `name` is not a webhook option.
+template <class Need>
+bool parse_webhook_option(std::string_view name, Need& need, std::string_view& value,
+                          webhook_settings& w, bool& handled) {
+    handled = true;
+    auto loopback_url = [&](std::string& out) {
+        out = std::string(value);
+        return value.starts_with("http://") || value.empty();
+    };
+    if (name == "lamina-webhook-on") return need() && parse_lamina_on(value, w);
+    if (name == "hrizn-webhook") return need() && loopback_url(w.hrizn_url);
+    if (name == "hrizn-webhook-secret")
+        return need() && !value.empty() && (w.hrizn_secret = std::string(value), true);
+    if (name == "hrizn-webhook-events") return need() && parse_event_list(value, w.hrizn_events);
+    if (name == "layers-webhook") return need() && loopback_url(w.layers_url);
+    if (name == "layers-webhook-secret")
+        return need() && !value.empty() && (w.layers_secret = std::string(value), true);
+    if (name == "layers-webhook-events") return need() && parse_event_list(value, w.layers_events);
+    if (name == "webhook-timeout-s") return need() && parse_seconds(value, w.timeout_s);
+    if (name == "webhook-oversize-bytes")
+        return need() && parse_num(value, w.oversize_bytes) && w.oversize_bytes > 0;
+    handled = false;
+    return false;
+}
+
+}  // namespace
+
 bool apply_layers_tier(layers_settings& l, std::string_view tier) {
     if (tier == "standard")
         l.read_rpm = 120, l.write_rpm = 60, l.long_rpm = 20, l.daily_write_cap = 10000;
@@ -174,6 +236,19 @@ std::string help_text() {
          "  --layers-auth bearer|both  bearer only (default, newer docs) or also X-Api-Key (older docs)\n"
          "  --layers-scopes enforce|ignore  403 FORBIDDEN_SCOPE (default) or scopes not enforced\n"
          "  --layers-moderation-word W  a brief topic containing W is MODERATION_BLOCKED (default blockme)\n\n"
+         "webhooks (sim/README.md \"Webhooks\"; runtime changes: POST /_sim/webhooks):\n"
+         "  --lamina-webhook-on LIST  run endings delivered to ?webhook=: completed (always), failed,\n"
+         "                         cancelled (default completed,failed)\n"
+         "  --hrizn-webhook URL    Hrizn subscription (http:// on loopback) for every key's content\n"
+         "  --hrizn-webhook-secret S  its HMAC-SHA256 secret (default hzwh_briefsim_5ec7e7)\n"
+         "  --hrizn-webhook-events LIST  subscribed events (default content.completed,content.failed;\n"
+         "                         content.progress adds one event per finished component)\n"
+         "  --layers-webhook URL   Layers webhook endpoint (http:// on loopback) for every project\n"
+         "  --layers-webhook-secret S  its signing secret (default whsec_briefsim_5ec7e7)\n"
+         "  --layers-webhook-events LIST  subscribed events (default job.completed,job.failed,\n"
+         "                         job.canceled,content.generated)\n"
+         "  --webhook-timeout-s T  receiver timeout per attempt, API seconds, >= 1 real s (default 15)\n"
+         "  --webhook-oversize-bytes N  body size sent by the webhook-oversize fault (default 2 MiB)\n\n"
          "faults (also settable at runtime: POST /_sim/faults with {\"name\": value, ...}):\n";
     for (const auto& s : fault_switches()) {
         std::string head = "  --" + std::string(s.name) + (s.arg.empty() ? "" : " " + std::string(s.arg));
@@ -373,6 +448,10 @@ bool parse_options(int argc, char** argv, options& out, bool& help, std::string&
                 out.hrizn.html = hrizn_html_form::json;
             else
                 return bad();
+        } else if (bool handled = false;
+                   !parse_webhook_option(name, need, value, out.webhooks, handled) && handled) {
+            return error.empty() ? bad() : false;
+        } else if (handled) {
         } else if (name == "layers-port") {
             if (!need() || !parse_num(value, out.layers_port)) return error.empty() ? bad() : false;
         } else if (name.starts_with("layers-")) {

@@ -97,6 +97,30 @@ struct layers_settings {
 /// Sets the documented limits of `tier` (standard, pilot, partner); false for another name.
 bool apply_layers_tier(layers_settings& l, std::string_view tier);
 
+/// Webhook subscribers and delivery settings (sim/webhooks; at runtime: POST /_sim/webhooks).
+/// Lamina runs carry their own URL (?webhook=); Hrizn and Layers deliver to one subscription
+/// each, set here or through their documented subscription APIs.
+struct webhook_settings {
+    bool lamina_failed = true;      ///< deliver failed runs too (unknown, PROVIDERS §1.6)
+    bool lamina_cancelled = false;  ///< deliver cancelled runs too (unknown, PROVIDERS §1.6)
+    std::string hrizn_url;          ///< Hrizn subscription URL (every key's content); "" = none
+    std::string hrizn_secret = "hzwh_briefsim_5ec7e7";  ///< its HMAC secret
+    std::vector<std::string> hrizn_events = {"content.completed", "content.failed"};
+    std::string layers_url;  ///< Layers webhook endpoint URL (every project); "" = none
+    std::string layers_secret = "whsec_briefsim_5ec7e7";  ///< its signing secret
+    std::vector<std::string> layers_events = {"job.completed", "job.failed", "job.canceled",
+                                              "content.generated"};
+    double timeout_s = 15;  ///< receiver timeout in API seconds (never under 1 real second)
+    std::uint64_t oversize_bytes = 2u << 20;  ///< body size of an oversized delivery
+};
+
+/// Parses `--lamina-webhook-on`'s comma list (completed, failed, cancelled) into `w`; false (and
+/// `w` unchanged) for another name.
+bool parse_lamina_on(std::string_view text, webhook_settings& w);
+
+/// Parses a comma list of event names into `out`; false for an empty list or an empty name.
+bool parse_event_list(std::string_view text, std::vector<std::string>& out);
+
 struct options {
     std::string host = "127.0.0.1";  ///< address both origins listen on
     std::uint16_t port = 0;          ///< API origin port (0 = any free port)
@@ -117,6 +141,7 @@ struct options {
     hrizn_settings hrizn;
     std::uint16_t layers_port = 0;  ///< Layers origin port (0 = any free port)
     layers_settings layers;
+    webhook_settings webhooks;
 };
 
 /// Parses argv. Returns false with `error` set on a bad option; sets `help` for --help.

@@ -113,7 +113,32 @@ json::object stats::to_json() const {
         {"bytes_served", bytes_served},
         {"hrizn", hrizn.to_json()},
         {"layers", layers.to_json()},
+        {"webhooks", webhooks.to_json()},
     };
+}
+
+json::object webhook_counts::to_json() const {
+    return {
+        {"events", events},
+        {"sent", sent},
+        {"delivered_2xx", delivered_2xx},
+        {"rejected_4xx", rejected_4xx},
+        {"failed_5xx", failed_5xx},
+        {"errors", errors},
+        {"retries", retries},
+        {"abandoned", abandoned},
+        {"dropped", dropped},
+        {"not_loopback", not_loopback},
+        {"duplicates", duplicates},
+        {"reordered", reordered},
+        {"forged", forged},
+        {"stale", stale},
+        {"oversized", oversized},
+    };
+}
+
+json::object webhook_stats::to_json() const {
+    return {{"lamina", lamina.to_json()}, {"hrizn", hrizn.to_json()}, {"layers", layers.to_json()}};
 }
 
 }  // namespace briefd::sim

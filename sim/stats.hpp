@@ -83,6 +83,32 @@ struct layers_stats {
     boost::json::object to_json() const;
 };
 
+/// One provider's webhook deliveries (`webhooks.<provider>` in GET /_sim/stats).
+struct webhook_counts {
+    std::uint64_t events = 0;         ///< events that became due (before the drop fault)
+    std::uint64_t sent = 0;           ///< POST attempts made, retries and duplicates included
+    std::uint64_t delivered_2xx = 0;  ///< attempts answered 2xx
+    std::uint64_t rejected_4xx = 0;   ///< attempts answered 4xx
+    std::uint64_t failed_5xx = 0;     ///< attempts answered 5xx (or another non-2xx, non-4xx)
+    std::uint64_t errors = 0;         ///< attempts without an answer: connect, timeout, reset
+    std::uint64_t retries = 0;        ///< attempts after the first of a delivery
+    std::uint64_t abandoned = 0;      ///< deliveries given up (retries spent, or a final 4xx)
+    std::uint64_t dropped = 0;        ///< events never sent (the webhook-drop fault)
+    std::uint64_t not_loopback = 0;   ///< events for a URL that is not http:// to loopback
+    std::uint64_t duplicates = 0;     ///< events sent once more after a 2xx (webhook-duplicate)
+    std::uint64_t reordered = 0;      ///< older events sent after the terminal (webhook-reorder)
+    std::uint64_t forged = 0;         ///< events sent with a signature that does not verify
+    std::uint64_t stale = 0;          ///< events signed with a timestamp 400 s in the past
+    std::uint64_t oversized = 0;      ///< events padded beyond --webhook-oversize-bytes
+
+    boost::json::object to_json() const;
+};
+
+struct webhook_stats {
+    webhook_counts lamina, hrizn, layers;
+    boost::json::object to_json() const;
+};
+
 struct stats {
     route_counts requests;                  ///< e.g. "GET /v1/runs/{id}" -> 200 -> 7
     std::uint64_t responses_429 = 0;        ///< every 429 sent (limiter and storm)
@@ -107,6 +133,7 @@ struct stats {
     std::uint64_t bytes_served = 0;            ///< response bytes written (heads and bodies)
     hrizn_stats hrizn;                         ///< the Hrizn origin's own counters
     layers_stats layers;                       ///< the Layers origin's own counters
+    webhook_stats webhooks;                    ///< webhook deliveries, per provider
 
     void count(const std::string& route, unsigned status) { requests.count(route, status); }
     boost::json::object to_json() const;

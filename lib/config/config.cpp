@@ -197,8 +197,8 @@ provider_config read_provider(const reader& r, const field& pf) {
     if (p.name != "lamina" && p.name != "hrizn" && p.name != "layers")
         r.fail(line_of(pf.key), pf.path, "unknown provider (expected lamina, hrizn or layers)");
     auto m = r.mapping(pf.value, pf.path, pf.line(),
-                       {"base_url", "api_key_file", "api_key_env", "ca_file", "ca_file_only", "rate_limit", "batch",
-                        "tracking", "timeouts", "retry"});
+                       {"base_url", "api_key_file", "api_key_env", "ca_file", "ca_file_only", "rate_limit",
+                        "rate_limit_classes", "max_concurrent_jobs", "batch", "tracking", "timeouts", "retry"});
     if (!m.count("base_url")) r.fail(line_of(pf.key), pf.path + ".base_url", "required");
     p.base_url = check_base_url(r, m.at("base_url"));
     if (m.count("api_key_file")) p.api_key_file = r.absolute_path(m.at("api_key_file")).string();
@@ -218,7 +218,14 @@ provider_config read_provider(const reader& r, const field& pf) {
 
     // Documented defaults where the providers differ: Hrizn allows 60 requests a minute and 10,000
     // a day per key, and its articles take minutes, so it is polled every 15 s.
-    if (p.name == "layers") p.rate_limit.requests = 120;  // the read-light bucket of the standard tier
+    if (p.name == "layers") {
+        // The standard tier (PROVIDERS §3.5): read-light 120/min is the default bucket; writes
+        // and job starts have buckets of their own, and 10 jobs may run at once.
+        p.rate_limit.requests = 120;
+        p.rate_limit_classes["write-light"] = {60, std::chrono::seconds(60), 0};
+        p.rate_limit_classes["long-running"] = {20, std::chrono::seconds(60), 10000};
+        p.max_concurrent_jobs = 10;
+    }
     if (p.name == "hrizn") {
         p.rate_limit.requests = 60;
         p.rate_limit.per_day = 10000;
@@ -230,6 +237,24 @@ provider_config read_provider(const reader& r, const field& pf) {
         if (rl.count("per_seconds")) p.rate_limit.per_seconds = std::chrono::seconds(r.integer(rl.at("per_seconds"), 1, 86400));
         if (rl.count("per_day")) p.rate_limit.per_day = static_cast<std::size_t>(r.integer(rl.at("per_day"), 1, 100000000));
     }
+    if (auto it = m.find("rate_limit_classes"); it != m.end()) {
+        for (const auto& [name, f] : r.mapping(it->second.value, it->second.path, it->second.line(), {})) {
+            const bool ok = name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+                            });
+            if (name.empty() || !ok)
+                r.fail(line_of(f.key), f.path, "a class name is lower-case letters, digits, '-' and '_' (as in X-RateLimit-Endpoint-Class)");
+            auto rl = r.mapping(f.value, f.path, f.line(), {"requests", "per_seconds", "per_day"});
+            rate_limit_config c;
+            if (!rl.count("requests")) r.fail(f.line(), f.path + ".requests", "required");
+            c.requests = static_cast<std::size_t>(r.integer(rl.at("requests"), 1, 1000000));
+            if (rl.count("per_seconds")) c.per_seconds = std::chrono::seconds(r.integer(rl.at("per_seconds"), 1, 86400));
+            if (rl.count("per_day")) c.per_day = static_cast<std::size_t>(r.integer(rl.at("per_day"), 1, 100000000));
+            p.rate_limit_classes[name] = c;
+        }
+    }
+    if (auto it = m.find("max_concurrent_jobs"); it != m.end())
+        p.max_concurrent_jobs = static_cast<std::size_t>(r.integer(it->second, 0, 100000));
     if (auto it = m.find("batch"); it != m.end()) {
         auto b = r.mapping(it->second.value, it->second.path, it->second.line(), {"max_items", "linger_ms"});
         if (b.count("max_items")) p.batch.max_items = static_cast<std::size_t>(r.integer(b.at("max_items"), 1, 10));
@@ -237,7 +262,8 @@ provider_config read_provider(const reader& r, const field& pf) {
     }
     if (auto it = m.find("tracking"); it != m.end()) {
         auto t = r.mapping(it->second.value, it->second.path, it->second.line(),
-                           {"mode", "poll_interval_ms", "wait_timeout_s", "sse_idle_timeout_ms", "sse_max_failures"});
+                           {"mode", "poll_interval_ms", "wait_timeout_s", "sse_idle_timeout_ms", "sse_max_failures",
+                            "schedule_scale"});
         if (t.count("mode")) {
             auto mode = r.choice(t.at("mode"), {"auto", "sse", "wait", "poll"});
             p.tracking.mode = mode == "sse" ? tracking_mode::sse
@@ -249,6 +275,7 @@ provider_config read_provider(const reader& r, const field& pf) {
         if (t.count("wait_timeout_s")) p.tracking.wait_timeout = std::chrono::seconds(r.integer(t.at("wait_timeout_s"), 1, 120));
         if (t.count("sse_idle_timeout_ms")) p.tracking.sse_idle_timeout = ms(r.integer(t.at("sse_idle_timeout_ms"), 1000, hour_ms));
         if (t.count("sse_max_failures")) p.tracking.sse_max_failures = static_cast<unsigned>(r.integer(t.at("sse_max_failures"), 0, 1000));
+        if (t.count("schedule_scale")) p.tracking.schedule_scale = static_cast<unsigned>(r.integer(t.at("schedule_scale"), 1, 1000));
     }
     if (auto it = m.find("timeouts"); it != m.end()) {
         auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"connect_ms", "request_ms", "download_idle_ms", "download_min_bytes_per_s", "download_rate_window_ms"});
@@ -480,6 +507,17 @@ std::string to_yaml(const config& c) {
           << YAML::Key << "per_seconds" << YAML::Value << p.rate_limit.per_seconds.count();
         if (p.rate_limit.per_day) e << YAML::Key << "per_day" << YAML::Value << p.rate_limit.per_day;
         e << YAML::EndMap;
+        if (!p.rate_limit_classes.empty()) {
+            e << YAML::Key << "rate_limit_classes" << YAML::Value << YAML::BeginMap;
+            for (const auto& [cls, l] : p.rate_limit_classes) {
+                e << YAML::Key << cls << YAML::Value << YAML::BeginMap << YAML::Key << "requests" << YAML::Value
+                  << l.requests << YAML::Key << "per_seconds" << YAML::Value << l.per_seconds.count();
+                if (l.per_day) e << YAML::Key << "per_day" << YAML::Value << l.per_day;
+                e << YAML::EndMap;
+            }
+            e << YAML::EndMap;
+        }
+        e << YAML::Key << "max_concurrent_jobs" << YAML::Value << p.max_concurrent_jobs;
         e << YAML::Key << "batch" << YAML::Value << YAML::BeginMap
           << YAML::Key << "max_items" << YAML::Value << p.batch.max_items
           << YAML::Key << "linger_ms" << YAML::Value << p.batch.linger.count() << YAML::EndMap;
@@ -488,7 +526,9 @@ std::string to_yaml(const config& c) {
           << YAML::Key << "poll_interval_ms" << YAML::Value << p.tracking.poll_interval.count()
           << YAML::Key << "wait_timeout_s" << YAML::Value << p.tracking.wait_timeout.count()
           << YAML::Key << "sse_idle_timeout_ms" << YAML::Value << p.tracking.sse_idle_timeout.count()
-          << YAML::Key << "sse_max_failures" << YAML::Value << p.tracking.sse_max_failures << YAML::EndMap;
+          << YAML::Key << "sse_max_failures" << YAML::Value << p.tracking.sse_max_failures;
+        if (p.tracking.schedule_scale != 1) e << YAML::Key << "schedule_scale" << YAML::Value << p.tracking.schedule_scale;
+        e << YAML::EndMap;
         e << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap
           << YAML::Key << "connect_ms" << YAML::Value << p.timeouts.connect.count()
           << YAML::Key << "request_ms" << YAML::Value << p.timeouts.request.count()

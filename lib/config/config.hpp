@@ -41,6 +41,9 @@ struct tracking_config {
     std::chrono::seconds wait_timeout{60};             ///< ?timeout= of GET /runs/{id}/wait, 1..120 (key wait_timeout_s)
     std::chrono::milliseconds sse_idle_timeout{45000}; ///< a stream silent this long is dead (key sse_idle_timeout_ms)
     unsigned sse_max_failures = 3;               ///< stream failures for one run before falling back
+    /// A provider's documented poll schedule (Layers: 2 s ×1.3 up to 10 s) runs this many times
+    /// faster. 1 in production; tests and benchmarks against a time-scaled briefsim set its scale.
+    unsigned schedule_scale = 1;
 };
 
 struct timeouts_config {
@@ -71,7 +74,12 @@ struct provider_config {
     std::string api_key_env;                     ///< environment variable holding the key
     std::string ca_file;                         ///< extra CA bundle for private gateways, trusted besides the system store
     bool ca_file_only = false;                   ///< trust ca_file alone, not the system store (pinning; needs ca_file)
-    rate_limit_config rate_limit;                ///< client-side request budget for this provider's host
+    rate_limit_config rate_limit;                ///< client-side request budget for this provider's host (the default bucket)
+    /// Budgets of their own for bucket classes, by the class's X-RateLimit-Endpoint-Class value
+    /// (Layers: write-light 60/60 s and long-running 20/60 s + 10,000 a day unless configured);
+    /// requests of other classes draw from rate_limit.
+    std::map<std::string, rate_limit_config> rate_limit_classes;
+    std::size_t max_concurrent_jobs = 0;         ///< jobs running at once (Layers 10); 0 = no cap
     batch_config batch;                          ///< how items are grouped into requests
     tracking_config tracking;                    ///< how runs are followed to the end
     timeouts_config timeouts;                    ///< deadlines of network operations
@@ -132,7 +140,7 @@ std::variant<briefd::secret, std::string /*error text*/> load_api_key(const prov
 std::string to_yaml(const config&);
 
 /// Which fields differ in a way that needs a restart (spool, outputs, providers' base_url, ...), for SIGHUP reload.
-/// Reloadable without restart: rate_limit, batch (max_items, linger_ms), tracking, retry, the API key
+/// Reloadable without restart: rate_limit, rate_limit_classes, max_concurrent_jobs, batch (max_items, linger_ms), tracking, retry, the API key
 /// source (the key is re-read on reload), log_level, rescan_interval_ms, retention_hours, on_uncertain,
 /// drain_timeout_ms. Everything else that differs is listed by dotted key.
 std::vector<std::string> restart_required(const config& running, const config& reloaded);

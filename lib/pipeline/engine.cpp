@@ -304,7 +304,7 @@ std::optional<brief::parse_result> engine_impl::parse_active(const std::string& 
     if (rec) return std::nullopt;
     brief::limits lim;
     lim.max_brief_bytes = cfg.max_brief_bytes;
-    return brief::parse(name, bytes, cfg.default_provider, lim);
+    return brief::parse(name, bytes, cfg.default_provider, providers::item_schemas(), lim);
 }
 
 namespace {
@@ -357,7 +357,7 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
             continue;
         }
         if (rec_ec) continue;
-        it.parsed = brief::parse(it.active_name, bytes, p.default_provider, lim);
+        it.parsed = brief::parse(it.active_name, bytes, p.default_provider, providers::item_schemas(), lim);
         if (!it.parsed->ok() || !p.providers.count(it.parsed->brief->provider)) continue;
         jobs::job_record rec;
         rec.job_id = it.job_id;

@@ -33,6 +33,7 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
         input_sent.erase(run_id);
         not_found.erase(run_id);
         --running_runs;
+        slot.host->run_ended();
     };
     auto report = [&](const providers::run_view& v) {
         auto it = slot.list_runs.find(v.run_id);

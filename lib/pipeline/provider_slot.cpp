@@ -16,6 +16,12 @@ http::client_options client_opts(const config::provider_config& p) {
     return o;
 }
 
+std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(const config::provider_config& p) {
+    std::map<std::string, scheduler::bucket_limits, std::less<>> out;
+    for (const auto& [name, l] : p.rate_limit_classes) out[name] = {l.requests, l.per_seconds, l.per_day};
+    return out;
+}
+
 list_tracker_config list_cfg(const config::provider_config& p) {
     list_tracker_config l;
     l.interval = p.tracking.poll_interval;
@@ -42,6 +48,28 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
     ho.backoff = {cfg.retry.base, cfg.retry.cap};
     ho.max_attempts = cfg.retry.max_attempts;
     ho.probe = request(api.probe());
+    if (!api.bucket_class_header().empty()) {
+        // The provider classes each request by method and path (relative to base_url, as it built
+        // it); the responses name the class their rate-limit headers describe.
+        ho.classes = class_limits(cfg);
+        ho.class_header = std::string(api.bucket_class_header());
+        ho.bucket_of = [p = &api, base = base_url](const http::request& r) {
+            providers::api_call c;
+            c.method = r.method;
+            std::size_t skip = 0;
+            for (auto s : boost::urls::url_view(base).segments()) skip += !s.empty();
+            for (auto s : boost::urls::url_view(r.url).segments())
+                if (skip > 0)
+                    --skip;
+                else
+                    c.segments.emplace_back(s);
+            return std::string(p->bucket_class(c));
+        };
+    }
+    ho.max_concurrent_jobs = cfg.max_concurrent_jobs;
+    ho.concurrency_refusal = [p = &api](unsigned status, std::string_view body) {
+        return p->concurrency_refusal(status, body);
+    };
     host = std::make_unique<scheduler::host>(
         ex, client, log, cfg.name, ho,
         [p = &api](unsigned status, std::string_view body, diagnostics& d) {
@@ -122,7 +150,11 @@ void provider_slot::reload(const config::provider_config& n) {
                        cfg.batch.linger);
     batch_timer.cancel();
     lists.set_config(list_cfg(cfg));
+    cfg.rate_limit_classes = n.rate_limit_classes;
+    cfg.max_concurrent_jobs = n.max_concurrent_jobs;
     host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);
+    if (!api.bucket_class_header().empty()) host->set_classes(class_limits(cfg));
+    host->set_max_concurrent_jobs(cfg.max_concurrent_jobs);
 }
 
 }  // namespace briefd::pipeline::detail

@@ -115,6 +115,18 @@ asio::awaitable<void> resend_later(engine_impl* self, provider_slot* slot,
 asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
                                                 std::vector<batch_item> members,
                                                 std::string replay_key, unsigned resends) {
+    // A provider that caps the jobs running at once: wait for room before anything else, so the
+    // items stay plainly `pending` (never uncertain) while they wait. The place is given back
+    // when this request is done: an accepted run holds its own from start_tracking() on.
+    const bool gated = slot.host->jobs_gated();
+    if (gated && co_await slot.host->async_job_place()) co_return;
+    struct place_guard {
+        scheduler::host* h;
+        ~place_guard() {
+            if (h) h->job_place_release();
+        }
+    } place{gated ? slot.host.get() : nullptr};
+
     // The items still waiting for this request: pending ones, or — when resending — those still
     // `submitting` under the same key (a member whose job went away is dropped).
     std::vector<const brief::item*> items;
@@ -170,7 +182,8 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         return persist_touched(touched);
     };
     auto res = co_await slot.host->async_call(std::move(req), scheduler::priority::submit,
-                                              scheduler::retry_mode::submission, mark_submitting);
+                                              scheduler::retry_mode::submission, mark_submitting,
+                                              place.h != nullptr);
 
     std::optional<std::vector<providers::submit_result>> parsed;
     if (!res.ec) parsed = slot.api.parse_submit(items, res.resp.body);
@@ -299,7 +312,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         if (auto* j = find(id)) maybe_file(*j);
 }
 
-asio::awaitable<std::optional<brief::app_schema>> engine_impl::get_schema(provider_slot& slot,
+asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(provider_slot& slot,
                                                                           std::string key,
                                                                           bool refresh) {
     if (!refresh)

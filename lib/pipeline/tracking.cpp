@@ -36,6 +36,7 @@ void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
         return;
     }
     ++running_runs;
+    slot->host->run_tracked();  // holds a place of the concurrent-jobs gate until it ends
     if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
         track_by_list(*slot, job, index);
         return;
@@ -124,6 +125,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     std::mt19937_64 schedule_rng(rng());
     const bool scheduled = api.poll_delay(0, schedule_rng).has_value();
     if (scheduled) tcfg.poll_interval = clock::duration::zero();
+    const unsigned tcfg_scale = slot->cfg.tracking.schedule_scale;  // a time-scaled test's pace
     unsigned polls_done = 0;
     tracker_fsm fsm(tcfg, rng());
     std::unique_ptr<http::client::body_stream> stream;
@@ -241,7 +243,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             bool wait = act.what == k::wait;
             if (!wait && scheduled)
                 if (auto d = api.poll_delay(polls_done, schedule_rng))
-                    act.not_before = std::max(act.not_before, clock::now() + *d);
+                    act.not_before =
+                        std::max(act.not_before, clock::now() + *d / std::max(1u, tcfg_scale));
             co_await nap_until(act.not_before);
             if (stopping) break;
             if (!wait) ++polls_done;
@@ -312,6 +315,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     }
     close_stream();
     --running_runs;
+    slot->host->run_ended();
 }
 
 void engine_impl::run_finished(const std::string& job_id, std::size_t index,

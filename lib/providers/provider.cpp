@@ -35,7 +35,7 @@ std::string_view to_string(run_phase p) noexcept {
 api_call provider::schema_request(std::string_view) const {
     return {};
 }
-std::optional<brief::app_schema> provider::parse_schema(std::string_view) const {
+std::optional<app_schema> provider::parse_schema(std::string_view) const {
     return std::nullopt;
 }
 api_call provider::stream(std::string_view) const {
@@ -99,14 +99,30 @@ std::string string_field(const boost::json::object& o, std::string_view key, std
     return {};
 }
 
-const provider* find(std::string_view name) {
+namespace {
+// Every provider briefd has: adding one is a folder under lib/providers/ and a line here.
+const std::vector<const provider*>& registry() {
     static const lamina::provider lamina_api;
     static const hrizn::provider hrizn_api;
     static const layers::provider layers_api;
-    if (name == lamina_api.name()) return &lamina_api;
-    if (name == hrizn_api.name()) return &hrizn_api;
-    if (name == layers_api.name()) return &layers_api;
+    static const std::vector<const provider*> all{&lamina_api, &hrizn_api, &layers_api};
+    return all;
+}
+}  // namespace
+
+const provider* find(std::string_view name) {
+    for (const auto* p : registry())
+        if (p->name() == name) return p;
     return nullptr;
+}
+
+std::span<const brief::item_schema> item_schemas() {
+    static const std::vector<brief::item_schema> all = [] {
+        std::vector<brief::item_schema> v;
+        for (const auto* p : registry()) v.push_back(p->items());
+        return v;
+    }();
+    return all;
 }
 
 std::string idempotency_key(std::string_view salt,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "brief/brief.hpp"
+#include "providers/app_schema.hpp"
 #include "core/error.hpp"
 
 #include <boost/beast/http/fields.hpp>
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -120,6 +122,9 @@ class provider {
 
     /// lamina, hrizn, layers: the key under providers: and in briefs' `provider:`.
     virtual std::string_view name() const = 0;
+    /// What this provider's brief items may say and how they are typed (brief::parse() uses it);
+    /// written in lib/providers/<name>/schema.cpp with brief/checker.hpp.
+    virtual const brief::item_schema& items() const = 0;
 
     // ---- credentials -------------------------------------------------------------------------
     /// The header that carries the API key, and its value for a given key.
@@ -156,9 +161,9 @@ class provider {
     /// the app id), or nullopt when there is none.
     virtual std::optional<std::string> schema_key(const brief::item&) const { return std::nullopt; }
     virtual api_call schema_request(std::string_view key) const;
-    virtual std::optional<brief::app_schema> parse_schema(std::string_view body) const;
-    virtual std::vector<brief::problem> check_inputs(std::string_view file, const brief::item&,
-                                                     const brief::app_schema&) const {
+    virtual std::optional<app_schema> parse_schema(std::string_view body) const;
+    virtual std::vector<brief::problem> check_inputs(std::string_view /*file*/, const brief::item&,
+                                                     const app_schema&) const {
         return {};
     }
 
@@ -266,6 +271,16 @@ class provider {
     /// The response header that names the bucket a response's X-RateLimit-* headers describe;
     /// empty when the provider has one bucket.
     virtual std::string_view bucket_class_header() const { return {}; }
+
+    // ---- concurrent jobs (optional) ----------------------------------------------------------
+    /// True when a refused submission means "too many jobs running" rather than "too many
+    /// requests" (Layers: a 429 on generate whose details name the concurrent-jobs scope): the
+    /// submission waits for one of its jobs to end instead of pausing a rate bucket.
+    virtual bool concurrency_refusal(unsigned status, std::string_view body) const {
+        (void)status;
+        (void)body;
+        return false;
+    }
 };
 
 /// base_url + the call's segments (each appended as one percent-encoded segment, so nothing in a
@@ -282,6 +297,8 @@ std::string string_field(const boost::json::object& o, std::string_view key,
 
 /// The provider called `name`, or nullptr when briefd has none by that name.
 const provider* find(std::string_view name);
+/// The item schemas of every provider briefd has, for brief::parse().
+std::span<const brief::item_schema> item_schemas();
 
 /// A deterministic idempotency key for one submission: the same members (job id + item index, in
 /// order) always give the same key, at most 64 characters, safe in a header.

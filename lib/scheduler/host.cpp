@@ -17,12 +17,6 @@ constexpr std::array<priority, 4> rr_order{priority::probe, priority::track, pri
                                            priority::track};
 
 // Errors that happened before any byte of the request left: nothing can have been created.
-// The server counts a request when it arrives, we when we send it; arrival delays differ from one
-// request to the next, so the window we enforce is a little longer than the server's.
-clock::duration padded(clock::duration window) {
-    return window + std::max<clock::duration>(std::chrono::milliseconds(20), window / 200);
-}
-
 bool failed_before_sending(std::error_code ec) {
     return ec == errc::connect_timeout || ec == errc::resolve_failed ||
            ec == errc::handshake_timeout || ec == errc::tls_error || ec == errc::proxy_refused ||
@@ -48,11 +42,11 @@ host::host(asio::any_io_executor ex, http::client& client, logger& log, std::str
       name_(std::move(name)),
       opts_(std::move(opts)),
       classify_(std::move(classify)),
-      limiter_(opts_.requests, padded(opts_.window)),
+      budgets_({opts_.requests, opts_.window, opts_.per_day}, opts_.classes),
       rng_(seed),
+      gate_(opts_.max_concurrent_jobs),
       wake_(ex),
       probe_wait_(ex) {
-    if (opts_.per_day) day_limiter_.emplace(opts_.per_day, std::chrono::hours(24));
     wake_.expires_at(clock::time_point::max());
     asio::co_spawn(ex_, dispatch_loop(), asio::detached);
 }
@@ -61,103 +55,162 @@ void host::wake_dispatcher() { wake_.cancel(); }
 
 std::size_t host::waiting() const {
     std::size_t n = 0;
-    for (auto& q : queues_) n += q.size();
+    for (auto& per : queues_)
+        for (auto& q : per) n += q.size();
     return n;
 }
 
-std::size_t host::budget_available() const {
-    auto now = clock::now();
-    auto n = limiter_.available(now);
-    return day_limiter_ ? std::min(n, day_limiter_->available(now)) : n;
+std::size_t host::budget_available() const { return budgets_.available(0, clock::now()); }
+
+std::size_t host::budget_available(std::string_view cls) const {
+    return budgets_.available(budgets_.index_of(cls), clock::now());
+}
+
+std::size_t host::bucket_of(const http::request& req) const {
+    return opts_.bucket_of ? budgets_.index_of(opts_.bucket_of(req)) : 0;
 }
 
 void host::set_limit(std::size_t requests, clock::duration window, std::size_t per_day) {
     opts_.requests = requests;
     opts_.window = window;
-    limiter_.set_limit(requests, padded(window));
-    if (!per_day) day_limiter_.reset();
-    else if (day_limiter_) day_limiter_->set_limit(per_day, std::chrono::hours(24));
-    else day_limiter_.emplace(per_day, std::chrono::hours(24));
     opts_.per_day = per_day;
+    budgets_.set_limits({requests, window, per_day}, opts_.classes);
     wake_dispatcher();
+}
+
+void host::set_classes(std::map<std::string, bucket_limits, std::less<>> classes) {
+    opts_.classes = std::move(classes);
+    budgets_.set_limits({opts_.requests, opts_.window, opts_.per_day}, opts_.classes);
+    wake_dispatcher();
+}
+
+void host::set_max_concurrent_jobs(std::size_t n) {
+    opts_.max_concurrent_jobs = n;
+    gate_.set_cap(n);
+    wake_job_waiters();
 }
 
 asio::awaitable<void> host::dispatch_loop() {
     while (!stopped_) {
-        bool any = false;
-        for (std::size_t c = 0; c < queues_.size(); ++c) {
-            // While blocked on an account problem only the probe may talk to the host.
-            if (blocked() && c != static_cast<std::size_t>(priority::probe)) continue;
-            any = any || !queues_[c].empty();
-        }
-        if (!any) {
-            wake_.expires_at(clock::time_point::max());
-            co_await wake_.async_wait(use_tuple);
-            continue;
-        }
-        auto now = clock::now();
-        auto at = limiter_.earliest(now);
-        if (day_limiter_) at = std::max(at, day_limiter_->earliest(now));
-        if (at > now) {
-            wake_.expires_at(at);
-            co_await wake_.async_wait(use_tuple);
-            continue;
-        }
-        // Pick the next class with a waiter in the weighted round robin.
-        for (std::size_t tries = 0; tries < rr_order.size(); ++tries) {
+        const auto now = clock::now();
+        bool any = false, granted = false;
+        auto next = clock::time_point::max();
+        // The weighted round robin over priorities; within one, the buckets in turn, skipping a
+        // bucket that has no room (a paused class never holds back the others).
+        for (std::size_t tries = 0; tries < rr_order.size() && !granted; ++tries) {
             auto cls = static_cast<std::size_t>(rr_order[rr_ % rr_order.size()]);
             ++rr_;
-            if (queues_[cls].empty()) continue;
+            // While blocked on an account problem only the probe may talk to the host.
             if (blocked() && cls != static_cast<std::size_t>(priority::probe)) continue;
-            if (!limiter_.try_reserve(now)) break;
-            if (day_limiter_) day_limiter_->try_acquire(now);  // earliest() said it has room
-            waiter* w = queues_[cls].front();
-            queues_[cls].pop_front();
-            w->granted = true;
-            w->timer.cancel();
-            ++stats_.sent;
-            break;
+            auto& per = queues_[cls];
+            for (std::size_t k = 0; k < per.size(); ++k) {
+                std::size_t b = (bucket_rr_[cls] + k) % per.size();
+                if (per[b].empty()) continue;
+                any = true;
+                auto at = budgets_.earliest(b, now);
+                if (at > now || !budgets_.try_reserve(b, now)) {
+                    next = std::min(next, std::max(at, now + std::chrono::milliseconds(1)));
+                    continue;
+                }
+                waiter* w = per[b].front();
+                per[b].pop_front();
+                w->granted = true;
+                w->timer.cancel();
+                ++stats_.sent;
+                bucket_rr_[cls] = b + 1;
+                granted = true;
+                break;
+            }
         }
+        if (granted) continue;
+        wake_.expires_at(any ? next : clock::time_point::max());
+        co_await wake_.async_wait(use_tuple);
     }
 }
 
-asio::awaitable<std::error_code> host::async_acquire(priority p) {
-    auto ec = co_await reserve_slot(p);
-    if (!ec) mark_sent();  // the caller sends right away
+asio::awaitable<std::error_code> host::async_acquire(priority p, std::string_view cls) {
+    auto b = budgets_.index_of(cls);
+    auto ec = co_await reserve_slot(p, b);
+    if (!ec) mark_sent(b);  // the caller sends right away
     co_return ec;
 }
 
-void host::mark_sent() {
-    limiter_.sent(clock::now());
+void host::mark_sent(std::size_t bucket) {
+    budgets_.sent(bucket, clock::now());
     wake_dispatcher();  // a full set of reservations may have been holding the dispatcher
 }
 
-void host::unreserve() {
-    limiter_.unreserve();
+void host::unreserve(std::size_t bucket) {
+    budgets_.unreserve(bucket);
     wake_dispatcher();
 }
 
-asio::awaitable<std::error_code> host::reserve_slot(priority p) {
+asio::awaitable<std::error_code> host::reserve_slot(priority p, std::size_t bucket) {
     if (stopped_) co_return errc::shutting_down;
     waiter w(ex_);
-    auto& q = queues_[static_cast<std::size_t>(p)];
+    auto& per = queues_[static_cast<std::size_t>(p)];
+    if (per.size() < budgets_.size()) per.resize(budgets_.size());
+    auto& q = per[bucket];
     q.push_back(&w);
     wake_dispatcher();
     co_await w.timer.async_wait(use_tuple);
     if (!w.granted) {
         // Woken without a slot: stop() or a cancelled coroutine. Leave the queue cleanly.
-        std::erase(q, &w);
+        std::erase(queues_[static_cast<std::size_t>(p)][bucket], &w);
         co_return errc::shutting_down;
     }
     co_return std::error_code{};
 }
 
+void host::wake_job_waiters() {
+    for (auto* w : job_waiters_) w->timer.cancel();
+}
+
+asio::awaitable<std::error_code> host::async_job_place() {
+    if (!gate_.enabled()) co_return std::error_code{};
+    waiter w(ex_);
+    job_waiters_.push_back(&w);
+    for (;;) {
+        if (stopped_) break;
+        auto now = clock::now();
+        // First come, first served: only the waiters at the front may take the room there is.
+        if (gate_.can_start(now) && job_waiters_.front() == &w) {
+            gate_.take();
+            job_waiters_.pop_front();
+            wake_job_waiters();  // the next in line may have room too
+            co_return std::error_code{};
+        }
+        w.timer.expires_at(gate_.next_chance(now));
+        co_await w.timer.async_wait(use_tuple);
+    }
+    std::erase(job_waiters_, &w);
+    co_return errc::shutting_down;
+}
+
+void host::job_place_release() {
+    if (!gate_.enabled()) return;
+    gate_.give_back();
+    wake_job_waiters();
+}
+
+void host::run_tracked() {
+    if (gate_.enabled()) gate_.take();
+}
+
+void host::run_ended() {
+    if (!gate_.enabled()) return;
+    gate_.finished();
+    wake_job_waiters();
+}
+
 void host::stop() {
     stopped_ = true;
-    for (auto& q : queues_) {
-        for (auto* w : q) w->timer.cancel();  // not granted: they complete with shutting_down
-        q.clear();
-    }
+    for (auto& per : queues_)
+        for (auto& q : per) {
+            for (auto* w : q) w->timer.cancel();  // not granted: they complete with shutting_down
+            q.clear();
+        }
+    wake_job_waiters();
     wake_dispatcher();
     probe_wait_.cancel();  // a blocked host's probe pause must not keep the event loop alive
 }
@@ -198,11 +251,12 @@ asio::awaitable<void> host::probe_loop() {
         probe_wait_.expires_after(opts_.probe_interval);
         co_await probe_wait_.async_wait(use_tuple);
         if (!blocked() || stopped_) break;
-        if (co_await async_acquire(priority::probe)) break;
+        auto b = bucket_of(opts_.probe);
+        if (co_await async_acquire(priority::probe, budgets_.name(b))) break;
         auto [ec, resp] = co_await client_.async_request(opts_.probe);
         if (!ec) {
             auto info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(), resp.body);
-            limiter_.observe(info, clock::now());
+            budgets_.observe(response_bucket(b, resp.headers), info, clock::now());
             if (resp.status / 100 == 2) {
                 log_.notice("host.probe_ok", {{"host", name_}});
                 resume();
@@ -214,24 +268,41 @@ asio::awaitable<void> host::probe_loop() {
     probe_running_ = false;
 }
 
+std::size_t host::response_bucket(std::size_t request_bucket,
+                                  const boost::beast::http::fields& headers) const {
+    std::string_view named;
+    if (!opts_.class_header.empty())
+        if (auto it = headers.find(opts_.class_header); it != headers.end()) named = it->value();
+    return budgets_.response_bucket(named, request_bucket);
+}
+
 std::error_code host::observe(unsigned status, const boost::beast::http::fields& headers,
                               std::string_view body) {
+    return observe_in(0, status, headers, body);
+}
+
+std::error_code host::observe_in(std::size_t bucket, unsigned status,
+                                 const boost::beast::http::fields& headers, std::string_view body) {
     auto now = clock::now();
     auto info = ratelimit::read_rate_headers(headers, std::chrono::system_clock::now(), body);
+    const auto named = response_bucket(bucket, headers);
     if (status == 429) {
         ++stats_.responses_429;
         // Deterministic pause from the limiter, plus a little positive jitter so many clients
-        // don't all come back at the same instant.
-        auto fallback = ratelimit::backoff_delay(opts_.backoff, 3, rng_);
-        limiter_.on_429(info, now, fallback + std::chrono::milliseconds(250));
+        // don't all come back at the same instant. The bucket the server names pauses, and the
+        // request's own too if we had classed it differently (it must not come straight back).
+        auto fallback = ratelimit::backoff_delay(opts_.backoff, 3, rng_) + std::chrono::milliseconds(250);
+        auto until = budgets_.on_429(named, info, now, fallback);
+        if (named != bucket) until = std::max(until, budgets_.on_429(bucket, info, now, fallback));
+        paused_until_ = std::max(paused_until_, until);
         log_.warning("host.rate_limited",
                      {{"host", name_},
-                      {"pause_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       limiter_.paused_until() - now).count()}});
+                      {"class", budgets_.name(named).empty() ? "default" : budgets_.name(named)},
+                      {"pause_ms", std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()}});
         wake_dispatcher();
         return errc::rate_limited;
     }
-    limiter_.observe(info, now);
+    budgets_.observe(named, info, now);
     if (status / 100 == 2) return {};
     diagnostics diag;
     auto ec = classify_(status, body, diag);
@@ -241,19 +312,20 @@ std::error_code host::observe(unsigned status, const boost::beast::http::fields&
 }
 
 asio::awaitable<call_result> host::async_call(http::request req, priority p, retry_mode mode,
-                                              std::function<bool()> before_send) {
+                                              std::function<bool()> before_send, bool starts_job) {
     unsigned attempts = 0;
+    const auto bucket = bucket_of(req);
     for (;;) {
         // Reaching the top of the loop means no earlier attempt is on the wire and none created
         // anything: the caller may treat a shutdown here as "not sent".
-        if (auto ec = co_await reserve_slot(p)) co_return call_result{ec, {}, {}, true};
+        if (auto ec = co_await reserve_slot(p, bucket)) co_return call_result{ec, {}, {}, true};
         if (before_send && !before_send()) {
-            unreserve();
+            unreserve(bucket);
             co_return call_result{std::make_error_code(std::errc::io_error), {}, {}};
         }
         // Stamped at departure, not at the grant: the intent write above (and a busy loop before
         // it) sit in between, and the server counts the request when it arrives.
-        mark_sent();
+        mark_sent(bucket);
         const auto departed = clock::now();
         ++in_flight_;
         auto [ec, resp] = co_await client_.async_request(req);
@@ -285,7 +357,24 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
             continue;
         }
 
-        auto cls = observe(resp.status, resp.headers, resp.body);
+        if (starts_job && gate_.enabled() && resp.status == 429 && opts_.concurrency_refusal &&
+            opts_.concurrency_refusal(resp.status, resp.body)) {
+            // Not a rate limit: the organisation runs as many jobs as it may. No bucket pauses;
+            // this start waits, holding nothing, until one of our jobs ends.
+            auto now = clock::now();
+            auto info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(), resp.body);
+            budgets_.observe(response_bucket(bucket, resp.headers), ratelimit::rate_info{info.limit, info.remaining, info.reset, {}, info.window}, now);
+            ++stats_.concurrency_refusals;
+            gate_.refused(now, info.retry_after.value_or(std::chrono::seconds(5)));
+            log_.warning("host.jobs_cap_reached", {{"host", name_},
+                                                   {"running", gate_.running()},
+                                                   {"cap", gate_.effective_cap(now)},
+                                                   {"action", "job starts wait until a job ends"}});
+            wake_job_waiters();
+            if (co_await async_job_place()) co_return call_result{errc::shutting_down, {}, {}, true};
+            continue;
+        }
+        auto cls = observe_in(bucket, resp.status, resp.headers, resp.body);
         if (!cls) co_return call_result{{}, std::move(resp), {}};
         if (cls == errc::rate_limited) continue;  // the host is paused; our turn comes again
 
@@ -293,7 +382,7 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
         cls = classify_(resp.status, resp.body, diag);
         if (cls == errc::forbidden && !blocked()) {
             // A 403 may concern one app or the whole workspace: let the probe tell them apart.
-            if (co_await async_acquire(priority::probe))
+            if (co_await async_acquire(priority::probe, budgets_.name(bucket_of(opts_.probe))))
                 co_return call_result{errc::shutting_down, {}, {}, true};
             auto [pec, presp] = co_await client_.async_request(opts_.probe);
             if (!pec && (presp.status == 401 || presp.status == 403))

@@ -415,6 +415,12 @@ handler_result api::dispatch(exchange& ex) {
     if (r == "POST /v1/public/content/batch") return batch(ex);
     if (r == "POST /v1/public/content") return create(ex);
     if (r == "GET /v1/public/content") return list(ex);
+    if (subscriptions && ex.needs == scope::none && ex.url) {
+        const std::string full = ex.url->path();
+        std::string_view path = full;
+        path.remove_prefix(std::min(path.size(), base_path.size()));
+        if (auto res = subscriptions(ex.ctx.req, path, ex.key)) return std::move(*res);
+    }
     if (ex.needs != scope::none) {
         item* it = store_.find(ex.segs[1], ex.key);
         if (!it) return error_reply(ex, http::status::not_found, "not_found", "Content not found.");

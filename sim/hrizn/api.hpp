@@ -7,6 +7,8 @@
 #include "content.hpp"
 #include "limits.hpp"
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -26,6 +28,12 @@ class api final : public surface {
     handler_result control(const request& req);
 
     struct exchange;  ///< one request in flight (defined in api.cpp)
+
+    /// The webhook subscription endpoints (sim/webhooks): given the request, its path and the
+    /// accepted key, an answer, or none when the path is not one of them. Runs after auth.
+    std::function<std::optional<response>(const request&, std::string_view path,
+                                          const std::string& key)>
+        subscriptions;
 
   private:
     handler_result dispatch(exchange& ex);

@@ -193,6 +193,7 @@ void content_store::start_generation(item& it, clock::time_point now) {
     auto& c = st_.counters.hrizn;
     ++c.generations;
     if (!generated_.insert(it.owner + "\n" + it.fingerprint).second) ++c.duplicate_generations;
+    if (on_generation) on_generation(it);
 }
 
 item* content_store::find(std::string_view id, const std::string& owner) {

@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -83,6 +84,9 @@ class content_store {
     std::string html(const item& it) const;
 
     std::size_t size() const noexcept { return items_.size(); }
+
+    /// Called when an item starts generating (sim/webhooks watches it).
+    std::function<void(item&)> on_generation;
 
   private:
     std::string wall(const item& it, clock::time_point t) const;

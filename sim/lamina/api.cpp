@@ -8,8 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url.hpp>
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -29,11 +27,6 @@ namespace json = boost::json;
 namespace urls = boost::urls;
 using clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-struct api::key_holder {
-    EVP_PKEY* key = nullptr;
-    ~key_holder() { EVP_PKEY_free(key); }
-};
 
 /// One request as it moves through the /v1 pipeline.
 struct api::exchange {
@@ -79,20 +72,8 @@ std::optional<std::string> param(const api::exchange& ex, std::string_view name)
 }
 }  // namespace
 
-api::api(sim_state& st, run_engine& runs) : st_(st), runs_(runs), key_(std::make_unique<key_holder>()) {
-    key_->key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-    unsigned char raw[32];
-    std::size_t len = sizeof raw;
-    if (!key_->key || EVP_PKEY_get_raw_public_key(key_->key, raw, &len) != 1 || len != 32)
-        throw std::runtime_error("briefsim: could not generate the Ed25519 webhook signing key");
-    unsigned char b64[64];
-    const int n = EVP_EncodeBlock(b64, raw, 32);
-    for (int i = 0; i < n; ++i) {
-        char c = static_cast<char>(b64[i]);
-        if (c == '=') break;
-        signing_key_x_ += c == '+' ? '-' : c == '/' ? '_' : c;
-    }
-}
+api::api(sim_state& st, run_engine& runs, const webhooks::lamina_signer& signer)
+    : st_(st), runs_(runs), signer_(signer) {}
 
 api::~api() = default;
 
@@ -271,10 +252,7 @@ asio::awaitable<handler_result> api::dispatch(exchange& ex) {
                                           {"runs", runs_.run_count()}});
     }
     if (r == "GET /v1/webhooks/signing-key") {
-        json::value body = {{"keys", json::array{json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", signing_key_x_},
-                                                              {"kid", "lamina-webhook-v1"}, {"use", "sig"},
-                                                              {"alg", "EdDSA"}}}}};
-        co_return json_response(st_, http::status::ok, std::move(body));
+        co_return json_response(st_, http::status::ok, signer_.jwks());
     }
     if (s.size() >= 2 && s[0] == "runs" && r.find("/v1/runs/") != std::string::npos) {
         run* run_ptr = runs_.find(s[1]);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../server.hpp"
+#include "../webhooks/signer.hpp"
 #include "runs.hpp"
 
 #include <memory>
@@ -13,13 +14,10 @@ namespace briefd::sim::lamina {
 
 class api final : public surface {
 public:
-    /// Generates the webhook signing key (Ed25519); throws std::runtime_error if OpenSSL fails.
-    api(sim_state& st, run_engine& runs);
+    /// `signer` holds the webhook signing key served by GET /v1/webhooks/signing-key.
+    api(sim_state& st, run_engine& runs, const webhooks::lamina_signer& signer);
     ~api() override;
     asio::awaitable<handler_result> handle(request_context& ctx) override;
-
-    /// The JWK `x` of the webhook signing key (base64url of the raw 32-byte public key).
-    const std::string& signing_key_x() const noexcept { return signing_key_x_; }
 
     struct exchange;  ///< one request in flight (defined in api.cpp)
 
@@ -34,9 +32,7 @@ private:
     sim_state& st_;
     run_engine& runs_;
     std::set<std::string> seen_submissions_;
-    std::string signing_key_x_;
-    struct key_holder;
-    std::unique_ptr<key_holder> key_;
+    const webhooks::lamina_signer& signer_;
 };
 
 }  // namespace briefd::sim::lamina

@@ -115,6 +115,7 @@ run& run_engine::create(std::string workflow_id, std::string workflow_name,
     ++st_.counters.runs_created;
     auto& ref = *r;
     runs_.emplace(ref.id, std::move(r));
+    if (!ref.webhook_url.empty() && on_webhook_run) on_webhook_run(ref);
     return ref;
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,7 +40,7 @@ struct run {
     std::string id;
     std::string workflow_id;
     std::string workflow_name;
-    std::string webhook_url;   ///< recorded, not delivered
+    std::string webhook_url;   ///< delivered to by sim/webhooks when the run ends
     std::string text;          ///< the brief or prompt; text outputs echo it
     std::vector<run_output> outputs;
     std::chrono::system_clock::time_point created_wall;
@@ -85,6 +86,9 @@ public:
                                          clock::time_point now);
 
     std::uint64_t credits_used() const noexcept { return credits_used_; }
+
+    /// Called for every run created with a webhook URL (sim/webhooks watches it).
+    std::function<void(run&)> on_webhook_run;
     std::size_t run_count() const noexcept { return runs_.size(); }
 
 private:

@@ -454,6 +454,9 @@ handler_result api::dispatch(exchange& ex) {
                                           {"rateLimitTier", "standard"},
                                           {"apiKeyId", "key_briefsim"}});
     }
+    if (subscriptions && ex.url)
+        if (auto res = subscriptions(ex.ctx.req, std::string(ex.url->path()), ex.key))
+            return std::move(*res);
     if (r.starts_with("POST /v1/content/{containerId}/"))
         return review(ex, r.ends_with("/approve"));
     if (r.starts_with("GET /v1/content/")) {

@@ -9,6 +9,8 @@
 #include "limits.hpp"
 #include "store.hpp"
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -32,6 +34,12 @@ class api final : public surface {
     store& jobs() noexcept { return store_; }
 
     struct exchange;  ///< one request in flight (defined in api.cpp)
+
+    /// The webhook subscription endpoints (sim/webhooks): given the request, its path and the
+    /// accepted key, an answer, or none when the path is not one of them. Runs after auth.
+    std::function<std::optional<response>(const request&, std::string_view path,
+                                          const std::string& key)>
+        subscriptions;
 
   private:
     handler_result dispatch(exchange& ex);

@@ -187,6 +187,7 @@ job& store::create(const std::string& project, const json::object& body, unsigne
     jobs_.push_back(std::move(j));
     const auto now_running = running(now);
     if (now_running > c.concurrent_jobs_peak) c.concurrent_jobs_peak = now_running;
+    if (on_job) on_job(*jobs_.back());
     return *jobs_.back();
 }
 
@@ -216,6 +217,7 @@ std::size_t store::running(clock::time_point now, clock::duration* soonest) cons
 bool store::cancel(job& j, clock::time_point now) {
     if (j.status_at(now) != job_status::running) return false;
     j.canceled_at = now;
+    if (on_cancel) on_cancel(j);
     return true;
 }
 

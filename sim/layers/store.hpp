@@ -112,6 +112,9 @@ class store {
 
     std::size_t job_count() const noexcept { return jobs_.size(); }
 
+    /// Called for every job created, and for every job cancelled (sim/webhooks watches them).
+    std::function<void(job&)> on_job, on_cancel;
+
   private:
     boost::json::array assets_json(container& c);
     std::string wall(const job& j, clock::time_point t) const;

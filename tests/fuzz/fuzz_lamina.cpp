@@ -4,6 +4,7 @@
 #include "core/utf8.hpp"
 #include "fuzz_check.hpp"
 #include "providers/lamina/api.hpp"
+#include "providers/lamina/schema.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -38,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
             boost::system::error_code ec;
             auto v = boost::json::parse(body, ec);
             if (ec) break;
-            auto schema = briefd::brief::parse_app_schema(v);
+            auto schema = briefd::providers::lamina::parse_app_schema(v);
             if (!schema) break;
             // Validate inputs taken from the same document against it (url inputs reach
             // is_http_url, and so Boost.URL).
@@ -46,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
             if (const auto* o = v.if_object())
                 if (const auto* in = o->if_contains("inputs"); in && in->is_object())
                     run.inputs = in->get_object();
-            (void)briefd::brief::validate_inputs("fuzz.json", 0, run, *schema);
+            (void)briefd::providers::lamina::validate_inputs("fuzz.json", 0, run, *schema);
             break;
         }
         case 5: {

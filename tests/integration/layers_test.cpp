@@ -1,12 +1,15 @@
 // Layers end to end: briefd against briefsim's Layers origin — one generate per item with an
 // Idempotency-Key and a derived id, job polling with If-None-Match on the documented schedule,
 // every container of a job fetched and every asset verified against its size and checksum,
-// billing exhausted then topped up, a layer conflict and moderation failing one item each.
+// billing exhausted then topped up, a layer conflict and moderation failing one item each; the
+// concurrent-jobs cap (briefd's own and the organisation's), a 429 storm, 304s, and a rejected key
+// at one of three providers.
 #include "integration/helpers.hpp"
 
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <thread>
 
 namespace briefd::it {
 
@@ -34,13 +37,61 @@ std::string layers_brief(const std::vector<std::string>& items) {
     for (std::size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + items[i];
     return s + "]}";
 }
+
+// `n` one-variant jobs with distinct topics.
+std::string many_jobs(const std::string& tag, int n) {
+    std::vector<std::string> items;
+    for (int i = 0; i < n; ++i)
+        items.push_back(layers_item(tag + " " + std::to_string(i), 1 + i % 2));
+    return layers_brief(items);
+}
+
+std::uint64_t num(const json::object& o, std::string_view k) {
+    const auto* v = o.if_contains(k);
+    return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
+}
+
+// briefsim's Layers over_limit.<what>: requests refused by a class window (read-light,
+// write-light, long-running), the daily write cap (daily) or the concurrent-jobs cap (jobs).
+std::uint64_t over(const rig& r, std::string_view what) {
+    auto st = r.sim->stats();
+    return num(st.at("layers").at("over_limit").as_object(), what);
+}
+
+// Samples briefsim's running Layers jobs until `briefs` are filed: the most seen at once and the
+// mean while jobs were still waiting to start (`jobs` in all).
+struct occupancy {
+    std::uint64_t peak = 0;
+    double mean_while_queued = 0;
+};
+occupancy watch_jobs(rig& r, std::size_t briefs, std::uint64_t jobs) {
+    occupancy o;
+    double sum = 0;
+    std::size_t n = 0;
+    auto deadline = std::chrono::steady_clock::now() + filed_timeout;
+    while (r.d->done().size() + r.d->failed().size() < briefs &&
+           std::chrono::steady_clock::now() < deadline) {
+        auto st = r.sim->stats();
+        const auto& l = st.at("layers").as_object();
+        auto running = num(l, "running_jobs");
+        o.peak = std::max(o.peak, running);
+        if (num(l, "jobs_created") < jobs && num(l, "jobs_created") > 0) {
+            sum += static_cast<double>(running);
+            ++n;
+        }
+        std::this_thread::sleep_for(30ms);
+    }
+    o.mean_while_queued = n ? sum / static_cast<double>(n) : 0;
+    return o;
+}
 }  // namespace
 
-TEST_CASE("layers: jobs of 1, 2 and 3 variants complete with every container's assets verified") {
+TEST_CASE("layers: jobs of 1 to 5 variants complete with every container's assets verified") {
     rig r(layers_rig({"--layers-corrupt", "0.3"}));
     RIG_CONTEXT(r);
-    r.d->drop("variants.json", layers_brief({layers_item("one", 1), layers_item("two", 2),
-                                             layers_item("three", 3)}));
+    r.d->drop("variants.json",
+              layers_brief({layers_item("one", 1), layers_item("two", 2), layers_item("three", 3),
+                            layers_item("four", 4), layers_item("five", 5)}));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     CHECK(r.d->done() == std::vector<std::string>{"variants.json"});
     auto m = r.d->manifest("variants");
@@ -50,9 +101,11 @@ TEST_CASE("layers: jobs of 1, 2 and 3 variants complete with every container's a
     // manifest's size and sha256 (which were verified against the provider's checksum).
     std::size_t outputs = 0;
     for (const auto& it : m.at("items").as_array()) outputs += it.at("outputs").as_array().size();
-    CHECK(outputs >= 6);
+    CHECK(outputs >= 15);
     CHECK(check_outputs(*r.d, "variants") == outputs);
-    CHECK(r.layers_stat("jobs_created") == 3);
+    CHECK(r.layers_stat("jobs_created") == 5);
+    CHECK(r.layers_stat("containers_created") == 15);
+    CHECK(r.layers_stat("corrupted_downloads") > 0);  // ...and none of them was saved
     CHECK(r.layers_stat("duplicate_generations") == 0);
     CHECK(r.stat("output_requests_with_api_key") == 0);
 }
@@ -88,6 +141,103 @@ TEST_CASE(
     CHECK(items[1].at("status").as_string() == "failed");
     CHECK(json::serialize(items[1].at("error")).find("candidate") != std::string::npos);
     CHECK(items[2].at("status").as_string() == "failed");
+}
+
+TEST_CASE("layers: never more jobs than max_concurrent_jobs, and the cap is kept full") {
+    // briefd's cap 4 below the organisation's 10: no start is ever refused, and at most 4 run.
+    rig_options o = layers_rig({"--layers-max-jobs", "10"});
+    o.daemon.layers_max_concurrent_jobs = 4;
+    o.daemon.layers_schedule_scale = time_scale;  // poll on the documented schedule, time-scaled
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop("many.json", many_jobs("capped", 16));
+    auto occ = watch_jobs(r, 1, 16);
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    MESSAGE("running jobs: peak " << occ.peak << ", mean while work was queued "
+                                  << occ.mean_while_queued << " of 4");
+    CHECK(r.d->done() == std::vector<std::string>{"many.json"});
+    CHECK(r.layers_stat("concurrent_jobs_peak") <= 4);
+    CHECK(occ.peak == 4);  // the cap was used to the full, not just respected
+    CHECK(over(r, "jobs") == 0);
+    CHECK(r.layers_stat("responses_429") == 0);
+    CHECK(r.layers_stat("jobs_created") == 16);
+    CHECK(r.layers_stat("duplicate_generations") == 0);
+}
+
+TEST_CASE(
+    "layers: the organisation's cap below briefd's: a concurrent-jobs 429 holds starts until a "
+    "job ends, pauses nothing and fails nothing") {
+    rig_options o = layers_rig({"--layers-max-jobs", "2"});
+    o.daemon.layers_schedule_scale = time_scale;
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop("org.json", many_jobs("org", 8));
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"org.json"});
+    CHECK(r.layers_stat("concurrent_jobs_peak") <= 2);
+    CHECK(over(r, "jobs") > 0);  // the server said so at least once...
+    auto log = r.d->log();
+    CHECK(log.find("host.jobs_cap_reached") != std::string::npos);  // ...and briefd heard it
+    // A cap refusal is not a rate limit: no bucket (and so no poll) was paused for it.
+    CHECK(log.find("host.rate_limited") == std::string::npos);
+    // Learned: far fewer refusals than one per start attempt (8 jobs, 2 at a time).
+    CHECK(over(r, "jobs") <= 8);
+    CHECK(r.layers_stat("jobs_created") == 8);
+    CHECK(r.layers_stat("duplicate_generations") == 0);
+}
+
+TEST_CASE("layers: a 429 storm pauses Layers' buckets, then every job completes once") {
+    rig r(layers_rig({"--faults-on", "layers"}));
+    RIG_CONTEXT(r);
+    // Two real seconds of 429 for every Layers request, starting now.
+    r.sim->set_faults(json::object{{"storm-429", "0:" + std::to_string(2 * time_scale)}});
+    r.d->drop("storm.json", many_jobs("storm", 5));
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"storm.json"});
+    CHECK(r.layers_stat("storm_429") > 0);
+    CHECK(r.d->log().find("host.rate_limited") != std::string::npos);
+    CHECK(r.layers_stat("jobs_created") == 5);
+    CHECK(r.layers_stat("duplicate_generations") == 0);
+    CHECK(check_outputs(*r.d, "storm") >= 5);
+}
+
+TEST_CASE("layers: polls send If-None-Match and a 304 keeps the last view") {
+    // Jobs of ~5 real seconds polled on the time-scaled schedule: many polls see no change.
+    rig_options o = layers_rig({"--layers-gen-seconds", "300"});
+    o.daemon.layers_schedule_scale = time_scale;
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop("slow.json", many_jobs("slow", 2));
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"slow.json"});
+    CHECK(r.layers_stat("not_modified") > 0);
+    CHECK(check_outputs(*r.d, "slow") >= 2);
+}
+
+TEST_CASE(
+    "layers: Lamina, Hrizn and Layers at once with the Layers key rejected: the other two finish, "
+    "Layers waits") {
+    rig_options o = layers_rig();
+    o.hrizn = true;
+    o.daemon.layers_key = "lp_test_wrongkey_00000000000000000000";
+    rig r(o);
+    RIG_CONTEXT(r);
+    r.d->drop("reel.json", many_jobs("blocked", 2));
+    r.d->drop("article.json", hrizn_brief("three", 2));
+    r.d->drop("photos.json", content_brief("three", 3));
+    REQUIRE(r.d->wait_filed(2, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"article.json", "photos.json"});
+    REQUIRE(r.d->wait_log("host.blocked", 10s));
+    CHECK(r.d->failed().empty());
+    CHECK(fs::exists(r.d->spool() / "active" / "reel.json"));
+    CHECK(r.layers_stat("jobs_created") == 0);
+    // The right key and a reload: Layers resumes where it stopped.
+    r.d->write_layers_key(r.sim->layers_key());
+    REQUIRE(r.d->signal(SIGHUP));
+    REQUIRE(r.d->wait_filed(3, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"article.json", "photos.json", "reel.json"});
+    CHECK(r.layers_stat("duplicate_generations") == 0);
+    CHECK(r.d->log().find(r.sim->layers_key()) == std::string::npos);
 }
 
 }  // namespace briefd::it

@@ -1,8 +1,10 @@
 // scheduler::host in-process against a real briefsim: the gate every API request passes through.
 // Checks the budget holds under concurrency, a 429 pauses the whole host, a rejected key blocks
-// without failing anything, and tracking and submission share the budget.
+// without failing anything, tracking and submission share the budget, and with Layers' bucket
+// classes a 429 of one class holds back that class alone.
 #include "http/client.hpp"
 #include "providers/lamina/api.hpp"
+#include "providers/layers/layers.hpp"
 #include "scheduler/host.hpp"
 #include "support/sim_process.hpp"
 
@@ -157,4 +159,82 @@ TEST_CASE("scheduler: tracking and submission share a tight budget; neither star
     std::vector<priority> first(order.begin(), order.begin() + 3);
     CHECK(std::count(first.begin(), first.end(), priority::track) == 2);
     CHECK(std::count(first.begin(), first.end(), priority::submit) == 1);
+}
+
+TEST_CASE("scheduler: Layers' classes — a long-running 429 pauses job starts only; polls go on") {
+    // briefsim allows 2 generates per window of 5 real seconds; briefd is configured for 20, so
+    // half of the first burst of starts meets a 429 (class long-running) and waits seconds, while
+    // 30 reads run in the read-light bucket.
+    briefd::testing::sim_process sim({"--time-scale", std::to_string(scale), "--layers-long-rpm", "2",
+                                      "--layers-window-s", std::to_string(5 * scale)});
+    asio::io_context io;
+    briefd::logger log{[](briefd::log_level, std::string_view) {}, briefd::log_level::error};
+    briefd::http::client client{io.get_executor(), {}};
+    auto base = *boost::urls::parse_uri(sim.layers_url());
+    client.set_credential(*briefd::http::origin::from_url(base), "Authorization",
+                          briefd::secret("Bearer " + sim.layers_key()));
+    const auto* api = briefd::providers::find("layers");
+    REQUIRE(api);
+    auto request = [&](const briefd::providers::api_call& c) {
+        briefd::http::request r;
+        r.method = c.method;
+        r.url = briefd::providers::url_for(base, c);
+        if (!c.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+        r.body = c.body;
+        r.timeout = 5s;
+        return r;
+    };
+    briefd::scheduler::host_options o;
+    o.requests = 120;
+    o.window = 5s;
+    o.classes = {{"write-light", {60, 5s, 0}}, {"long-running", {20, 5s, 0}}};
+    o.class_header = std::string(api->bucket_class_header());
+    o.bucket_of = [&](const briefd::http::request& r) {
+        briefd::providers::api_call c;
+        c.method = r.method;
+        for (auto seg : boost::urls::url_view(r.url).segments()) c.segments.emplace_back(seg);
+        return std::string(api->bucket_class(c));
+    };
+    o.backoff = {50ms, 500ms};
+    o.probe = request(api->probe());
+    briefd::scheduler::host host(
+        io.get_executor(), client, log, "layers", o,
+        [&](unsigned st, std::string_view body, briefd::diagnostics& d) { return api->classify_error(st, body, d); },
+        7);
+
+    constexpr int starts = 4, reads = 30;
+    int starts_done = 0, reads_done = 0, reads_before_late_start = -1;
+    std::vector<int> ok;
+    auto finish = [&] {
+        if (starts_done == starts && reads_done == reads) io.stop();
+    };
+    for (int i = 0; i < starts; ++i) {
+        asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+            briefd::providers::api_call c{boost::beast::http::verb::post,
+                                          {"v1", "projects", "0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00", "content"},
+                                          {},
+                                          R"({"brief":{"topic":"class )" + std::to_string(i) + R"("}})"};
+            auto r = co_await host.async_call(request(c), priority::submit, retry_mode::submission);
+            ok.push_back(!r.ec && r.resp.status == 202);
+            // The third start can only have gone after the long-running pause.
+            if (++starts_done == 3) reads_before_late_start = reads_done;
+            finish();
+        }, asio::detached);
+    }
+    for (int i = 0; i < reads; ++i) {
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            auto r = co_await host.async_call(request(api->probe()), priority::track, retry_mode::idempotent);
+            if (!r.ec && r.resp.status == 200) ++reads_done;
+            finish();
+        }, asio::detached);
+    }
+    io.run_for(30s);
+    REQUIRE(starts_done == starts);
+    CHECK(reads_done == reads);
+    CHECK(std::count(ok.begin(), ok.end(), 1) == starts);  // every start went through in the end
+    auto st = sim.stats().at("layers").as_object();
+    const auto& over = st.at("over_limit");
+    CHECK(over.at("long-running").to_number<std::int64_t>() > 0);  // the class did pause...
+    CHECK(over.at("read-light").to_number<std::int64_t>() == 0);
+    CHECK(reads_before_late_start == reads);  // ...and every read was served meanwhile
 }

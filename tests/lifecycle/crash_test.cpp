@@ -26,6 +26,7 @@ struct crash_figures {
     std::size_t briefs = 0, items = 0, done = 0, failed = 0, failed_uncertain = 0, outputs = 0;
     std::int64_t duplicates = 0, runs_created = 0, truncated = 0;
     std::int64_t hrizn_articles = 0, hrizn_duplicates = 0, hrizn_replays = 0;
+    std::int64_t layers_jobs = 0, layers_duplicates = 0, layers_replays = 0;
     std::size_t uncertain_lines = 0, recoveries = 0;
     double seconds = 0;
     std::map<std::string, int> last_event;  ///< the daemon's last log event before each kill
@@ -65,8 +66,9 @@ fs::path fast_base() {
 struct crash_plan {
     int briefs = 30;
     int max_items = 12;
-    int app_every = 5;    ///< every n-th brief is an app run
-    int hrizn_every = 4;  ///< every n-th brief (not an app run) is a Hrizn brief; 0 = none
+    int app_every = 5;     ///< every n-th brief is an app run
+    int hrizn_every = 4;   ///< every n-th brief (not an app run) is a Hrizn brief; 0 = none
+    int layers_every = 3;  ///< every n-th brief (neither of those) is a Layers brief; 0 = none
     int drop_min = 1, drop_max = 2;  ///< briefs per drop
     int kill_min_ms = 50, kill_max_ms = 800;
     int target_kills = 45;
@@ -98,6 +100,13 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
     opt.hrizn_url = sim.hrizn_url();
     opt.hrizn_key = sim.hrizn_key();
     opt.hrizn_rate_window_s = 1;
+    // And Layers: its Idempotency-Key and derived container id must make every kill harmless
+    // too. Its polls follow the documented schedule at briefsim's time scale, so kills also land
+    // in tracking, container fetches and verified downloads.
+    opt.layers_url = sim.layers_url();
+    opt.layers_key = sim.layers_key();
+    opt.layers_rate_window_s = 1;
+    opt.layers_schedule_scale = 60;
     testing::daemon_process d(root.path() / "d", opt);
     // A second handle on the same root that does not wait for daemon.ready, for kills during
     // start-up and recovery.
@@ -127,6 +136,17 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
                          R"("})";
             plan.push_back({"article-" + std::to_string(b) + ".json",
                             R"({"provider":"hrizn","items":[)" + items + "]}", n});
+        } else if (cp.layers_every && b % cp.layers_every == cp.layers_every - 1) {
+            // 1-4 jobs of 1-3 variants, each with a topic of its own.
+            auto n = static_cast<std::size_t>(uniform(1, std::min(cp.max_items, 4)));
+            std::string items;
+            for (std::size_t i = 0; i < n; ++i)
+                items += std::string(i ? "," : "") +
+                         R"({"projectId":"0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00","format":"auto",)" +
+                         R"("variantCount":)" + std::to_string(uniform(1, 3)) +
+                         R"(,"brief":{"topic":")" + tag + "-" + std::to_string(i) + R"("}})";
+            plan.push_back({"reel-" + std::to_string(b) + ".json",
+                            R"({"provider":"layers","items":[)" + items + "]}", n});
         } else {
             auto n = static_cast<std::size_t>(uniform(1, cp.max_items));
             plan.push_back({"brief-" + std::to_string(b) + ".json", content_brief(tag, n), n});
@@ -205,6 +225,13 @@ crash_figures crash_run(const std::string& policy, std::uint32_t seed, const cra
         f.hrizn_duplicates = hz.at("duplicate_generations").to_number<std::int64_t>();
         f.hrizn_replays = hz.at("idempotent_replays").to_number<std::int64_t>();
     }
+    {
+        auto ly = sim.stats().at("layers").as_object();
+        f.layers_jobs = ly.at("jobs_created").to_number<std::int64_t>();
+        f.layers_duplicates = ly.at("duplicate_generations").to_number<std::int64_t>();
+        f.layers_replays = ly.at("idempotent_replays").to_number<std::int64_t>() +
+                           ly.at("id_replays").to_number<std::int64_t>();
+    }
     f.runs_created = sim_stat(sim, "runs_created");
     f.truncated = sim_stat(sim, "truncated_downloads");
     f.uncertain_lines = lines_with(log, {"submission.uncertain", "action=" + policy}).size();
@@ -225,7 +252,9 @@ void report(const std::string& policy, std::uint32_t seed, const crash_figures& 
             << " duplicate submissions, " << f.truncated << " truncated downloads; "
             << f.uncertain_lines << " submission.uncertain lines; Hrizn: " << f.hrizn_articles
             << " articles, " << f.hrizn_duplicates << " duplicate generations, " << f.hrizn_replays
-            << " idempotent replays; " << f.seconds << " s");
+            << " idempotent replays; Layers: " << f.layers_jobs << " jobs, " << f.layers_duplicates
+            << " duplicate generations, " << f.layers_replays << " replays (key or id); "
+            << f.seconds << " s");
     std::string where;
     for (const auto& [event, n] : f.last_event) where += " " + event + "=" + std::to_string(n);
     MESSAGE("last event logged before each kill:" << where);
@@ -241,6 +270,8 @@ TEST_CASE(
     CHECK(f.kills >= 40);
     CHECK(f.duplicates == 0);
     CHECK(f.hrizn_duplicates == 0);
+    CHECK(f.layers_duplicates == 0);
+    CHECK(f.layers_jobs > 0);
     // Runs already submitted were tracked again after each kill, never created a second time.
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items));
     // Every unknown outcome was failed, never resent: each failed-for-uncertainty brief has a log
@@ -258,6 +289,8 @@ TEST_CASE(
     CHECK(f.failed_uncertain == 0);
     // With an idempotency key, resubmit never means generating twice.
     CHECK(f.hrizn_duplicates == 0);
+    CHECK(f.layers_duplicates == 0);
+    CHECK(f.layers_jobs > 0);
     // A duplicate at briefsim is only possible for an item the daemon logged as resubmitted.
     CHECK(static_cast<std::size_t>(f.duplicates) <= f.uncertain_lines);
     CHECK(f.runs_created <= static_cast<std::int64_t>(f.items) + f.duplicates);
@@ -272,6 +305,7 @@ TEST_CASE(
     cp.max_items = 2;
     cp.app_every = 40;
     cp.hrizn_every = 0;
+    cp.layers_every = 0;
     cp.drop_min = 40;
     cp.drop_max = 80;
     cp.kill_min_ms = 20;

@@ -85,7 +85,7 @@ daemon_process::daemon_process(fs::path root, daemon_options opt)
     fs::create_directories(outputs());
     write_key(opt_.api_key);
     if (!opt_.hrizn_url.empty()) write_hrizn_key(opt_.hrizn_key);
-    if (!opt_.layers_url.empty()) write_key_file(layers_key_path(), opt_.layers_key);
+    if (!opt_.layers_url.empty()) write_layers_key(opt_.layers_key);
     write_config();
     start();
 }
@@ -112,6 +112,7 @@ std::uint16_t daemon_process::status_port() const {
 
 void daemon_process::write_key(std::string_view key) { write_key_file(key_path(), key); }
 void daemon_process::write_hrizn_key(std::string_view key) { write_key_file(hrizn_key_path(), key); }
+void daemon_process::write_layers_key(std::string_view key) { write_key_file(layers_key_path(), key); }
 
 void daemon_process::write_config() const {
     std::ostringstream y;
@@ -160,7 +161,16 @@ void daemon_process::write_config() const {
         if (!opt_.ca_file.empty()) y << "    ca_file: " << opt_.ca_file.string() << "\n";
         y << "    rate_limit: { requests: " << opt_.layers_rate_requests << ", per_seconds: " << opt_.layers_rate_window_s
           << " }\n"
-          << "    retry: { base_ms: 100, cap_ms: 2000 }\n";
+          << "    rate_limit_classes:\n"
+          << "      write-light: { requests: " << opt_.layers_write_requests << ", per_seconds: " << opt_.layers_rate_window_s
+          << " }\n"
+          << "      long-running: { requests: " << opt_.layers_long_requests << ", per_seconds: " << opt_.layers_rate_window_s
+          << " }\n"
+          << "    max_concurrent_jobs: " << opt_.layers_max_concurrent_jobs << "\n"
+          << "    tracking: { mode: auto, schedule_scale: " << opt_.layers_schedule_scale << " }\n"
+          << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
+          << opt_.layers_yaml;
+        if (!opt_.layers_yaml.empty() && !opt_.layers_yaml.ends_with('\n')) y << "\n";
     }
     write_all(config_path(), y.str());
 }

@@ -57,6 +57,15 @@ struct daemon_options {
     std::string layers_key;
     std::size_t layers_rate_requests = 120;
     int layers_rate_window_s = 1;
+    /// Layers' class budgets (write-light, long-running per layers_rate_window_s, as briefsim's
+    /// standard tier per its time-scaled minute) and its concurrent-jobs cap.
+    std::size_t layers_write_requests = 60;
+    std::size_t layers_long_requests = 20;
+    std::size_t layers_max_concurrent_jobs = 10;
+    /// tracking.schedule_scale for Layers: its documented poll schedule runs this much faster.
+    int layers_schedule_scale = 1;
+    /// Extra lines under providers.layers, already indented by 4 spaces.
+    std::string layers_yaml;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
     std::vector<std::pair<std::string, std::string>> env;
     /// status.listen; any free loopback port by default, so daemons of parallel tests never
@@ -125,6 +134,8 @@ class daemon_process {
     void write_key(std::string_view key);
     /// The same for the Hrizn key file.
     void write_hrizn_key(std::string_view key);
+    /// The same for the Layers key file.
+    void write_layers_key(std::string_view key);
 
   private:
     void write_config() const;

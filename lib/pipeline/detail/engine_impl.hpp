@@ -71,7 +71,7 @@ struct provider_slot {
     std::unique_ptr<scheduler::host> host;
     pipeline::batcher batches;
     asio::steady_timer batch_timer;
-    std::map<std::string, brief::app_schema, std::less<>> schemas;  ///< input schemas by key
+    std::map<std::string, providers::app_schema, std::less<>> schemas;  ///< input schemas by key
     // List tracking (providers with channel_list).
     pipeline::list_tracker lists;
     std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
@@ -182,7 +182,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// Items left `submitting` by the last process, sent again under their idempotency key.
     void replay_uncertain(job_ctx& job, std::size_t index, std::set<std::string>& replayed);
     asio::awaitable<void> validate_inputs(std::string job_id);
-    asio::awaitable<std::optional<brief::app_schema>> get_schema(provider_slot& slot,
+    asio::awaitable<std::optional<providers::app_schema>> get_schema(provider_slot& slot,
                                                                  std::string key, bool refresh);
     void item_failed(job_ctx& job, std::size_t index, std::string why, const diagnostics& d = {});
     void uncertain(job_ctx& job, std::size_t index, std::string_view what);

@@ -7,6 +7,7 @@
 // or a JSON body with the HTML in it: the docs don't say which) and GET /content/{id}/components.
 #pragma once
 
+#include "providers/hrizn/schema.hpp"
 #include "providers/provider.hpp"
 
 namespace briefd::providers::hrizn {
@@ -21,6 +22,7 @@ std::optional<std::string> article_html(std::string_view content_type, std::stri
 class provider final : public providers::provider {
   public:
     std::string_view name() const override { return "hrizn"; }
+    const brief::item_schema& items() const override { return item_schema(); }
     std::string credential_header() const override { return "X-API-Key"; }
     api_call probe() const override;
 

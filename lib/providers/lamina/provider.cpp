@@ -93,20 +93,20 @@ api_call provider::schema_request(std::string_view app_id) const {
     return {verb::get, {"v1", "apps", std::string(app_id)}};
 }
 
-std::optional<brief::app_schema> provider::parse_schema(std::string_view body) const {
+std::optional<app_schema> provider::parse_schema(std::string_view body) const {
     std::error_code ec;
     json::parse_options opt;
     opt.max_depth = 64;
     auto v = json::parse(body, ec, {}, opt);
     if (ec) return std::nullopt;
-    return brief::parse_app_schema(v);
+    return parse_app_schema(v);
 }
 
 std::vector<brief::problem> provider::check_inputs(std::string_view file, const brief::item& it,
-                                                   const brief::app_schema& schema) const {
+                                                   const app_schema& schema) const {
     const auto* a = std::get_if<brief::app_run_item>(&it.body);
     if (!a) return {};
-    return brief::validate_inputs(file, it.index, *a, schema);
+    return validate_inputs(file, it.index, *a, schema);
 }
 
 bool provider::valid_run_id(std::string_view id) const {

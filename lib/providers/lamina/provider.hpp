@@ -6,6 +6,7 @@
 #pragma once
 
 #include "providers/lamina/api.hpp"
+#include "providers/lamina/schema.hpp"
 #include "providers/provider.hpp"
 
 namespace briefd::providers::lamina {
@@ -19,6 +20,7 @@ run_view view_of(const run_status& run);
 class provider final : public providers::provider {
   public:
     std::string_view name() const override { return "lamina"; }
+    const brief::item_schema& items() const override { return item_schema(); }
     std::string credential_header() const override { return "x-api-key"; }
     api_call probe() const override;
 
@@ -30,9 +32,9 @@ class provider final : public providers::provider {
 
     std::optional<std::string> schema_key(const brief::item& it) const override;
     api_call schema_request(std::string_view app_id) const override;
-    std::optional<brief::app_schema> parse_schema(std::string_view body) const override;
+    std::optional<app_schema> parse_schema(std::string_view body) const override;
     std::vector<brief::problem> check_inputs(std::string_view file, const brief::item& it,
-                                             const brief::app_schema& schema) const override;
+                                             const app_schema& schema) const override;
 
     unsigned channels(const brief::item&) const override {
         return channel_sse | channel_wait | channel_poll;

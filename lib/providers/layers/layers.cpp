@@ -163,6 +163,29 @@ std::string_view bucket_class(const api_call& call) {
     return "write-light";
 }
 
+bool concurrency_refusal(unsigned status, std::string_view body) {
+    if (status != 429) return false;
+    auto v = parse_json(body);
+    const auto* o = v ? v->if_object() : nullptr;
+    const auto* ev = o ? o->if_contains("error") : nullptr;
+    const auto* e = ev ? ev->if_object() : nullptr;
+    if (!e) return false;
+    auto lower = [](std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return s;
+    };
+    auto about_jobs = [](const std::string& s) {
+        return s.find("concurren") != std::string::npos ||
+               s.find("running job") != std::string::npos ||
+               s.find("running_job") != std::string::npos;
+    };
+    if (const auto* d = e->if_contains("details"); d && d->is_object()) {
+        auto scope = lower(str(d->get_object(), "scope", 64));
+        if (!scope.empty()) return about_jobs(scope);  // daily_write_cap, a class: a rate limit
+    }
+    return about_jobs(lower(str(*e, "code", 64))) || about_jobs(lower(str(*e, "message", 256)));
+}
+
 bool valid_job_id(std::string_view id) {
     if (!id.starts_with("job_") || id.size() <= 4 || id.size() > 104) return false;
     return std::all_of(id.begin() + 4, id.end(), [](char c) {

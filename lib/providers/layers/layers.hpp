@@ -10,6 +10,7 @@
 // envelope `{"error":{"code","message","requestId","details"}}`.
 #pragma once
 
+#include "providers/layers/schema.hpp"
 #include "providers/provider.hpp"
 
 #include <chrono>
@@ -30,6 +31,12 @@ std::chrono::milliseconds poll_delay(unsigned n, std::mt19937_64& rng);
 std::string_view bucket_class(const api_call& call);
 /// The response header naming the class whose X-RateLimit-* headers a response carries.
 inline constexpr std::string_view bucket_class_header = "X-RateLimit-Endpoint-Class";
+
+/// A 429 that refuses a generate because the organisation's concurrent-running-jobs cap is
+/// reached (PROVIDERS §3.5: its exact code is not documented): `error.details.scope` naming
+/// concurrent jobs, or an error code or message about concurrent or running jobs. An ordinary
+/// RATE_LIMITED 429 (a bucket class or the daily write cap) is not one.
+bool concurrency_refusal(unsigned status, std::string_view body);
 
 /// `job_` followed by 1–100 ASCII letters, digits or '_'.
 bool valid_job_id(std::string_view id);
@@ -59,6 +66,7 @@ std::optional<container> parse_container(std::string_view body, std::size_t vari
 class provider final : public providers::provider {
   public:
     std::string_view name() const override { return "layers"; }
+    const brief::item_schema& items() const override { return item_schema(); }
     std::string credential_header() const override { return "Authorization"; }
     std::string credential_value(std::string_view key) const override {
         return "Bearer " + std::string(key);
@@ -105,6 +113,10 @@ class provider final : public providers::provider {
         return layers::bucket_class(call);
     }
     std::string_view bucket_class_header() const override { return layers::bucket_class_header; }
+
+    bool concurrency_refusal(unsigned status, std::string_view body) const override {
+        return layers::concurrency_refusal(status, body);
+    }
 };
 
 }  // namespace briefd::providers::layers

@@ -3,6 +3,7 @@
 // minus that of a child that parses nothing. Prints figures; asserts nothing (timings and memory
 // are measured, never asserted in tests). Build: cmake --build build --target brief_memory.
 #include "brief/brief.hpp"
+#include "providers/provider.hpp"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -123,7 +124,7 @@ int main(int argc, char** argv) {
         if (pid == 0) {
             const std::string text = c.make(budget);
             const long before = max_rss_kib();
-            auto r = briefd::brief::parse(c.file, text, "lamina", lim);
+            auto r = briefd::brief::parse(c.file, text, "lamina", briefd::providers::item_schemas(), lim);
             const long after = max_rss_kib();
             std::string outcome =
                 r.ok() ? "accepted, " + std::to_string(r.brief->items.size()) + " items"

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 using namespace briefd::brief;
+using briefd::brief::test::parse_all;
 using briefd::brief::test::dump;
 using briefd::brief::test::has_problem;
 
@@ -20,7 +21,7 @@ const content_item& content(const parse_result& r, std::size_t i) {
 }  // namespace
 
 TEST_CASE("a single JSON brief object is one Lamina content item") {
-    auto r = parse("sneakers.json",
+    auto r = parse_all("sneakers.json",
                    R"({"brief":"Lifestyle photo of sneakers","platform":"instagram","modality":"image"})", "lamina");
     REQUIRE_MESSAGE(r.ok(), dump(r));
     CHECK(r.brief->provider == "lamina");
@@ -35,7 +36,7 @@ TEST_CASE("a single JSON brief object is one Lamina content item") {
 }
 
 TEST_CASE("fields outside items apply to every item and an item's own value wins") {
-    auto r = parse("b.json", R"({
+    auto r = parse_all("b.json", R"({
         "platform": "instagram", "modality": "image",
         "brandProfileId": "7f0c2a9e-5b1d-4c3e-9a8f-2d6b4e1c0a57",
         "items": [ {"brief": "one"}, {"brief": "two", "platform": "tiktok", "modality": "video"} ]
@@ -51,7 +52,7 @@ TEST_CASE("fields outside items apply to every item and an item's own value wins
 }
 
 TEST_CASE("null platform and modality are absent, not strings") {
-    auto r = parse("b.json", R"({"brief":"x","platform":null,"modality":null,"campaignId":null})", "lamina");
+    auto r = parse_all("b.json", R"({"brief":"x","platform":null,"modality":null,"campaignId":null})", "lamina");
     REQUIRE_MESSAGE(r.ok(), dump(r));
     CHECK_FALSE(content(r, 0).platform);
     CHECK_FALSE(content(r, 0).modality);
@@ -59,7 +60,7 @@ TEST_CASE("null platform and modality are absent, not strings") {
 }
 
 TEST_CASE("documented extra content fields are passed through") {
-    auto r = parse("b.json", R"({"brief":"x","templateId":"t1","aspectRatio":"4:5",
+    auto r = parse_all("b.json", R"({"brief":"x","templateId":"t1","aspectRatio":"4:5",
         "appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":{"Style":"Studio"},"metadata":{"sku":"A1"}})", "lamina");
     REQUIRE_MESSAGE(r.ok(), dump(r));
     const auto& c = content(r, 0);
@@ -88,7 +89,7 @@ TEST_CASE("problem text and JSON name file, item and field") {
 }
 
 TEST_CASE("a wrong type names the item index and the field") {
-    auto r = parse("sneakers.json", R"({"items":[{"brief":"a"},{"brief":"b"},{"brief":"c"},{"brief":"d","platform":5}]})",
+    auto r = parse_all("sneakers.json", R"({"items":[{"brief":"a"},{"brief":"b"},{"brief":"c"},{"brief":"d","platform":5}]})",
                    "lamina");
     CHECK_FALSE(r.ok());
     CHECK_FALSE(r.brief);
@@ -97,7 +98,7 @@ TEST_CASE("a wrong type names the item index and the field") {
 }
 
 TEST_CASE("all problems are reported, across fields and items") {
-    auto r = parse("b.json", R"({"items":[
+    auto r = parse_all("b.json", R"({"items":[
         {"platform": 1, "modality": []},
         {"brief": "ok"},
         {"brief": "", "brandProfileId": "not-a-uuid"},
@@ -117,85 +118,85 @@ TEST_CASE("problems are bounded") {
     std::string text = R"({"items":[)";
     for (int i = 0; i < 200; ++i) text += std::string(i ? "," : "") + R"({"platform":1})";
     text += "]}";
-    auto r = parse("many.json", text, "lamina");
+    auto r = parse_all("many.json", text, "lamina");
     CHECK(r.problems.size() == 50);
     limits lim;
     lim.max_problems = 7;
-    CHECK(parse("many.json", text, "lamina", lim).problems.size() == 7);
+    CHECK(parse_all("many.json", text, "lamina", lim).problems.size() == 7);
 }
 
 TEST_CASE("unknown fields: in an item, and once for a shared field") {
-    auto r = parse("b.json", R"({"colour":"red","items":[{"brief":"a","platfrom":"instagram"},{"brief":"b"}]})", "lamina");
+    auto r = parse_all("b.json", R"({"colour":"red","items":[{"brief":"a","platfrom":"instagram"},{"brief":"b"}]})", "lamina");
     CHECK(has_problem(r, 0, "platfrom", "unknown field"));
     CHECK(has_problem(r, std::nullopt, "colour", "unknown field"));
     CHECK(r.problems.size() == 2);
 }
 
 TEST_CASE("provider: default, explicit, unknown, wrong type") {
-    auto d = parse("b.json", R"({"brief":"x"})", "lamina");
+    auto d = parse_all("b.json", R"({"brief":"x"})", "lamina");
     REQUIRE(d.ok());
     CHECK(d.brief->provider == "lamina");
 
-    auto h = parse("b.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa"})",
+    auto h = parse_all("b.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa"})",
                    "lamina");
     REQUIRE_MESSAGE(h.ok(), dump(h));
     CHECK(h.brief->provider == "hrizn");
 
-    auto u = parse("b.json", R"({"provider":"midjourney","brief":"x"})", "lamina");
+    auto u = parse_all("b.json", R"({"provider":"midjourney","brief":"x"})", "lamina");
     CHECK(has_problem(u, std::nullopt, "provider", "unknown provider \"midjourney\""));
-    auto t = parse("b.json", R"({"provider":7,"brief":"x"})", "lamina");
+    auto t = parse_all("b.json", R"({"provider":7,"brief":"x"})", "lamina");
     CHECK(has_problem(t, std::nullopt, "provider", "must be a string"));
-    auto bad_default = parse("b.json", R"({"brief":"x"})", "nope");
+    auto bad_default = parse_all("b.json", R"({"brief":"x"})", "nope");
     CHECK(has_problem(bad_default, std::nullopt, "provider", "unknown provider"));
 }
 
 TEST_CASE("items must be a non-empty list of objects within the limit") {
-    CHECK(has_problem(parse("b.json", R"({"items":{}})", "lamina"), std::nullopt, "items", "must be a list"));
-    CHECK(has_problem(parse("b.json", R"({"items":[]})", "lamina"), std::nullopt, "items", "empty"));
+    CHECK(has_problem(parse_all("b.json", R"({"items":{}})", "lamina"), std::nullopt, "items", "must be a list"));
+    CHECK(has_problem(parse_all("b.json", R"({"items":[]})", "lamina"), std::nullopt, "items", "empty"));
     limits lim;
     lim.max_items = 3;
-    auto r = parse("b.json", R"({"items":[{"brief":"a"},{"brief":"b"},{"brief":"c"},{"brief":"d"}]})", "lamina", lim);
+    auto r = parse_all("b.json", R"({"items":[{"brief":"a"},{"brief":"b"},{"brief":"c"},{"brief":"d"}]})", "lamina", lim);
     CHECK(has_problem(r, std::nullopt, "items", "4 items; at most 3"));
 }
 
 TEST_CASE("the top level must be an object") {
-    CHECK(has_problem(parse("b.json", R"([{"brief":"x"}])", "lamina"), std::nullopt, "", "items:"));
-    CHECK(has_problem(parse("b.json", R"("brief")", "lamina"), std::nullopt, "", "not a string"));
-    CHECK(has_problem(parse("b.json", "42", "lamina"), std::nullopt, "", "must be an object"));
-    CHECK(has_problem(parse("b.yaml", "just words", "lamina"), std::nullopt, "", "must be an object"));
-    CHECK(has_problem(parse("b.yaml", "- a\n- b\n", "lamina"), std::nullopt, "", "list"));
+    CHECK(has_problem(parse_all("b.json", R"([{"brief":"x"}])", "lamina"), std::nullopt, "", "items:"));
+    CHECK(has_problem(parse_all("b.json", R"("brief")", "lamina"), std::nullopt, "", "not a string"));
+    CHECK(has_problem(parse_all("b.json", "42", "lamina"), std::nullopt, "", "must be an object"));
+    CHECK(has_problem(parse_all("b.yaml", "just words", "lamina"), std::nullopt, "", "must be an object"));
+    CHECK(has_problem(parse_all("b.yaml", "- a\n- b\n", "lamina"), std::nullopt, "", "list"));
 }
 
 TEST_CASE("file-level refusals: empty, too large, wrong extension, not UTF-8, NUL bytes") {
-    CHECK(has_problem(parse("e.json", "", "lamina"), std::nullopt, "file", "empty"));
-    CHECK(has_problem(parse("e.yaml", " \n\t\n", "lamina"), std::nullopt, "file", "empty"));
-    CHECK(has_problem(parse("e.yaml", "# only a comment\n", "lamina"), std::nullopt, "file", "no YAML document"));
+    CHECK(has_problem(parse_all("e.json", "", "lamina"), std::nullopt, "file", "empty"));
+    CHECK(has_problem(parse_all("e.yaml", " \n\t\n", "lamina"), std::nullopt, "file", "empty"));
+    CHECK(has_problem(parse_all("e.yaml", "# only a comment\n", "lamina"), std::nullopt, "file", "no YAML document"));
     limits lim;
     lim.max_brief_bytes = 10;
-    auto big = parse("big.json", R"({"brief":"longer than ten bytes"})", "lamina", lim);
+    auto big = parse_all("big.json", R"({"brief":"longer than ten bytes"})", "lamina", lim);
     REQUIRE(big.problems.size() == 1);
     CHECK(big.problems[0].field == "file");
     CHECK(big.problems[0].message.find("at most 10") != std::string::npos);
-    CHECK(has_problem(parse("b.txt", R"({"brief":"x"})", "lamina"), std::nullopt, "file", ".json"));
-    CHECK(has_problem(parse("b.json", "{\"brief\":\"caf\xC3\"}", "lamina"), std::nullopt, "file", "not UTF-8"));
-    CHECK(has_problem(parse("b.json", std::string_view("{\"brief\":\"x\"}\0", 14), "lamina"), std::nullopt, "file", "NUL"));
-    CHECK(parse("B.JSON", R"({"brief":"x"})", "lamina").ok());
+    CHECK(has_problem(parse_all("b.txt", R"({"brief":"x"})", "lamina"), std::nullopt, "file", ".json"));
+    CHECK(has_problem(parse_all("b.json", "{\"brief\":\"caf\xC3\"}", "lamina"), std::nullopt, "file", "not UTF-8"));
+    CHECK(has_problem(parse_all("b.json", std::string_view("{\"brief\":\"x\"}\0", 14), "lamina"), std::nullopt, "file", "NUL"));
+    CHECK(parse_all("B.JSON", R"({"brief":"x"})", "lamina").ok());
 }
 
 TEST_CASE("invalid UTF-8 forms are refused: overlong, surrogate, beyond U+10FFFF, truncated") {
     for (std::string bad : {"\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\xFF"}) {
-        auto r = parse("b.yaml", "brief: \"" + bad + "\"\n", "lamina");
+        auto r = parse_all("b.yaml", "brief: \"" + bad + "\"\n", "lamina");
         CHECK_MESSAGE(has_problem(r, std::nullopt, "file", "not UTF-8"), dump(r));
     }
-    CHECK(parse("b.yaml", "brief: \"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x91\x9F\"\n", "lamina").ok());
+    CHECK(parse_all("b.yaml", "brief: \"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x91\x9F\"\n", "lamina").ok());
 }
 
 TEST_CASE("a UTF-8 byte order mark is accepted") {
-    CHECK(parse("b.json", "\xEF\xBB\xBF{\"brief\":\"x\"}", "lamina").ok());
+    CHECK(parse_all("b.json", "\xEF\xBB\xBF{\"brief\":\"x\"}", "lamina").ok());
 }
 
 TEST_CASE("truncated JSON is a problem with its line") {
-    auto r = parse("t.json", "{\n  \"items\": [\n    {\"brief\": \"a\"", "lamina");
+    auto r = parse_all("t.json", "{\n  \"items\": [\n    {\"brief\": \"a\"", "lamina");
     REQUIRE(r.problems.size() == 1);
     CHECK(r.problems[0].field == "file");
     CHECK(r.problems[0].message.find("line 3") != std::string::npos);
@@ -204,26 +205,26 @@ TEST_CASE("truncated JSON is a problem with its line") {
 
 TEST_CASE("deep JSON nesting is refused before it recurses") {
     std::string deep = R"({"brief":"x","metadata":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
-    auto r = parse("deep.json", deep, "lamina");
+    auto r = parse_all("deep.json", deep, "lamina");
     CHECK(has_problem(r, std::nullopt, "file", "nested deeper than 16"));
 }
 
 TEST_CASE("huge strings and control characters are problems at their field") {
     limits lim;
     lim.max_string_bytes = 100;
-    auto r = parse("b.json", R"({"items":[{"brief":")" + std::string(101, 'a') + R"("}]})", "lamina", lim);
+    auto r = parse_all("b.json", R"({"items":[{"brief":")" + std::string(101, 'a') + R"("}]})", "lamina", lim);
     CHECK(has_problem(r, 0, "brief", "longer than 100 bytes"));
-    auto c = parse("b.json", R"({"brief":"a\u0007b","metadata":{"k":"\u0000"}})", "lamina");
+    auto c = parse_all("b.json", R"({"brief":"a\u0007b","metadata":{"k":"\u0000"}})", "lamina");
     CHECK(has_problem(c, 0, "brief", "control character"));
     CHECK(has_problem(c, 0, "metadata.k", "control character"));
-    CHECK(parse("b.json", R"({"brief":"line one\nline two\ttabbed"})", "lamina").ok());
-    auto items = parse("b.json", R"({"platform":"a\u0001","items":[{"brief":"ok"},{"brief":"b\u0002"}]})", "lamina");
+    CHECK(parse_all("b.json", R"({"brief":"line one\nline two\ttabbed"})", "lamina").ok());
+    auto items = parse_all("b.json", R"({"platform":"a\u0001","items":[{"brief":"ok"},{"brief":"b\u0002"}]})", "lamina");
     CHECK(has_problem(items, std::nullopt, "platform", "control character"));
     CHECK(has_problem(items, 1, "brief", "control character"));
 }
 
 TEST_CASE("app runs: app or appId, inputs and outputs") {
-    auto r = parse("portrait.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4",
+    auto r = parse_all("portrait.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4",
         "inputs":{"Upload":"https://example.com/my-photo.jpg","Style":"Studio"},"outputs":["AI Designer"]})", "lamina");
     REQUIRE_MESSAGE(r.ok(), dump(r));
     REQUIRE(std::holds_alternative<app_run_item>(r.brief->items[0].body));
@@ -232,36 +233,36 @@ TEST_CASE("app runs: app or appId, inputs and outputs") {
     CHECK(a.inputs.at("Style") == "Studio");
     CHECK(a.outputs == std::vector<std::string>{"AI Designer"});
 
-    auto b = parse("p.json", R"({"appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":{}})", "lamina");
+    auto b = parse_all("p.json", R"({"appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":{}})", "lamina");
     REQUIRE_MESSAGE(b.ok(), dump(b));
     CHECK(std::holds_alternative<app_run_item>(b.brief->items[0].body));
 }
 
 TEST_CASE("app runs: problems with the app id, inputs and outputs") {
-    CHECK(has_problem(parse("p.json", R"({"app":"../../admin","inputs":{}})", "lamina"), 0, "app", "UUID"));
-    CHECK(has_problem(parse("p.json", R"({"app":42})", "lamina"), 0, "app", "must be a string"));
-    CHECK(has_problem(parse("p.json",
+    CHECK(has_problem(parse_all("p.json", R"({"app":"../../admin","inputs":{}})", "lamina"), 0, "app", "UUID"));
+    CHECK(has_problem(parse_all("p.json", R"({"app":42})", "lamina"), 0, "app", "must be a string"));
+    CHECK(has_problem(parse_all("p.json",
                             R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4"})",
                             "lamina"),
                       0, "app", "not both"));
-    CHECK(has_problem(parse("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":[1]})", "lamina"), 0,
+    CHECK(has_problem(parse_all("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":[1]})", "lamina"), 0,
                       "inputs", "must be an object"));
-    CHECK(has_problem(parse("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":{"A":{"x":1}}})", "lamina"), 0,
+    CHECK(has_problem(parse_all("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","inputs":{"A":{"x":1}}})", "lamina"), 0,
                       "inputs.A", "must be a string"));
-    CHECK(has_problem(parse("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","outputs":[1]})", "lamina"), 0,
+    CHECK(has_problem(parse_all("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","outputs":[1]})", "lamina"), 0,
                       "outputs[0]", "must be a string"));
-    CHECK(has_problem(parse("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","brief":"x"})", "lamina"), 0,
+    CHECK(has_problem(parse_all("p.json", R"({"app":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4","brief":"x"})", "lamina"), 0,
                       "brief", "unknown field"));
 }
 
 TEST_CASE("an appId beside a brief pins the app of a content item") {
-    auto r = parse("b.json", R"({"brief":"x","appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4"})", "lamina");
+    auto r = parse_all("b.json", R"({"brief":"x","appId":"ec7ec3ce-69b4-43c9-8eea-fe9752d679a4"})", "lamina");
     REQUIRE_MESSAGE(r.ok(), dump(r));
     CHECK(content(r, 0).extra.at("appId") == "ec7ec3ce-69b4-43c9-8eea-fe9752d679a4");
 }
 
 TEST_CASE("shared app and inputs merge key by key into app-run items") {
-    auto r = parse("b.yaml", R"(
+    auto r = parse_all("b.yaml", R"(
 app: ec7ec3ce-69b4-43c9-8eea-fe9752d679a4
 inputs: { Style: Studio }
 items:
@@ -277,7 +278,7 @@ items:
 }
 
 TEST_CASE("a file may mix content items and app runs; shared fields go where they apply") {
-    auto r = parse("b.yaml", R"(
+    auto r = parse_all("b.yaml", R"(
 platform: instagram
 items:
   - brief: a still
@@ -291,7 +292,7 @@ items:
 }
 
 TEST_CASE("Hrizn items: valid batch items pass through") {
-    auto r = parse("h.json", R"({"provider":"hrizn","auto_compliance":true,"items":[
+    auto r = parse_all("h.json", R"({"provider":"hrizn","auto_compliance":true,"items":[
         {"ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"basic","auto_content_tools":true},
         {"ideacloud_id":"a1b2c3d4-0003-0000-0000-000000000000","article_type":"expert","title":"Custom Article Title",
          "selected_question_ids":["q-1700000000-0"],"content_intent":"fixed_ops","mode":"simple","language":"Spanish",
@@ -305,7 +306,7 @@ TEST_CASE("Hrizn items: valid batch items pass through") {
 }
 
 TEST_CASE("Hrizn items: required fields, enums and types") {
-    auto r = parse("h.json", R"({"provider":"hrizn","items":[
+    auto r = parse_all("h.json", R"({"provider":"hrizn","items":[
         {"article_type":"poem"},
         {"ideacloud_id":"x","article_type":"qa","auto_compliance":"yes","mode":"interactive"},
         {"ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa","selected_question_ids":[],
@@ -319,16 +320,16 @@ TEST_CASE("Hrizn items: required fields, enums and types") {
     CHECK(has_problem(r, 2, "content_intent", "fixed_ops|variable|general"));
     CHECK(has_problem(r, 2, "content_length", "between 1 and"));
     CHECK(has_problem(r, 2, "nickname", "unknown field"));
-    auto t = parse("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa","title":")" +
+    auto t = parse_all("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa","title":")" +
                                  std::string(501, 't') + "\"}", "lamina");
     CHECK(has_problem(t, 0, "title", "500"));
-    auto i = parse("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa",
+    auto i = parse_all("h.json", R"({"provider":"hrizn","ideacloud_id":"a1b2c3d4-0001-0000-0000-000000000000","article_type":"qa",
         "mode":"interactive","selected_question_ids":["q-1707000000-0"]})", "lamina");
     CHECK(i.ok());
 }
 
 TEST_CASE("Layers items: valid request, body without projectId") {
-    auto r = parse("l.yaml", R"(
+    auto r = parse_all("l.yaml", R"(
 provider: layers
 projectId: 5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e
 format: video_remix
@@ -351,7 +352,7 @@ budget: { maxCredits: 40 }
 }
 
 TEST_CASE("Layers items: variantCount 1..5, brief required, enums, limits") {
-    auto r = parse("l.json", R"({"provider":"layers","items":[
+    auto r = parse_all("l.json", R"({"provider":"layers","items":[
         {"projectId":"5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e","variantCount":6,"brief":{"hook":"h"}},
         {"projectId":"5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e","variantCount":0,"brief":{"hook":"h"}},
         {"projectId":"5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e","variantCount":2.5,"brief":"a string"},
@@ -372,7 +373,7 @@ TEST_CASE("Layers items: variantCount 1..5, brief required, enums, limits") {
 }
 
 TEST_CASE("Layers briefs merge: shared brief fields under each item's own") {
-    auto r = parse("l.yaml", R"(
+    auto r = parse_all("l.yaml", R"(
 provider: layers
 projectId: 5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e
 brief: { targetPlatforms: [tiktok], language: en }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 using namespace briefd::brief;
+using briefd::brief::test::parse_all;
 using briefd::brief::test::dump;
 
 namespace {
@@ -19,7 +20,7 @@ parse_result load(const std::string& name) {
     REQUIRE_MESSAGE(in, name);
     std::stringstream ss;
     ss << in.rdbuf();
-    return parse(name, ss.str(), "lamina");
+    return parse_all(name, ss.str(), "lamina");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <random>
 
 using namespace briefd::brief;
+using briefd::brief::test::parse_all;
 
 namespace {
 
@@ -71,16 +72,16 @@ TEST_CASE("fuzz: random byte strings never crash") {
                         : static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
         }
         const char* name = (i % 3 == 0) ? "r.json" : (i % 3 == 1) ? "r.yaml" : "r.yml";
-        check_total(parse(name, bytes, "lamina"), name);
+        check_total(parse_all(name, bytes, "lamina"), name);
     }
 }
 
 TEST_CASE("fuzz: mutations of valid JSON briefs never crash") {
     std::mt19937 rng(7);
-    for (const char* seed : valid_json) REQUIRE_MESSAGE(parse("v.json", seed, "lamina").ok(), seed);
+    for (const char* seed : valid_json) REQUIRE_MESSAGE(parse_all("v.json", seed, "lamina").ok(), seed);
     int still_valid = 0;
     for (int i = 0; i < 2000; ++i) {
-        auto r = parse("m.json", mutate(valid_json[i % std::size(valid_json)], rng), "lamina");
+        auto r = parse_all("m.json", mutate(valid_json[i % std::size(valid_json)], rng), "lamina");
         check_total(r, "m.json");
         still_valid += r.ok();
     }
@@ -91,10 +92,10 @@ TEST_CASE("fuzz: mutations of valid JSON briefs never crash") {
 
 TEST_CASE("fuzz: mutations of valid YAML briefs never crash") {
     std::mt19937 rng(11);
-    for (const char* seed : valid_yaml) REQUIRE_MESSAGE(parse("v.yaml", seed, "lamina").ok(), seed);
+    for (const char* seed : valid_yaml) REQUIRE_MESSAGE(parse_all("v.yaml", seed, "lamina").ok(), seed);
     int still_valid = 0;
     for (int i = 0; i < 2000; ++i) {
-        auto r = parse("m.yaml", mutate(valid_yaml[i % std::size(valid_yaml)], rng), "lamina");
+        auto r = parse_all("m.yaml", mutate(valid_yaml[i % std::size(valid_yaml)], rng), "lamina");
         check_total(r, "m.yaml");
         still_valid += r.ok();
     }

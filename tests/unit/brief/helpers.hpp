@@ -2,6 +2,7 @@
 #pragma once
 
 #include "brief/brief.hpp"
+#include "providers/provider.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,6 +11,12 @@
 #include <string_view>
 
 namespace briefd::brief::test {
+
+/// brief::parse() with the item schemas of every provider briefd has, as the daemon calls it.
+inline parse_result parse_all(std::string_view file, std::string_view bytes, std::string_view default_provider,
+                              const limits& lim = {}) {
+    return parse(file, bytes, default_provider, providers::item_schemas(), lim);
+}
 
 /// True when some problem matches the item, the field exactly, and contains `text` in its message.
 inline bool has_problem(const parse_result& r, std::optional<std::size_t> item, std::string_view field,

@@ -1,4 +1,4 @@
-// Memory amplification from small briefs (issue 12, item 3): whatever the input, what parse()
+// Memory amplification from small briefs (issue 12, item 3): whatever the input, what parse_all()
 // builds stays a small multiple of max_brief_bytes. Peak RSS figures come from brief_memory
 // (tests/unit/brief/brief_memory.cpp), never asserted here.
 #include "brief/brief.hpp"
@@ -7,22 +7,23 @@
 #include "helpers.hpp"
 
 using namespace briefd::brief;
+using briefd::brief::test::parse_all;
 using briefd::brief::test::dump;
 using briefd::brief::test::has_problem;
 
 TEST_CASE("YAML: 1 MiB of '[' is refused from the text, before yaml-cpp tokenises it") {
     // Was 257 MB peak and "mapping keys must be strings".
     const std::string text((1u << 20) - 1, '[');
-    auto r = parse("brackets.yaml", text, "lamina");
+    auto r = parse_all("brackets.yaml", text, "lamina");
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(has_problem(r, std::nullopt, "file", "line 1: nested deeper than 16 levels"),
                   dump(r));
-    auto m = parse("brackets.yaml", "brief: x\nmetadata: " + std::string(1u << 19, '{'), "lamina");
+    auto m = parse_all("brackets.yaml", "brief: x\nmetadata: " + std::string(1u << 19, '{'), "lamina");
     CHECK_MESSAGE(has_problem(m, std::nullopt, "file", "line 2: nested deeper than 16"), dump(m));
     std::string dashes = "items:\n  ";
     for (int i = 0; i < 100000; ++i) dashes += "- ";
     dashes += "x\n";
-    CHECK(has_problem(parse("dashes.yaml", dashes, "lamina"), std::nullopt, "file",
+    CHECK(has_problem(parse_all("dashes.yaml", dashes, "lamina"), std::nullopt, "file",
                       "nested deeper than 16"));
 }
 
@@ -46,7 +47,7 @@ TEST_CASE("YAML nesting pre-scan: brackets in quotes, comments and block scalars
                        many +
                        "\n"
                        "  list: [a, [b, {c: d}], 'x[y', \"]\"]\n";
-    auto r = parse("quoted.yaml", text, "lamina");
+    auto r = parse_all("quoted.yaml", text, "lamina");
     CHECK_MESSAGE(r.ok(), dump(r));
     CHECK_FALSE(detail::yaml_nesting_check(text, 16));
     // Sixteen real levels, the most a brief may have, pass the pre-scan in flow and block form.
@@ -60,27 +61,27 @@ TEST_CASE("YAML nesting pre-scan: brackets in quotes, comments and block scalars
 }
 
 TEST_CASE("JSON: duplicate keys are refused, as in YAML") {
-    auto r = parse("d.json", R"({"brief":"a","platform":"x","brief":"b"})", "lamina");
+    auto r = parse_all("d.json", R"({"brief":"a","platform":"x","brief":"b"})", "lamina");
     CHECK_MESSAGE(has_problem(r, std::nullopt, "file", "line 1: duplicate key \"brief\""), dump(r));
-    auto nested = parse("d.json", "{\"brief\":\"a\",\n\"metadata\":{\"k\":1,\"k\":2}}", "lamina");
+    auto nested = parse_all("d.json", "{\"brief\":\"a\",\n\"metadata\":{\"k\":1,\"k\":2}}", "lamina");
     CHECK(has_problem(nested, std::nullopt, "file", "line 2: duplicate key \"k\""));
-    CHECK(parse("ok.json", R"({"brief":"a","metadata":{"brief":1}})", "lamina").ok());
+    CHECK(parse_all("ok.json", R"({"brief":"a","metadata":{"brief":1}})", "lamina").ok());
 }
 
 TEST_CASE("JSON: the value budget applies as in YAML") {
     std::string many = "{\"brief\":\"x\",\"metadata\":{\"list\":[";
     for (int i = 0; i < 150000; ++i) many += i ? ",0" : "0";
     many += "]}}";
-    auto r = parse("many.json", many, "lamina");
+    auto r = parse_all("many.json", many, "lamina");
     CHECK_MESSAGE(has_problem(r, std::nullopt, "file", "more than 100000 values"), dump(r));
-    auto deep = parse(
+    auto deep = parse_all(
         "deep.json",
         "{\"brief\":\"x\",\"metadata\":" + std::string(100, '[') + std::string(100, ']') + "}",
         "lamina");
     CHECK(has_problem(deep, std::nullopt, "file", "nested deeper than 16"));
-    auto str = parse("long.json", "{\"brief\":\"" + std::string(20000, 'x') + "\"}", "lamina");
+    auto str = parse_all("long.json", "{\"brief\":\"" + std::string(20000, 'x') + "\"}", "lamina");
     CHECK(has_problem(str, 0, "brief", "longer than 16384 bytes"));
-    auto syntax = parse("bad.json", "{\n\"brief\": \"x\",\n]", "lamina");
+    auto syntax = parse_all("bad.json", "{\n\"brief\": \"x\",\n]", "lamina");
     CHECK(has_problem(syntax, std::nullopt, "file", "line 3: not valid JSON"));
 }
 
@@ -97,7 +98,7 @@ TEST_CASE("shared fields copied into many items are bounded in total, JSON and Y
         json += std::string(i ? "," : "") + "{\"brief\":\"b" + std::to_string(i) + "\"}";
     json += "]}";
     REQUIRE(json.size() < lim.max_brief_bytes);
-    auto r = parse("shared.json", json, "lamina", lim);
+    auto r = parse_all("shared.json", json, "lamina", lim);
     REQUIRE_FALSE(r.ok());
     CHECK_MESSAGE(
         has_problem(r, std::nullopt, "items", "shared fields copied into each of the 100 items"),
@@ -105,7 +106,7 @@ TEST_CASE("shared fields copied into many items are bounded in total, JSON and Y
 
     std::string yaml = "metadata: {" + meta + "}\nitems:\n";
     for (int i = 0; i < 100; ++i) yaml += "  - brief: b" + std::to_string(i) + "\n";
-    auto y = parse("shared.yaml", yaml, "lamina", lim);
+    auto y = parse_all("shared.yaml", yaml, "lamina", lim);
     CHECK_MESSAGE(has_problem(y, std::nullopt, "items", "shared fields"), dump(y));
 
     // Values count too: a shared list of 2,000 values × 100 items.
@@ -114,7 +115,7 @@ TEST_CASE("shared fields copied into many items are bounded in total, JSON and Y
     list += "]},\"items\":[";
     for (int i = 0; i < 100; ++i) list += std::string(i ? "," : "") + "{\"brief\":\"b\"}";
     list += "]}";
-    CHECK(has_problem(parse("values.json", list, "lamina"), std::nullopt, "items", "values"));
+    CHECK(has_problem(parse_all("values.json", list, "lamina"), std::nullopt, "items", "values"));
 
     // An ordinary shared field over a full file of items is fine.
     std::string fine =
@@ -124,16 +125,16 @@ TEST_CASE("shared fields copied into many items are bounded in total, JSON and Y
         fine += std::string(i ? "," : "") + "{\"brief\":\"a product shot number " +
                 std::to_string(i) + "\"}";
     fine += "]}";
-    auto f = parse("fine.json", fine, "lamina");
+    auto f = parse_all("fine.json", fine, "lamina");
     CHECK_MESSAGE(f.ok(), dump(f));
 }
 
 TEST_CASE("JSON: trailing data after the document is refused; trailing white space is not") {
-    CHECK(has_problem(parse("t.json", "{\"brief\":\"a\"} x", "lamina"), std::nullopt, "file",
+    CHECK(has_problem(parse_all("t.json", "{\"brief\":\"a\"} x", "lamina"), std::nullopt, "file",
                       "not valid JSON"));
-    CHECK(has_problem(parse("t.json", "{\"brief\":\"a\"}{}", "lamina"), std::nullopt, "file",
+    CHECK(has_problem(parse_all("t.json", "{\"brief\":\"a\"}{}", "lamina"), std::nullopt, "file",
                       "not valid JSON"));
-    CHECK(parse("t.json", "{\"brief\":\"a\"}\n\n  ", "lamina").ok());
+    CHECK(parse_all("t.json", "{\"brief\":\"a\"}\n\n  ", "lamina").ok());
 }
 
 TEST_CASE("YAML nesting pre-scan: quotes, anchors and tags cannot hide deep flow collections") {

@@ -3,11 +3,12 @@
 #include "helpers.hpp"
 
 using namespace briefd::brief;
+using briefd::brief::test::parse_all;
 using briefd::brief::test::dump;
 using briefd::brief::test::has_problem;
 
 TEST_CASE("YAML: the lineup example from the design parses") {
-    auto r = parse("lineup.yaml", R"(
+    auto r = parse_all("lineup.yaml", R"(
 brandProfileId: 7f0c2a9e-5b1d-4c3e-9a8f-2d6b4e1c0a57      # optional, shared by the items below
 items:
   - { brief: "Product flat-lay of full colorway lineup", platform: instagram, modality: image }
@@ -21,7 +22,7 @@ items:
 }
 
 TEST_CASE("YAML: plain scalars follow the core schema, quoted ones stay strings") {
-    auto r = parse("l.yaml", R"(
+    auto r = parse_all("l.yaml", R"(
 provider: layers
 projectId: 5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e
 variantCount: "2"
@@ -29,7 +30,7 @@ brief: { hook: h }
 )", "lamina");
     CHECK(has_problem(r, 0, "variantCount", "must be an integer, not a string"));
 
-    auto ok = parse("l.yaml", R"(
+    auto ok = parse_all("l.yaml", R"(
 provider: layers
 projectId: 5d2c7e1a-3b4f-4a6d-9e8c-1f0b2a3c4d5e
 variantCount: 2
@@ -50,7 +51,7 @@ metadata: { a: ~, b: null, c: true, d: 1.5, e: -3, f: 1e3, g: "true", h: .inf, i
 }
 
 TEST_CASE("YAML: ordinary anchors and aliases work") {
-    auto r = parse("a.yaml", R"(
+    auto r = parse_all("a.yaml", R"(
 items:
   - &first { brief: "shared shot", platform: instagram }
   - *first
@@ -69,45 +70,45 @@ TEST_CASE("YAML: an alias bomb is stopped by the value budget") {
         bomb += "]\n";
     }
     bomb += "brief: boom\n";
-    auto r = parse("bomb.yaml", bomb, "lamina");
+    auto r = parse_all("bomb.yaml", bomb, "lamina");
     CHECK_FALSE(r.ok());
     CHECK(has_problem(r, std::nullopt, "file", "values (aliases included)"));
 }
 
 TEST_CASE("YAML: deep nesting is refused, flow and block") {
-    auto flow = parse("deep.yaml", "brief: x\nmetadata: " + std::string(50000, '[') + std::string(50000, ']') + "\n", "lamina");
+    auto flow = parse_all("deep.yaml", "brief: x\nmetadata: " + std::string(50000, '[') + std::string(50000, ']') + "\n", "lamina");
     CHECK(has_problem(flow, std::nullopt, "file", "nested deeper than 16"));
     std::string block = "brief: x\nmetadata:\n";
     for (int i = 0; i < 40; ++i) block += std::string(static_cast<std::size_t>(2 * (i + 1)), ' ') + "k" + std::to_string(i) + ":\n";
-    auto b = parse("deep.yaml", block, "lamina");
+    auto b = parse_all("deep.yaml", block, "lamina");
     CHECK(has_problem(b, std::nullopt, "file", "nested deeper than 16"));
 }
 
 TEST_CASE("YAML: syntax errors are problems with a line") {
-    auto r = parse("bad.yaml", "brief: a: b\n", "lamina");
+    auto r = parse_all("bad.yaml", "brief: a: b\n", "lamina");
     REQUIRE_FALSE(r.problems.empty());
     CHECK(r.problems[0].field == "file");
-    auto f = parse("bad.yaml", "brief: x\nplatform: [instagram\n", "lamina");
+    auto f = parse_all("bad.yaml", "brief: x\nplatform: [instagram\n", "lamina");
     REQUIRE_FALSE(f.problems.empty());
     CHECK(f.problems[0].message.find("line ") == 0);
 }
 
 TEST_CASE("YAML: one document per file, no duplicate or complex keys") {
-    CHECK(has_problem(parse("m.yaml", "brief: a\n---\nbrief: b\n", "lamina"), std::nullopt, "file", "one YAML document"));
-    CHECK(has_problem(parse("d.yaml", "brief: a\nbrief: b\n", "lamina"), std::nullopt, "file", "duplicate key \"brief\""));
-    CHECK(has_problem(parse("c.yaml", "? [a, b]\n: c\n", "lamina"), std::nullopt, "file", "keys must be strings"));
-    CHECK(has_problem(parse("u.yaml", "brief: *nowhere\n", "lamina"), std::nullopt, "file", ""));
+    CHECK(has_problem(parse_all("m.yaml", "brief: a\n---\nbrief: b\n", "lamina"), std::nullopt, "file", "one YAML document"));
+    CHECK(has_problem(parse_all("d.yaml", "brief: a\nbrief: b\n", "lamina"), std::nullopt, "file", "duplicate key \"brief\""));
+    CHECK(has_problem(parse_all("c.yaml", "? [a, b]\n: c\n", "lamina"), std::nullopt, "file", "keys must be strings"));
+    CHECK(has_problem(parse_all("u.yaml", "brief: *nowhere\n", "lamina"), std::nullopt, "file", ""));
 }
 
 TEST_CASE("YAML: control characters and long scalars are refused") {
-    auto c = parse("c.yaml", "brief: \"bell\\a\"\n", "lamina");
+    auto c = parse_all("c.yaml", "brief: \"bell\\a\"\n", "lamina");
     CHECK(has_problem(c, 0, "brief", "control character"));
     limits lim;
     lim.max_string_bytes = 64;
-    auto l = parse("l.yaml", "brief: " + std::string(65, 'x') + "\n", "lamina", lim);
+    auto l = parse_all("l.yaml", "brief: " + std::string(65, 'x') + "\n", "lamina", lim);
     CHECK(has_problem(l, std::nullopt, "file", "longer than 64 bytes"));
 }
 
 TEST_CASE("YAML: .yml is YAML too") {
-    CHECK(parse("b.yml", "brief: hello\n", "lamina").ok());
+    CHECK(parse_all("b.yml", "brief: hello\n", "lamina").ok());
 }

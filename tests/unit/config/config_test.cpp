@@ -452,3 +452,66 @@ TEST_CASE("to_string of the enums") {
     CHECK(to_string(uncertain_policy::fail) == "fail");
     CHECK(to_string(uncertain_policy::resubmit) == "resubmit");
 }
+
+TEST_CASE("config: Layers bucket classes and the concurrent-jobs cap") {
+    const std::string layers = R"(spool: /s
+outputs: /o
+default_provider: layers
+providers:
+  layers:
+    base_url: https://api.layers.com
+    api_key_env: LAYERS_API_KEY
+)";
+    SUBCASE("the standard tier by default") {
+        auto c = ok(layers);
+        const auto& p = c.providers.at("layers");
+        CHECK(p.rate_limit.requests == 120);
+        REQUIRE(p.rate_limit_classes.size() == 2);
+        CHECK(p.rate_limit_classes.at("write-light").requests == 60);
+        CHECK(p.rate_limit_classes.at("long-running").requests == 20);
+        CHECK(p.rate_limit_classes.at("long-running").per_day == 10000);
+        CHECK(p.max_concurrent_jobs == 10);
+        CHECK(p.tracking.schedule_scale == 1);
+        // Lamina has one bucket and no cap.
+        CHECK(ok(minimal).providers.at("lamina").rate_limit_classes.empty());
+        CHECK(ok(minimal).providers.at("lamina").max_concurrent_jobs == 0);
+    }
+    SUBCASE("a configured class replaces that class's default; the others stay") {
+        auto c = ok(layers + "    rate_limit_classes:\n      long-running: { requests: 60, per_seconds: 60 }\n"
+                             "      bulk-export: { requests: 5, per_seconds: 30, per_day: 100 }\n"
+                             "    max_concurrent_jobs: 25\n    tracking: { schedule_scale: 30 }\n");
+        const auto& p = c.providers.at("layers");
+        CHECK(p.rate_limit_classes.at("long-running").requests == 60);
+        CHECK(p.rate_limit_classes.at("long-running").per_day == 0);
+        CHECK(p.rate_limit_classes.at("write-light").requests == 60);
+        CHECK(p.rate_limit_classes.at("bulk-export").per_seconds == 30s);
+        CHECK(p.max_concurrent_jobs == 25);
+        CHECK(p.tracking.schedule_scale == 30);
+        auto y = to_yaml(c);
+        CHECK(y.find("bulk-export") != std::string::npos);
+        CHECK(y.find("max_concurrent_jobs: 25") != std::string::npos);
+        CHECK(y.find("schedule_scale: 30") != std::string::npos);
+    }
+    SUBCASE("no cap at all, and what --check prints loads back the same") {
+        auto c = ok(layers + "    max_concurrent_jobs: 0\n");
+        CHECK(c.providers.at("layers").max_concurrent_jobs == 0);
+        auto back = ok(to_yaml(c));
+        CHECK(back.providers.at("layers").max_concurrent_jobs == 0);
+        CHECK(back.providers.at("layers").rate_limit_classes.size() == 2);
+        CHECK(to_yaml(back) == to_yaml(c));
+    }
+    SUBCASE("bad values name the key and line") {
+        auto name = bad(layers + "    rate_limit_classes:\n      Long Running: { requests: 5 }\n");
+        CHECK(name.key == "providers.layers.rate_limit_classes.Long Running");
+        CHECK(name.line == 9);
+        CHECK(bad(layers + "    rate_limit_classes:\n      write-light: { per_seconds: 5 }\n").key ==
+              "providers.layers.rate_limit_classes.write-light.requests");
+        CHECK(bad(layers + "    rate_limit_classes:\n      write-light: { requests: 0 }\n").key ==
+              "providers.layers.rate_limit_classes.write-light.requests");
+        CHECK(bad(layers + "    rate_limit_classes:\n      write-light: { requests: 5, burst: 2 }\n").key ==
+              "providers.layers.rate_limit_classes.write-light.burst");
+        CHECK(bad(layers + "    rate_limit_classes: 5\n").key == "providers.layers.rate_limit_classes");
+        CHECK(bad(layers + "    max_concurrent_jobs: -1\n").key == "providers.layers.max_concurrent_jobs");
+        CHECK(bad(layers + "    tracking: { schedule_scale: 0 }\n").key == "providers.layers.tracking.schedule_scale");
+    }
+}

@@ -360,3 +360,30 @@ TEST_CASE("layers: job and container id shapes") {
     CHECK_FALSE(api.valid_run_id("job_" + std::string(101, 'a')));
     CHECK(api.valid_run_id("job_" + std::string(100, 'a')));
 }
+
+TEST_CASE("layers: a concurrent-jobs 429 is told apart from a rate limit") {
+    // briefsim's shape (details.scope), and spellings the undocumented code may take.
+    CHECK(api.concurrency_refusal(
+        429,
+        R"({"error":{"code":"RATE_LIMITED","message":"Too many running jobs for this organization (10 of 10).","details":{"scope":"concurrent_jobs","limit":10,"running":10,"retryAfter":7}}})"));
+    CHECK(layers::concurrency_refusal(
+        429, R"({"error":{"code":"CONCURRENCY_LIMIT_EXCEEDED","message":"x"}})"));
+    CHECK(layers::concurrency_refusal(
+        429, R"({"error":{"code":"RATE_LIMITED","message":"Concurrent job limit reached"}})"));
+    // Rate limits of a class or of the day are not: those pause their bucket.
+    CHECK_FALSE(api.concurrency_refusal(
+        429,
+        R"({"error":{"code":"RATE_LIMITED","message":"Rate limit exceeded. Retry after 3 seconds.","details":{"class":"long-running","retryAfter":3}}})"));
+    CHECK_FALSE(layers::concurrency_refusal(
+        429,
+        R"({"error":{"code":"RATE_LIMITED","message":"concurrent","details":{"scope":"daily_write_cap"}}})"));
+    // Only a 429 with the envelope; anything else (or garbage) is not.
+    CHECK_FALSE(layers::concurrency_refusal(
+        409, R"({"error":{"code":"CONFLICT","details":{"scope":"concurrent_jobs"}}})"));
+    CHECK_FALSE(layers::concurrency_refusal(429, "Too Many Requests"));
+    CHECK_FALSE(layers::concurrency_refusal(429, R"({"error":"concurrent jobs"})"));
+    CHECK_FALSE(layers::concurrency_refusal(429, ""));
+    // Lamina and Hrizn have no such cap.
+    CHECK_FALSE(briefd::providers::find("lamina")->concurrency_refusal(
+        429, R"({"error":{"details":{"scope":"concurrent_jobs"}}})"));
+}

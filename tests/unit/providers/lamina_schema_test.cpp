@@ -1,8 +1,11 @@
-#include "brief/brief.hpp"
+#include "providers/lamina/schema.hpp"
 
 #include <boost/json/parse.hpp>
 
-using namespace briefd::brief;
+using namespace briefd::providers::lamina;
+using briefd::brief::app_run_item;
+using briefd::brief::problem;
+using briefd::providers::app_schema;
 
 namespace {
 
