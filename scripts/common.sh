@@ -7,7 +7,8 @@ BRIEFD_PACKAGES=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json
                  libboost-url1.81-dev libssl-dev openssl libyaml-cpp-dev doctest-dev libsystemd-dev
                  systemd dpkg-dev   # systemd-analyze/sysusers/tmpfiles and dpkg-shlibdeps for the install tests
                  groff-base         # the install tests render briefd(8) and fail on any groff warning
-                 clang-14 libclang-rt-14-dev)  # scripts/fuzz: clang with libFuzzer and the sanitizer runtimes
+                 clang-14 libclang-rt-14-dev  # scripts/fuzz: clang with libFuzzer and the sanitizer runtimes
+                 prometheus)  # promtool check metrics + a real Prometheus scraping briefd (tests/integration/ops_test.cpp)
 
 briefd_install_deps() {
     local missing=()

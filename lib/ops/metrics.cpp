@@ -56,36 +56,30 @@ void append_labels(std::string& out, const std::vector<std::string>& names,
     out += '}';
 }
 
-}  // namespace
-
-std::string escape_label_value(std::string_view v) {
+// The exposition escapes backslash and line feed everywhere, and the double quote in label values.
+std::string escape(std::string_view v, bool quote) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
         if (c == '\\')
             out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
         else if (c == '\n')
             out += "\\n";
+        else if (c == '"' && quote)
+            out += "\\\"";
         else
             out += c;
     }
     return out;
 }
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+    return escape(v, true);
+}
 
 std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
+    return escape(v, false);
 }
 
 std::string format_value(double v) {

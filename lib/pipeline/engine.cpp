@@ -580,12 +580,14 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     std::size_t outputs = 0;
     for (const auto& it : rec.items)
         for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
-    const std::string_view result =
-        status == "completed" ? "done" : job->cancelled ? "cancelled" : "failed";
+    const std::string_view result = status == "completed" ? "done"
+                                    : job->cancelled      ? "cancelled"
+                                                          : "failed";
     metrics.briefs_filed.inc({rec.provider, result});
     if (rec.claimed_at > 0)
-        metrics.brief_seconds.observe({rec.provider, result},
-                                      static_cast<double>(std::max<std::int64_t>(now - rec.claimed_at, 0)));
+        metrics.brief_seconds.observe(
+            {rec.provider, result},
+            static_cast<double>(std::max<std::int64_t>(now - rec.claimed_at, 0)));
     if (status == "completed") {
         ++filed_done;
         log.notice("brief.done", {{"job", job_id}, {"file", final_name}, {"items", rec.items.size()},
@@ -829,7 +831,9 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     return restart;
 }
 
-engine_status engine::status() const { return impl_->status_snapshot(); }
+engine_status engine::status() const {
+    return impl_->status_snapshot();
+}
 
 boost::asio::awaitable<std::optional<cancel_result>> engine::async_cancel(
     std::string job_id, std::chrono::milliseconds wait) {
@@ -837,7 +841,9 @@ boost::asio::awaitable<std::optional<cancel_result>> engine::async_cancel(
     co_return co_await self->cancel_job(std::move(job_id), wait);
 }
 
-engine_metrics& engine::metrics() { return impl_->metrics; }
+engine_metrics& engine::metrics() {
+    return impl_->metrics;
+}
 
 engine_counts engine::counts() const {
     const auto& s = *impl_;

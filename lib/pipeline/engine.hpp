@@ -43,14 +43,14 @@ struct engine_counts {
 /// One provider as /status shows it.
 struct provider_status {
     std::string name;
-    std::size_t budget_limit = 0;      ///< requests per window
-    std::size_t budget_remaining = 0;  ///< left in the current window
+    std::size_t budget_limit = 0;        ///< requests per window
+    std::size_t budget_remaining = 0;    ///< left in the current window
     std::int64_t budget_reset_in_s = 0;  ///< until the budget next has room (0 = it has now)
-    std::string paused_reason;         ///< empty when not paused
+    std::string paused_reason;           ///< empty when not paused
     std::optional<std::int64_t> paused_until_in_s;  ///< a 429 pause's end; nullopt: until fixed
-    std::size_t in_flight = 0;         ///< requests on the wire
-    std::size_t streams = 0;           ///< run event streams open
-    std::size_t queued_items = 0;      ///< items not yet submitted
+    std::size_t in_flight = 0;                      ///< requests on the wire
+    std::size_t streams = 0;                        ///< run event streams open
+    std::size_t queued_items = 0;                   ///< items not yet submitted
 };
 
 /// One item of an active job as /status shows it.
@@ -131,7 +131,7 @@ public:
     /// The engine's counters and gauges; others (the webhook receiver) may register theirs here.
     engine_metrics& metrics();
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -18,9 +18,10 @@ engine_metrics::engine_metrics()
                                          "Event streams of a run opened again after the first.",
                                          {"provider"})),
       downloaded_bytes(registry.counter("briefd_downloaded_bytes_total",
-                                        "Bytes of output files downloaded and saved.", {"provider"})),
-      outputs(registry.counter("briefd_outputs_total",
-                               "Outputs by result (saved, failed).", {"provider", "result"})),
+                                        "Bytes of output files downloaded and saved.",
+                                        {"provider"})),
+      outputs(registry.counter("briefd_outputs_total", "Outputs by result (saved, failed).",
+                               {"provider", "result"})),
       briefs_filed(registry.counter("briefd_briefs_filed_total",
                                     "Briefs filed by result (done, failed, cancelled).",
                                     {"provider", "result"})),
@@ -60,8 +61,8 @@ engine_metrics::engine_metrics()
                             {"provider", "reason"})),
       intake_paused(registry.gauge("briefd_intake_paused",
                                    "1 while intake is paused by a file-system problem.")),
-      in_flight(registry.gauge("briefd_requests_in_flight", "Requests on the wire now.",
-                               {"provider"})),
+      in_flight(
+          registry.gauge("briefd_requests_in_flight", "Requests on the wire now.", {"provider"})),
       streams_open(
           registry.gauge("briefd_streams_open", "Run event streams open now.", {"provider"})) {}
 
@@ -71,8 +72,8 @@ void engine_metrics::request(std::string_view provider, std::string_view endpoin
     requests.inc({provider, endpoint, code});
 }
 
-void engine_metrics::request(std::string_view provider, std::string_view endpoint,
-                             unsigned status, std::chrono::steady_clock::duration took) {
+void engine_metrics::request(std::string_view provider, std::string_view endpoint, unsigned status,
+                             std::chrono::steady_clock::duration took) {
     request(provider, endpoint, status);
     request_seconds.observe({provider, endpoint}, std::chrono::duration<double>(took).count());
 }

@@ -24,8 +24,8 @@ struct engine_metrics {
     ops::metrics::registry registry;
 
     // Counters written by the engine.
-    ops::metrics::family& requests;           ///< briefd_requests_total{provider,endpoint,code}
-    ops::metrics::family& request_seconds;    ///< briefd_request_duration_seconds{provider,endpoint}
+    ops::metrics::family& requests;         ///< briefd_requests_total{provider,endpoint,code}
+    ops::metrics::family& request_seconds;  ///< briefd_request_duration_seconds{provider,endpoint}
     ops::metrics::family& stream_reconnects;  ///< briefd_stream_reconnects_total{provider}
     ops::metrics::family& downloaded_bytes;   ///< briefd_downloaded_bytes_total{provider}
     ops::metrics::family& outputs;            ///< briefd_outputs_total{provider,result}
@@ -34,19 +34,19 @@ struct engine_metrics {
     ops::metrics::family& brief_seconds;      ///< briefd_brief_duration_seconds{provider,result}
     ops::metrics::family& runs_cancelled;     ///< briefd_runs_cancelled_total{provider}
     // Mirrored from each provider's scheduler host at scrape time (they count there).
-    ops::metrics::family& rate_limited;       ///< briefd_rate_limited_total{provider}
-    ops::metrics::family& retries;            ///< briefd_retries_total{provider}
+    ops::metrics::family& rate_limited;  ///< briefd_rate_limited_total{provider}
+    ops::metrics::family& retries;       ///< briefd_retries_total{provider}
     // Gauges filled at scrape time.
-    ops::metrics::family& briefs_queued;      ///< briefd_briefs_queued
-    ops::metrics::family& briefs_active;      ///< briefd_briefs_active{provider}
-    ops::metrics::family& items;              ///< briefd_items{provider,state}
-    ops::metrics::family& runs_tracked;       ///< briefd_runs_tracked
-    ops::metrics::family& budget_remaining;   ///< briefd_rate_budget_remaining{provider}
-    ops::metrics::family& budget_limit;       ///< briefd_rate_budget_limit{provider}
-    ops::metrics::family& paused;             ///< briefd_paused{provider,reason}
-    ops::metrics::family& intake_paused;      ///< briefd_intake_paused
-    ops::metrics::family& in_flight;          ///< briefd_requests_in_flight{provider}
-    ops::metrics::family& streams_open;       ///< briefd_streams_open{provider}
+    ops::metrics::family& briefs_queued;     ///< briefd_briefs_queued
+    ops::metrics::family& briefs_active;     ///< briefd_briefs_active{provider}
+    ops::metrics::family& items;             ///< briefd_items{provider,state}
+    ops::metrics::family& runs_tracked;      ///< briefd_runs_tracked
+    ops::metrics::family& budget_remaining;  ///< briefd_rate_budget_remaining{provider}
+    ops::metrics::family& budget_limit;      ///< briefd_rate_budget_limit{provider}
+    ops::metrics::family& paused;            ///< briefd_paused{provider,reason}
+    ops::metrics::family& intake_paused;     ///< briefd_intake_paused
+    ops::metrics::family& in_flight;         ///< briefd_requests_in_flight{provider}
+    ops::metrics::family& streams_open;      ///< briefd_streams_open{provider}
 
     /// One answered (or failed, status 0) request of `endpoint` class.
     void request(std::string_view provider, std::string_view endpoint, unsigned status,

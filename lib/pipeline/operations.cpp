@@ -17,9 +17,12 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string_view endpoint_of(scheduler::priority p) {
     switch (p) {
-        case scheduler::priority::submit: return "submit";
-        case scheduler::priority::track: return "track";
-        case scheduler::priority::probe: return "probe";
+        case scheduler::priority::submit:
+            return "submit";
+        case scheduler::priority::track:
+            return "track";
+        case scheduler::priority::probe:
+            return "probe";
     }
     return "other";
 }
@@ -36,11 +39,16 @@ constexpr std::array<std::string_view, 6> item_states{"pending",     "submitting
 
 std::string_view engine_impl::item_state_word(const jobs::item_record& it) {
     switch (it.state) {
-        case jobs::item_state::pending: return "pending";
-        case jobs::item_state::submitting: return "submitting";
-        case jobs::item_state::submitted: return it.outputs_known ? "downloading" : "tracking";
-        case jobs::item_state::finished: return "finished";
-        case jobs::item_state::failed: return "failed";
+        case jobs::item_state::pending:
+            return "pending";
+        case jobs::item_state::submitting:
+            return "submitting";
+        case jobs::item_state::submitted:
+            return it.outputs_known ? "downloading" : "tracking";
+        case jobs::item_state::finished:
+            return "finished";
+        case jobs::item_state::failed:
+            return "failed";
     }
     return "pending";
 }
@@ -91,7 +99,8 @@ void engine_impl::note_view(const std::string& job_id, std::size_t index,
     if (v.progress_percent < 0) return;
     auto* job = find(job_id);
     if (!job || index >= job->rec.items.size()) return;
-    if (job->progress.size() < job->rec.items.size()) job->progress.resize(job->rec.items.size(), -1);
+    if (job->progress.size() < job->rec.items.size())
+        job->progress.resize(job->rec.items.size(), -1);
     job->progress[index] = std::min(v.progress_percent, 100);
 }
 

@@ -110,11 +110,4 @@ void budgets::set_limits(bucket_limits default_limits,
     }
 }
 
-budgets::clock::time_point budgets::paused_until(std::size_t b) const {
-    const auto& k = buckets_.at(b);
-    auto t = k.window.paused_until();
-    if (k.day) t = std::max(t, k.day->paused_until());
-    return t;
-}
-
 }  // namespace briefd::scheduler

@@ -65,8 +65,6 @@ class budgets {
     clock::time_point on_429(std::size_t b, const ratelimit::rate_info& info, clock::time_point now,
                              clock::duration fallback);
 
-    /// Until when a 429 (or a spent daily cap) pauses bucket `b`; a past time point when it does not.
-    clock::time_point paused_until(std::size_t b) const;
     /// Requests bucket `b` could send at `now` without waiting.
     std::size_t available(std::size_t b, clock::time_point now) const;
     /// The configured per-window limit of bucket `b`.

@@ -60,12 +60,6 @@ std::size_t host::waiting() const {
     return n;
 }
 
-clock::time_point host::paused_until() const {
-    clock::time_point t{};
-    for (std::size_t b = 0; b < budgets_.size(); ++b) t = std::max(t, budgets_.paused_until(b));
-    return t;
-}
-
 std::size_t host::budget_available() const { return budgets_.available(0, clock::now()); }
 
 std::size_t host::budget_available(std::string_view cls) const {
@@ -300,6 +294,7 @@ std::error_code host::observe_in(std::size_t bucket, unsigned status,
         auto fallback = ratelimit::backoff_delay(opts_.backoff, 3, rng_) + std::chrono::milliseconds(250);
         auto until = budgets_.on_429(named, info, now, fallback);
         if (named != bucket) until = std::max(until, budgets_.on_429(bucket, info, now, fallback));
+        paused_until_ = std::max(paused_until_, until);
         log_.warning("host.rate_limited",
                      {{"host", name_},
                       {"class", budgets_.name(named).empty() ? "default" : budgets_.name(named)},

@@ -155,9 +155,9 @@ public:
     std::size_t budget_limit() const noexcept { return opts_.requests; }
     const host_stats& stats() const noexcept { return stats_; }
     std::size_t waiting() const;
-    /// Until when a 429 pauses the host: the latest pause of any of its buckets (a past time
-    /// point when none is paused).
-    clock::time_point paused_until() const;
+    /// Until when the last 429 pauses the host, for /status (a past time point when it does not;
+    /// with bucket classes, the bucket that 429 named).
+    clock::time_point paused_until() const noexcept { return paused_until_; }
     /// When the default budget next has room (now when it has some now).
     clock::time_point next_slot_at() const { return budgets_.earliest(0, clock::now()); }
     /// Requests of async_call on the wire now.
@@ -207,6 +207,7 @@ private:
     bool probe_running_ = false;
     host_stats stats_;
     std::size_t in_flight_ = 0;
+    clock::time_point paused_until_{};
     exchange_observer observer_;
 };
 

@@ -66,10 +66,10 @@ json::value status_json(const pipeline::engine_status& st, std::string_view vers
                                   {"reset_in_s", p.budget_reset_in_s}};
         json::value paused = nullptr;
         if (!p.paused_reason.empty())
-            paused = json::object{{"reason", p.paused_reason},
-                                  {"until_in_s", p.paused_until_in_s
-                                                     ? json::value(*p.paused_until_in_s)
-                                                     : json::value(nullptr)}};
+            paused =
+                json::object{{"reason", p.paused_reason},
+                             {"until_in_s", p.paused_until_in_s ? json::value(*p.paused_until_in_s)
+                                                                : json::value(nullptr)}};
         providers.push_back(json::object{{"name", p.name},
                                          {"budget", std::move(budget)},
                                          {"paused", std::move(paused)},
@@ -93,8 +93,9 @@ json::value status_json(const pipeline::engine_status& st, std::string_view vers
                                     {"state", j.state},
                                     {"items", std::move(items)}});
     }
-    return json::object{
-        {"daemon", std::move(daemon)}, {"providers", std::move(providers)}, {"jobs", std::move(jobs)}};
+    return json::object{{"daemon", std::move(daemon)},
+                        {"providers", std::move(providers)},
+                        {"jobs", std::move(jobs)}};
 }
 
 std::string status_text(const pipeline::engine_status& st, std::string_view version,
@@ -121,8 +122,7 @@ service::service(asio::any_io_executor ex, pipeline::engine& eng, logger& log,
       heartbeat_(ex),
       last_beat_(clock::now()),
       server_(
-          ex,
-          [this](const http::server_request& r) { return handle(r); }, opts) {}
+          ex, [this](const http::server_request& r) { return handle(r); }, opts) {}
 
 service::~service() {
     stop();
@@ -150,8 +150,9 @@ void service::tick() {
         if (lag > stall_threshold) {
             worst_lag_ = lag;
             stalled_at_ = now;
-            log_.warning("status.loop_stalled",
-                         {{"ms", std::chrono::duration_cast<std::chrono::milliseconds>(lag).count()}});
+            log_.warning(
+                "status.loop_stalled",
+                {{"ms", std::chrono::duration_cast<std::chrono::milliseconds>(lag).count()}});
         }
         last_beat_ = now;
         tick();
@@ -162,9 +163,11 @@ http::server_response service::healthz() const {
     std::vector<std::string> problems;
     const auto now = clock::now();
     const auto since_beat = now - last_beat_;
-    const bool recent_stall = stalled_at_ != clock::time_point{} && now - stalled_at_ < stall_memory;
+    const bool recent_stall =
+        stalled_at_ != clock::time_point{} && now - stalled_at_ < stall_memory;
     if (since_beat > beat_period + stall_threshold || recent_stall) {
-        const auto lag = std::max(recent_stall ? worst_lag_ : clock::duration{}, since_beat - beat_period);
+        const auto lag =
+            std::max(recent_stall ? worst_lag_ : clock::duration{}, since_beat - beat_period);
         problems.push_back(
             "event loop stalled for " +
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(lag).count()) +
@@ -203,7 +206,8 @@ asio::awaitable<http::server_response> service::handle(const http::server_reques
     }
     if (segs.size() == 1 && segs[0] == "status") {
         if (!get) co_return method_not_allowed("GET, HEAD");
-        const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_);
+        const auto uptime =
+            std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_);
         http::server_response r;
         r.content_type = "application/json";
         r.body = status_text(engine_.status(), BRIEFD_VERSION, uptime.count());
@@ -218,12 +222,13 @@ asio::awaitable<http::server_response> service::handle(const http::server_reques
     if (segs.size() == 3 && segs[0] == "jobs" && segs[2] == "cancel") {
         if (req.method != verb::post) co_return method_not_allowed("POST");
         const std::string job = segs[1];
-        log_.notice("job.cancel_requested", {{"job", job}, {"from", req.remote.address().to_string()}});
+        log_.notice("job.cancel_requested",
+                    {{"job", job}, {"from", req.remote.address().to_string()}});
         auto r = co_await engine_.async_cancel(job);
         if (!r) co_return error_response(404, "no active job named " + job);
-        co_return json_response(202, json::object{{"job", job},
-                                                  {"cancelled_runs", r->cancelled_runs},
-                                                  {"items", r->items}});
+        co_return json_response(
+            202,
+            json::object{{"job", job}, {"cancelled_runs", r->cancelled_runs}, {"items", r->items}});
     }
     co_return error_response(404, "not found (try /metrics, /status, /healthz)");
 }
@@ -232,8 +237,9 @@ std::unique_ptr<service> start(asio::any_io_executor ex, const config::config& c
                                pipeline::engine& eng, logger& log) {
     if (cfg.status.listen.empty()) return nullptr;
     auto ep = http::parse_listen_endpoint(cfg.status.listen);
-    if (!ep) throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                     "status.listen: not IP:port: " + cfg.status.listen);
+    if (!ep)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "status.listen: not IP:port: " + cfg.status.listen);
     auto svc = std::make_unique<service>(ex, eng, log);
     try {
         svc->listen(*ep);

@@ -68,8 +68,8 @@ class service {
     // A one-second heartbeat on the loop: a late beat means the loop was blocked.
     asio::steady_timer heartbeat_;
     std::chrono::steady_clock::time_point last_beat_;
-    std::chrono::steady_clock::duration worst_lag_{};      ///< of the last stall
-    std::chrono::steady_clock::time_point stalled_at_{};   ///< when it was seen
+    std::chrono::steady_clock::duration worst_lag_{};     ///< of the last stall
+    std::chrono::steady_clock::time_point stalled_at_{};  ///< when it was seen
     http::server server_;
     bool stopped_ = false;
 };

@@ -97,6 +97,18 @@ daemon_process::~daemon_process() {
     }
 }
 
+std::uint16_t daemon_process::status_port() const {
+    const std::string text = log();
+    constexpr std::string_view tag = "status.listening address=";
+    const auto at = text.rfind(tag);
+    if (at == std::string::npos) return 0;
+    const auto end = text.find_first_of(" \n", at + tag.size());
+    const auto addr =
+        text.substr(at + tag.size(), end == std::string::npos ? end : end - at - tag.size());
+    const auto colon = addr.rfind(':');
+    if (colon == std::string::npos) return 0;
+    return static_cast<std::uint16_t>(std::stoul(addr.substr(colon + 1)));
+}
 
 void daemon_process::write_key(std::string_view key) { write_key_file(key_path(), key); }
 void daemon_process::write_hrizn_key(std::string_view key) { write_key_file(hrizn_key_path(), key); }
@@ -112,6 +124,7 @@ void daemon_process::write_config() const {
       << "drain_timeout_ms: 5000\n"
       << opt_.top_yaml;
     if (!opt_.top_yaml.empty() && !opt_.top_yaml.ends_with('\n')) y << "\n";
+    if (!opt_.status_listen.empty()) y << "status: { listen: \"" << opt_.status_listen << "\" }\n";
     y << "providers:\n"
       << "  lamina:\n"
       << "    base_url: " << opt_.api_url << "\n"

@@ -68,6 +68,9 @@ struct daemon_options {
     std::string layers_yaml;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).
     std::vector<std::pair<std::string, std::string>> env;
+    /// status.listen; any free loopback port by default, so daemons of parallel tests never
+    /// contend for 9464 (status_port() tells which one it got); empty: the key is left out.
+    std::string status_listen = "127.0.0.1:0";
     std::chrono::milliseconds ready_timeout{20000};
     bool wait_ready = true;  ///< wait for the daemon.ready log line in start()
 };
@@ -110,6 +113,8 @@ class daemon_process {
     boost::json::value manifest(const std::string& job) const;
     /// failed/<name>.error.json, parsed. Throws std::runtime_error if missing or not JSON.
     boost::json::value error_file(const std::string& name) const;
+    /// The port of the status server, from the last status.listening log line; 0 when none.
+    std::uint16_t status_port() const;
     /// The whole of briefd.log so far.
     std::string log() const;
     /// The last `lines` lines of briefd.log (for failure messages).

@@ -45,7 +45,7 @@ struct job_ctx {
     bool validated = false;    ///< inputs checked against their provider schemas
     bool state_dirty = false;  ///< the last state write failed; a retry is scheduled
     bool cancelled = false;    ///< an operator cancelled it: nothing more is submitted or tracked
-    std::vector<int> progress; ///< per item, the provider's last progress percent (-1 unknown)
+    std::vector<int> progress;  ///< per item, the provider's last progress percent (-1 unknown)
 };
 
 /// A counting semaphore for coroutines on one thread.
@@ -254,7 +254,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     void init_metrics();
     engine_status status_snapshot() const;
     asio::awaitable<std::optional<cancel_result>> cancel_job(std::string job_id,
-                                                            std::chrono::milliseconds wait);
+                                                             std::chrono::milliseconds wait);
     /// Cancels one run at the provider when it offers that; completes with true when confirmed.
     asio::awaitable<bool> cancel_run(provider_slot& slot, std::string run_id);
     /// Remembers what the latest view of a run says for /status (progress).

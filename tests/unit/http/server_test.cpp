@@ -54,6 +54,18 @@ tcp::endpoint loopback() {
     return {asio::ip::make_address("127.0.0.1"), 0};
 }
 
+/// An echo_routes server listening on 127.0.0.1 (an ephemeral port) with `o`.
+struct echo_fixture {
+    explicit echo_fixture(server_options o = {}) : srv(ioc.get_executor(), routes.handler(), o) {
+        srv.listen(loopback());
+        ep = srv.local_endpoint();
+    }
+    asio::io_context ioc;
+    echo_routes routes;
+    server srv;
+    tcp::endpoint ep;
+};
+
 asio::awaitable<tcp::socket> connect_to(const tcp::endpoint& ep) {
     tcp::socket s(co_await asio::this_coro::executor);
     co_await s.async_connect(ep, asio::use_awaitable);
@@ -117,11 +129,10 @@ TEST_CASE("http server: listen endpoints are IP literals with a port") {
 }
 
 TEST_CASE("http server: requests reach the handler; keep-alive serves several on one connection") {
-    asio::io_context ioc;
-    echo_routes routes;
-    server srv(ioc.get_executor(), routes.handler());
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f;
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     REQUIRE(ep.port() != 0);
     briefd::http::client c(ioc.get_executor(), {});
     t::run_test(
@@ -144,9 +155,9 @@ TEST_CASE("http server: requests reach the handler; keep-alive serves several on
             CHECK(srv.connections() == 1);  // the client's kept-alive connection, reused
         },
         [&] { srv.stop(); });
-    REQUIRE(routes.seen.size() == 2);
-    CHECK(routes.seen[1].headers["x-signature"] == "abc");
-    CHECK(routes.seen[1].remote.address().to_string() == "127.0.0.1");
+    REQUIRE(f.routes.seen.size() == 2);
+    CHECK(f.routes.seen[1].headers["x-signature"] == "abc");
+    CHECK(f.routes.seen[1].remote.address().to_string() == "127.0.0.1");
 }
 
 TEST_CASE("http server: a handler may suspend; one that throws gives 500; HEAD has no body") {
@@ -184,13 +195,12 @@ TEST_CASE("http server: a handler may suspend; one that throws gives 500; HEAD h
 }
 
 TEST_CASE("http server: oversized bodies get 413 and the handler never runs") {
-    asio::io_context ioc;
-    echo_routes routes;
     server_options o;
     o.max_body_bytes = 1000;
-    server srv(ioc.get_executor(), routes.handler(), o);
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f(o);
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     t::run_test(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -224,18 +234,17 @@ TEST_CASE("http server: oversized bodies get 413 and the handler never runs") {
             CHECK(got.starts_with("HTTP/1.1 200"));
         },
         [&] { srv.stop(); });
-    REQUIRE(routes.seen.size() == 1);
-    CHECK(routes.seen[0].body.size() == 1000);
+    REQUIRE(f.routes.seen.size() == 1);
+    CHECK(f.routes.seen[0].body.size() == 1000);
 }
 
 TEST_CASE("http server: an oversized header gets 431, garbage gets 400") {
-    asio::io_context ioc;
-    echo_routes routes;
     server_options o;
     o.max_header_bytes = 2048;
-    server srv(ioc.get_executor(), routes.handler(), o);
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f(o);
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     t::run_test(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -253,18 +262,17 @@ TEST_CASE("http server: an oversized header gets 431, garbage gets 400") {
             CHECK(got.starts_with("HTTP/1.1 400"));
         },
         [&] { srv.stop(); });
-    CHECK(routes.seen.empty());
+    CHECK(f.routes.seen.empty());
 }
 
 TEST_CASE("http server: a client that trickles its request or says nothing is cut off") {
-    asio::io_context ioc;
-    echo_routes routes;
     server_options o;
     o.read_timeout = 300ms;
     o.idle_timeout = 300ms;
-    server srv(ioc.get_executor(), routes.handler(), o);
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f(o);
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     t::run_test(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -288,17 +296,16 @@ TEST_CASE("http server: a client that trickles its request or says nothing is cu
             CHECK(got.empty());
         },
         [&] { srv.stop(); });
-    CHECK(routes.seen.empty());
+    CHECK(f.routes.seen.empty());
 }
 
 TEST_CASE("http server: connections beyond the cap are closed at once; freed slots are reused") {
-    asio::io_context ioc;
-    echo_routes routes;
     server_options o;
     o.max_connections = 2;
-    server srv(ioc.get_executor(), routes.handler(), o);
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f(o);
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     t::run_test(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -331,11 +338,10 @@ TEST_CASE("http server: connections beyond the cap are closed at once; freed slo
 }
 
 TEST_CASE("http server: stop closes open connections and the listener") {
-    asio::io_context ioc;
-    echo_routes routes;
-    server srv(ioc.get_executor(), routes.handler());
-    srv.listen(loopback());
-    const auto ep = srv.local_endpoint();
+    echo_fixture f;
+    auto& ioc = f.ioc;
+    auto& srv = f.srv;
+    const auto ep = f.ep;
     t::run_test(
         ioc,
         [&]() -> asio::awaitable<void> {
