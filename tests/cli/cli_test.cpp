@@ -283,7 +283,7 @@ TEST_CASE("cli: status of a running daemon, found through --config; --json is th
     auto listen = free_listen();
     rig_options o;
     o.sim_args = {"--run-seconds", "600"};  // runs stay in flight while we look
-    o.daemon.top_yaml += "status:\n  listen: " + listen + "\n";
+    o.daemon.status_listen = listen;
     rig r(o);
     RIG_CONTEXT(r);
     auto cfg = r.d->config_path().string();
@@ -318,7 +318,7 @@ TEST_CASE("cli: status of a running daemon, found through --config; --json is th
 
 TEST_CASE("cli: status shows a provider paused by a rejected key, and why") {
     rig_options o;
-    o.daemon.top_yaml += "status:\n  listen: " + free_listen() + "\n";
+    o.daemon.status_listen = free_listen();
     rig r(o);
     RIG_CONTEXT(r);
     auto cfg = r.d->config_path().string();
@@ -339,7 +339,7 @@ TEST_CASE("cli: status shows a provider paused by a rejected key, and why") {
 TEST_CASE("cli: cancel files the job as cancelled, then retry sends its items back") {
     rig_options o;
     o.sim_args = {"--run-seconds", "600"};
-    o.daemon.top_yaml += "status:\n  listen: " + free_listen() + "\n";
+    o.daemon.status_listen = free_listen();
     rig r(o);
     RIG_CONTEXT(r);
     auto cfg = r.d->config_path().string();
