@@ -265,7 +265,7 @@ provider_config read_provider(const reader& r, const field& pf) {
     if (auto it = m.find("tracking"); it != m.end()) {
         auto t = r.mapping(it->second.value, it->second.path, it->second.line(),
                            {"mode", "poll_interval_ms", "wait_timeout_s", "sse_idle_timeout_ms", "sse_max_failures",
-                            "schedule_scale"});
+                            "schedule_scale", "list"});
         if (t.count("mode")) {
             auto mode = r.choice(t.at("mode"), {"auto", "sse", "wait", "poll", "webhook"});
             p.tracking.mode = mode == "sse" ? tracking_mode::sse
@@ -279,6 +279,7 @@ provider_config read_provider(const reader& r, const field& pf) {
         if (t.count("sse_idle_timeout_ms")) p.tracking.sse_idle_timeout = ms(r.integer(t.at("sse_idle_timeout_ms"), 1000, hour_ms));
         if (t.count("sse_max_failures")) p.tracking.sse_max_failures = static_cast<unsigned>(r.integer(t.at("sse_max_failures"), 0, 1000));
         if (t.count("schedule_scale")) p.tracking.schedule_scale = static_cast<unsigned>(r.integer(t.at("schedule_scale"), 1, 1000));
+        if (t.count("list")) p.tracking.list = r.choice(t.at("list"), {"true", "false"}) == "true";
     }
     if (auto it = m.find("timeouts"); it != m.end()) {
         auto t = r.mapping(it->second.value, it->second.path, it->second.line(), {"connect_ms", "request_ms", "download_idle_ms", "download_min_bytes_per_s", "download_rate_window_ms"});
@@ -609,6 +610,7 @@ std::string to_yaml(const config& c) {
           << YAML::Key << "sse_idle_timeout_ms" << YAML::Value << p.tracking.sse_idle_timeout.count()
           << YAML::Key << "sse_max_failures" << YAML::Value << p.tracking.sse_max_failures;
         if (p.tracking.schedule_scale != 1) e << YAML::Key << "schedule_scale" << YAML::Value << p.tracking.schedule_scale;
+        if (!p.tracking.list) e << YAML::Key << "list" << YAML::Value << false;
         e << YAML::EndMap;
         e << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap
           << YAML::Key << "connect_ms" << YAML::Value << p.timeouts.connect.count()

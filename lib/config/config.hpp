@@ -45,6 +45,9 @@ struct tracking_config {
     /// A provider's documented poll schedule (Layers: 2 s ×1.3 up to 10 s) runs this many times
     /// faster. 1 in production; tests and benchmarks against a time-scaled briefsim set its scale.
     unsigned schedule_scale = 1;
+    /// When the provider has a list that shows many runs at once (Hrizn, Layers), auto and poll
+    /// track through it; false keeps one status poll per run (key list).
+    bool list = true;
 };
 
 struct timeouts_config {

@@ -2,6 +2,15 @@
 
 namespace briefd::pipeline {
 
+bool children_settled(const std::vector<std::optional<providers::run_phase>>& phases) {
+    bool all_ended = !phases.empty();
+    for (const auto& p : phases) {
+        if (p == providers::run_phase::failed || p == providers::run_phase::cancelled) return true;
+        if (!p || !providers::is_terminal(*p)) all_ended = false;
+    }
+    return all_ended;
+}
+
 void list_tracker::add(const std::string& run_id) {
     runs_.emplace(run_id, 0);
 }

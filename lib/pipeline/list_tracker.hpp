@@ -31,6 +31,12 @@ struct list_tracker_config {
     unsigned miss_limit = 2;  ///< sweeps a run may be missing before its own poll
 };
 
+/// For a run followed through its children (provider::list_shows_children(): Layers jobs through
+/// their containers), given each child's phase as the list last showed it (nullopt: not shown
+/// yet): true when the run's own status request is due, i.e. every child shows an end, or one
+/// shows failed or cancelled (the job may have ended without the others). False with no children.
+bool children_settled(const std::vector<std::optional<providers::run_phase>>& phases);
+
 class list_tracker {
   public:
     explicit list_tracker(list_tracker_config cfg) : cfg_(cfg) {}

@@ -1,21 +1,48 @@
 // The driver of list_tracker for one provider slot: one sweep of list pages every poll interval
 // tracks every run of that provider at once; a run the list keeps missing gets a status request
 // of its own. Runs end here exactly as they do in track_run (on_run_view).
+//
+// A provider may keep one list per scope (Layers: per project), and each scope with tracked runs
+// is swept on its own. A provider whose list shows a run's children instead of the run (Layers:
+// the job's containers) has its runs followed through them: once every child of a run shows an
+// end, or one shows failed or cancelled, or a child is missing from the list too long, the run's
+// own status request says how it ended (a finished job still gets its GET, then its containers
+// are expanded as for any completed run). A run with no children known is tracked by track_run.
 #include "pipeline/detail/engine_impl.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <set>
 
 namespace briefd::pipeline::detail {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 void engine_impl::track_by_list(provider_slot& slot, job_ctx& job, std::size_t index) {
-    const auto& run_id = job.rec.items[index].run_id;
+    const auto& it = job.rec.items[index];
+    const auto& run_id = it.run_id;
+    std::vector<std::string> ids{run_id};
+    if (slot.api.list_shows_children()) {
+        ids.clear();
+        for (const auto& c : it.children) ids.push_back(slot.api.list_key(c));
+        if (ids.empty()) {  // nothing the list would show: the run's own channel
+            spawn(track_run(job.rec.job_id, index, run_id), false);
+            return;
+        }
+    }
+    auto scope = slot.api.list_scope(item_of(job, index));
     slot.list_runs[run_id] = {job.rec.job_id, index};
-    slot.lists.add(run_id);
-    log.debug("run.tracking",
-              {{"job", job.rec.job_id}, {"item", index}, {"run", run_id}, {"channel", "list"}});
+    auto& tracker = slot.lists.try_emplace(scope, slot.list_config).first->second;
+    for (const auto& id : ids) {
+        slot.list_ids[id] = {scope, run_id};
+        tracker.add(id);
+    }
+    log.debug("run.tracking", {{"job", job.rec.job_id},
+                               {"item", index},
+                               {"run", run_id},
+                               {"channel", "list"},
+                               {"listed", ids.size()}});
     if (!slot.list_loop_running) {
         slot.list_loop_running = true;
         spawn(list_loop(slot), false);
@@ -25,10 +52,24 @@ void engine_impl::track_by_list(provider_slot& slot, job_ctx& job, std::size_t i
 }
 
 asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
+    const bool by_children = slot.api.list_shows_children();
     std::map<std::string, bool, std::less<>> input_sent;
     std::map<std::string, unsigned, std::less<>> not_found;
+    std::map<std::string, providers::run_phase, std::less<>> child_phase;  ///< by listed id
+    auto listed_of = [&](const std::string& run_id) {
+        std::vector<std::string> out;
+        for (const auto& [id, owner] : slot.list_ids)
+            if (owner.second == run_id) out.push_back(id);
+        return out;
+    };
     auto forget = [&](const std::string& run_id) {
-        slot.lists.remove(run_id);
+        for (const auto& id : listed_of(run_id)) {
+            auto o = slot.list_ids.find(id);
+            if (auto t = slot.lists.find(o->second.first); t != slot.lists.end())
+                t->second.remove(id);  // an empty tracker is dropped between sweeps
+            slot.list_ids.erase(o);
+            child_phase.erase(id);
+        }
         slot.list_runs.erase(run_id);
         input_sent.erase(run_id);
         not_found.erase(run_id);
@@ -46,37 +87,73 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
                      on_run_view(job_id, index, v, input_sent[v.run_id]);
         if (!go_on) forget(v.run_id);
     };
+    auto settled = [&](const std::string& run_id) {
+        std::vector<std::optional<providers::run_phase>> phases;
+        for (const auto& id : listed_of(run_id)) {
+            auto p = child_phase.find(id);
+            phases.push_back(p == child_phase.end() ? std::nullopt : std::optional(p->second));
+        }
+        return children_settled(phases);
+    };
 
     while (!stopping) {
-        auto next = slot.lists.next_sweep();
-        if (!next) {
-            slot.list_wake.expires_at(clock::time_point::max());
+        std::erase_if(slot.lists, [](const auto& e) { return e.second.size() == 0; });
+        std::optional<clock::time_point> next;
+        std::string scope;
+        for (const auto& [s, t] : slot.lists)
+            if (auto n = t.next_sweep(); n && (!next || *n < *next)) {
+                next = n;
+                scope = s;
+            }
+        if (!next || *next > clock::now()) {
+            // Woken early by track_by_list when a run (maybe of a new scope) is added.
+            slot.list_wake.expires_at(next ? *next : clock::time_point::max());
             co_await slot.list_wake.async_wait(use_tuple);
             continue;
         }
-        if (*next > clock::now()) co_await nap_until(*next);
-        if (stopping) break;
-        auto cursor = slot.lists.begin_sweep(clock::now());
+        auto tracker = slot.lists.find(scope);
+        if (tracker == slot.lists.end()) continue;
+        auto& lt = tracker->second;
+        auto cursor = lt.begin_sweep(clock::now());
+        std::vector<std::string> ask;  // runs whose own status request is due, in order
+        auto ask_about = [&](const std::string& run_id) {
+            if (std::find(ask.begin(), ask.end(), run_id) == ask.end()) ask.push_back(run_id);
+        };
         for (;;) {
             auto res = co_await slot.host->async_call(
-                slot.request(slot.api.list(cursor, slot.api.list_page_limit())),
+                slot.request(slot.api.list_in(scope, cursor, slot.list_config.page_limit)),
                 scheduler::priority::track, scheduler::retry_mode::idempotent);
             if (stopping || res.ec == errc::shutting_down) co_return;
             auto page = res.ec ? std::nullopt : slot.api.parse_list(res.resp.body);
             if (!page) {
                 log.info("tracking.list_failed",
                          {{"provider", slot.name()},
+                          {"scope", scope},
                           {"error", res.ec ? res.ec.message() : "unreadable list"}});
-                slot.lists.on_page_failed();
+                lt.on_page_failed();
                 break;
             }
-            auto out = slot.lists.on_page(*page);
-            for (const auto& v : out.seen) report(v);
+            auto out = lt.on_page(*page);
+            for (const auto& v : out.seen) {
+                if (!by_children) {
+                    report(v);
+                    continue;
+                }
+                auto o = slot.list_ids.find(v.run_id);
+                if (o == slot.list_ids.end()) continue;
+                child_phase[v.run_id] = v.phase;
+                if (settled(o->second.second)) ask_about(o->second.second);
+            }
             if (!out.next_cursor) break;
             cursor = *out.next_cursor;
         }
-        for (const auto& run_id : slot.lists.take_overdue()) {
+        for (const auto& id : lt.take_overdue()) {
+            auto o = slot.list_ids.find(id);
+            if (o != slot.list_ids.end()) ask_about(o->second.second);
+        }
+        for (const auto& run_id : ask) {
             if (stopping) break;
+            if (!slot.list_runs.count(run_id)) continue;  // ended meanwhile
             auto res = co_await slot.host->async_call(slot.request(slot.api.status(run_id)),
                                                       scheduler::priority::track,
                                                       scheduler::retry_mode::idempotent);

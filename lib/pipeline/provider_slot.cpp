@@ -22,9 +22,10 @@ std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(const 
     return out;
 }
 
-list_tracker_config list_cfg(const config::provider_config& p) {
+list_tracker_config list_cfg(const config::provider_config& p, const providers::provider& api) {
     list_tracker_config l;
-    l.interval = p.tracking.poll_interval;
+    l.interval = p.tracking.poll_interval / std::max(p.tracking.schedule_scale, 1u);
+    l.page_limit = api.list_page_limit();
     return l;
 }
 }  // namespace
@@ -37,7 +38,7 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
       client(ex, client_opts(cfg)),
       batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
       batch_timer(ex),
-      lists(list_cfg(cfg)),
+      list_config(list_cfg(cfg, api)),
       list_wake(ex),
       hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
@@ -102,7 +103,7 @@ http::request provider_slot::request(const providers::api_call& c) const {
 }
 
 bool provider_slot::uses_list(unsigned channels) const {
-    if (!(channels & providers::channel_list)) return false;
+    if (!(channels & providers::channel_list) || !cfg.tracking.list) return false;
     auto m = cfg.tracking.mode;
     return m == config::tracking_mode::auto_ || m == config::tracking_mode::poll ||
            m == config::tracking_mode::webhook;
@@ -152,7 +153,8 @@ void provider_slot::reload(const config::provider_config& n) {
     batches.set_limits(std::min(cfg.batch.max_items, api.max_items_per_request()),
                        cfg.batch.linger);
     batch_timer.cancel();
-    lists.set_config(list_cfg(cfg));
+    list_config = list_cfg(cfg, api);
+    for (auto& [scope, t] : lists) t.set_config(list_config);
     cfg.rate_limit_classes = n.rate_limit_classes;
     cfg.max_concurrent_jobs = n.max_concurrent_jobs;
     host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);

@@ -222,6 +222,25 @@ class provider {
     virtual std::optional<list_page> parse_list(std::string_view body) const;
     /// The largest page list() may ask for.
     virtual std::size_t list_page_limit() const { return 100; }
+    /// Which list shows this item's run, when a provider has one list per something (Layers: one
+    /// per project, the item's projectId); runs of different scopes are swept separately. ""
+    /// (the default): the provider has one list.
+    virtual std::string list_scope(const brief::item&) const { return {}; }
+    /// One page of the list `scope` (a list_scope() value): by default list(cursor, limit).
+    virtual api_call list_in(std::string_view scope, std::string_view cursor,
+                             std::size_t limit) const {
+        (void)scope;
+        return list(cursor, limit);
+    }
+    /// True when the list shows the resources that hold a run's outputs (the `children` of its
+    /// submit result: Layers containers) rather than the run itself. A run is then followed
+    /// through its children's phases, and once every child shows a terminal phase (or one shows
+    /// failed or cancelled) its own status request says how it ended.
+    virtual bool list_shows_children() const { return false; }
+    /// The key an id is matched by between the list and what the engine holds (the submit
+    /// result's run id or children); parse_list() gives run ids already in this form. By default
+    /// the id itself.
+    virtual std::string list_key(std::string_view id) const { return std::string(id); }
 
     /// The request that cancels a run at the provider (POST, safe to repeat), or nullopt when the
     /// provider offers none: the engine then just stops tracking the run.

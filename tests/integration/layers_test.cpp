@@ -205,6 +205,7 @@ TEST_CASE("layers: polls send If-None-Match and a 304 keeps the last view") {
     // Jobs of ~5 real seconds polled on the time-scaled schedule: many polls see no change.
     rig_options o = layers_rig({"--layers-gen-seconds", "300"});
     o.daemon.layers_schedule_scale = time_scale;
+    o.daemon.layers_tracking_yaml = "list: false";  // the per-job poll, not the content list
     rig r(o);
     RIG_CONTEXT(r);
     r.d->drop("slow.json", many_jobs("slow", 2));
@@ -238,6 +239,74 @@ TEST_CASE(
     CHECK(r.d->done() == std::vector<std::string>{"article.json", "photos.json", "reel.json"});
     CHECK(r.layers_stat("duplicate_generations") == 0);
     CHECK(r.d->log().find(r.sim->layers_key()) == std::string::npos);
+}
+
+}  // namespace briefd::it
+
+namespace briefd::it {
+namespace {
+// Requests briefsim's Layers origin answered on `route` (e.g. "GET /v1/jobs/{jobId}"), any status.
+std::uint64_t layers_route(const rig& r, const std::string& route) {
+    auto st = r.sim->stats();
+    const auto* routes = st.at("layers").as_object().if_contains("requests");
+    if (!routes || !routes->is_object()) return 0;
+    const auto* x = routes->as_object().if_contains(route);
+    if (!x) return 0;
+    if (x->is_number()) return x->to_number<std::uint64_t>();
+    return x->is_object() ? num(x->as_object(), "total") : 0;
+}
+
+// The documented per-job loop (2 s ×1.3 capped at 10 s, jitter left out) on a job of `length`
+// API seconds: the polls until one sees it ended.
+int documented_polls(double length) {
+    double t = 0, d = 2.0;
+    int polls = 0;
+    while (t < length) {
+        t += d;
+        d = std::min(d * 1.3, 10.0);
+        ++polls;
+    }
+    return polls;
+}
+}  // namespace
+
+TEST_CASE(
+    "layers: many jobs in two projects are tracked through each project's content list, with far "
+    "fewer reads than one poll per job, and every asset verified") {
+    constexpr int per_project = 10, gen_seconds = 600;
+    rig_options o = layers_rig(
+        {"--layers-gen-seconds", std::to_string(gen_seconds), "--layers-max-jobs", "20"});
+    o.daemon.layers_max_concurrent_jobs = 20;
+    o.daemon.layers_schedule_scale = time_scale;
+    rig r(o);
+    RIG_CONTEXT(r);
+    const std::string p1 = "0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00",
+                      p2 = "7e3a1c5b-2d4f-4a6b-9c8d-0e1f2a3b4c5d";
+    std::vector<std::string> items;
+    for (int i = 0; i < per_project; ++i) {
+        items.push_back(layers_item("north " + std::to_string(i), 1 + i % 3, p1));
+        items.push_back(layers_item("south " + std::to_string(i), 1 + i % 3, p2));
+    }
+    r.d->drop("listed.json", layers_brief(items));
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"listed.json"});
+    const int jobs = 2 * per_project;
+    CHECK(r.layers_stat("jobs_created") == jobs);
+    CHECK(r.layers_stat("duplicate_generations") == 0);
+    CHECK(check_outputs(*r.d, "listed") >=
+          static_cast<std::size_t>(r.layers_stat("containers_created")));
+    const auto lists = layers_route(r, "GET /v1/projects/{projectId}/content");
+    const auto job_reads = layers_route(r, "GET /v1/jobs/{jobId}");
+    // Even the shortest job (-25 %) alone would cost this many polls on the documented loop.
+    const auto per_job_loop =
+        static_cast<std::uint64_t>(jobs) * documented_polls(0.75 * gen_seconds);
+    MESSAGE("list reads " << lists << ", job reads " << job_reads << " for " << jobs
+                          << " jobs; the per-job loop alone: >= " << per_job_loop);
+    CHECK(lists > 0);
+    CHECK(job_reads >= static_cast<std::uint64_t>(jobs));      // each finished job got its own GET
+    CHECK(job_reads <= static_cast<std::uint64_t>(2 * jobs));  // ...and little more
+    CHECK(2 * (lists + job_reads) < per_job_loop);
+    CHECK(r.layers_stat("responses_429") == 0);
 }
 
 }  // namespace briefd::it

@@ -167,7 +167,8 @@ void daemon_process::write_config() const {
           << "      long-running: { requests: " << opt_.layers_long_requests << ", per_seconds: " << opt_.layers_rate_window_s
           << " }\n"
           << "    max_concurrent_jobs: " << opt_.layers_max_concurrent_jobs << "\n"
-          << "    tracking: { mode: auto, schedule_scale: " << opt_.layers_schedule_scale << " }\n"
+          << "    tracking: { mode: auto, schedule_scale: " << opt_.layers_schedule_scale
+          << (opt_.layers_tracking_yaml.empty() ? "" : ", " + opt_.layers_tracking_yaml) << " }\n"
           << "    retry: { base_ms: 100, cap_ms: 2000 }\n"
           << opt_.layers_yaml;
         if (!opt_.layers_yaml.empty() && !opt_.layers_yaml.ends_with('\n')) y << "\n";

@@ -64,6 +64,8 @@ struct daemon_options {
     std::size_t layers_max_concurrent_jobs = 10;
     /// tracking.schedule_scale for Layers: its documented poll schedule runs this much faster.
     int layers_schedule_scale = 1;
+    /// Extra entries inside Layers' `tracking: { ... }`, e.g. "list: false".
+    std::string layers_tracking_yaml;
     /// Extra lines under providers.layers, already indented by 4 spaces.
     std::string layers_yaml;
     /// Extra environment (NOTIFY_SOCKET=..., JOURNAL_STREAM=...).

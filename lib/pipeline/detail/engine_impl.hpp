@@ -74,10 +74,13 @@ struct provider_slot {
     pipeline::batcher batches;
     asio::steady_timer batch_timer;
     std::map<std::string, providers::app_schema, std::less<>> schemas;  ///< input schemas by key
-    // List tracking (providers with channel_list).
-    pipeline::list_tracker lists;
+    // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
+    list_tracker_config list_config;
+    std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
     std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
         list_runs;  ///< run → (job, item)
+    /// What the trackers follow (the run, or its children's list_key()s) → (scope, run).
+    std::map<std::string, std::pair<std::string, std::string>, std::less<>> list_ids;
     asio::steady_timer list_wake;
     bool list_loop_running = false;
     std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)

@@ -146,6 +146,18 @@ run_phase phase_of(std::string_view s) {
     return run_phase::unknown;
 }
 
+run_phase container_phase_of(std::string_view s) {
+    if (s == "processing" || s == "generating" || s == "running") return run_phase::running;
+    return phase_of(s);
+}
+
+std::string container_key(std::string_view id) {
+    if (id.starts_with("cnt_")) id.remove_prefix(4);
+    std::string k(id);
+    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return k;
+}
+
 std::chrono::milliseconds poll_delay(unsigned n, std::mt19937_64& rng) {
     constexpr double first_ms = 2000, factor = 1.3, cap_ms = 10000;
     // 1.3^9 already passes the cap: larger n cannot change the result (and cannot overflow).
@@ -408,6 +420,53 @@ std::optional<webhook_event> provider::parse_webhook(const boost::beast::http::f
     e.run = std::move(*r);
     if (e.event_id.empty()) e.event_id = e.run.run_id + ":" + type;
     return e;
+}
+
+api_call provider::list(std::string_view cursor, std::size_t limit) const {
+    return list_in({}, cursor, limit);
+}
+
+api_call provider::list_in(std::string_view scope, std::string_view cursor,
+                           std::size_t limit) const {
+    api_call c{verb::get,
+               {"v1", "projects", std::string(scope), "content"},
+               {{"limit", std::to_string(std::clamp<std::size_t>(limit, 1, 200))}}};
+    if (!cursor.empty()) c.query.emplace_back("cursor", std::string(cursor));
+    return c;
+}
+
+std::optional<list_page> provider::parse_list(std::string_view body) const {
+    auto v = parse_json(body);
+    if (!v) return std::nullopt;
+    const auto* o = payload(*v, "items");
+    if (!o) return std::nullopt;
+    const auto* items = o->if_contains("items");
+    if (!items || !items->is_array()) return std::nullopt;
+    list_page page;
+    for (const auto& e : items->get_array()) {
+        const auto* eo = e.if_object();
+        if (!eo) continue;
+        auto id = str(*eo, "id", 128);
+        if (!valid_container_id(id)) continue;  // no id, or not one briefd would match
+        run_view r;
+        r.run_id = container_key(id);
+        r.status = str(*eo, "status", 64);
+        r.phase = container_phase_of(r.status);
+        r.created_at = str(*eo, "createdAt", 64);
+        r.error = error_text(eo->if_contains("lastError"));
+        page.runs.push_back(std::move(r));
+    }
+    page.next_cursor = str(*o, "nextCursor", 1024);
+    if (page.next_cursor.empty()) page.next_cursor = str(*o, "next_cursor", 1024);
+    page.has_more = !page.next_cursor.empty();
+    if (const auto* h = o->if_contains("hasMore"); h && h->is_bool() && !h->get_bool())
+        page.has_more = false;  // a cursor beside hasMore: false ends the list
+    return page;
+}
+
+std::string provider::list_scope(const brief::item& it) const {
+    const auto* li = std::get_if<brief::layers_item>(&it.body);
+    return li ? li->project_id : std::string();
 }
 
 std::vector<api_call> provider::expand(const brief::item&, const run_view& run,

@@ -6,8 +6,11 @@
 // plus ≤ 500 ms jitter) until it leaves `running`; a completed job's outputs are then read from
 // every container (`GET /v1/content/{containerId}`, expand()), each asset with its size and
 // SHA-256 to verify the download against, and caption, hook and approval status for the
-// manifest. Success bodies are bare (a `{data: …}` wrapper is tolerated); errors come in the
-// envelope `{"error":{"code","message","requestId","details"}}`.
+// manifest. Many jobs are tracked at once through their project's content list
+// (`GET /v1/projects/{projectId}/content`), which shows every container's status: a job whose
+// containers all show an end gets its own GET to say how it ended (list_tracking.cpp). Success
+// bodies are bare (a `{data: …}` wrapper is tolerated); errors come in the envelope
+// `{"error":{"code","message","requestId","details"}}`.
 #pragma once
 
 #include "providers/layers/schema.hpp"
@@ -21,6 +24,15 @@ namespace briefd::providers::layers {
 /// running → running (whatever the stage), queued → queued, completed, failed,
 /// canceled/cancelled → cancelled; anything else unknown.
 run_phase phase_of(std::string_view status);
+
+/// A container's status word: queued → queued, processing (older copy: generating) → running,
+/// completed, failed, canceled/cancelled → cancelled; anything else unknown.
+run_phase container_phase_of(std::string_view status);
+
+/// The key a container id is matched by in the project's content list: the id may be written
+/// `cnt_`-prefixed or as a bare UUID (PROVIDERS §3.4), so the prefix is dropped and the rest
+/// lowercased.
+std::string container_key(std::string_view id);
 
 /// The documented job polling loop: min(2 s × 1.3^n, 10 s) + uniform jitter in [0, 500] ms,
 /// where n is the number of polls already made (0 for the first).
@@ -84,7 +96,11 @@ class provider final : public providers::provider {
     std::optional<std::vector<submit_result>> parse_submit(
         const std::vector<const brief::item*>& items, std::string_view body) const override;
 
-    unsigned channels(const brief::item&) const override { return channel_poll | channel_webhook; }
+    /// The job poll, the project's content list (its containers' statuses, many jobs in one
+    /// request), which auto and poll tracking prefer, and signed deliveries.
+    unsigned channels(const brief::item&) const override {
+        return channel_poll | channel_list | channel_webhook;
+    }
     /// Job ids and container ids (both reach request paths).
     bool valid_run_id(std::string_view id) const override;
     api_call status(std::string_view run_id) const override;
@@ -107,6 +123,21 @@ class provider final : public providers::provider {
     /// the payload id, is the dedupe key.
     std::optional<webhook_event> parse_webhook(const boost::beast::http::fields& headers,
                                                std::string_view body) const override;
+    /// `GET /v1/projects/{scope}/content?limit=&cursor=`: one page of the project's containers,
+    /// newest first. list() (no project) asks for the project "" and is not used.
+    api_call list(std::string_view cursor, std::size_t limit) const override;
+    api_call list_in(std::string_view scope, std::string_view cursor,
+                     std::size_t limit) const override;
+    /// `{items[], nextCursor}` (a `data` wrapper, `next_cursor` and `hasMore` tolerated): one
+    /// run_view per container, run_id container_key(id), phase container_phase_of(status);
+    /// items without an id are skipped, unknown fields ignored; nullopt when the body is not an
+    /// object with an `items` array.
+    std::optional<list_page> parse_list(std::string_view body) const override;
+    std::size_t list_page_limit() const override { return 200; }  // documented maximum
+    /// The item's projectId: one list per project.
+    std::string list_scope(const brief::item& it) const override;
+    bool list_shows_children() const override { return true; }
+    std::string list_key(std::string_view id) const override { return container_key(id); }
 
     std::vector<api_call> expand(const brief::item& it, const run_view& run,
                                  const std::vector<std::string>& children) const override;

@@ -472,6 +472,7 @@ providers:
         CHECK(p.rate_limit_classes.at("long-running").per_day == 10000);
         CHECK(p.max_concurrent_jobs == 10);
         CHECK(p.tracking.schedule_scale == 1);
+        CHECK(p.tracking.list);  // the content list tracks many jobs at once
         // Lamina has one bucket and no cap.
         CHECK(ok(minimal).providers.at("lamina").rate_limit_classes.empty());
         CHECK(ok(minimal).providers.at("lamina").max_concurrent_jobs == 0);
@@ -479,7 +480,7 @@ providers:
     SUBCASE("a configured class replaces that class's default; the others stay") {
         auto c = ok(layers + "    rate_limit_classes:\n      long-running: { requests: 60, per_seconds: 60 }\n"
                              "      bulk-export: { requests: 5, per_seconds: 30, per_day: 100 }\n"
-                             "    max_concurrent_jobs: 25\n    tracking: { schedule_scale: 30 }\n");
+                             "    max_concurrent_jobs: 25\n    tracking: { schedule_scale: 30, list: false }\n");
         const auto& p = c.providers.at("layers");
         CHECK(p.rate_limit_classes.at("long-running").requests == 60);
         CHECK(p.rate_limit_classes.at("long-running").per_day == 0);
@@ -487,7 +488,9 @@ providers:
         CHECK(p.rate_limit_classes.at("bulk-export").per_seconds == 30s);
         CHECK(p.max_concurrent_jobs == 25);
         CHECK(p.tracking.schedule_scale == 30);
+        CHECK_FALSE(p.tracking.list);
         auto y = to_yaml(c);
+        CHECK(y.find("list: false") != std::string::npos);
         CHECK(y.find("bulk-export") != std::string::npos);
         CHECK(y.find("max_concurrent_jobs: 25") != std::string::npos);
         CHECK(y.find("schedule_scale: 30") != std::string::npos);
@@ -513,6 +516,7 @@ providers:
         CHECK(bad(layers + "    rate_limit_classes: 5\n").key == "providers.layers.rate_limit_classes");
         CHECK(bad(layers + "    max_concurrent_jobs: -1\n").key == "providers.layers.max_concurrent_jobs");
         CHECK(bad(layers + "    tracking: { schedule_scale: 0 }\n").key == "providers.layers.tracking.schedule_scale");
+        CHECK(bad(layers + "    tracking: { list: maybe }\n").key == "providers.layers.tracking.list");
     }
 }
 

@@ -101,3 +101,45 @@ TEST_CASE("list tracker: removed runs are neither reported nor polled") {
     t.remove("b");
     CHECK_FALSE(t.next_sweep());
 }
+
+TEST_CASE("list tracker: a run followed through its children is asked about once they have ended") {
+    using P = std::optional<providers::run_phase>;
+    constexpr auto queued = providers::run_phase::queued;
+    constexpr auto failed = providers::run_phase::failed;
+    constexpr auto cancelled = providers::run_phase::cancelled;
+    constexpr auto unknown = providers::run_phase::unknown;
+    CHECK_FALSE(children_settled({}));
+    CHECK_FALSE(children_settled({P{}}));                    // not shown yet
+    CHECK_FALSE(children_settled({P{running}, P{done}}));    // one still generating
+    CHECK_FALSE(children_settled({P{done}, P{}}));           // one not shown yet
+    CHECK_FALSE(children_settled({P{queued}, P{unknown}}));  // an unknown word is not an end
+    CHECK(children_settled({P{done}}));
+    CHECK(children_settled({P{done}, P{done}, P{done}}));
+    CHECK(children_settled({P{running}, P{failed}}));  // the job may have failed
+    CHECK(children_settled({P{}, P{cancelled}}));
+}
+
+TEST_CASE("list tracker: one tracker per scope sweeps only its own runs, bounded by its own size") {
+    // Two projects' lists: runs of one are missing from the other's sweep, never overdue there.
+    list_tracker a({15s, 2, 2}), b({15s, 2, 2});
+    for (auto id : {"a1", "a2", "a3"}) a.add(id);
+    b.add("b1");
+    auto now = clock::time_point{} + 1h;
+    a.begin_sweep(now);
+    auto o1 = a.on_page(page({{"x", done}, {"y", done}}, "c1"));
+    REQUIRE(o1.next_cursor);
+    auto o2 = a.on_page(page({{"a1", running}, {"z", done}}, "c2"));
+    REQUIRE(o2.next_cursor);  // ceil(3/2)+1 = 3 pages at most
+    auto o3 = a.on_page(page({{"a2", running}, {"q", done}}, "c3"));
+    CHECK_FALSE(o3.next_cursor);      // the bound is reached, a3 unseen
+    CHECK(a.take_overdue().empty());  // one miss is not yet overdue
+    b.begin_sweep(now);
+    auto ob = b.on_page(page({{"b1", done}}, "more"));
+    CHECK_FALSE(ob.next_cursor);  // every run of b was seen
+    REQUIRE(ob.seen.size() == 1);
+    a.begin_sweep(now + 15s);
+    a.on_page(page({{"a1", done}, {"a2", done}}));
+    CHECK(a.take_overdue() == std::vector<std::string>{"a3"});
+    CHECK(a.pages() == 4);
+    CHECK(b.pages() == 1);
+}

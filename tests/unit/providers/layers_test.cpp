@@ -38,7 +38,8 @@ TEST_CASE("layers: registered by name, with Bearer credentials, a whoami probe, 
     CHECK(api.max_items_per_request() == 1);
     CHECK_FALSE(api.group_key(job_item(0, {})).has_value());
     CHECK(api.channels(job_item(0, {})) ==
-          (briefd::providers::channel_poll | briefd::providers::channel_webhook));
+          (briefd::providers::channel_poll | briefd::providers::channel_list |
+           briefd::providers::channel_webhook));
 }
 
 TEST_CASE("layers: a generate request carries the item's body and an id derived from the key") {
@@ -387,4 +388,84 @@ TEST_CASE("layers: a concurrent-jobs 429 is told apart from a rate limit") {
     // Lamina and Hrizn have no such cap.
     CHECK_FALSE(briefd::providers::find("lamina")->concurrency_refusal(
         429, R"({"error":{"details":{"scope":"concurrent_jobs"}}})"));
+}
+
+TEST_CASE("layers: the project's content list is asked for per project, 200 a page, by cursor") {
+    auto it = job_item(0, {{"variantCount", 2}});
+    CHECK(api.channels(it) == (briefd::providers::channel_poll | briefd::providers::channel_list));
+    CHECK(api.list_shows_children());
+    CHECK(api.list_scope(it) == project);
+    CHECK(api.list_page_limit() == 200);
+    auto c = api.list_in(project, "", 200);
+    CHECK(c.method == verb::get);
+    CHECK(c.segments == std::vector<std::string>{"v1", "projects", project, "content"});
+    CHECK(c.query == std::vector<std::pair<std::string, std::string>>{{"limit", "200"}});
+    CHECK(layers::bucket_class(c) == "read-light");
+    auto next = api.list_in(project, "c42", 5000);  // clamped to the documented maximum
+    CHECK(next.query ==
+          std::vector<std::pair<std::string, std::string>>{{"limit", "200"}, {"cursor", "c42"}});
+}
+
+TEST_CASE("layers: a content list page gives each container's status; unknown fields are ignored") {
+    auto p = api.parse_list(R"({"items":[
+        {"id":"cnt_ABC-1","status":"completed","createdAt":"2026-11-30T10:00:00Z","caption":"x",
+         "assets":[{"url":"https://m/x.mp4"}],"somethingNew":{"a":1}},
+        {"id":"5d0f1c2a-3b4c-4d5e-8f60-718293a4b5c6","status":"processing"},
+        {"id":"cnt_gen","status":"generating"},
+        {"id":"cnt_q","status":"queued"},
+        {"id":"cnt_f","status":"failed","lastError":{"code":"MODERATION_BLOCKED","message":"no"}},
+        {"id":"cnt_c","status":"canceled"},
+        {"id":"cnt_w","status":"warming_up"},
+        {"status":"completed"},
+        {"id":"../../etc","status":"completed"},
+        7, null],
+        "nextCursor":"c17","totalApprox":99})");
+    REQUIRE(p);
+    REQUIRE(p->runs.size() == 7);         // no id, an id briefd would not use, not objects: skipped
+    CHECK(p->runs[0].run_id == "abc-1");  // container_key: prefix dropped, lowercased
+    CHECK(p->runs[0].phase == run_phase::completed);
+    CHECK(p->runs[0].created_at == "2026-11-30T10:00:00Z");
+    CHECK(p->runs[1].run_id == "5d0f1c2a-3b4c-4d5e-8f60-718293a4b5c6");
+    CHECK(p->runs[1].phase == run_phase::running);
+    CHECK(p->runs[2].phase == run_phase::running);  // the older copy's word
+    CHECK(p->runs[3].phase == run_phase::queued);
+    CHECK(p->runs[4].phase == run_phase::failed);
+    CHECK(p->runs[4].error == "MODERATION_BLOCKED: no");
+    CHECK(p->runs[5].phase == run_phase::cancelled);
+    CHECK(p->runs[6].phase == run_phase::unknown);  // tolerated, not an end
+    CHECK(p->has_more);
+    CHECK(p->next_cursor == "c17");
+}
+
+TEST_CASE("layers: content list paging ends on a null or missing cursor, or hasMore false") {
+    auto last = api.parse_list(R"({"items":[],"nextCursor":null})");
+    REQUIRE(last);
+    CHECK_FALSE(last->has_more);
+    CHECK(last->runs.empty());
+    auto none = api.parse_list(R"({"items":[{"id":"cnt_a","status":"completed"}]})");
+    REQUIRE(none);
+    CHECK_FALSE(none->has_more);
+    auto stop = api.parse_list(R"({"items":[],"nextCursor":"c1","hasMore":false})");
+    REQUIRE(stop);
+    CHECK_FALSE(stop->has_more);
+    auto wrapped = api.parse_list(R"({"data":{"items":[{"id":"cnt_a","status":"queued"}],
+                                            "next_cursor":"c9"}})");
+    REQUIRE(wrapped);
+    REQUIRE(wrapped->runs.size() == 1);
+    CHECK(wrapped->has_more);
+    CHECK(wrapped->next_cursor == "c9");
+}
+
+TEST_CASE("layers: a malformed content list is refused, never half-read") {
+    for (std::string_view bad :
+         {"", "not json", "[]", "null", R"({"items":{}})", R"({"items":"x"})",
+          R"({"nextCursor":"c1"})", R"({"data":[1,2]})", R"({"items":[)"})
+        CHECK_FALSE(api.parse_list(bad));
+}
+
+TEST_CASE("layers: container ids match in either documented spelling") {
+    CHECK(layers::container_key("cnt_AbC") == "abc");
+    CHECK(layers::container_key("5D0F1C2A-3B4C-4D5E-8F60-718293A4B5C6") ==
+          "5d0f1c2a-3b4c-4d5e-8f60-718293a4b5c6");
+    CHECK(api.list_key("cnt_x1") == layers::container_key("x1"));
 }
