@@ -392,7 +392,8 @@ TEST_CASE("layers: a concurrent-jobs 429 is told apart from a rate limit") {
 
 TEST_CASE("layers: the project's content list is asked for per project, 200 a page, by cursor") {
     auto it = job_item(0, {{"variantCount", 2}});
-    CHECK(api.channels(it) == (briefd::providers::channel_poll | briefd::providers::channel_list));
+    CHECK(api.channels(it) == (briefd::providers::channel_poll | briefd::providers::channel_list |
+                               briefd::providers::channel_webhook));
     CHECK(api.list_shows_children());
     CHECK(api.list_scope(it) == project);
     CHECK(api.list_page_limit() == 200);
