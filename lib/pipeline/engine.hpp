@@ -51,6 +51,9 @@ struct provider_status {
     std::size_t in_flight = 0;                      ///< requests on the wire
     std::size_t streams = 0;                        ///< run event streams open
     std::size_t queued_items = 0;                   ///< items not yet submitted
+    /// "on": signed deliveries track its runs; "fallback": they stopped arriving and its runs are
+    /// tracked by requests until one verifies again; empty: webhooks are not used for it.
+    std::string webhooks;
 };
 
 /// One item of an active job as /status shows it.

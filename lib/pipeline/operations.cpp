@@ -150,6 +150,7 @@ engine_status engine_impl::status_snapshot() const {
         }
         ps.in_flight = host.in_flight();
         ps.streams = slot->streams;
+        if (slot->hooks.offered) ps.webhooks = slot->hooks.degraded ? "fallback" : "on";
         if (auto q = queued.find(name); q != queued.end()) ps.queued_items = q->second;
         st.providers.push_back(std::move(ps));
     }

@@ -75,7 +75,9 @@ json::value status_json(const pipeline::engine_status& st, std::string_view vers
                                          {"paused", std::move(paused)},
                                          {"in_flight", p.in_flight},
                                          {"streams", p.streams},
-                                         {"queued_items", p.queued_items}});
+                                         {"queued_items", p.queued_items},
+                                         {"webhooks", p.webhooks.empty() ? json::value(nullptr)
+                                                                         : json::value(p.webhooks)}});
     }
     json::array jobs;
     for (const auto& j : st.jobs) {

@@ -127,6 +127,19 @@ std::uint64_t wait_complete(const sim_process& sim, const std::vector<std::strin
 
 }  // namespace
 
+namespace {
+/// What /status says of `provider`'s webhooks: "on", "fallback", or "(none)" when null.
+std::string status_webhooks(const rig& r, std::string_view provider) {
+    auto st = briefd::testing::http_fetch("http://127.0.0.1:" + std::to_string(r.d->status_port()) + "/status");
+    REQUIRE_MESSAGE(st.status == 200, st.body);
+    const auto body = json::parse(st.body);
+    for (const auto& p : body.at("providers").as_array())
+        if (p.at("name").as_string() == provider)
+            return p.at("webhooks").is_string() ? std::string(p.at("webhooks").as_string()) : "(none)";
+    return "(provider absent)";
+}
+}  // namespace
+
 TEST_CASE("webhooks: Hrizn articles finish by signed delivery alone (no list sweeps, no polls)") {
     hook_rig h(3600);  // no grace check during the test
     auto& r = *h.r;
@@ -148,6 +161,7 @@ TEST_CASE("webhooks: Hrizn articles finish by signed delivery alone (no list swe
     CHECK(r.hrizn_route_count(hrizn_status_route) == mine);
     CHECK(r.hrizn_route_count(hrizn_list_route) == 0);
     CHECK(r.d->log().find("channel=webhook") != std::string::npos);
+    CHECK(status_webhooks(r, "hrizn") == "on");
     // The secret never reaches the log.
     CHECK(r.d->log().find(hrizn_secret) == std::string::npos);
 }
@@ -223,6 +237,8 @@ TEST_CASE("webhooks: when deliveries stop, the provider falls back to request-ba
     r.d->drop("first.json", hrizn_brief("first", 2));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     REQUIRE(r.d->wait_log("webhooks.fallback", 5s));
+    // The operator sees it in /status, not only in the log.
+    CHECK(status_webhooks(r, "hrizn") == "fallback");
     // Now tracked by the list again.
     r.d->drop("second.json", hrizn_brief("second", 2));
     REQUIRE(r.d->wait_filed(2, filed_timeout));
