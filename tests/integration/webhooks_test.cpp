@@ -130,12 +130,14 @@ std::uint64_t wait_complete(const sim_process& sim, const std::vector<std::strin
 namespace {
 /// What /status says of `provider`'s webhooks: "on", "fallback", or "(none)" when null.
 std::string status_webhooks(const rig& r, std::string_view provider) {
-    auto st = briefd::testing::http_fetch("http://127.0.0.1:" + std::to_string(r.d->status_port()) + "/status");
+    auto st = briefd::testing::http_fetch("http://127.0.0.1:" + std::to_string(r.d->status_port()) +
+                                          "/status");
     REQUIRE_MESSAGE(st.status == 200, st.body);
     const auto body = json::parse(st.body);
     for (const auto& p : body.at("providers").as_array())
         if (p.at("name").as_string() == provider)
-            return p.at("webhooks").is_string() ? std::string(p.at("webhooks").as_string()) : "(none)";
+            return p.at("webhooks").is_string() ? std::string(p.at("webhooks").as_string())
+                                                : "(none)";
     return "(provider absent)";
 }
 }  // namespace
