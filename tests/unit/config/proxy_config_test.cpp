@@ -1,33 +1,13 @@
 // The proxy: key and ca_file_only: reading, validation, --check output, reload rules.
 #include "config/config.hpp"
+#include "helpers.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace briefd::config;
 
-namespace {
-
-const std::string base = R"(spool: /s
-outputs: /o
-providers:
-  lamina:
-    base_url: https://app.uselamina.ai
-    api_key_env: LAMINA_API_KEY
-)";
-
-config load_ok(const std::string& extra) {
-    auto r = load_from_string(base + extra, "briefd.yaml");
-    if (auto* e = std::get_if<load_error>(&r)) FAIL(e->to_string());
-    return std::get<config>(r);
-}
-
-load_error load_bad(const std::string& extra) {
-    auto r = load_from_string(base + extra, "briefd.yaml");
-    REQUIRE_MESSAGE(std::holds_alternative<load_error>(r), extra);
-    return std::get<load_error>(r);
-}
-
-}  // namespace
+using briefd::config::test::load_bad;
+using briefd::config::test::load_ok;
 
 TEST_CASE("config proxy: absent means the environment decides") {
     auto c = load_ok("");

@@ -1,34 +1,14 @@
 // The status: key: the listen address (IP literal and port, or off), its default, --check output
 // and reload rules.
 #include "config/config.hpp"
+#include "helpers.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace briefd::config;
 
-namespace {
-
-const std::string base = R"(spool: /s
-outputs: /o
-providers:
-  lamina:
-    base_url: https://app.uselamina.ai
-    api_key_env: LAMINA_API_KEY
-)";
-
-config load_ok(const std::string& extra) {
-    auto r = load_from_string(base + extra, "briefd.yaml");
-    if (auto* e = std::get_if<load_error>(&r)) FAIL(e->to_string());
-    return std::get<config>(r);
-}
-
-load_error load_bad(const std::string& extra) {
-    auto r = load_from_string(base + extra, "briefd.yaml");
-    REQUIRE_MESSAGE(std::holds_alternative<load_error>(r), extra);
-    return std::get<load_error>(r);
-}
-
-}  // namespace
+using briefd::config::test::load_bad;
+using briefd::config::test::load_ok;
 
 TEST_CASE("config status: loopback 9464 by default, not explicit") {
     auto c = load_ok("");
