@@ -1,33 +1,21 @@
-// Intake, jobs, filing and recovery. Submission, tracking and downloads are in their own files.
+// Jobs, run, stop and the engine facade; the engine side of intake, recovery and filing (the
+// components themselves are intake.cpp, recovery.cpp and filing.cpp). Submission, tracking and
+// downloads are in their own files.
 #include "pipeline/detail/engine_impl.hpp"
 
+#include "pipeline/recovery.hpp"
 #include "store/atomic_file.hpp"
-#include "store/read_file.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fstream>
 
 namespace briefd::pipeline {
 
 namespace detail {
 
 namespace fs = std::filesystem;
-namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 asio::awaitable<void> semaphore::acquire() {
     if (free_ > 0 && waiters_.empty()) {
@@ -60,8 +48,29 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
       log(log_),
       layout{cfg.spool, cfg.outputs},
       rng(std::random_device{}()),
-      intake_wake(ex_),
-      settle(cfg.settle),
+      intake(ex_, file_pool, cfg, layout, disk_problem, log,
+             intake_port{
+                 .spawn = [this](asio::awaitable<void> t) { spawn(std::move(t), false); },
+                 .items_in_flight = [this] { return items_in_flight; },
+                 .providers =
+                     [this] {
+                         std::set<std::string, std::less<>> driven;
+                         for (const auto& [name, slot] : slots) driven.insert(name);
+                         return driven;
+                     },
+                 .accept =
+                     [this](jobs::job_record rec, brief::brief_file brief) {
+                         auto& job = add_job(std::move(rec), std::move(brief));
+                         // Its state is durable: accepted during shutdown, it resumes next start.
+                         if (!stopping) start_job(job);
+                     },
+                 .refuse =
+                     [this](const fs::path& from, const std::string& name,
+                            const std::vector<brief::problem>& problems) {
+                         refuse(from, name, problems);
+                     },
+             }),
+      filing(layout, intake.names(), log),
       downloads(ex_, cfg.max_concurrent_downloads),
       drained(ex_),
       drain_deadline(ex_) {
@@ -148,6 +157,21 @@ asio::awaitable<void> engine_impl::persist_retry(std::string job_id) {
     }
 }
 
+job_ctx& engine_impl::add_job(jobs::job_record rec, brief::brief_file brief) {
+    auto job = std::make_unique<job_ctx>();
+    job->rec = std::move(rec);
+    job->brief = std::move(brief);
+    auto& ref = *job;
+    items_in_flight += ref.rec.items.size();
+    jobs.emplace(ref.rec.job_id, std::move(job));
+    return ref;
+}
+
+void engine_impl::refuse(const fs::path& from, const std::string& name,
+                         const std::vector<brief::problem>& problems) {
+    if (!filing.refuse(from, name, problems, unix_now()).ec) metrics.briefs_refused.inc({});
+}
+
 void engine_impl::start_job(job_ctx& job) {
     auto* slot = slot_of(job);
     if (!job.validated && slot) {
@@ -191,22 +215,9 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     if (!job) co_return;
     const auto& rec = job->rec;
     auto dir = job_dir(*job);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (!ec) fs::permissions(dir, fs::perms(0750), ec);
     auto now = unix_now();
-    if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
     auto status = rec.overall_status();
-    std::string final_name;
-    if (!ec) {
-        auto from = layout.active() / rec.brief_name;
-        if (status == "completed") {
-            std::tie(ec, final_name) = spool::file_brief(layout, from, spool::outcome::done);
-            if (!ec) names.add_spool_name(final_name);
-        } else {
-            std::tie(ec, final_name) = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
-        }
-    }
+    auto [ec, final_name] = filing.file_job(rec, dir, now);
     if (ec) {
         // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
         // Only a file-system-wide error pauses intake; one brief's own (ENAMETOOLONG, EINVAL…)
@@ -221,9 +232,6 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         co_return;
     }
     if (disk_problem.starts_with("cannot file")) disk_problem.clear();
-    std::error_code rm;
-    fs::remove(jobs::state_path(layout.active(), job_id), rm);
-    store::fsync_dir(layout.active());
     std::size_t outputs = 0;
     for (const auto& it : rec.items)
         for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
@@ -236,17 +244,32 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
             {rec.provider, result},
             static_cast<double>(std::max<std::int64_t>(now - rec.claimed_at, 0)));
     if (status == "completed") {
-        ++filed_done;
         log.notice("brief.done", {{"job", job_id}, {"file", final_name}, {"items", rec.items.size()},
                                   {"outputs", outputs}, {"dir", dir.string()}});
     } else {
-        ++filed_failed;
         log.warning("brief.failed", {{"job", job_id}, {"file", final_name}, {"status", status},
                                      {"items", rec.items.size()}, {"outputs", outputs}});
     }
     items_in_flight -= rec.items.size();
     jobs.erase(job_id);
     kick_intake();
+}
+
+void engine_impl::recover() {
+    auto found =
+        recover_spool(layout, {cfg.max_brief_bytes, cfg.default_provider, recovery_progress}, log);
+    std::vector<job_ctx*> recovered;
+    for (auto& r : found.jobs) {
+        const bool lost = r.brief_lost();
+        auto& job = add_job(std::move(r.rec), std::move(r.brief));
+        // Jobs whose brief could not be re-read keep only items that need no brief data
+        // (recover_spool failed their pending ones).
+        if (lost) job.validated = true;
+        recovered.push_back(&job);
+    }
+    // intake.run() adopts the unclaimed briefs before it looks at incoming/.
+    intake.adopt(std::move(found.names), std::move(found.unclaimed));
+    for (auto* j : recovered) start_job(*j);
 }
 
 // ---- run ----------------------------------------------------------------------------------
@@ -265,7 +288,7 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
         co_return e.code();
     }
     ready();
-    spawn(intake_loop(), false);
+    spawn(intake.run(), false);
     for (auto& [name, slot] : slots) spawn(batch_loop(*slot), false);
     while (drain_tasks + other_tasks > 0) {
         drained.expires_at(clock::time_point::max());
@@ -319,7 +342,7 @@ void engine::stop() {
     }
     for (auto* st : s.open_streams) st->close();
     s.stop_webhooks();
-    s.intake_wake.cancel();
+    s.intake.stop();
     for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight
     s.drained.cancel();
     s.drain_deadline.expires_after(s.cfg.drain_timeout);
@@ -386,11 +409,11 @@ engine_metrics& engine::metrics() {
 engine_counts engine::counts() const {
     const auto& s = *impl_;
     engine_counts c;
-    c.queued = s.queued_seen;
+    c.queued = s.intake.queued();
     c.active = s.jobs.size();
     c.running = s.running_runs;
-    c.done = s.filed_done;
-    c.failed = s.filed_failed;
+    c.done = s.filing.done();
+    c.failed = s.filing.failed();
     for (const auto& [name, slot] : s.slots) {
         c.budget_available += slot->host->budget_available();
         c.budget_limit += slot->host->budget_limit();

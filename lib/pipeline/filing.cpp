@@ -1,48 +1,79 @@
-// Filing: refused briefs and failed jobs to failed/ with their error files.
-#include "pipeline/detail/engine_impl.hpp"
+// Filing: a finished job's manifest, its brief moved to done/ or failed/ (with its error file),
+// and refused briefs.
+#include "pipeline/filing.hpp"
 
 #include "store/atomic_file.hpp"
 
 #include <boost/json.hpp>
 
-namespace briefd::pipeline::detail {
+namespace briefd::pipeline {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::pair<std::error_code, std::string> engine_impl::file_failed(const fs::path& from,
-                                                                 const std::string& name,
-                                                                 const std::string& error_text) {
+filer::filer(spool::layout layout, spool::name_index& names, logger& log)
+    : layout_(std::move(layout)), names_(names), log_(log) {}
+
+filed filer::file_failed(const fs::path& from, const std::string& name,
+                         const std::string& error_text) {
     // The error file is written first under the name the brief will most likely get, so a crash
     // in between never leaves a failed brief without its reason.
-    auto predicted = layout.failed() / spool::error_file_name(name);
+    auto predicted = layout_.failed() / spool::error_file_name(name);
     if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}};
-    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    auto [ec, final_name] = spool::file_brief(layout_, from, spool::outcome::failed);
     std::error_code fs_ec;
-    if (ec) fs::remove(predicted, fs_ec);
+    if (ec)
+        fs::remove(predicted, fs_ec);
     else if (final_name != name)
-        fs::rename(predicted, layout.failed() / spool::error_file_name(final_name), fs_ec);
-    if (!ec) for (const auto& n : {final_name, spool::error_file_name(final_name)}) names.add_spool_name(n);
+        fs::rename(predicted, layout_.failed() / spool::error_file_name(final_name), fs_ec);
+    if (!ec)
+        for (const auto& n : {final_name, spool::error_file_name(final_name)})
+            names_.add_spool_name(n);
     return {ec, final_name};
 }
 
-void engine_impl::refuse(const fs::path& from, const std::string& name,
-                         const std::vector<brief::problem>& problems) {
+filed filer::refuse(const fs::path& from, const std::string& name,
+                    const std::vector<brief::problem>& problems, std::int64_t now) {
     json::array list;
     for (const auto& p : problems) list.push_back(p.to_json());
-    json::object err{{"file", name}, {"status", "invalid"}, {"failed_at", unix_now()},
-                     {"problems", std::move(list)}};
-    auto [ec, final_name] = file_failed(from, name, jobs::to_text(std::move(err)));
-    if (ec) {
+    json::object err{
+        {"file", name}, {"status", "invalid"}, {"failed_at", now}, {"problems", std::move(list)}};
+    auto r = file_failed(from, name, jobs::to_text(std::move(err)));
+    if (r.ec) {
         // Left where it is: a brief in incoming/ is refused again on the next scan, one in
         // active/ at the next start.
-        log.error("brief.file_failed", {{"file", name}, {"error", ec.message()}});
-        return;
+        log_.error("brief.file_failed", {{"file", name}, {"error", r.ec.message()}});
+        return r;
     }
-    ++filed_failed;
-    metrics.briefs_refused.inc({});
-    log.warning("brief.refused", {{"file", name}, {"filed_as", final_name},
-                                  {"reason", problems.empty() ? "" : problems.front().to_string()}});
+    ++failed_;
+    log_.warning("brief.refused",
+                 {{"file", name},
+                  {"filed_as", r.final_name},
+                  {"reason", problems.empty() ? "" : problems.front().to_string()}});
+    return r;
 }
 
-}  // namespace briefd::pipeline::detail
+filed filer::file_job(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!ec) fs::permissions(dir, fs::perms(0750), ec);
+    if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
+    if (ec) return {ec, {}};
+    auto from = layout_.active() / rec.brief_name;
+    const bool completed = rec.overall_status() == "completed";
+    filed r;
+    if (completed) {
+        std::tie(r.ec, r.final_name) = spool::file_brief(layout_, from, spool::outcome::done);
+        if (!r.ec) names_.add_spool_name(r.final_name);
+    } else {
+        r = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
+    }
+    if (r.ec) return r;
+    std::error_code rm;
+    fs::remove(jobs::state_path(layout_.active(), rec.job_id), rm);
+    store::fsync_dir(layout_.active());
+    ++(completed ? done_ : failed_);
+    return r;
+}
+
+}  // namespace briefd::pipeline

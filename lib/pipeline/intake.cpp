@@ -1,71 +1,101 @@
 // Intake: incoming/ watched (inotify + rescans), settled briefs claimed in batches on the file
 // pool, invalid ones refused, accepted ones started as jobs.
-#include "pipeline/detail/engine_impl.hpp"
+#include "pipeline/intake.hpp"
+
+#include "pipeline/recovery.hpp"
 
 #include "store/atomic_file.hpp"
-#include "store/read_file.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <unistd.h>
 
-namespace briefd::pipeline::detail {
+namespace briefd::pipeline {
 
+namespace asio = boost::asio;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Claiming stops while this many items are in flight, so a flood of briefs waits in incoming/
-// instead of in memory.
-constexpr std::size_t max_items_in_flight = 5000;
-// Briefs claimed per turn of the intake loop: large enough to share fsyncs, small enough that the
-// loop turns often.
-constexpr std::size_t claim_batch_size = 256;
 // Concurrent fsyncs of a batch's state files. Measured on the 2-core VM (ext4): 8 claimed 5,000
 // briefs in ~5 s; 3 took 6.5 s, 32 took 12 s and 64 (with 512-brief batches) 22 s and 4x the CPU.
 constexpr unsigned claim_fsync_threads = 8;
 
-// ---- intake -------------------------------------------------------------------------------
+using clock = std::chrono::steady_clock;
 
-void engine_impl::kick_intake() {
-    intake_kicked = true;
-    intake_wake.cancel();
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
-asio::awaitable<void> engine_impl::intake_loop() {
-    auto watch = spool::watcher::open(layout.incoming());
+std::size_t claim_allowance(const claim_state& s) {
+    if (s.stopping || s.disk_problem || s.items_in_flight >= max_items_in_flight) return 0;
+    return s.probe ? 1 : std::min(claim_batch_size, max_items_in_flight - s.items_in_flight);
+}
+
+intake::intake(asio::any_io_executor ex, asio::thread_pool& file_pool, const config::config& cfg,
+               spool::layout layout, std::string& disk_problem, logger& log, intake_port port)
+    : ex_(ex),
+      file_pool_(file_pool),
+      cfg_(cfg),
+      layout_(std::move(layout)),
+      disk_problem_(disk_problem),
+      log_(log),
+      port_(std::move(port)),
+      wake_(ex),
+      settle_(cfg.settle) {}
+
+void intake::adopt(spool::name_index names, std::vector<std::string> unclaimed) {
+    names_ = std::move(names);
+    unclaimed_ = std::move(unclaimed);
+}
+
+void intake::kick() {
+    kicked_ = true;
+    wake_.cancel();
+}
+
+void intake::stop() {
+    stopping_ = true;
+    wake_.cancel();
+}
+
+asio::awaitable<void> intake::run() {
+    auto watch = spool::watcher::open(layout_.incoming());
     std::optional<asio::posix::stream_descriptor> sd;
     if (watch.first) {
-        log.warning("spool.inotify_unavailable", {{"error", watch.first.message()},
-                                                  {"fallback", "periodic rescan only"}});
+        log_.warning("spool.inotify_unavailable",
+                     {{"error", watch.first.message()}, {"fallback", "periodic rescan only"}});
     } else {
-        sd.emplace(ex, ::dup(watch.second.fd()));
+        sd.emplace(ex_, ::dup(watch.second.fd()));
         // Readiness of the inotify fd wakes the intake loop; the loop drains it.
-        spawn([](engine_impl* self, asio::posix::stream_descriptor* s) -> asio::awaitable<void> {
-            while (!self->stopping) {
-                auto [ec] = co_await s->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
-                if (ec || self->stopping) break;
-                self->kick_intake();
+        port_.spawn([](intake* self, asio::posix::stream_descriptor* s) -> asio::awaitable<void> {
+            while (!self->stopping_) {
+                auto [ec] =
+                    co_await s->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
+                if (ec || self->stopping_) break;
+                self->kick();
                 // Give the intake loop a turn before waiting again, so one burst is one drain.
-                asio::steady_timer t(self->ex);
+                asio::steady_timer t(self->ex_);
                 t.expires_after(std::chrono::milliseconds(20));
                 co_await t.async_wait(use_tuple);
             }
-        }(this, &*sd), false);
+        }(this, &*sd));
     }
 
     // Briefs recovery found in active/ without a state file: claimed just before a crash.
-    while (!unclaimed_in_active.empty() && !stopping) {
-        const auto n = std::min(claim_batch_size, unclaimed_in_active.size());
-        std::vector<std::string> b(unclaimed_in_active.end() - static_cast<std::ptrdiff_t>(n),
-                                   unclaimed_in_active.end());
-        unclaimed_in_active.resize(unclaimed_in_active.size() - n);
-        co_await intake_batch(std::move(b), true);
+    while (!unclaimed_.empty() && !stopping_) {
+        const auto n = std::min(claim_batch_size, unclaimed_.size());
+        std::vector<std::string> b(unclaimed_.end() - static_cast<std::ptrdiff_t>(n),
+                                   unclaimed_.end());
+        unclaimed_.resize(unclaimed_.size() - n);
+        co_await claim_batch(std::move(b), true);
     }
 
     // Work per wake-up is O(changes): inotify names are looked at one by one, ready files come
@@ -74,23 +104,23 @@ asio::awaitable<void> engine_impl::intake_loop() {
     auto last_sweep = clock::time_point{};
     auto next_rescan = clock::time_point{};  // the start-up scan
     bool probe = false;                      // one claim tests whether the disk has room again
-    while (!stopping) {
+    while (!stopping_) {
         auto now = clock::now();
         bool rescan = now >= next_rescan;
-        if (intake_kicked) {
-            intake_kicked = false;
+        if (kicked_) {
+            kicked_ = false;
             if (sd) {
                 std::error_code wec;
                 auto b = watch.second.drain(wec);
-                if (b.overflow) log.notice("spool.overflow", {{"action", "rescan"}});
+                if (b.overflow) log_.notice("spool.overflow", {{"action", "rescan"}});
                 if (b.overflow || b.watch_lost || wec) rescan = true;
                 for (const auto& n : b.names) {
-                    if (auto e = spool::stat_incoming(layout, n); e && note_incoming(*e, now))
-                        settle.mark_closed(n);
+                    if (auto e = spool::stat_incoming(layout_, n); e && note_incoming(*e, now))
+                        settle_.mark_closed(n);
                 }
                 // Created in place: a symlink is refused now; a file being written starts settling.
                 for (const auto& n : b.created) {
-                    if (auto e = spool::stat_incoming(layout, n)) note_incoming(*e, now);
+                    if (auto e = spool::stat_incoming(layout_, n)) note_incoming(*e, now);
                 }
             }
         }
@@ -98,75 +128,78 @@ asio::awaitable<void> engine_impl::intake_loop() {
             // A failed state write paused claiming, and nothing else clears it: each rescan
             // (every 5 s while paused) lets one claim probe again; if the disk is still full it
             // fails the same way and the brief goes back to incoming/.
-            if (disk_problem.starts_with("cannot write job state")) {
-                disk_problem.clear();
+            if (disk_problem_.starts_with("cannot write job state")) {
+                disk_problem_.clear();
                 probe = true;
             }
             std::error_code ec;
-            auto entries = spool::scan_incoming(layout, ec);
+            auto entries = spool::scan_incoming(layout_, ec);
             if (ec) {
-                if (disk_problem.empty())
-                    log.error("spool.scan_failed", {{"dir", layout.incoming().string()}, {"error", ec.message()}});
-                disk_problem = "cannot read incoming/: " + ec.message();
+                if (disk_problem_.empty())
+                    log_.error("spool.scan_failed",
+                               {{"dir", layout_.incoming().string()}, {"error", ec.message()}});
+                disk_problem_ = "cannot read incoming/: " + ec.message();
             } else {
-                if (disk_problem.starts_with("cannot read incoming/")) disk_problem.clear();
+                if (disk_problem_.starts_with("cannot read incoming/")) disk_problem_.clear();
                 for (const auto& e : entries) {
-                    if (stopping) break;
+                    if (stopping_) break;
                     note_incoming(e, now);
                 }
             }
-            next_rescan = now + (disk_problem.empty() ? std::chrono::milliseconds(cfg.rescan_interval)
-                                                      : std::chrono::milliseconds(5000));
+            next_rescan =
+                now + (disk_problem_.empty() ? std::chrono::milliseconds(cfg_.rescan_interval)
+                                             : std::chrono::milliseconds(5000));
         }
         // One batch per turn, so draining inotify (and everything else on the loop) interleaves
         // with a burst; capacity bounds what leaves incoming/.
         bool more = false;
-        if (!stopping && disk_problem.empty() && items_in_flight < max_items_in_flight) {
-            const std::size_t room = probe ? 1 : std::min(claim_batch_size, max_items_in_flight - items_in_flight);
-            auto batch = settle.take_ready(now, room);
+        if (const auto room = claim_allowance(
+                {stopping_, !disk_problem_.empty(), probe, port_.items_in_flight()})) {
+            auto batch = settle_.take_ready(now, room);
             if (!batch.empty()) {
                 probe = false;
-                co_await intake_batch(std::move(batch), false);
-                more = settle.any_ready(clock::now());
+                co_await claim_batch(std::move(batch), false);
+                more = settle_.any_ready(clock::now());
             }
         }
-        queued_seen = settle.tracked();
-        if (cfg.retention.count() > 0 && now - last_sweep > std::chrono::minutes(10)) {
+        queued_ = settle_.tracked();
+        if (cfg_.retention.count() > 0 && now - last_sweep > std::chrono::minutes(10)) {
             last_sweep = now;
             std::error_code sec;
-            if (auto n = spool::sweep_retention(layout, cfg.retention, sec, &names); n > 0)
-                log.info("spool.retention", {{"removed", n}});
+            if (auto n = spool::sweep_retention(layout_, cfg_.retention, sec, &names_); n > 0)
+                log_.info("spool.retention", {{"removed", n}});
         }
         if (more) {
-            co_await asio::post(ex, asio::use_awaitable);  // let trackers and downloads run
+            co_await asio::post(ex_, asio::use_awaitable);  // let trackers and downloads run
             continue;
         }
         // Sleep until the next rescan, the next settle check, or a kick (inotify, capacity freed).
         auto wake = next_rescan;
-        if (auto t = settle.next_check(); t && *t < wake) wake = *t;
-        if (!intake_kicked && !stopping) {
-            intake_wake.expires_at(wake);
-            co_await intake_wake.async_wait(use_tuple);
+        if (auto t = settle_.next_check(); t && *t < wake) wake = *t;
+        if (!kicked_ && !stopping_) {
+            wake_.expires_at(wake);
+            co_await wake_.async_wait(use_tuple);
         }
     }
 }
 
-bool engine_impl::note_incoming(const spool::entry& e, clock::time_point now) {
+bool intake::note_incoming(const spool::entry& e, clock::time_point now) {
     if (!e.regular) {
-        refuse(layout.incoming() / e.name, e.name,
-               {{e.name, std::nullopt, "file",
-                 e.symlink ? "is a symbolic link; briefd never follows links — drop the file itself"
-                           : "is not a regular file"}});
+        port_.refuse(
+            layout_.incoming() / e.name, e.name,
+            {{e.name, std::nullopt, "file",
+              e.symlink ? "is a symbolic link; briefd never follows links — drop the file itself"
+                        : "is not a regular file"}});
         return false;
     }
-    if (e.size > cfg.max_brief_bytes) {
-        refuse(layout.incoming() / e.name, e.name,
-               {{e.name, std::nullopt, "file",
-                 "is " + std::to_string(e.size) + " bytes, more than max_brief_bytes (" +
-                     std::to_string(cfg.max_brief_bytes) + ")"}});
+    if (e.size > cfg_.max_brief_bytes) {
+        port_.refuse(layout_.incoming() / e.name, e.name,
+                     {{e.name, std::nullopt, "file",
+                       "is " + std::to_string(e.size) + " bytes, more than max_brief_bytes (" +
+                           std::to_string(cfg_.max_brief_bytes) + ")"}});
         return false;
     }
-    settle.observe(e, now);
+    settle_.observe(e, now);
     return true;
 }
 
@@ -187,7 +220,8 @@ struct intake_params {
     spool::layout layout;
     std::size_t max_brief_bytes;
     std::string default_provider;
-    std::set<std::string, std::less<>> providers;  ///< the ones with a slot: their briefs are accepted
+    std::set<std::string, std::less<>>
+        providers;  ///< the ones with a slot: their briefs are accepted
     bool in_active;
 };
 
@@ -203,8 +237,6 @@ struct intake_work {
 void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) {
     std::vector<store::pending_file> states;
     std::vector<intake_item*> owners;
-    brief::limits lim;
-    lim.max_brief_bytes = p.max_brief_bytes;
     for (auto& it : batch) {
         if (p.in_active) {
             it.active_name = it.name;
@@ -212,16 +244,12 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
             std::tie(it.claim_ec, it.active_name) = spool::claim_deferred(p.layout, it.name);
             if (it.claim_ec) continue;
         }
-        auto [rec_ec, bytes] = store::read_regular_file(p.layout.active() / it.active_name, p.max_brief_bytes,
-                                                        it.read_error);
-        if (store::unreadable_for_good(rec_ec)) {
-            // A FIFO or device swapped in after the scan, or grown too large: refused, never retried.
-            it.parsed = brief::parse_result{std::nullopt, {{it.active_name, std::nullopt, "file", it.read_error}}};
+        // A FIFO or device swapped in after the scan, or grown too large, parses as a problem:
+        // refused, never retried.
+        it.parsed = read_brief(p.layout.active(), it.active_name, p.max_brief_bytes,
+                               p.default_provider, it.read_error);
+        if (!it.parsed || !it.parsed->ok() || !p.providers.count(it.parsed->brief->provider))
             continue;
-        }
-        if (rec_ec) continue;
-        it.parsed = brief::parse(it.active_name, bytes, p.default_provider, providers::item_schemas(), lim);
-        if (!it.parsed->ok() || !p.providers.count(it.parsed->brief->provider)) continue;
         jobs::job_record rec;
         rec.job_id = it.job_id;
         rec.brief_name = it.active_name;
@@ -232,8 +260,8 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
             r.index = item.index;
             rec.items.push_back(std::move(r));
         }
-        states.push_back({jobs::state_path(p.layout.active(), rec.job_id),
-                          json::serialize(jobs::to_json(rec))});
+        states.push_back(
+            {jobs::state_path(p.layout.active(), rec.job_id), json::serialize(jobs::to_json(rec))});
         it.rec = std::move(rec);
         owners.push_back(&it);
     }
@@ -259,73 +287,69 @@ asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake_work> w) 
 }
 }  // namespace
 
-asio::awaitable<void> engine_impl::intake_batch(std::vector<std::string> batch, bool in_active) {
-    std::set<std::string, std::less<>> driven;
-    for (const auto& [name, slot] : slots) driven.insert(name);
-    auto work = std::make_shared<intake_work>(
-        intake_work{{layout, cfg.max_brief_bytes, cfg.default_provider, std::move(driven), in_active},
-                    std::vector<intake_item>(batch.size())});
+asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool in_active) {
+    auto work = std::make_shared<intake_work>(intake_work{
+        {layout_, cfg_.max_brief_bytes, cfg_.default_provider, port_.providers(), in_active},
+        std::vector<intake_item>(batch.size())});
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& it = work->items[i];
         it.name = std::move(batch[i]);
         // The index picks the id without a scan; the renames below still decide every race.
-        it.job_id = names.reserve_job_id(it.name, in_active ? std::string_view(it.name) : std::string_view{});
+        it.job_id = names_.reserve_job_id(
+            it.name, in_active ? std::string_view(it.name) : std::string_view{});
     }
-    co_await asio::co_spawn(file_pool, claim_and_persist_on_pool(work), asio::use_awaitable);
+    co_await asio::co_spawn(file_pool_, claim_and_persist_on_pool(work), asio::use_awaitable);
 
     for (auto& it : work->items) {
         // Only an accepted brief keeps its job id; any other gets it back (a brief returned to
         // incoming/ by a full disk must not come back as "name-2").
-        if (it.claim_ec || !it.rec || it.state_ec) names.remove_output(it.job_id);
+        if (it.claim_ec || !it.rec || it.state_ec) names_.remove_output(it.job_id);
         if (it.claim_ec) {
             // ENOENT: another process (or the producer) took the file first.
             if (it.claim_ec != std::errc::no_such_file_or_directory)
-                log.warning("brief.claim_failed", {{"file", it.name}, {"error", it.claim_ec.message()}});
+                log_.warning("brief.claim_failed",
+                             {{"file", it.name}, {"error", it.claim_ec.message()}});
             continue;
         }
         if (!in_active) {
-            names.add_spool_name(it.active_name);
-            log.info("brief.claimed", {{"file", it.name}, {"job", it.job_id}});
+            names_.add_spool_name(it.active_name);
+            log_.info("brief.claimed", {{"file", it.name}, {"job", it.job_id}});
         }
-        auto path = layout.active() / it.active_name;
+        auto path = layout_.active() / it.active_name;
         if (!it.parsed) {
-            log.error("brief.read_failed", {{"file", it.active_name}, {"error", it.read_error}});
+            log_.error("brief.read_failed", {{"file", it.active_name}, {"error", it.read_error}});
             continue;
         }
         auto& res = *it.parsed;
         if (!res.ok()) {
-            log.warning("brief.invalid", {{"file", it.active_name}, {"problems", res.problems.size()},
-                                          {"first", res.problems.front().to_string()}});
-            refuse(path, it.active_name, res.problems);
+            log_.warning("brief.invalid", {{"file", it.active_name},
+                                           {"problems", res.problems.size()},
+                                           {"first", res.problems.front().to_string()}});
+            port_.refuse(path, it.active_name, res.problems);
             continue;
         }
         if (!it.rec) {
-            refuse(path, it.active_name,
-                   {{it.active_name, std::nullopt, "provider",
-                     "provider " + res.brief->provider +
-                         (cfg.providers.count(res.brief->provider)
-                              ? " is not supported by this version of briefd yet"
-                              : " is not configured under providers:")}});
+            port_.refuse(path, it.active_name,
+                         {{it.active_name, std::nullopt, "provider",
+                           "provider " + res.brief->provider +
+                               (cfg_.providers.count(res.brief->provider)
+                                    ? " is not supported by this version of briefd yet"
+                                    : " is not configured under providers:")}});
             continue;
         }
         if (it.state_ec) {
-            log.error("state.write_failed", {{"job", it.job_id}, {"error", it.state_ec.message()}});
-            disk_problem = "cannot write job state: " + it.state_ec.message();
-            if (!in_active) names.remove_spool_name(it.active_name);  // back in incoming/
+            log_.error("state.write_failed",
+                       {{"job", it.job_id}, {"error", it.state_ec.message()}});
+            disk_problem_ = "cannot write job state: " + it.state_ec.message();
+            if (!in_active) names_.remove_spool_name(it.active_name);  // back in incoming/
             continue;
         }
-        names.add_spool_name(jobs::state_path({}, it.job_id).filename().string());
-        auto job = std::make_unique<job_ctx>();
-        job->rec = std::move(*it.rec);
-        job->brief = std::move(*res.brief);
-        log.info("job.accepted", {{"job", job->rec.job_id}, {"file", it.active_name},
-                                  {"items", job->rec.items.size()}});
-        auto& ref = *job;
-        items_in_flight += ref.rec.items.size();
-        jobs.emplace(ref.rec.job_id, std::move(job));
-        // The state is durable: a job accepted during shutdown resumes at the next start.
-        if (!stopping) start_job(ref);
+        names_.add_spool_name(jobs::state_path({}, it.job_id).filename().string());
+        log_.info(
+            "job.accepted",
+            {{"job", it.rec->job_id}, {"file", it.active_name}, {"items", it.rec->items.size()}});
+        port_.accept(std::move(*it.rec), std::move(*res.brief));
     }
 }
 
-}  // namespace briefd::pipeline::detail
+}  // namespace briefd::pipeline

@@ -65,7 +65,7 @@ void engine_impl::init_metrics() {
     metrics.registry.add_collector([this] {
         auto& m = metrics;
         const auto now = clock::now();
-        m.briefs_queued.set({}, static_cast<double>(queued_seen));
+        m.briefs_queued.set({}, static_cast<double>(intake.queued()));
         m.runs_tracked.set({}, static_cast<double>(running_runs));
         m.intake_paused.set({}, disk_problem.empty() ? 0 : 1);
         m.briefs_active.clear();

@@ -1,5 +1,6 @@
-// The engine's state, shared by engine.cpp (intake, jobs, filing, recovery), submit.cpp,
-// tracking.cpp, list_tracking.cpp and download.cpp. Private to lib/pipeline.
+// The engine's state, shared by engine.cpp (jobs, run, stop), submit.cpp, tracking.cpp,
+// list_tracking.cpp and download.cpp. Private to lib/pipeline. Intake, recovery and filing are
+// components with their own interfaces (intake.hpp, recovery.hpp, filing.hpp) that never see it.
 //
 // Everything provider-specific is reached through a provider_slot: one per configured provider,
 // with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
@@ -16,6 +17,8 @@
 #include "pipeline/batcher.hpp"
 #include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/filing.hpp"
+#include "pipeline/intake.hpp"
 #include "pipeline/list_tracker.hpp"
 #include "pipeline/submit_decider.hpp"
 #include "pipeline/tracker_fsm.hpp"
@@ -116,16 +119,12 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     std::map<std::string, std::unique_ptr<job_ctx>, std::less<>> jobs;
     std::size_t items_in_flight = 0;  ///< items of jobs not yet filed (caps claiming)
     std::size_t running_runs = 0;
-    std::size_t filed_done = 0, filed_failed = 0, queued_seen = 0;
 
-    // ---- intake
-    asio::steady_timer intake_wake;
-    bool intake_kicked = true;
-    spool::settle_tracker settle;
+    // ---- intake and filing
     std::string disk_problem;   ///< non-empty while intake is paused by a file-system error
-    spool::name_index names;    ///< taken job ids and spool names: built in recover(), no rescans
-    std::vector<std::string> unclaimed_in_active;  ///< briefs recover() found without a state
     asio::thread_pool file_pool{1};  ///< claims, parsing, state writes: off the event loop
+    pipeline::intake intake;  ///< incoming/ → jobs; owns the settle tracker and the name index
+    pipeline::filer filing;   ///< done/ and failed/; records what it files in intake's name index
 
     // ---- downloads
     semaphore downloads;
@@ -148,25 +147,15 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// A pause that stop() cuts short, so no backoff outlives the drain; callers check `stopping`.
     asio::awaitable<void> nap_until(clock::time_point t);
     asio::awaitable<void> nap(clock::duration d) { return nap_until(clock::now() + d); }
-    void kick_intake();
-    asio::awaitable<void> intake_loop();
-    /// Refuses a non-regular or oversized incoming/ entry (false), else lets settle observe it.
-    bool note_incoming(const spool::entry& e, clock::time_point now);
-    /// Claims incoming/<name>… (or, with in_active, adopts active/<name>… found by recovery) on
-    /// file_pool — renames, parsing and state files, their fsyncs grouped — then, back on the
-    /// event loop, refuses the invalid ones and starts the others. Completes when all are done.
-    asio::awaitable<void> intake_batch(std::vector<std::string> batch, bool in_active);
-    /// Reads and parses active/<name>; nullopt (with `why`) when the file cannot be read.
-    std::optional<brief::parse_result> parse_active(const std::string& name,
-                                                    std::string& why) const;
-    /// Writes failed/<name>.error.json, then moves `from` into failed/ (renaming the error file if
-    /// the brief's name had to be suffixed). Returns the brief's final name.
-    std::pair<std::error_code, std::string> file_failed(const std::filesystem::path& from,
-                                                        const std::string& name,
-                                                        const std::string& error_text);
+    void kick_intake() { intake.kick(); }
+    /// filing.refuse(), counted in the metrics.
     void refuse(const std::filesystem::path& from, const std::string& name,
                 const std::vector<brief::problem>& problems);
+    /// A job record with its brief becomes a job (counted in items_in_flight); not started yet.
+    job_ctx& add_job(jobs::job_record rec, brief::brief_file brief);
     void start_job(job_ctx& job);
+    /// recover_spool(), then the jobs it found are added and started, and intake gets the rest.
+    /// Throws std::system_error when the spool cannot be listed.
     void recover();
     /// Writes the job's state atomically. On failure the error is logged, intake pauses, and a
     /// retry is scheduled (the in-memory state stays ahead of the disk until it succeeds); the
@@ -271,6 +260,6 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     }
 };
 
-std::int64_t unix_now();
+using pipeline::unix_now;
 
 }  // namespace briefd::pipeline::detail

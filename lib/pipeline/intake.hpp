@@ -1,0 +1,126 @@
+// Intake (DESIGN §3): incoming/ watched by inotify and periodic rescans, files tracked until they
+// settle, settled briefs claimed in batches — renames, parsing and state files on the file pool,
+// their fsyncs grouped — then refused (invalid) or handed to the engine as jobs whose state is
+// durable. It owns the settle tracker, the index of taken spool names and its wake-up timer; the
+// engine reaches it through start/stop/kick, and it reaches the engine only through intake_port.
+//
+// Whether to claim, and how many, is decided by claim_allowance() (sans-I/O, unit-tested).
+#pragma once
+
+#include "brief/brief.hpp"
+#include "config/config.hpp"
+#include "core/log.hpp"
+#include "jobs/job.hpp"
+#include "spool/spool.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace briefd::pipeline {
+
+/// Seconds since the Unix epoch (a job's claimed_at, an error file's failed_at).
+std::int64_t unix_now();
+
+/// What intake may claim in one turn of its loop.
+struct claim_state {
+    bool stopping = false;
+    bool disk_problem = false;  ///< a file-system problem pauses claiming
+    bool probe = false;         ///< one claim tests whether the disk has room again
+    std::size_t items_in_flight = 0;
+};
+
+/// Claiming stops while this many items are in flight, so a flood of briefs waits in incoming/
+/// instead of in memory.
+inline constexpr std::size_t max_items_in_flight = 5000;
+/// Briefs claimed per turn of the intake loop: large enough to share fsyncs, small enough that
+/// the loop turns often.
+inline constexpr std::size_t claim_batch_size = 256;
+
+/// How many settled briefs intake may claim now: none while stopping, while a disk problem
+/// pauses intake or at max_items_in_flight; one when probing the disk after a failed state
+/// write; else up to claim_batch_size, never past max_items_in_flight.
+std::size_t claim_allowance(const claim_state& s);
+
+/// What intake needs from the engine.
+struct intake_port {
+    /// Runs a background task that the engine cancels and waits for at stop (the inotify reader).
+    std::function<void(boost::asio::awaitable<void>)> spawn;
+    /// Items of jobs not yet filed.
+    std::function<std::size_t()> items_in_flight;
+    /// Providers the engine drives (those with a slot); briefs for others are refused.
+    std::function<std::set<std::string, std::less<>>()> providers;
+    /// A brief claimed with its state written durably: the engine makes it a job (and starts it
+    /// unless stopping; it resumes at the next start otherwise).
+    std::function<void(jobs::job_record rec, brief::brief_file brief)> accept;
+    /// Files a brief that will never become a job to failed/ with its problems (from incoming/
+    /// or active/); on failure it is left where it is.
+    std::function<void(const std::filesystem::path& from, const std::string& name,
+                       const std::vector<brief::problem>& problems)>
+        refuse;
+};
+
+class intake {
+  public:
+    /// `cfg` is the engine's live config (read at each use: rescan_interval and retention change
+    /// on reload). `disk_problem`
+    /// is the engine's file-system trouble line, set by any component (state writes, outputs,
+    /// filing); intake pauses claiming while it is set, and sets and clears its own ("cannot read
+    /// incoming/", "cannot write job state"). `file_pool` runs the claims.
+    intake(boost::asio::any_io_executor ex, boost::asio::thread_pool& file_pool,
+           const config::config& cfg, spool::layout layout, std::string& disk_problem, logger& log,
+           intake_port port);
+
+    /// Recovery's index of taken names, and the briefs it found in active/ without a state file
+    /// (claimed just before a crash); run() adopts those first. Call before run().
+    void adopt(spool::name_index names, std::vector<std::string> unclaimed);
+    /// The index of taken job ids and spool names; filing records what it files here.
+    spool::name_index& names() { return names_; }
+
+    /// Adopts the unclaimed briefs, then watches incoming/ and claims settled briefs until stop().
+    /// Completes after stop(), once the batch in progress is done (its accepted jobs keep their
+    /// durable state). Never fails: an unreadable incoming/ is logged, reported in disk_problem
+    /// and retried every 5 s.
+    boost::asio::awaitable<void> run();
+    /// Look again now (capacity freed, a reload, new files).
+    void kick();
+    /// No more claims; run() completes soon.
+    void stop();
+    /// Briefs seen in incoming/ and not yet claimed (for /metrics and the STATUS= line).
+    std::size_t queued() const noexcept { return queued_; }
+
+  private:
+    /// Refuses a non-regular or oversized incoming/ entry (false), else lets settle observe it.
+    bool note_incoming(const spool::entry& e, std::chrono::steady_clock::time_point now);
+    /// Claims incoming/<name>… (or, with in_active, adopts active/<name>… found by recovery) on
+    /// file_pool — renames, parsing and state files, their fsyncs grouped — then, back on the
+    /// event loop, refuses the invalid ones and hands the others to the engine. Completes when
+    /// all are done.
+    boost::asio::awaitable<void> claim_batch(std::vector<std::string> batch, bool in_active);
+
+    boost::asio::any_io_executor ex_;
+    boost::asio::thread_pool& file_pool_;
+    const config::config& cfg_;
+    spool::layout layout_;
+    std::string& disk_problem_;
+    logger& log_;
+    intake_port port_;
+    boost::asio::steady_timer wake_;
+    bool kicked_ = true;
+    bool stopping_ = false;
+    spool::settle_tracker settle_;
+    spool::name_index names_;
+    std::vector<std::string> unclaimed_;
+    std::size_t queued_ = 0;
+};
+
+}  // namespace briefd::pipeline
