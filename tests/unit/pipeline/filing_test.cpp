@@ -1,0 +1,209 @@
+// The filer on a real spool in a temp directory: where briefs end, their error files and
+// manifests, the state file's removal, the name index and the counts.
+#include "pipeline/filing.hpp"
+
+#include "unit/store/temp_dir.hpp"
+
+#include <boost/json.hpp>
+
+#include <doctest/doctest.h>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace briefd;
+using briefd::test::read_file;
+using briefd::test::temp_dir;
+using briefd::test::write_plain;
+
+namespace {
+
+struct spool_fixture {
+    temp_dir t;
+    spool::layout layout{t / "spool", t / "outputs"};
+    std::vector<std::string> lines;
+    logger log{[this](log_level, std::string_view l) { lines.emplace_back(l); }};
+    spool::name_index names;
+    pipeline::filer filer{layout, names, log};
+
+    spool_fixture() { REQUIRE_FALSE(spool::ensure_dirs(layout)); }
+
+    bool logged(std::string_view event) const {
+        for (const auto& l : lines)
+            if (l.find(event) != std::string::npos) return true;
+        return false;
+    }
+
+    /// active/<name> with its state file, as intake leaves an accepted brief.
+    jobs::job_record active_job(const std::string& job_id, const std::string& name,
+                                std::size_t items) {
+        write_plain(layout.active() / name,
+                    R"({"brief":"x","platform":"instagram","modality":"image"})");
+        jobs::job_record rec;
+        rec.job_id = job_id;
+        rec.brief_name = name;
+        rec.provider = "lamina";
+        rec.claimed_at = 1000;
+        for (std::size_t i = 0; i < items; ++i) {
+            jobs::item_record it;
+            it.index = i;
+            rec.items.push_back(it);
+        }
+        REQUIRE_FALSE(jobs::save(layout.active(), rec));
+        return rec;
+    }
+};
+
+jobs::output_record saved_output(std::string file) {
+    jobs::output_record o;
+    o.label = "image";
+    o.type = "image";
+    o.status = "completed";
+    o.file = std::move(file);
+    o.saved = true;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("file_job: a completed job gets its manifest, its brief moves to done/, its state goes") {
+    spool_fixture f;
+    auto rec = f.active_job("sneakers", "sneakers.json", 2);
+    for (auto& it : rec.items) {
+        it.state = jobs::item_state::finished;
+        it.outputs_known = true;
+        it.outputs.push_back(saved_output(std::to_string(it.index) + "-0-image.png"));
+    }
+    REQUIRE(rec.complete());
+    auto dir = f.layout.outputs / rec.job_id;
+    auto r = f.filer.file_job(rec, dir, 2000);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "sneakers.json");
+    CHECK(fs::exists(f.layout.done() / "sneakers.json"));
+    CHECK_FALSE(fs::exists(f.layout.active() / "sneakers.json"));
+    CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "sneakers")));
+    CHECK_FALSE(fs::exists(f.layout.failed() / spool::error_file_name("sneakers.json")));
+    CHECK((fs::status(dir).permissions() & fs::perms::all) == fs::perms(0750));
+    auto manifest = json::parse(read_file(dir / "manifest.json")).as_object();
+    CHECK(manifest.at("status").as_string() == "completed");
+    CHECK(manifest.at("finished_at").as_int64() == 2000);
+    CHECK(f.filer.done() == 1);
+    CHECK(f.filer.failed() == 0);
+    CHECK(f.names.taken("sneakers"));  // a later brief of that name gets "sneakers-2"
+}
+
+TEST_CASE("file_job: a job with a failed item goes to failed/ beside its error file") {
+    spool_fixture f;
+    auto rec = f.active_job("lineup", "lineup.json", 2);
+    rec.items[0].state = jobs::item_state::finished;
+    rec.items[0].outputs_known = true;
+    rec.items[0].outputs.push_back(saved_output("0-0-image.png"));
+    rec.items[1].state = jobs::item_state::failed;
+    rec.items[1].error = "rejected by the provider";
+    auto r = f.filer.file_job(rec, f.layout.outputs / rec.job_id, 2000);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "lineup.json");
+    CHECK(fs::exists(f.layout.failed() / "lineup.json"));
+    CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "lineup")));
+    auto err = json::parse(read_file(f.layout.failed() / "lineup.json.error.json")).as_object();
+    CHECK(err.at("status").as_string() == "partial");
+    CHECK(err.at("failed_at").as_int64() == 2000);
+    auto manifest =
+        json::parse(read_file(f.layout.outputs / "lineup" / "manifest.json")).as_object();
+    CHECK(manifest.at("status").as_string() == "partial");
+    CHECK(f.filer.done() == 0);
+    CHECK(f.filer.failed() == 1);
+}
+
+TEST_CASE("file_job: a name already taken in done/ is suffixed") {
+    spool_fixture f;
+    write_plain(f.layout.done() / "a.json", "earlier");
+    auto rec = f.active_job("a-2", "a.json", 1);
+    rec.items[0].state = jobs::item_state::finished;
+    rec.items[0].outputs_known = true;
+    auto r = f.filer.file_job(rec, f.layout.outputs / rec.job_id, 2000);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "a-2.json");
+    CHECK(read_file(f.layout.done() / "a.json") == "earlier");
+    CHECK(fs::exists(f.layout.done() / "a-2.json"));
+}
+
+TEST_CASE(
+    "file_job: when the brief cannot be moved nothing after the manifest happens, and a retry "
+    "files it") {
+    spool_fixture f;
+    auto rec = f.active_job("gone", "gone.json", 1);
+    rec.items[0].state = jobs::item_state::failed;
+    rec.items[0].error = "x";
+    fs::rename(f.layout.active() / "gone.json", f.t / "aside.json");
+    auto r = f.filer.file_job(rec, f.layout.outputs / rec.job_id, 2000);
+    CHECK(r.ec == std::errc::no_such_file_or_directory);
+    // The state stays (recovery or the retry finishes the job); no orphan error file.
+    CHECK(fs::exists(jobs::state_path(f.layout.active(), "gone")));
+    CHECK_FALSE(fs::exists(f.layout.failed() / "gone.json.error.json"));
+    CHECK(f.filer.failed() == 0);
+
+    fs::rename(f.t / "aside.json", f.layout.active() / "gone.json");
+    r = f.filer.file_job(rec, f.layout.outputs / rec.job_id, 2001);
+    REQUIRE_FALSE(r.ec);
+    CHECK(fs::exists(f.layout.failed() / "gone.json"));
+    CHECK(fs::exists(f.layout.failed() / "gone.json.error.json"));
+    CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "gone")));
+    CHECK(f.filer.failed() == 1);
+}
+
+TEST_CASE("file_job: an outputs directory that cannot be made fails before the brief moves") {
+    spool_fixture f;
+    auto rec = f.active_job("blocked", "blocked.json", 1);
+    rec.items[0].state = jobs::item_state::failed;
+    write_plain(f.layout.outputs / "blocked", "a file where the directory should be");
+    auto r = f.filer.file_job(rec, f.layout.outputs / "blocked", 2000);
+    CHECK(r.ec);
+    CHECK(fs::exists(f.layout.active() / "blocked.json"));
+    CHECK(fs::exists(jobs::state_path(f.layout.active(), "blocked")));
+    CHECK(fs::is_empty(f.layout.failed()));
+}
+
+TEST_CASE("refuse: an invalid brief from incoming/ goes to failed/ with its problems") {
+    spool_fixture f;
+    write_plain(f.layout.incoming() / "bad.json", "{");
+    std::vector<brief::problem> problems{{"bad.json", std::nullopt, "file", "is not valid JSON"}};
+    auto r = f.filer.refuse(f.layout.incoming() / "bad.json", "bad.json", problems, 1234);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "bad.json");
+    CHECK(read_file(f.layout.failed() / "bad.json") == "{");
+    auto err = json::parse(read_file(f.layout.failed() / "bad.json.error.json")).as_object();
+    CHECK(err.at("file").as_string() == "bad.json");
+    CHECK(err.at("status").as_string() == "invalid");
+    CHECK(err.at("failed_at").as_int64() == 1234);
+    REQUIRE(err.at("problems").as_array().size() == 1);
+    CHECK(f.filer.failed() == 1);
+    CHECK(f.logged("brief.refused"));
+    CHECK(f.names.taken("bad"));
+}
+
+TEST_CASE(
+    "refuse: a second brief of a name already in failed/ is suffixed with its own error file") {
+    spool_fixture f;
+    write_plain(f.layout.incoming() / "bad.json", "first");
+    std::vector<brief::problem> problems{{"bad.json", std::nullopt, "file", "is not valid JSON"}};
+    REQUIRE_FALSE(f.filer.refuse(f.layout.incoming() / "bad.json", "bad.json", problems, 1).ec);
+    write_plain(f.layout.incoming() / "bad.json", "second");
+    auto r = f.filer.refuse(f.layout.incoming() / "bad.json", "bad.json", problems, 2);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "bad-2.json");
+    CHECK(read_file(f.layout.failed() / "bad-2.json") == "second");
+    auto err = json::parse(read_file(f.layout.failed() / "bad-2.json.error.json")).as_object();
+    CHECK(err.at("failed_at").as_int64() == 2);
+    CHECK(f.filer.failed() == 2);
+}
+
+TEST_CASE("refuse: a brief that cannot be filed stays where it is, logged, not counted") {
+    spool_fixture f;
+    std::vector<brief::problem> problems{{"x.json", std::nullopt, "file", "is not a regular file"}};
+    auto r = f.filer.refuse(f.layout.incoming() / "x.json", "x.json", problems, 1);
+    CHECK(r.ec == std::errc::no_such_file_or_directory);
+    CHECK_FALSE(fs::exists(f.layout.failed() / "x.json.error.json"));
+    CHECK(f.filer.failed() == 0);
+    CHECK(f.logged("brief.file_failed"));
+    CHECK_FALSE(f.logged("brief.refused"));
+}
