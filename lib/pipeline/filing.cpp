@@ -11,14 +11,40 @@ namespace briefd::pipeline {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
+namespace {
+
+/// file_failed() when failed/ holds the brief's name or its error file already.
+filed file_failed_taken(const spool::layout& layout, spool::name_index& names, logger& log,
+                        const fs::path& from, const std::string& error_text) {
+    // The name failed before, and the error file under it is that brief's: writing ours there
+    // first would replace it. The brief moves first (suffixed), then its error file follows under
+    // the name it got; a crash in between leaves this one brief without its reason.
+    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    if (ec) return {ec, {}};
+    names.add_spool_name(final_name);
+    const auto err = spool::error_file_name(final_name);
+    if (auto wec = store::write_file_atomic(layout.failed() / err, error_text))
+        // Filed all the same: the brief cannot go back, and a retry would find it gone.
+        log.error("brief.error_file_failed", {{"file", final_name}, {"error", wec.message()}});
+    else
+        names.add_spool_name(err);
+    return {{}, final_name};
+}
+
+}  // namespace
+
 filer::filer(spool::layout layout, spool::name_index& names, logger& log)
     : layout_(std::move(layout)), names_(names), log_(log) {}
 
 filed filer::file_failed(const fs::path& from, const std::string& name,
                          const std::string& error_text) {
+    auto predicted = layout_.failed() / spool::error_file_name(name);
+    std::error_code st_ec;
+    if (fs::exists(fs::symlink_status(layout_.failed() / name, st_ec)) ||
+        fs::exists(fs::symlink_status(predicted, st_ec)))
+        return file_failed_taken(layout_, names_, log_, from, error_text);
     // The error file is written first under the name the brief will most likely get, so a crash
     // in between never leaves a failed brief without its reason.
-    auto predicted = layout_.failed() / spool::error_file_name(name);
     if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}};
     auto [ec, final_name] = spool::file_brief(layout_, from, spool::outcome::failed);
     std::error_code fs_ec;

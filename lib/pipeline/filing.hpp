@@ -38,14 +38,16 @@ class filer {
     /// most likely get, then moves `from` into failed/ (durable, never replacing; suffixed when
     /// the name is taken, the error file then renamed to match). A crash in between never leaves
     /// a failed brief without its reason. On error the error file is removed and `from` stays.
+    /// When failed/ already holds `name` or its error file (a brief of that name failed before),
+    /// that error file is left alone: the brief moves first (suffixed), then its error file is
+    /// written under the name it got; a crash in between leaves this one without its reason.
     filed file_failed(const std::filesystem::path& from, const std::string& name,
                       const std::string& error_text);
 
     /// file_failed() with an error file that lists `problems` ("status": "invalid", "failed_at":
-    /// `now`, Unix seconds), logged as
-    /// brief.refused. When it cannot be filed it is logged (brief.file_failed) and left where it
-    /// is: a brief in incoming/ is refused again on the next scan, one in active/ at the next
-    /// start.
+    /// `now`, Unix seconds), logged as brief.refused. When it cannot be filed it is logged
+    /// (brief.file_failed) and left where it is: a brief in incoming/ is refused again on the
+    /// next scan, one in active/ at the next start.
     filed refuse(const std::filesystem::path& from, const std::string& name,
                  const std::vector<brief::problem>& problems, std::int64_t now);
 

@@ -194,7 +194,38 @@ TEST_CASE(
     CHECK(read_file(f.layout.failed() / "bad-2.json") == "second");
     auto err = json::parse(read_file(f.layout.failed() / "bad-2.json.error.json")).as_object();
     CHECK(err.at("failed_at").as_int64() == 2);
+    // The first keeps its own reason (it was replaced, then renamed away, before).
+    CHECK(read_file(f.layout.failed() / "bad.json") == "first");
+    auto first = json::parse(read_file(f.layout.failed() / "bad.json.error.json")).as_object();
+    CHECK(first.at("failed_at").as_int64() == 1);
+    CHECK(f.names.taken("bad-2"));
     CHECK(f.filer.failed() == 2);
+}
+
+TEST_CASE("file_job: a failed job whose name failed before leaves the earlier error file alone") {
+    spool_fixture f;
+    write_plain(f.layout.failed() / "a.json", "earlier");
+    write_plain(f.layout.failed() / "a.json.error.json", "the earlier reason");
+    auto rec = f.active_job("a-2", "a.json", 1);
+    rec.items[0].state = jobs::item_state::failed;
+    rec.items[0].error = "rejected";
+    auto r = f.filer.file_job(rec, f.layout.outputs / rec.job_id, 2000);
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.final_name == "a-2.json");
+    CHECK(read_file(f.layout.failed() / "a.json.error.json") == "the earlier reason");
+    auto err = json::parse(read_file(f.layout.failed() / "a-2.json.error.json")).as_object();
+    CHECK(err.at("job").as_string() == "a-2");
+    CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "a-2")));
+}
+
+TEST_CASE("refuse: a brief that cannot be moved never touches the error file of an earlier one") {
+    spool_fixture f;
+    write_plain(f.layout.failed() / "x.json", "earlier");
+    write_plain(f.layout.failed() / "x.json.error.json", "the earlier reason");
+    std::vector<brief::problem> problems{{"x.json", std::nullopt, "file", "is not valid JSON"}};
+    auto r = f.filer.refuse(f.layout.incoming() / "x.json", "x.json", problems, 1);  // not there
+    CHECK(r.ec == std::errc::no_such_file_or_directory);
+    CHECK(read_file(f.layout.failed() / "x.json.error.json") == "the earlier reason");
 }
 
 TEST_CASE("refuse: a brief that cannot be filed stays where it is, logged, not counted") {

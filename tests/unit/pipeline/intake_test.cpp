@@ -111,10 +111,10 @@ struct intake_fixture {
     }
 
     /// Runs intake until done() (checked after each accept or refusal); false when the watchdog
-    /// (5 s) fired first.
+    /// (30 s: claims fsync, and a loaded disk is slow) fired first.
     bool run() {
         bool finished = false, timed_out = false;
-        asio::steady_timer watchdog(io, std::chrono::seconds(5));
+        asio::steady_timer watchdog(io, std::chrono::seconds(30));
         watchdog.async_wait([&](boost::system::error_code ec) {
             if (ec) return;
             timed_out = true;
