@@ -272,7 +272,7 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
         auto& it = *owners[i];
         it.state_ec = results[i];
         if (!it.state_ec) continue;
-        // Without durable state nothing may be sent. Put the brief back (the engine pauses intake).
+        // Without durable state nothing may be sent. Put the brief back (intake pauses).
         std::error_code rm;
         fs::remove(states[i].target, rm);
         fs::rename(p.layout.active() / it.active_name, p.layout.incoming() / it.active_name, rm);

@@ -2,7 +2,8 @@
 // settle, settled briefs claimed in batches — renames, parsing and state files on the file pool,
 // their fsyncs grouped — then refused (invalid) or handed to the engine as jobs whose state is
 // durable. It owns the settle tracker, the index of taken spool names and its wake-up timer; the
-// engine reaches it through start/stop/kick, and it reaches the engine only through intake_port.
+// engine reaches it through adopt/run/stop/kick, and it reaches the engine only through
+// intake_port.
 //
 // Whether to claim, and how many, is decided by claim_allowance() (sans-I/O, unit-tested).
 #pragma once

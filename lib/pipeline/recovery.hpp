@@ -46,8 +46,8 @@ struct recovery_options {
 
 /// Reads and parses <dir>/<name>, opened without following links and checked to be a regular
 /// file within `max_brief_bytes`. A file that can never be read as a brief (a FIFO, a device,
-/// too large) parses as one "file" problem; nullopt, with `why`, when reading failed in a way
-/// that may pass (EIO, EMFILE…). Blocks; safe on any thread.
+/// too large) parses as one "file" problem; nullopt, with `why`, when it is gone or reading
+/// failed in a way that may pass (EIO, EMFILE…). Blocks; safe on any thread.
 std::optional<brief::parse_result> read_brief(const std::filesystem::path& dir,
                                               const std::string& name, std::size_t max_brief_bytes,
                                               const std::string& default_provider,
@@ -55,8 +55,9 @@ std::optional<brief::parse_result> read_brief(const std::filesystem::path& dir,
 
 /// Reads active/: every <job>.state.json with its brief. Blocks on file I/O (call it before the
 /// event loop serves anything). What it changes on disk, each safe to redo after another crash:
-/// a corrupt state is renamed aside (<file>.corrupt; its brief is then found unclaimed… and
-/// failed at intake when it does not parse); a state whose brief is gone (filed just before the
+/// a corrupt state is renamed aside (<file>.corrupt), and its brief, now without a state, is
+/// listed in `unclaimed` like one claimed just before a crash (so intake takes it as a new job,
+/// whatever the state.corrupt log line says); a state whose brief is gone (filed just before the
 /// crash) is removed; partial downloads in outputs/<job>/ and stale temps in active/, done/ and
 /// failed/ are removed. A brief that changed or became unreadable fails its pending items (the
 /// error says why). Logs recovery.* events. Throws std::system_error when the spool cannot be
