@@ -2,7 +2,7 @@
 // manifests, the state file's removal, the name index and the counts.
 #include "pipeline/filing.hpp"
 
-#include "unit/store/temp_dir.hpp"
+#include "unit/pipeline/temp_spool.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,26 +12,14 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace briefd;
 using briefd::test::read_file;
-using briefd::test::temp_dir;
+using briefd::test::temp_spool;
 using briefd::test::write_plain;
 
 namespace {
 
-struct spool_fixture {
-    temp_dir t;
-    spool::layout layout{t / "spool", t / "outputs"};
-    std::vector<std::string> lines;
-    logger log{[this](log_level, std::string_view l) { lines.emplace_back(l); }};
+struct spool_fixture : temp_spool {
     spool::name_index names;
     pipeline::filer filer{layout, names, log};
-
-    spool_fixture() { REQUIRE_FALSE(spool::ensure_dirs(layout)); }
-
-    bool logged(std::string_view event) const {
-        for (const auto& l : lines)
-            if (l.find(event) != std::string::npos) return true;
-        return false;
-    }
 
     /// active/<name> with its state file, as intake leaves an accepted brief.
     jobs::job_record active_job(const std::string& job_id, const std::string& name,

@@ -4,7 +4,7 @@
 #include "pipeline/intake.hpp"
 #include "pipeline/filing.hpp"
 
-#include "unit/store/temp_dir.hpp"
+#include "unit/pipeline/temp_spool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace briefd;
 using briefd::test::read_file;
-using briefd::test::temp_dir;
+using briefd::test::temp_spool;
 using briefd::test::write_plain;
 using pipeline::claim_allowance;
 using pipeline::claim_batch_size;
@@ -51,22 +51,16 @@ TEST_CASE("claim_allowance: one brief probes whether the disk has room again") {
 
 namespace {
 
-constexpr std::string_view good_brief = R"({"items":[
-    {"brief":"a","platform":"instagram","modality":"image"},
-    {"brief":"b","platform":"instagram","modality":"image"}]})";
+constexpr auto good_brief = briefd::test::two_item_brief;
 
 /// An intake on a temp spool, its refusals filed by a real filer, its accepted jobs recorded.
 /// run() drives the event loop until `done()` says so (then stops intake), bounded by a
 /// watchdog.
-struct intake_fixture {
-    temp_dir t;
+struct intake_fixture : temp_spool {
     config::config cfg;
-    spool::layout layout;
     asio::io_context io;
     asio::thread_pool pool{1};
     std::string disk_problem;
-    std::vector<std::string> lines;
-    logger log{[this](log_level, std::string_view l) { lines.emplace_back(l); }};
     std::size_t in_flight = 0;
     std::vector<std::pair<jobs::job_record, brief::brief_file>> accepted;
     std::vector<std::string> refused;
@@ -75,12 +69,10 @@ struct intake_fixture {
     std::function<bool()> done;
 
     intake_fixture() {
-        cfg.spool = t / "spool";
-        cfg.outputs = t / "outputs";
+        cfg.spool = layout.root;
+        cfg.outputs = layout.outputs;
         cfg.settle = std::chrono::milliseconds(30);
         cfg.rescan_interval = std::chrono::milliseconds(50);
-        layout = {cfg.spool, cfg.outputs};
-        REQUIRE_FALSE(spool::ensure_dirs(layout));
         in = std::make_unique<pipeline::intake>(
             io.get_executor(), pool, cfg, layout, disk_problem, log,
             pipeline::intake_port{

@@ -3,7 +3,7 @@
 // crash (corrupt states, stale states, partial downloads, temps) are cleaned.
 #include "pipeline/recovery.hpp"
 
-#include "unit/store/temp_dir.hpp"
+#include "unit/pipeline/temp_spool.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,29 +11,15 @@
 
 namespace fs = std::filesystem;
 using namespace briefd;
-using briefd::test::temp_dir;
+using briefd::test::temp_spool;
 using briefd::test::write_plain;
 
 namespace {
 
-constexpr std::string_view two_items = R"({"items":[
-    {"brief":"a","platform":"instagram","modality":"image"},
-    {"brief":"b","platform":"instagram","modality":"image"}]})";
+constexpr auto two_items = briefd::test::two_item_brief;
 
-struct spool_fixture {
-    temp_dir t;
-    spool::layout layout{t / "spool", t / "outputs"};
-    std::vector<std::string> lines;
-    logger log{[this](log_level, std::string_view l) { lines.emplace_back(l); }};
+struct spool_fixture : temp_spool {
     pipeline::recovery_options opt{1 << 20, "lamina", {}};
-
-    spool_fixture() { REQUIRE_FALSE(spool::ensure_dirs(layout)); }
-
-    bool logged(std::string_view event) const {
-        return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
-            return l.find(event) != std::string::npos;
-        });
-    }
 
     jobs::job_record job(const std::string& id, const std::string& name,
                          std::vector<jobs::item_state> states) {
