@@ -267,6 +267,16 @@ void engine_impl::recover() {
         if (lost) job.validated = true;
         recovered.push_back(&job);
     }
+    // A brief whose state was corrupt may have sent items: filed, never claimed again.
+    for (const auto& [name, id] : found.orphaned)
+        filing.refuse(layout.active() / name, name,
+                      {{name, std::nullopt, "file",
+                        "its job state (active/" + id +
+                            ".state.json) was unreadable at start-up and was kept as .corrupt; "
+                            "the brief was not run again, since some of its items may already "
+                            "have been sent. Check outputs/" + id +
+                            "/, then drop the brief into incoming/ again to run it anew"}},
+                      unix_now(), "orphaned");
     // intake.run() adopts the unclaimed briefs before it looks at incoming/.
     intake.adopt(std::move(found.names), std::move(found.unclaimed));
     for (auto* j : recovered) start_job(*j);

@@ -59,11 +59,12 @@ filed filer::file_failed(const fs::path& from, const std::string& name,
 }
 
 filed filer::refuse(const fs::path& from, const std::string& name,
-                    const std::vector<brief::problem>& problems, std::int64_t now) {
+                    const std::vector<brief::problem>& problems, std::int64_t now,
+                    std::string_view status) {
     json::array list;
     for (const auto& p : problems) list.push_back(p.to_json());
     json::object err{
-        {"file", name}, {"status", "invalid"}, {"failed_at", now}, {"problems", std::move(list)}};
+        {"file", name}, {"status", status}, {"failed_at", now}, {"problems", std::move(list)}};
     auto r = file_failed(from, name, jobs::to_text(std::move(err)));
     if (r.ec) {
         // Left where it is: a brief in incoming/ is refused again on the next scan, one in

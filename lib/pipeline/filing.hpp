@@ -48,8 +48,10 @@ class filer {
     /// `now`, Unix seconds), logged as brief.refused. When it cannot be filed it is logged
     /// (brief.file_failed) and left where it is: a brief in incoming/ is refused again on the
     /// next scan, one in active/ at the next start.
+    /// `status` replaces "invalid" for a brief refused for another reason (recovery's "orphaned").
     filed refuse(const std::filesystem::path& from, const std::string& name,
-                 const std::vector<brief::problem>& problems, std::int64_t now);
+                 const std::vector<brief::problem>& problems, std::int64_t now,
+                 std::string_view status = "invalid");
 
     /// Files a finished job (`rec.complete()`): `outputs_dir` created (0750) with manifest.json
     /// (atomic), then the brief moved from active/ to done/ when its overall status is

@@ -27,6 +27,26 @@ std::optional<brief::parse_result> read_brief(const fs::path& dir, const std::st
     return brief::parse(name, bytes, default_provider, providers::item_schemas(), lim);
 }
 
+namespace {
+
+/// The job id among `corrupt` that brief `name` was given: its stem, or its stem suffixed -N.
+std::optional<std::string> corrupt_job_of(const std::string& name,
+                                          const std::set<std::string, std::less<>>& corrupt) {
+    if (corrupt.empty()) return std::nullopt;
+    const auto stem = spool::job_stem(name);
+    for (auto it = corrupt.lower_bound(stem); it != corrupt.end() && it->starts_with(stem); ++it) {
+        std::string_view rest(*it);
+        rest.remove_prefix(stem.size());
+        if (rest.empty()) return *it;
+        if (rest.size() > 1 && rest[0] == '-' &&
+            rest.find_first_not_of("0123456789", 1) == std::string_view::npos)
+            return *it;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 recovery_result recover_spool(const spool::layout& layout, const recovery_options& opt,
                               logger& log) {
     auto progress = [&](std::string_view step, std::size_t done) {
@@ -38,6 +58,7 @@ recovery_result recover_spool(const spool::layout& layout, const recovery_option
     out.names = spool::name_index::load(layout, ec);
     if (ec) throw std::system_error(ec, "cannot list the spool");
     std::set<std::string> referenced;
+    std::set<std::string, std::less<>> corrupt;  // job ids whose state could not be read
     std::vector<fs::path> states;
     for (const auto& de : fs::directory_iterator(layout.active(), ec)) {
         auto n = de.path().filename().string();
@@ -56,6 +77,8 @@ recovery_result recover_spool(const spool::layout& layout, const recovery_option
             log.error("state.corrupt",
                       {{"file", sp.filename().string()},
                        {"action", "moved aside; its brief is failed, not resubmitted"}});
+            auto n = sp.filename().string();
+            corrupt.insert(n.substr(0, n.size() - std::string_view(".state.json").size()));
             std::error_code mv;
             fs::rename(sp, fs::path(sp).concat(".corrupt"), mv);
             continue;
@@ -124,7 +147,11 @@ recovery_result recover_spool(const spool::layout& layout, const recovery_option
         auto n = de.path().filename().string();
         if (n.starts_with(".") || n.ends_with(".state.json") || n.ends_with(".corrupt")) continue;
         if (spool::classify_name(n) != spool::name_kind::brief) continue;
-        if (!referenced.count(n)) out.unclaimed.push_back(n);
+        if (referenced.count(n)) continue;
+        if (auto id = corrupt_job_of(n, corrupt))
+            out.orphaned.emplace_back(n, *id);
+        else
+            out.unclaimed.push_back(n);
     }
     std::error_code tec;
     store::remove_stale_temps(layout.active(), tec);
@@ -135,7 +162,8 @@ recovery_result recover_spool(const spool::layout& layout, const recovery_option
                                  {"redownload", out.redownload},
                                  {"pending", out.pending},
                                  {"uncertain", out.uncertain},
-                                 {"unclaimed", out.unclaimed.size()}});
+                                 {"unclaimed", out.unclaimed.size()},
+                                 {"orphaned", out.orphaned.size()}});
     return out;
 }
 

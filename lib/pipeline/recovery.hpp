@@ -32,6 +32,9 @@ struct recovery_result {
     std::vector<recovered_job> jobs;     ///< in the order of their state files' names
     std::vector<std::string> unclaimed;  ///< briefs in active/ without a state file: claimed
                                          ///< just before a crash, to be adopted by intake
+    /// Briefs in active/ whose job state was corrupt (brief name, job id). Some of their items may
+    /// have been sent, so they are never claimed again: the engine files them to failed/.
+    std::vector<std::pair<std::string, std::string>> orphaned;
     /// Items by what they need next, for the recovery.done log line.
     std::size_t retrack = 0, redownload = 0, pending = 0, uncertain = 0;
 };
@@ -55,9 +58,9 @@ std::optional<brief::parse_result> read_brief(const std::filesystem::path& dir,
 
 /// Reads active/: every <job>.state.json with its brief. Blocks on file I/O (call it before the
 /// event loop serves anything). What it changes on disk, each safe to redo after another crash:
-/// a corrupt state is renamed aside (<file>.corrupt), and its brief, now without a state, is
-/// listed in `unclaimed` like one claimed just before a crash (so intake takes it as a new job,
-/// whatever the state.corrupt log line says); a state whose brief is gone (filed just before the
+/// a corrupt state is renamed aside (<file>.corrupt), and the brief without a state whose name
+/// gives that job id (job_stem, or job_stem-N) is listed in `orphaned`, not `unclaimed`, so
+/// nothing it sent is sent again; a state whose brief is gone (filed just before the
 /// crash) is removed; partial downloads in outputs/<job>/ and stale temps in active/, done/ and
 /// failed/ are removed. A brief that changed or became unreadable fails its pending items (the
 /// error says why). Logs recovery.* events. Throws std::system_error when the spool cannot be

@@ -127,7 +127,8 @@ std::int64_t mtime_ns_of(const struct stat& st) noexcept {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-/// Keeps case, letters, digits, '.', '_', '-' of a stem; no leading '.'/'-', no "..", bounded.
+}  // namespace
+
 std::string job_stem(std::string_view file_name) {
     std::string_view stem = file_name;
     if (auto dot = stem.rfind('.'); dot != std::string_view::npos && dot > 0)
@@ -148,8 +149,6 @@ std::string job_stem(std::string_view file_name) {
     while (!out.empty() && (out.back() == '-' || out.back() == '.')) out.pop_back();
     return out.empty() ? std::string("brief") : out;
 }
-
-}  // namespace
 
 std::error_code ensure_dirs(const layout& l) {
     for (const auto& p : {l.root, l.incoming(), l.active(), l.done(), l.failed(), l.outputs}) {

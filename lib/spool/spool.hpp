@@ -113,6 +113,11 @@ class settle_tracker {
     std::deque<std::string> closed_;  // names marked closed, in order (stale ones are skipped)
 };
 
+/// The job id a brief's name starts from, before it is made unique (make_job_id's rule below):
+/// its stem with case, letters, digits, '.', '_', '-' kept, anything else '-', no leading '.' or
+/// '-', no "..", at most 64 bytes, "brief" when nothing is left.
+std::string job_stem(std::string_view file_name);
+
 /// Job id per DESIGN §3: the brief's stem ("sneakers.json" → "sneakers"), sanitised to a safe path
 /// component (ASCII letters, digits, '.', '_', '-' kept, case kept; anything else → '-'; no leading
 /// '.' or '-'; at most 64 bytes; "brief" if nothing is left), then made unique (stem-2, stem-3, …)

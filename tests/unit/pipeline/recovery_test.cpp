@@ -119,15 +119,25 @@ TEST_CASE("recover_spool: briefs in active/ without a state are handed back as u
     CHECK(u == std::vector<std::string>{"e.json", "f.yaml"});
 }
 
-TEST_CASE("recover_spool: a corrupt state is moved aside and its brief counts as unclaimed") {
+TEST_CASE(
+    "recover_spool: a corrupt state is moved aside and its brief is orphaned, not claimed again") {
     spool_fixture f;
     write_plain(f.layout.active() / "g.json", two_items);
     write_plain(jobs::state_path(f.layout.active(), "g"), "{ truncated");
+    // A brief of another job that also lost its state (suffixed id), and one claimed just before
+    // a crash, which is not orphaned: nothing of it was sent.
+    write_plain(f.layout.active() / "h.yaml", two_items);
+    write_plain(jobs::state_path(f.layout.active(), "h-2"), "not json");
+    write_plain(f.layout.active() / "gg.json", two_items);
     auto r = pipeline::recover_spool(f.layout, f.opt, f.log);
     CHECK(r.jobs.empty());
     CHECK(fs::exists(f.layout.active() / "g.state.json.corrupt"));
     CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "g")));
-    CHECK(r.unclaimed == std::vector<std::string>{"g.json"});
+    auto o = r.orphaned;
+    std::sort(o.begin(), o.end());
+    CHECK(o ==
+          std::vector<std::pair<std::string, std::string>>{{"g.json", "g"}, {"h.yaml", "h-2"}});
+    CHECK(r.unclaimed == std::vector<std::string>{"gg.json"});
     CHECK(f.logged("state.corrupt"));
 }
 
