@@ -237,6 +237,9 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// One status request per run whose grace ran out; falls back when deliveries stopped.
     asio::awaitable<void> grace_loop(provider_slot& slot);
     void webhooks_fall_back(provider_slot& slot);
+    /// A run no longer waits for its delivery: it stops counting as running and gives back its
+    /// place of the provider's concurrent-jobs gate. No-op for a run not waiting.
+    void forget_webhook_run(provider_slot& slot, const std::string& run_id);
     /// One request to the receiver: route, verify (before parsing), deduplicate, apply, record
     /// durably, then answer. Completes with the response; never throws for bad input.
     asio::awaitable<http::server_response> on_webhook(const http::server_request& req);
