@@ -148,12 +148,12 @@ json::object hook_counts(const sim_process& sim, const char* provider) {
 }
 
 void print_hooks(const json::object& w) {
+    auto n = [&](const char* k) { return static_cast<unsigned long long>(num(w.if_contains(k))); };
     std::printf(
-        "  deliveries: %llu events, %llu POSTs, %llu answered 2xx, %llu dropped by briefsim\n",
-        static_cast<unsigned long long>(num(w.if_contains("events"))),
-        static_cast<unsigned long long>(num(w.if_contains("sent"))),
-        static_cast<unsigned long long>(num(w.if_contains("delivered_2xx"))),
-        static_cast<unsigned long long>(num(w.if_contains("dropped"))));
+        "  deliveries: %llu events, %llu POSTs (%llu retries), %llu answered 2xx, %llu 4xx, %llu "
+        "5xx, %llu without an answer; %llu dropped by briefsim\n",
+        n("events"), n("sent"), n("retries"), n("delivered_2xx"), n("rejected_4xx"),
+        n("failed_5xx"), n("errors"), n("dropped"));
 }
 
 std::string hrizn_brief(std::size_t b, std::size_t n) {
