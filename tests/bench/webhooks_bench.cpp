@@ -129,11 +129,6 @@ std::uint64_t print_routes(const json::object& origin, double units, const char*
     return total;
 }
 
-/// Waits until `briefs` are filed (polling every 100 ms, at most `limit`); false on timeout.
-bool wait_all(daemon_process& d, std::size_t briefs, std::chrono::seconds limit) {
-    return d.wait_filed(briefs, std::chrono::duration_cast<std::chrono::milliseconds>(limit));
-}
-
 /// briefsim's webhook counters for `provider` once they settle (a delivery is counted when
 /// briefsim has read its answer, which can be after briefd used it): at most 5 s.
 json::object hook_counts(const sim_process& sim, const char* provider) {
@@ -156,6 +151,47 @@ void print_hooks(const json::object& w) {
         n("failed_5xx"), n("errors"), n("dropped"));
 }
 
+/// A provider whose deliveries a shared secret signs, with briefsim subscribed to a briefd
+/// receiver on a free loopback port and the secret in a file briefd reads.
+struct hooked_provider {
+    std::string name, secret;
+    temp_root tmp;
+    unsigned short port = free_port();
+    std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
+
+    hooked_provider(std::string n, std::string s) : name(std::move(n)), secret(std::move(s)) {
+        std::ofstream(tmp.path / "webhook-secret") << secret << "\n";
+    }
+    /// briefsim's subscription to the receiver, signed with the secret, and the drop fault.
+    void add_sim_args(std::vector<std::string>& args, const options& o) const {
+        args.insert(args.end(), {"--" + name + "-webhook", base + "/" + name,
+                                 "--" + name + "-webhook-secret", secret});
+        add_drop(args, o, name.c_str());
+    }
+    /// The line under providers.<name> that points briefd at the secret.
+    std::string secret_yaml() const {
+        return "    webhook_secret_file: " + (tmp.path / "webhook-secret").string() + "\n";
+    }
+};
+
+/// Drops `briefs` briefs (`make(b)` for each) and waits for all of them to be filed: the seconds
+/// it took, or -1 after printing briefd's log tail when that took more than 10 minutes.
+template <class Make>
+double drop_and_wait(daemon_process& d, const std::string& prefix, std::size_t briefs, Make make) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t b = 0; b < briefs; ++b)
+        d.drop(prefix + "-" + std::to_string(b) + ".json", make(b));
+    if (!d.wait_filed(briefs, std::chrono::milliseconds(600000))) {
+        std::cerr << prefix << ": briefs not filed in time\n" << d.log_tail(30);
+        return -1;
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string grace_text(const options& o) {
+    return o.grace_s > 0 ? std::to_string(o.grace_s) + " s" : "default (300 s)";
+}
+
 std::string hrizn_brief(std::size_t b, std::size_t n) {
     static const char* types[] = {"basic", "qa", "expert", "comparison", "modellanding"};
     json::array items;
@@ -170,26 +206,13 @@ std::string hrizn_brief(std::size_t b, std::size_t n) {
 
 // ---- 4. Hrizn articles by webhook ------------------------------------------------------------
 int hrizn_by_webhook(const options& o) {
-    temp_root tmp;
-    const std::string secret = "hzwh_bench_hrizn_secret";
-    const auto port = free_port();
-    const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
+    hooked_provider hook("hrizn", "hzwh_bench_hrizn_secret");
     const std::size_t per_brief = std::min<std::size_t>(o.per_brief, 10);  // Hrizn's batch max
-    std::vector<std::string> args = {"--time-scale",
-                                     "60",
-                                     "--seed",
-                                     "11",
-                                     "--hrizn-rate-limit",
-                                     "100000",
-                                     "--hrizn-daily-cap",
-                                     "1000000",
-                                     "--hrizn-webhook",
-                                     base + "/hrizn",
-                                     "--hrizn-webhook-secret",
-                                     secret};
-    add_drop(args, o, "hrizn");
-    sim_process sim(args, {tmp.path / "briefsim.log"});
-    std::ofstream(tmp.path / "hrizn-webhook") << secret << "\n";
+    std::vector<std::string> args = {
+        "--time-scale",      "60",     "--seed", "11", "--hrizn-rate-limit", "100000",
+        "--hrizn-daily-cap", "1000000"};
+    hook.add_sim_args(args, o);
+    sim_process sim(args, {hook.tmp.path / "briefsim.log"});
     daemon_options d;
     d.api_url = sim.api_url();
     d.api_key = sim.api_key();
@@ -197,20 +220,14 @@ int hrizn_by_webhook(const options& o) {
     d.hrizn_key = sim.hrizn_key();
     d.hrizn_rate_requests = 100000;
     d.hrizn_rate_window_s = 1;
-    d.hrizn_yaml = "    webhook_secret_file: " + (tmp.path / "hrizn-webhook").string() + "\n";
-    d.top_yaml = webhooks_yaml(port, base, o.grace_s);
-    daemon_process daemon(tmp.path / "d", d);
+    d.hrizn_yaml = hook.secret_yaml();
+    d.top_yaml = webhooks_yaml(hook.port, hook.base, o.grace_s);
+    daemon_process daemon(hook.tmp.path / "d", d);
     const std::size_t briefs = (o.articles + per_brief - 1) / per_brief;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t b = 0; b < briefs; ++b)
-        daemon.drop("articles-" + std::to_string(b) + ".json",
-                    hrizn_brief(b, std::min(per_brief, o.articles - b * per_brief)));
-    if (!wait_all(daemon, briefs, std::chrono::seconds(600))) {
-        std::cerr << "hrizn: briefs not filed in time\n" << daemon.log_tail(30);
-        return 1;
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = drop_and_wait(daemon, "articles", briefs, [&](std::size_t b) {
+        return hrizn_brief(b, std::min(per_brief, o.articles - b * per_brief));
+    });
+    if (secs < 0) return 1;
     auto stats = sim.stats();
     const auto& h = stats.at("hrizn").as_object();
     const double articles = static_cast<double>(o.articles);
@@ -218,7 +235,7 @@ int hrizn_by_webhook(const options& o) {
         "\nHrizn articles tracked by webhook: %zu articles in %zu briefs, %zu done, %zu failed, "
         "%.1f s; briefsim dropped %.0f %% of deliveries; grace %s\n",
         o.articles, briefs, daemon.done().size(), daemon.failed().size(), secs, 100 * o.drop,
-        o.grace_s > 0 ? (std::to_string(o.grace_s) + " s").c_str() : "default (300 s)");
+        grace_text(o).c_str());
     std::printf("  requests by endpoint:\n");
     const auto total = print_routes(h, articles, "article");
     const auto w = hook_counts(sim, "hrizn");
@@ -247,28 +264,13 @@ std::string layers_brief(std::size_t b, std::size_t n, std::mt19937& rng, std::s
 
 // ---- 5. Layers jobs by webhook ---------------------------------------------------------------
 int layers_by_webhook(const options& o) {
-    temp_root tmp;
-    const std::string secret = "whsec_bench_layers_secret";
-    const auto port = free_port();
-    const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
+    hooked_provider hook("layers", "whsec_bench_layers_secret");
     const int scale = 60;  // a job of ~60 API-s takes ~1 s
-    std::vector<std::string> args = {"--time-scale",
-                                     std::to_string(scale),
-                                     "--seed",
-                                     "13",
-                                     "--layers-max-jobs",
-                                     "10",
-                                     "--layers-credits",
-                                     "100000000",
-                                     "--layers-cost",
-                                     "1",
-                                     "--layers-webhook",
-                                     base + "/layers",
-                                     "--layers-webhook-secret",
-                                     secret};
-    add_drop(args, o, "layers");
-    sim_process sim(args, {tmp.path / "briefsim.log"});
-    std::ofstream(tmp.path / "layers-webhook") << secret << "\n";
+    std::vector<std::string> args = {
+        "--time-scale",     std::to_string(scale), "--seed",        "13", "--layers-max-jobs", "10",
+        "--layers-credits", "100000000",           "--layers-cost", "1"};
+    hook.add_sim_args(args, o);
+    sim_process sim(args, {hook.tmp.path / "briefsim.log"});
     daemon_options d;
     d.api_url = sim.api_url();
     d.api_key = sim.api_key();
@@ -280,23 +282,17 @@ int layers_by_webhook(const options& o) {
     d.layers_rate_window_s = 1;
     d.layers_max_concurrent_jobs = 10;
     d.layers_schedule_scale = scale;
-    d.layers_yaml = "    webhook_secret_file: " + (tmp.path / "layers-webhook").string() + "\n";
-    d.top_yaml = webhooks_yaml(port, base, o.grace_s);
-    daemon_process daemon(tmp.path / "d", d);
+    d.layers_yaml = hook.secret_yaml();
+    d.top_yaml = webhooks_yaml(hook.port, hook.base, o.grace_s);
+    daemon_process daemon(hook.tmp.path / "d", d);
     std::mt19937 rng(5);
     std::size_t variants = 0;
     const std::size_t per_brief = std::min<std::size_t>(o.per_brief, 5);
     const std::size_t briefs = (o.jobs + per_brief - 1) / per_brief;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::size_t b = 0; b < briefs; ++b)
-        daemon.drop("reels-" + std::to_string(b) + ".json",
-                    layers_brief(b, std::min(per_brief, o.jobs - b * per_brief), rng, variants));
-    if (!wait_all(daemon, briefs, std::chrono::seconds(600))) {
-        std::cerr << "layers: briefs not filed in time\n" << daemon.log_tail(30);
-        return 1;
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = drop_and_wait(daemon, "reels", briefs, [&](std::size_t b) {
+        return layers_brief(b, std::min(per_brief, o.jobs - b * per_brief), rng, variants);
+    });
+    if (secs < 0) return 1;
     auto stats = sim.stats();
     const auto& l = stats.at("layers").as_object();
     const double jobs = static_cast<double>(o.jobs);
@@ -304,7 +300,7 @@ int layers_by_webhook(const options& o) {
         "\nLayers jobs tracked by webhook: %zu jobs (%zu variants) in %zu briefs, %zu done, %zu "
         "failed, %.1f s; briefsim dropped %.0f %% of deliveries; grace %s\n",
         o.jobs, variants, briefs, daemon.done().size(), daemon.failed().size(), secs, 100 * o.drop,
-        o.grace_s > 0 ? (std::to_string(o.grace_s) + " s").c_str() : "default (300 s)");
+        grace_text(o).c_str());
     std::printf("  requests by endpoint:\n");
     const auto total = print_routes(l, jobs, "job");
     const auto w = hook_counts(sim, "layers");

@@ -13,12 +13,11 @@
 #include "../support/webhook_sign.hpp"
 #include "core/utf8.hpp"
 #include "fuzz_check.hpp"
+#include "header_lines.hpp"
 #include "providers/hrizn/hrizn.hpp"
 #include "providers/lamina/provider.hpp"
 #include "providers/layers/layers.hpp"
 #include "webhooks/receiver.hpp"
-
-#include <boost/beast/http/fields.hpp>
 
 #include <cstdint>
 #include <string>
@@ -72,27 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
 
     auto text = briefd::fuzz::as_text(data + 1, size - 1);
     boost::beast::http::fields h;
-    std::string body;
-    while (!text.empty()) {
-        auto eol = text.find('\n');
-        auto line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-        if (line.empty()) {
-            body = std::string(text);
-            break;
-        }
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) continue;
-        auto name = line.substr(0, colon);
-        auto value = line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        decoders(value);
-        // Beast refuses bad names and values (its parser never yields them).
-        bool ok = true;
-        for (char c : name) ok = ok && c > 0x20 && c < 0x7f && c != ':';
-        for (char c : value) ok = ok && c != '\r' && c != '\n' && c != '\0';
-        if (ok) h.insert(name, value);
-    }
+    std::string body(briefd::fuzz::read_header_lines(text, h, decoders));
     std::string why;
     for (const auto& k : wh::parse_jwks(body, why)) FUZZ_CHECK(k.raw().size() == 32);
 
