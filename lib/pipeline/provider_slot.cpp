@@ -38,6 +38,7 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
       client(ex, client_opts(cfg)),
       batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
       batch_timer(ex),
+      schema_ready(ex, asio::steady_timer::time_point::max()),
       list_config(list_cfg(cfg, api)),
       list_wake(ex),
       hooks(ex) {

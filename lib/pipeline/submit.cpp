@@ -314,18 +314,31 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         if (auto* j = find(id)) maybe_file(*j);
 }
 
-asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(provider_slot& slot,
-                                                                          std::string key,
-                                                                          bool refresh) {
-    if (!refresh)
-        if (auto it = slot.schemas.find(key); it != slot.schemas.end()) co_return it->second;
-    auto res = co_await slot.host->async_call(slot.request(slot.api.schema_request(key)),
-                                              scheduler::priority::submit,
-                                              scheduler::retry_mode::idempotent);
-    if (res.ec) co_return std::nullopt;
-    auto schema = slot.api.parse_schema(res.resp.body);
-    if (schema) slot.schemas[key] = *schema;
-    co_return schema;
+asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(
+    provider_slot& slot, std::string key, bool recheck, scheduler::call_result* failure) {
+    auto& cache = slot.schemas;
+    for (;;) {
+        const auto now = clock::now();
+        if (!recheck || !cache.worth_recheck(key, now))
+            if (const auto* s = cache.fresh(key, now)) co_return *s;
+        if (!cache.begin_fetch(key)) {
+            // Another brief is fetching this app's schema: its answer serves this one too.
+            co_await slot.schema_ready.async_wait(use_tuple);
+            if (stopping) co_return std::nullopt;
+            recheck = false;  // what that fetch got is as new as ours would be
+            continue;         // (or it failed, or it was another app's: look again)
+        }
+        auto res = co_await slot.host->async_call(slot.request(slot.api.schema_request(key)),
+                                                  scheduler::priority::submit,
+                                                  scheduler::retry_mode::idempotent);
+        std::optional<providers::app_schema> schema;
+        if (!res.ec) schema = slot.api.parse_schema(res.resp.body);
+        if (schema) cache.store(key, *schema, clock::now());
+        cache.end_fetch(key);
+        slot.schema_ready.cancel();  // wakes the briefs waiting for it
+        if (!schema && failure) *failure = std::move(res);
+        co_return schema;
+    }
 }
 
 asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
@@ -339,16 +352,12 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
         if (job->rec.items[i].state != jobs::item_state::pending) continue;
         auto key = slot->api.schema_key(job->brief.items[i]);
         if (!key) continue;
-        auto schema = co_await get_schema(*slot, *key, false);
+        scheduler::call_result res;
+        auto schema = co_await get_schema(*slot, *key, false, &res);
         job = find(job_id);
         if (!job || stopping) co_return;
         if (!schema) {
-            // Distinguish "no such app" from "could not ask": only the former is the brief's fault.
-            auto res = co_await slot->host->async_call(
-                slot->request(slot->api.schema_request(*key)), scheduler::priority::submit,
-                scheduler::retry_mode::idempotent);
-            job = find(job_id);
-            if (!job || stopping) co_return;
+            // "No such app" is the brief's fault; "could not ask" is not.
             if (res.ec == errc::not_found || res.ec == errc::rejected) {
                 problems.push_back(
                     {job->rec.brief_name, i, "app",
@@ -360,6 +369,14 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
             continue;
         }
         auto p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
+        if (!p.empty() && slot->schemas.worth_recheck(*key, clock::now())) {
+            // The app may have changed since its schema was cached: never refuse on an old copy.
+            schema = co_await get_schema(*slot, *key, true);
+            job = find(job_id);
+            if (!job || stopping) co_return;
+            if (schema)
+                p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
+        }
         problems.insert(problems.end(), p.begin(), p.end());
     }
     if (transient && problems.empty()) {

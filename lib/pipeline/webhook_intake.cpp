@@ -143,9 +143,7 @@ void engine_impl::track_by_webhook(provider_slot& slot, job_ctx& job, std::size_
 
 asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
     auto& h = slot.hooks;
-    auto forget = [&](const std::string& run_id) {
-        if (h.runs.erase(run_id)) --running_runs;
-    };
+    auto forget = [&](const std::string& run_id) { forget_webhook_run(slot, run_id); };
     while (!stopping) {
         if (h.runs.empty()) {
             h.wake.expires_at(clock::time_point::max());
@@ -230,6 +228,12 @@ asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
     h.loop_running = false;
 }
 
+void engine_impl::forget_webhook_run(provider_slot& slot, const std::string& run_id) {
+    if (!slot.hooks.runs.erase(run_id)) return;
+    --running_runs;
+    slot.host->run_ended();  // its place of the concurrent-jobs gate (Layers) is free again
+}
+
 void engine_impl::webhooks_fall_back(provider_slot& slot) {
     auto& h = slot.hooks;
     h.degraded = true;
@@ -241,7 +245,8 @@ void engine_impl::webhooks_fall_back(provider_slot& slot) {
     auto runs = std::move(h.runs);
     h.runs.clear();
     for (auto& [run_id, r] : runs) {
-        --running_runs;  // start_tracking counts it again
+        --running_runs;  // start_tracking counts it again, and takes its gate place again
+        slot.host->run_ended();
         if (auto* job = find(r.job_id)) start_tracking(*job, r.index);
     }
 }
@@ -397,7 +402,7 @@ bool engine_impl::apply_webhook(provider_slot& slot, const providers::webhook_ev
                                    {"channel", "webhook"}});
         return true;
     }
-    if (h.runs.erase(view.run_id)) --running_runs;
+    forget_webhook_run(slot, view.run_id);
     log.info("run.finished", {{"job", job_id},
                               {"item", index},
                               {"run", view.run_id},

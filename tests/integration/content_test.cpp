@@ -130,4 +130,27 @@ TEST_CASE("app runs: good inputs complete; bad inputs fail before any run is cre
     CHECK(r.route_count("POST /v1/apps/{id}/runs") == 1);
 }
 
+TEST_CASE("app runs: briefs claimed together share one fetch of the app's schema") {
+    rig r;
+    RIG_CONTEXT(r);
+    const std::string app = "ec7ec3ce-69b4-43c9-8eea-fe9752d679a4";
+    auto brief = [&](const std::string& style) {
+        return json::serialize(
+            json::object{{"app", app},
+                         {"inputs", {{"Upload", "https://example.com/me.jpg"}, {"Style", style}}}});
+    };
+    for (int i = 0; i < 4; ++i)
+        r.d->drop("together-" + std::to_string(i) + ".json", brief("Studio"));
+    REQUIRE(r.d->wait_filed(4, filed_timeout));
+    CHECK(r.d->done().size() == 4);
+    CHECK(r.route_count("GET /v1/apps/{id}") == 1);  // not one per brief
+    // A brief the cached schema refuses: the schema was fetched moments ago, so it is the app's
+    // own and is not fetched again (a refetch happens at most once a minute per app).
+    r.d->drop("refused.json", brief("Watercolour"));
+    REQUIRE(r.d->wait_filed(5, filed_timeout));
+    CHECK(r.d->failed() == std::vector<std::string>{"refused.json"});
+    CHECK(r.route_count("GET /v1/apps/{id}") == 1);
+    CHECK(r.route_count("POST /v1/apps/{id}/runs") == 4);
+}
+
 }  // namespace briefd::it

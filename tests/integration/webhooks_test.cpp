@@ -431,41 +431,78 @@ TEST_CASE(
     CHECK(r.hrizn_stat("items_created") == 1);
 }
 
-TEST_CASE("webhooks: Layers jobs finish by signed job.completed deliveries, never polled") {
-    const std::string layers_secret = "whsec_it_layers_77";
-    temp_dir secrets;
+namespace {
+const std::string layers_secret = "whsec_it_layers_77";
+const std::string layers_project = "0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00";
+
+/// Layers with briefsim delivering signed job events to a briefd receiver (grace 3600 s: no
+/// grace check during a test); `cap` concurrent jobs on both sides (0: the rig's defaults).
+rig_options layers_hook_options(const temp_dir& secrets, std::vector<std::string> sim_args,
+                                std::size_t cap = 0) {
     std::ofstream(secrets.path() / "layers-webhook") << layers_secret << "\n";
     const auto port = free_port();
     const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hooks";
     rig_options o;
     o.layers = true;
-    o.sim_args = {"--layers-webhook",
-                  base + "/layers",
-                  "--layers-webhook-secret",
-                  layers_secret,
-                  "--webhook-duplicate",
-                  "1",
-                  "--faults-on",
-                  "layers"};
+    o.sim_args = {"--layers-webhook", base + "/layers", "--layers-webhook-secret", layers_secret};
+    o.sim_args.insert(o.sim_args.end(), sim_args.begin(), sim_args.end());
+    if (cap) {
+        o.sim_args.insert(o.sim_args.end(), {"--layers-max-jobs", std::to_string(cap)});
+        o.daemon.layers_max_concurrent_jobs = cap;
+    }
     o.daemon.top_yaml = "webhooks:\n  listen: 127.0.0.1:" + std::to_string(port) +
                         "\n  public_url: " + base + "\n  grace_s: 3600\n";
     o.daemon.layers_yaml =
         "    webhook_secret_file: " + (secrets.path() / "layers-webhook").string() + "\n";
-    rig r(o);
+    return o;
+}
+
+std::string layers_brief(std::size_t jobs, int variants) {
+    json::array items;
+    for (std::size_t i = 0; i < jobs; ++i)
+        items.push_back(json::object{
+            {"projectId", layers_project},
+            {"format", "slideshow_remix"},
+            {"variantCount", variants},
+            {"brief", json::object{{"topic", "hooks " + std::to_string(i)}, {"hook", "Wait"}}}});
+    return json::serialize(json::object{{"provider", "layers"}, {"items", std::move(items)}});
+}
+
+std::uint64_t layers_job_polls(const rig& r) {
+    auto v = r.sim->stats();
+    const auto* jobs =
+        v.at("layers").at("requests").as_object().if_contains("GET /v1/jobs/{jobId}");
+    return jobs ? jobs->at("total").to_number<std::uint64_t>() : 0;
+}
+}  // namespace
+
+TEST_CASE("webhooks: Layers jobs finish by signed job.completed deliveries, never polled") {
+    temp_dir secrets;
+    rig r(layers_hook_options(secrets, {"--webhook-duplicate", "1", "--faults-on", "layers"}));
     RIG_CONTEXT(r);
-    r.d->drop(
-        "reels.json",
-        R"({"provider":"layers","items":[{"projectId":"0b9f5d1e-7c1a-4d3e-8f2a-5b6c7d8e9f00","format":"slideshow_remix","variantCount":2,"brief":{"topic":"hooks","hook":"Wait for it"}}]})");
+    r.d->drop("reels.json", layers_brief(1, 2));
     REQUIRE(r.d->wait_filed(1, filed_timeout));
     CHECK(r.d->done() == std::vector<std::string>{"reels.json"});
     CHECK(check_outputs(*r.d, "reels") >= 2);  // both variants' containers were fetched
     CHECK(r.layers_stat("jobs_created") == 1);
     CHECK(hook_stat(r, "layers", "delivered_2xx") >= 1);
     CHECK(hook_stat(r, "layers", "rejected_4xx") == 0);
-    auto v = r.sim->stats();
-    const auto* jobs =
-        v.at("layers").at("requests").as_object().if_contains("GET /v1/jobs/{jobId}");
-    CHECK(jobs == nullptr);  // no job polling at all
+    CHECK(layers_job_polls(r) == 0);  // no job polling at all
+}
+
+TEST_CASE("webhooks: a Layers job finished by delivery gives back its place of the jobs cap") {
+    // One job at a time: each later job starts only once the one before it was finished by its
+    // delivery (before, a delivery never gave the place back and the second job waited forever).
+    temp_dir secrets;
+    rig r(layers_hook_options(secrets, {}, 1));
+    RIG_CONTEXT(r);
+    r.d->drop("queue.json", layers_brief(3, 1));
+    REQUIRE(r.d->wait_filed(1, filed_timeout));
+    CHECK(r.d->done() == std::vector<std::string>{"queue.json"});
+    CHECK(r.layers_stat("jobs_created") == 3);
+    CHECK(r.layers_stat("concurrent_jobs_peak") == 1);
+    CHECK(r.layers_stat("responses_429") == 0);
+    CHECK(layers_job_polls(r) == 0);
 }
 
 }  // namespace briefd::it

@@ -15,6 +15,7 @@
 #include "http/server.hpp"
 #include "jobs/job.hpp"
 #include "pipeline/batcher.hpp"
+#include "pipeline/detail/schema_cache.hpp"
 #include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/filing.hpp"
@@ -76,7 +77,8 @@ struct provider_slot {
     std::unique_ptr<scheduler::host> host;
     pipeline::batcher batches;
     asio::steady_timer batch_timer;
-    std::map<std::string, providers::app_schema, std::less<>> schemas;  ///< input schemas by key
+    schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
+    asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
     // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
     list_tracker_config list_config;
     std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
@@ -179,8 +181,13 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// Items left `submitting` by the last process, sent again under their idempotency key.
     void replay_uncertain(job_ctx& job, std::size_t index, std::set<std::string>& replayed);
     asio::awaitable<void> validate_inputs(std::string job_id);
-    asio::awaitable<std::optional<providers::app_schema>> get_schema(provider_slot& slot,
-                                                                 std::string key, bool refresh);
+    /// The input schema of `key`: cached (schema_cache says for how long), or fetched, one
+    /// fetch per key at a time. `recheck`: the cached one says an item is wrong, so fetch it
+    /// again first unless it was fetched within the recheck interval. Completes with nullopt
+    /// when it cannot be had; `failure` (if given) then says why (errc::not_found: no such app).
+    asio::awaitable<std::optional<providers::app_schema>> get_schema(
+        provider_slot& slot, std::string key, bool recheck,
+        scheduler::call_result* failure = nullptr);
     void item_failed(job_ctx& job, std::size_t index, std::string why, const diagnostics& d = {});
     void uncertain(job_ctx& job, std::size_t index, std::string_view what);
 
@@ -219,6 +226,9 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// One status request per run whose grace ran out; falls back when deliveries stopped.
     asio::awaitable<void> grace_loop(provider_slot& slot);
     void webhooks_fall_back(provider_slot& slot);
+    /// A run no longer waits for its delivery: it stops counting as running and gives back its
+    /// place of the provider's concurrent-jobs gate. No-op for a run not waiting.
+    void forget_webhook_run(provider_slot& slot, const std::string& run_id);
     /// One request to the receiver: route, verify (before parsing), deduplicate, apply, record
     /// durably, then answer. Completes with the response; never throws for bad input.
     asio::awaitable<http::server_response> on_webhook(const http::server_request& req);
