@@ -25,6 +25,7 @@
 #include "ratelimit/limiter.hpp"
 #include "scheduler/budgets.hpp"
 #include "scheduler/job_gate.hpp"
+#include "scheduler/retry_decider.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -42,14 +43,6 @@ namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
 enum class priority { track = 0, submit = 1, probe = 2 };
-
-/// How a failed exchange may be repeated.
-enum class retry_mode {
-    idempotent,  ///< GETs: retry network failures and 5xx with backoff
-    submission,  ///< POSTs that create runs: retry only what provably created nothing (failure
-                 ///< before the request was sent, 5xx, 429); a failure after sending completes
-                 ///< with errc::outcome_uncertain and the caller applies on_uncertain
-};
 
 struct host_options {
     std::size_t requests = 100;
@@ -107,7 +100,8 @@ public:
     /// counted at this moment: send right away), or errc::shutting_down after stop().
     asio::awaitable<std::error_code> async_acquire(priority p, std::string_view cls = {});
 
-    /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above.
+    /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above
+    /// (the decisions are retry_decider's; async_call carries them out).
     /// Completes with the 2xx response, or the final error with the server's words in diag.
     /// No deadline of its own beyond the request's timeout per attempt and the retry budget.
     /// `before_send`, when given, is awaited after each slot is granted and right before the
@@ -173,8 +167,13 @@ private:
     /// Waits for a slot and holds it as a reservation: mark_sent() when the request leaves, or
     /// unreserve() if it will not.
     asio::awaitable<std::error_code> reserve_slot(priority p, std::size_t bucket);
-    void mark_sent(std::size_t bucket);
+    /// Returns the departure recorded (budgets::answered's key).
+    clock::time_point mark_sent(std::size_t bucket);
     void unreserve(std::size_t bucket);
+    /// A rate-limit 429 for a request of `bucket` whose headers name `named`: pauses both until
+    /// the server's Retry-After / Reset (`fallback` when it gave neither), counts, logs.
+    void pause_for_429(std::size_t bucket, std::size_t named, const ratelimit::rate_info& info,
+                       clock::time_point now, clock::duration fallback);
     /// observe() for a response to a request of `bucket`.
     std::error_code observe_in(std::size_t bucket, unsigned status,
                                const boost::beast::http::fields& headers, std::string_view body);
