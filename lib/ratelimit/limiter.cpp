@@ -14,6 +14,19 @@ std::size_t scaled(std::size_t requests, double safety) noexcept {
     return std::max<std::size_t>(n, 1);
 }
 
+// The latest the server can have counted a send, as far as pacing goes: its answer when it came
+// back within half a window (it arrived before its answer), else its departure (a long poll the
+// server held, or no answer yet: the window's pad covers its arrival, as before). Departures alone
+// let a request whose departure lagged its stamp (a stream open waiting for a pooled connection,
+// a new connection on a loaded machine) be followed a window later by one that arrived at once:
+// a sliding-window server refused the second, in bursts.
+template <class Entry>
+limiter::clock::time_point counted_by(const Entry& e, limiter::clock::duration window) {
+    if (e.answered != limiter::clock::time_point::max() && e.answered - e.sent <= window / 2)
+        return e.answered;
+    return e.sent;
+}
+
 }  // namespace
 
 limiter::limiter(std::size_t requests, clock::duration window, double safety)
@@ -33,10 +46,11 @@ std::optional<limiter::constraint> limiter::server() const noexcept {
 }
 
 std::size_t limiter::used(const constraint& c, clock::time_point now) const {
-    // Sends in (now - window, now]: a send exactly one window ago no longer counts.
-    const auto first = std::partition_point(
-        log_.begin(), log_.end(), [&](const entry& e) { return e.sent <= now - c.window; });
-    return static_cast<std::size_t>(std::distance(first, log_.end())) + pending_;
+    // Sends counted in (now - window, now]: one counted exactly one window ago no longer counts.
+    std::size_t n = pending_;
+    for (const auto& e : log_)
+        if (counted_by(e, c.window) > now - c.window) ++n;
+    return n;
 }
 
 std::size_t limiter::free_slots(clock::time_point now) const {
@@ -56,11 +70,17 @@ limiter::clock::time_point limiter::earliest(clock::time_point now) const {
     // For N per W the next send must come at least W after the N-th most recent one. Moving t
     // later only lowers every window's count, so one pass over the constraints is enough.
     // A pending reservation may leave at any moment from now on: it counts as the newest send.
+    std::vector<clock::time_point> counted;
     const auto apply = [&](const constraint& c) {
         if (pending_ >= c.requests) {
             t = clock::time_point::max();  // until a reservation is sent or given back
         } else if (log_.size() + pending_ >= c.requests) {
-            t = std::max(t, log_[log_.size() + pending_ - c.requests].sent + c.window);
+            // The (N - pending)-th latest of the recorded sends, by when they were counted.
+            counted.clear();
+            for (const auto& e : log_) counted.push_back(counted_by(e, c.window));
+            const auto nth = counted.end() - static_cast<std::ptrdiff_t>(c.requests - pending_);
+            std::nth_element(counted.begin(), nth, counted.end());
+            t = std::max(t, *nth + c.window);
         }
     };
     apply(configured());
@@ -224,6 +244,7 @@ void limiter::prune(clock::time_point now) {
     if (server_) {
         keep_window = std::max(keep_window, server_->window);
     }
+    keep_window += keep_window / 2;  // a send may count as late as its answer (counted_by)
     while (!log_.empty() && log_.front().sent <= now - keep_window) {
         log_.pop_front();
     }

@@ -120,13 +120,16 @@ asio::awaitable<void> host::dispatch_loop() {
     }
 }
 
-asio::awaitable<std::error_code> host::async_acquire(priority p, std::string_view cls) {
+asio::awaitable<std::error_code> host::async_acquire(priority p, std::string_view cls,
+                                                     clock::time_point* sent_at) {
     auto b = budgets_.index_of(cls);
     auto ec = co_await reserve_slot(p, b);
     if (!ec) {
-        // The caller sends right away and tells us nothing more: counted as arriving as it leaves.
         const auto at = mark_sent(b);
-        budgets_.answered(b, at, at);
+        if (sent_at)
+            *sent_at = at;  // answered by observe()
+        else
+            budgets_.answered(b, at, at);  // the caller tells us nothing more
     }
     co_return ec;
 }
@@ -249,8 +252,10 @@ asio::awaitable<void> host::probe_loop() {
         co_await probe_wait_.async_wait(use_tuple);
         if (!blocked() || stopped_) break;
         auto b = bucket_of(opts_.probe);
-        if (co_await async_acquire(priority::probe, budgets_.name(b))) break;
+        clock::time_point sent_at{};
+        if (co_await async_acquire(priority::probe, budgets_.name(b), &sent_at)) break;
         auto [ec, resp] = co_await client_.async_request(opts_.probe);
+        budgets_.answered(b, sent_at, clock::now());
         if (!ec) {
             auto info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(), resp.body);
             budgets_.observe(response_bucket(b, resp.headers), info, clock::now());
@@ -291,7 +296,8 @@ void host::pause_for_429(std::size_t bucket, std::size_t named, const ratelimit:
 }
 
 std::error_code host::observe(unsigned status, const boost::beast::http::fields& headers,
-                              std::string_view body) {
+                              std::string_view body, std::optional<clock::time_point> sent_at) {
+    if (sent_at) budgets_.answered(0, *sent_at, clock::now());
     return observe_in(0, status, headers, body);
 }
 
@@ -371,9 +377,12 @@ asio::awaitable<call_result> host::async_call(http::request req, priority p, ret
         auto a = decide_retry(f, policy, rng_);
         if (a.what == kind::probe_account) {
             // A 403 may concern one app or the whole workspace: let the probe tell them apart.
-            if (co_await async_acquire(priority::probe, budgets_.name(bucket_of(opts_.probe))))
+            const auto pb = bucket_of(opts_.probe);
+            clock::time_point probe_sent{};
+            if (co_await async_acquire(priority::probe, budgets_.name(pb), &probe_sent))
                 co_return call_result{errc::shutting_down, {}, {}, true};
             auto [pec, presp] = co_await client_.async_request(opts_.probe);
+            budgets_.answered(pb, probe_sent, clock::now());
             f.probed = true;
             f.probe_status = pec ? 0u : presp.status;
             f.blocked = blocked();

@@ -98,7 +98,12 @@ public:
     /// Waits for a send slot in `p`'s queue of bucket class `cls` (empty: the default budget).
     /// Completes with an empty error_code when the request may be sent now (a send has been
     /// counted at this moment: send right away), or errc::shutting_down after stop().
-    asio::awaitable<std::error_code> async_acquire(priority p, std::string_view cls = {});
+    /// `sent_at`, when given, receives the departure recorded: pass it to observe() with the
+    /// answer, so the limiter knows when the server can have counted the request (until then it
+    /// trusts no Reset-beating moment that depends on it). Without it the send counts as
+    /// arriving when it leaves.
+    asio::awaitable<std::error_code> async_acquire(priority p, std::string_view cls = {},
+                                                   clock::time_point* sent_at = nullptr);
 
     /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above
     /// (the decisions are retry_decider's; async_call carries them out).
@@ -135,7 +140,9 @@ public:
     /// Feeds a response received outside async_call (an SSE stream's headers). Returns the error
     /// class of the status: empty for 2xx; rate_limited after pausing the host; unauthorized etc.
     /// after blocking it.
-    std::error_code observe(unsigned status, const boost::beast::http::fields& headers, std::string_view body);
+    /// `sent_at`: the departure async_acquire recorded for the request this answers.
+    std::error_code observe(unsigned status, const boost::beast::http::fields& headers,
+                            std::string_view body, std::optional<clock::time_point> sent_at = {});
 
     void set_limit(std::size_t requests, clock::duration window, std::size_t per_day = 0);
     /// Live reload of the class budgets and the concurrent-jobs cap.
