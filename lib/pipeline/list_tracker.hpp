@@ -83,8 +83,8 @@ class list_tracker {
     list_tracker_config cfg_;
     std::map<std::string, unsigned> runs_;  ///< run id → consecutive sweeps it was missing from
     std::map<std::string, std::size_t> last_page_;  ///< run id → the page it was last seen on
-    std::size_t added_ = 0;        ///< runs added since the current sweep began
-    std::size_t sweep_added_ = 0;  ///< runs added between the last two sweep starts
+    std::size_t added_ = 0;                         ///< runs added since the current sweep began
+    std::size_t sweep_added_ = 0;           ///< runs added between the last two sweep starts
     std::set<std::string> unseen_;          ///< during a sweep: tracked runs not yet seen
     bool in_sweep_ = false;
     std::size_t pages_this_sweep_ = 0;
