@@ -1,5 +1,7 @@
 #include "pipeline/list_tracker.hpp"
 
+#include <utility>
+
 namespace briefd::pipeline {
 
 bool children_settled(const std::vector<std::optional<providers::run_phase>>& phases) {
@@ -12,11 +14,12 @@ bool children_settled(const std::vector<std::optional<providers::run_phase>>& ph
 }
 
 void list_tracker::add(const std::string& run_id) {
-    runs_.emplace(run_id, 0);
+    if (runs_.emplace(run_id, 0).second) ++added_;
 }
 
 void list_tracker::remove(const std::string& run_id) {
     runs_.erase(run_id);
+    last_page_.erase(run_id);
     unseen_.erase(run_id);
     std::erase(overdue_, run_id);
 }
@@ -32,6 +35,7 @@ std::string list_tracker::begin_sweep(clock::time_point now) {
     started_once_ = true;
     last_start_ = now;
     pages_this_sweep_ = 0;
+    sweep_added_ = std::exchange(added_, 0);
     ++sweeps_;
     unseen_.clear();
     for (const auto& [id, misses] : runs_) unseen_.insert(id);
@@ -49,10 +53,21 @@ list_tracker::page_outcome list_tracker::on_page(const providers::list_page& pag
         if (unseen_.erase(r.run_id) == 0)
             continue;  // a run shown twice (the list moved): once is enough
         it->second = 0;
+        last_page_[r.run_id] = pages_this_sweep_;
         out.seen.push_back(r);
     }
-    auto max_pages =
-        (runs_.size() + cfg_.page_limit - 1) / std::max<std::size_t>(cfg_.page_limit, 1) + 1;
+    const auto per_page = std::max<std::size_t>(cfg_.page_limit, 1);
+    auto max_pages = (runs_.size() + per_page - 1) / per_page + 1;
+    if (unseen_.size() >= std::max(cfg_.miss_limit, 1u)) {
+        // Where the unseen runs were last seen, sunk by our runs created since (other clients'
+        // content is not known: the +1 page covers a little of it).
+        std::size_t deepest = 0;
+        for (const auto& id : unseen_)
+            if (auto p = last_page_.find(id); p != last_page_.end())
+                deepest = std::max(deepest, p->second);
+        if (deepest)
+            max_pages = std::max(max_pages, deepest + (sweep_added_ + per_page - 1) / per_page + 1);
+    }
     if (!unseen_.empty() && page.has_more && !page.next_cursor.empty() &&
         pages_this_sweep_ < max_pages)
         out.next_cursor = page.next_cursor;

@@ -6,7 +6,11 @@
 // A sweep starts every `interval` while runs are tracked. It asks for the first page, and for the
 // next one while tracked runs are still unseen, the list has more, and fewer than
 // ceil(tracked / page) + 1 pages were read (our runs are among the newest, so this bounds a sweep
-// even when other clients of the same account add content). A run that is missing from
+// even when other clients of the same account add content). Past that bound it goes on only to
+// where an unseen run was last seen plus the pages our own newer runs pushed it down, and only
+// while at least `miss_limit` runs are unseen (a page is then no dearer than their own requests):
+// at the end of a big batch the slowest runs sit under hundreds of finished ones, and the bound
+// alone missed them every sweep. A run that is missing from
 // `miss_limit` sweeps in a row (deep in a busy list, or a list that does not show it) gets one
 // status request of its own, then goes back to the list. A failed page ends the sweep; the runs
 // it did not show count a miss.
@@ -78,6 +82,9 @@ class list_tracker {
 
     list_tracker_config cfg_;
     std::map<std::string, unsigned> runs_;  ///< run id → consecutive sweeps it was missing from
+    std::map<std::string, std::size_t> last_page_;  ///< run id → the page it was last seen on
+    std::size_t added_ = 0;                         ///< runs added since the current sweep began
+    std::size_t sweep_added_ = 0;           ///< runs added between the last two sweep starts
     std::set<std::string> unseen_;          ///< during a sweep: tracked runs not yet seen
     bool in_sweep_ = false;
     std::size_t pages_this_sweep_ = 0;

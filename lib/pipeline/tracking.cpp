@@ -161,7 +161,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             close_stream();
             co_await nap_until(act.not_before);
             if (stopping) break;
-            if (co_await slot->host->async_acquire(scheduler::priority::track)) break;
+            scheduler::clock::time_point sent_at{};
+            if (co_await slot->host->async_acquire(scheduler::priority::track, {}, &sent_at)) break;
             auto req = slot->request(api.stream(run_id));
             req.headers.emplace_back("Cache-Control", "no-store");
             if (!act.last_event_id.empty())
@@ -174,7 +175,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 act = fsm.on_stream_ended(clock::now(), ec, parser.retry());
                 continue;
             }
-            auto cls = slot->host->observe(s->status(), s->headers(), {});
+            auto cls = slot->host->observe(s->status(), s->headers(), {}, sent_at);
             if (cls == errc::rate_limited || slot->host->blocked())
                 continue;  // same action after the pause
             if (s->status() == 404) {

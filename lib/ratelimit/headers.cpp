@@ -499,6 +499,7 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
                 } else {
                     // In double seconds: a far-future timestamp must not overflow a time_point.
                     const double epoch_s = *d >= 1e12 ? *d / 1000.0 : *d;
+                    out.reset_rounding = seconds(2);
                     out.reset = checked_reset(
                         epoch_s -
                         std::chrono::duration<double>(reference.time_since_epoch()).count());

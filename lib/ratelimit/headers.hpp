@@ -36,6 +36,10 @@ struct rate_info {
     std::optional<std::chrono::seconds>
         retry_after;                             ///< from Retry-After, else the body's retryAfter
     std::optional<std::chrono::seconds> window;  ///< from a `w=` quota policy
+    /// How much later than the real moment `reset` may point: servers send whole seconds rounded
+    /// up, so 1 s for a delta; 2 s for a Unix timestamp, which is a whole second compared with a
+    /// whole-second Date (or the local clock). The limiter's lower bound on the real reset.
+    std::chrono::seconds reset_rounding{1};
 
     bool empty() const noexcept {
         return !limit && !remaining && !reset && !retry_after && !window;

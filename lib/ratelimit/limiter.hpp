@@ -6,6 +6,12 @@
 // Deterministic and sans-I/O: every method takes `now` (tests drive a fake clock). Jitter on a
 // 429 pause is the caller's job. Call try_acquire() right before sending, so the log holds only
 // requests the server will count.
+//
+// The send log is exact: a request is stamped when it leaves (try_reserve() holds its slot until
+// sent()), and answered() bounds when the server can have counted it (it arrived before its
+// answer). With that, a `Remaining: 0` whose whole-second Reset is rounded up is not obeyed to
+// the second when the log accounts for every request the server counted: the log says to the
+// millisecond when the oldest of them leaves the server's window (trust_log_on_reset).
 #pragma once
 
 #include "ratelimit/headers.hpp"
@@ -47,8 +53,13 @@ class limiter {
     /// server counts, or unreserve() gives it back. Every reservation needs one of the two.
     bool try_reserve(clock::time_point now);
     /// A reserved request leaves now: its send is recorded at `now` (never before the newest
-    /// recorded send, so the log stays in order).
-    void sent(clock::time_point now);
+    /// recorded send, so the log stays in order). Returns the time recorded, the key for
+    /// answered().
+    clock::time_point sent(clock::time_point now);
+    /// The request recorded at `sent_at` got its answer (or its transport failed) at `now`: the
+    /// server cannot have counted it later than that. A send never answered is not trusted to
+    /// have arrived at any time, so a Remaining == 0 it counts toward falls back to Reset.
+    void answered(clock::time_point sent_at, clock::time_point now);
     /// A reserved request will not be sent.
     void unreserve() noexcept;
     /// Reservations not yet sent or given back.
@@ -56,12 +67,26 @@ class limiter {
 
     /// Learns from any response: adopts a lower server limit (with its `w=` window if given),
     /// counts sends the server saw but we did not when its Remaining is below ours, and with
-    /// Remaining == 0 allows nothing before now + Reset.
+    /// Remaining == 0 allows nothing before the server's window has room again: now + Reset, or
+    /// — when the log proves room earlier (trust_log_on_reset) — the moment the log says the
+    /// oldest request the server counted leaves its window, plus the learned margin, but never
+    /// before now + Reset − reset_rounding (the earliest the real reset can be).
     void observe(const rate_info& info, clock::time_point now);
 
     /// A 429: pauses the whole host until now + Retry-After, else + Reset, else + `fallback`,
-    /// clamped to [min_pause, max_pause]. Also observe()s `info` (calling both is harmless).
+    /// clamped to [min_pause, max_pause]. Also observe()s `info` (calling both is harmless), and
+    /// widens the margin kept when trusting the log (the server counted something we did not
+    /// expect: a slower arrival, another client, a skewed clock).
     void on_429(const rate_info& info, clock::time_point now, clock::duration fallback);
+
+    /// Whether a `Remaining: 0` may be answered from the log instead of the whole-second Reset
+    /// (default on). Off, Reset is obeyed as sent.
+    void trust_log_on_reset(bool on) noexcept { trust_log_ = on; }
+    /// The margin added to the log's moment when trusting it: zero until a 429, then doubling
+    /// from trust_margin_step with every 429, up to trust_margin_max.
+    clock::duration trust_margin() const noexcept { return margin_; }
+    static constexpr clock::duration trust_margin_step = std::chrono::milliseconds(25);
+    static constexpr clock::duration trust_margin_max = std::chrono::seconds(2);
 
     /// Live reload of the configured limit; the send log is kept, so a reload never opens a burst.
     /// (Lengthening the window counts only the sends still within the longest window so far.)
@@ -79,21 +104,31 @@ class limiter {
         clock::duration window;
     };
 
+    struct entry {
+        clock::time_point sent;
+        /// When its answer came (the latest the server can have counted it); max: not yet.
+        clock::time_point answered = clock::time_point::max();
+    };
+
     constraint configured() const noexcept;
     std::optional<constraint> server() const noexcept;
     std::size_t used(const constraint& c, clock::time_point now) const;
     std::size_t free_slots(clock::time_point now) const;
+    /// When the log proves every window has room again, by the answer times of the requests the
+    /// server counted; nullopt when one of them has no answer yet.
+    std::optional<clock::time_point> room_by_answers() const;
     void prune(clock::time_point now);
 
-    std::deque<clock::time_point>
-        log_;  // send times, oldest first (plus unseen sends, see observe)
+    std::deque<entry> log_;  // sends, oldest first (plus unseen sends, see observe)
     std::size_t requests_;
     clock::duration window_;
     double safety_;
     std::size_t pending_ = 0;            // reserved, not yet sent: count as sends "now"
     std::optional<constraint> server_;   // the server's own limit, as last announced
     clock::time_point paused_until_{};   // after a 429
-    clock::time_point blocked_until_{};  // Remaining == 0 until Reset
+    clock::time_point blocked_until_{};  // Remaining == 0 until Reset (or the log's moment)
+    bool trust_log_ = true;
+    clock::duration margin_{};  // learned from 429s, see trust_margin()
 };
 
 }  // namespace briefd::ratelimit

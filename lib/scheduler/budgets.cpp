@@ -66,8 +66,12 @@ bool budgets::try_reserve(std::size_t b, clock::time_point now) {
     return true;
 }
 
-void budgets::sent(std::size_t b, clock::time_point now) {
-    buckets_.at(b).window.sent(now);
+budgets::clock::time_point budgets::sent(std::size_t b, clock::time_point now) {
+    return buckets_.at(b).window.sent(now);
+}
+
+void budgets::answered(std::size_t b, clock::time_point sent_at, clock::time_point now) {
+    if (b < buckets_.size()) buckets_[b].window.answered(sent_at, now);
 }
 
 void budgets::unreserve(std::size_t b) noexcept {

@@ -54,9 +54,13 @@ class budgets {
     /// Reserves a send of bucket `b` now if it has room (see ratelimit::limiter::try_reserve);
     /// false and nothing changed otherwise.
     bool try_reserve(std::size_t b, clock::time_point now);
-    /// The reserved request of bucket `b` leaves now / will not leave.
-    void sent(std::size_t b, clock::time_point now);
+    /// The reserved request of bucket `b` leaves now (returns the time recorded, the key for
+    /// answered()) / will not leave.
+    clock::time_point sent(std::size_t b, clock::time_point now);
     void unreserve(std::size_t b) noexcept;
+    /// The request of bucket `b` recorded at `sent_at` was answered (or failed) at `now`
+    /// (ratelimit::limiter::answered).
+    void answered(std::size_t b, clock::time_point sent_at, clock::time_point now);
 
     /// A response's rate-limit state, learned by bucket `b` (response_bucket()).
     void observe(std::size_t b, const ratelimit::rate_info& info, clock::time_point now);

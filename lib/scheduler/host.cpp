@@ -16,14 +16,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::array<priority, 4> rr_order{priority::probe, priority::track, priority::submit,
                                            priority::track};
 
-// Errors that happened before any byte of the request left: nothing can have been created.
-bool failed_before_sending(std::error_code ec) {
-    return ec == errc::connect_timeout || ec == errc::resolve_failed ||
-           ec == errc::handshake_timeout || ec == errc::tls_error || ec == errc::proxy_refused ||
-           ec == errc::proxy_auth_required ||
-           ec == std::errc::connection_refused ||
-           ec == std::error_code(ECONNREFUSED, std::system_category());
-}
 }  // namespace
 
 struct host::waiter {
@@ -128,16 +120,24 @@ asio::awaitable<void> host::dispatch_loop() {
     }
 }
 
-asio::awaitable<std::error_code> host::async_acquire(priority p, std::string_view cls) {
+asio::awaitable<std::error_code> host::async_acquire(priority p, std::string_view cls,
+                                                     clock::time_point* sent_at) {
     auto b = budgets_.index_of(cls);
     auto ec = co_await reserve_slot(p, b);
-    if (!ec) mark_sent(b);  // the caller sends right away
+    if (!ec) {
+        const auto at = mark_sent(b);
+        if (sent_at)
+            *sent_at = at;  // answered by observe()
+        else
+            budgets_.answered(b, at, at);  // the caller tells us nothing more
+    }
     co_return ec;
 }
 
-void host::mark_sent(std::size_t bucket) {
-    budgets_.sent(bucket, clock::now());
+clock::time_point host::mark_sent(std::size_t bucket) {
+    const auto at = budgets_.sent(bucket, clock::now());
     wake_dispatcher();  // a full set of reservations may have been holding the dispatcher
+    return at;
 }
 
 void host::unreserve(std::size_t bucket) {
@@ -252,8 +252,10 @@ asio::awaitable<void> host::probe_loop() {
         co_await probe_wait_.async_wait(use_tuple);
         if (!blocked() || stopped_) break;
         auto b = bucket_of(opts_.probe);
-        if (co_await async_acquire(priority::probe, budgets_.name(b))) break;
+        clock::time_point sent_at{};
+        if (co_await async_acquire(priority::probe, budgets_.name(b), &sent_at)) break;
         auto [ec, resp] = co_await client_.async_request(opts_.probe);
+        budgets_.answered(b, sent_at, clock::now());
         if (!ec) {
             auto info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(), resp.body);
             budgets_.observe(response_bucket(b, resp.headers), info, clock::now());
@@ -276,8 +278,26 @@ std::size_t host::response_bucket(std::size_t request_bucket,
     return budgets_.response_bucket(named, request_bucket);
 }
 
+void host::pause_for_429(std::size_t bucket, std::size_t named, const ratelimit::rate_info& info,
+                         clock::time_point now, clock::duration fallback) {
+    ++stats_.responses_429;
+    // Deterministic pause from the limiter (the fallback carries a little positive jitter, so
+    // many clients don't all come back at the same instant). The bucket the server names pauses,
+    // and the request's own too if we had classed it differently (it must not come straight back).
+    auto until = budgets_.on_429(named, info, now, fallback);
+    if (named != bucket) until = std::max(until, budgets_.on_429(bucket, info, now, fallback));
+    paused_until_ = std::max(paused_until_, until);
+    log_.warning(
+        "host.rate_limited",
+        {{"host", name_},
+         {"class", budgets_.name(named).empty() ? "default" : budgets_.name(named)},
+         {"pause_ms", std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()}});
+    wake_dispatcher();
+}
+
 std::error_code host::observe(unsigned status, const boost::beast::http::fields& headers,
-                              std::string_view body) {
+                              std::string_view body, std::optional<clock::time_point> sent_at) {
+    if (sent_at) budgets_.answered(0, *sent_at, clock::now());
     return observe_in(0, status, headers, body);
 }
 
@@ -287,19 +307,10 @@ std::error_code host::observe_in(std::size_t bucket, unsigned status,
     auto info = ratelimit::read_rate_headers(headers, std::chrono::system_clock::now(), body);
     const auto named = response_bucket(bucket, headers);
     if (status == 429) {
-        ++stats_.responses_429;
-        // Deterministic pause from the limiter, plus a little positive jitter so many clients
-        // don't all come back at the same instant. The bucket the server names pauses, and the
-        // request's own too if we had classed it differently (it must not come straight back).
-        auto fallback = ratelimit::backoff_delay(opts_.backoff, 3, rng_) + std::chrono::milliseconds(250);
-        auto until = budgets_.on_429(named, info, now, fallback);
-        if (named != bucket) until = std::max(until, budgets_.on_429(bucket, info, now, fallback));
-        paused_until_ = std::max(paused_until_, until);
-        log_.warning("host.rate_limited",
-                     {{"host", name_},
-                      {"class", budgets_.name(named).empty() ? "default" : budgets_.name(named)},
-                      {"pause_ms", std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()}});
-        wake_dispatcher();
+        retry_facts f;
+        f.status = status;
+        pause_for_429(bucket, named, info, now,
+                      decide_retry(f, {opts_.backoff, opts_.max_attempts}, rng_).delay);
         return errc::rate_limited;
     }
     budgets_.observe(named, info, now);
@@ -312,96 +323,141 @@ std::error_code host::observe_in(std::size_t bucket, unsigned status,
 }
 
 asio::awaitable<call_result> host::async_call(http::request req, priority p, retry_mode mode,
-                                              std::function<bool()> before_send, bool starts_job) {
+                                              std::function<asio::awaitable<bool>()> before_send,
+                                              bool starts_job) {
+    using kind = retry_action::kind;
+    const retry_policy policy{opts_.backoff, opts_.max_attempts};
     unsigned attempts = 0;
     const auto bucket = bucket_of(req);
     for (;;) {
         // Reaching the top of the loop means no earlier attempt is on the wire and none created
         // anything: the caller may treat a shutdown here as "not sent".
         if (auto ec = co_await reserve_slot(p, bucket)) co_return call_result{ec, {}, {}, true};
-        if (before_send && !before_send()) {
+        if (before_send && !co_await before_send()) {
             unreserve(bucket);
             co_return call_result{std::make_error_code(std::errc::io_error), {}, {}};
         }
         // Stamped at departure, not at the grant: the intent write above (and a busy loop before
         // it) sit in between, and the server counts the request when it arrives.
-        mark_sent(bucket);
-        const auto departed = clock::now();
+        const auto departed = mark_sent(bucket);
         ++in_flight_;
         auto [ec, resp] = co_await client_.async_request(req);
         --in_flight_;
-        if (observer_) observer_(p, ec ? 0u : resp.status, clock::now() - departed);
-        if (ec) {
-            if (ec == std::error_code(make_error_code(boost::asio::error::operation_aborted)) || stopped_)
-                co_return call_result{errc::shutting_down, {}, {}};
-            if (mode == retry_mode::submission && !failed_before_sending(ec)) {
-                log_.warning("request.uncertain", {{"host", name_}, {"target", req.url.path()},
-                                                   {"error", ec.message()}});
-                co_return call_result{errc::outcome_uncertain, {}, {}};
-            }
-            // A submission reaching here failed before anything left (the others returned
-            // outcome_uncertain above): nothing can have been created.
-            bool nothing = mode == retry_mode::submission;
-            if (!is_retryable(ec) && !failed_before_sending(ec)) co_return call_result{ec, {}, {}, nothing};
-            if (++attempts >= opts_.max_attempts) {
-                log_.warning("host.unreachable", {{"host", name_}, {"target", req.url.path()},
-                                                  {"error", ec.message()}, {"attempts", attempts}});
-                co_return call_result{ec, {}, {}, nothing};
-            }
-            ++stats_.retries;
-            auto d = ratelimit::backoff_delay(opts_.backoff, attempts, rng_);
-            log_.info("request.retry", {{"host", name_}, {"target", req.url.path()},
-                                        {"error", ec.message()}, {"attempt", attempts},
-                                        {"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
-            co_await sleep(d);
-            continue;
-        }
+        const auto now = clock::now();
+        // It reached the server, if at all, before this: the limiter's bound on its arrival.
+        budgets_.answered(bucket, departed, now);
+        if (observer_) observer_(p, ec ? 0u : resp.status, now - departed);
 
-        if (starts_job && gate_.enabled() && resp.status == 429 && opts_.concurrency_refusal &&
-            opts_.concurrency_refusal(resp.status, resp.body)) {
-            // Not a rate limit: the organisation runs as many jobs as it may. No bucket pauses;
-            // this start waits, holding nothing, until one of our jobs ends.
-            auto now = clock::now();
-            auto info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(), resp.body);
-            budgets_.observe(response_bucket(bucket, resp.headers), ratelimit::rate_info{info.limit, info.remaining, info.reset, {}, info.window}, now);
-            ++stats_.concurrency_refusals;
-            gate_.refused(now, info.retry_after.value_or(std::chrono::seconds(5)));
-            log_.warning("host.jobs_cap_reached", {{"host", name_},
-                                                   {"running", gate_.running()},
-                                                   {"cap", gate_.effective_cap(now)},
-                                                   {"action", "job starts wait until a job ends"}});
-            wake_job_waiters();
-            if (co_await async_job_place()) co_return call_result{errc::shutting_down, {}, {}, true};
-            continue;
-        }
-        auto cls = observe_in(bucket, resp.status, resp.headers, resp.body);
-        if (!cls) co_return call_result{{}, std::move(resp), {}};
-        if (cls == errc::rate_limited) continue;  // the host is paused; our turn comes again
-
+        // The facts of this exchange; the decider says what follows.
+        retry_facts f;
+        f.mode = mode;
+        f.attempts = attempts;
+        f.transport = ec;
+        f.aborted =
+            ec && (ec == std::error_code(make_error_code(boost::asio::error::operation_aborted)) ||
+                   stopped_);
         diagnostics diag;
-        cls = classify_(resp.status, resp.body, diag);
-        if (cls == errc::forbidden && !blocked()) {
+        ratelimit::rate_info info;
+        std::size_t named = bucket;
+        if (!ec) {
+            f.status = resp.status;
+            info = ratelimit::read_rate_headers(resp.headers, std::chrono::system_clock::now(),
+                                                resp.body);
+            named = response_bucket(bucket, resp.headers);
+            f.retry_after = info.retry_after;
+            f.concurrency_refusal = starts_job && gate_.enabled() && resp.status == 429 &&
+                                    opts_.concurrency_refusal &&
+                                    opts_.concurrency_refusal(resp.status, resp.body);
+            if (resp.status != 429) {
+                budgets_.observe(named, info, now);
+                if (resp.status / 100 != 2) f.cls = classify_(resp.status, resp.body, diag);
+            }
+            f.blocked = blocked();
+        }
+        auto a = decide_retry(f, policy, rng_);
+        if (a.what == kind::probe_account) {
             // A 403 may concern one app or the whole workspace: let the probe tell them apart.
-            if (co_await async_acquire(priority::probe, budgets_.name(bucket_of(opts_.probe))))
+            const auto pb = bucket_of(opts_.probe);
+            clock::time_point probe_sent{};
+            if (co_await async_acquire(priority::probe, budgets_.name(pb), &probe_sent))
                 co_return call_result{errc::shutting_down, {}, {}, true};
             auto [pec, presp] = co_await client_.async_request(opts_.probe);
-            if (!pec && (presp.status == 401 || presp.status == 403))
-                block("access denied (" + std::to_string(presp.status) + ") for the whole key");
+            budgets_.answered(pb, probe_sent, clock::now());
+            f.probed = true;
+            f.probe_status = pec ? 0u : presp.status;
+            f.blocked = blocked();
+            a = decide_retry(f, policy, rng_);
         }
-        if (blocked()) continue;  // wait in the queue until the key works again; nothing fails
-        if (cls == errc::server_error) {
-            ++stats_.server_errors;
-            if (++attempts < opts_.max_attempts) {
+        attempts = a.attempts;
+        if (f.cls == errc::server_error) ++stats_.server_errors;
+
+        switch (a.what) {
+            case kind::finish:
+                if (!ec)
+                    co_return call_result{a.error, std::move(resp),
+                                          a.error ? std::move(diag) : diagnostics{}};
+                if (a.exhausted)
+                    log_.warning("host.unreachable", {{"host", name_},
+                                                      {"target", req.url.path()},
+                                                      {"error", ec.message()},
+                                                      {"attempts", attempts}});
+                co_return call_result{a.error, {}, {}, a.created_nothing};
+            case kind::uncertain:
+                log_.warning(
+                    "request.uncertain",
+                    {{"host", name_}, {"target", req.url.path()}, {"error", ec.message()}});
+                co_return call_result{a.error, {}, {}};
+            case kind::retry: {
                 ++stats_.retries;
-                auto d = ratelimit::backoff_delay(opts_.backoff, attempts, rng_);
-                log_.info("request.retry", {{"host", name_}, {"target", req.url.path()},
-                                            {"status", resp.status}, {"attempt", attempts},
-                                            {"delay_ms", std::chrono::duration_cast<std::chrono::milliseconds>(d).count()}});
-                co_await sleep(d);
+                const auto delay_ms =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(a.delay).count();
+                if (ec)
+                    log_.info("request.retry", {{"host", name_},
+                                                {"target", req.url.path()},
+                                                {"error", ec.message()},
+                                                {"attempt", attempts},
+                                                {"delay_ms", delay_ms}});
+                else
+                    log_.info("request.retry", {{"host", name_},
+                                                {"target", req.url.path()},
+                                                {"status", resp.status},
+                                                {"attempt", attempts},
+                                                {"delay_ms", delay_ms}});
+                co_await sleep(a.delay);
                 continue;
             }
+            case kind::pause_bucket:
+                pause_for_429(bucket, named, info, now, a.delay);
+                continue;  // the bucket is paused; our turn comes again
+            case kind::wait_job_place:
+                // Not a rate limit: the organisation runs as many jobs as it may. No bucket
+                // pauses; this start waits, holding nothing, until one of our jobs ends.
+                budgets_.observe(
+                    named,
+                    ratelimit::rate_info{info.limit, info.remaining, info.reset, {}, info.window},
+                    now);
+                ++stats_.concurrency_refusals;
+                gate_.refused(now, a.delay);
+                log_.warning("host.jobs_cap_reached",
+                             {{"host", name_},
+                              {"running", gate_.running()},
+                              {"cap", gate_.effective_cap(now)},
+                              {"action", "job starts wait until a job ends"}});
+                wake_job_waiters();
+                if (co_await async_job_place())
+                    co_return call_result{errc::shutting_down, {}, {}, true};
+                continue;
+            case kind::block_account:
+                if (f.probed)
+                    block("access denied (" + std::to_string(f.probe_status) +
+                          ") for the whole key");
+                else
+                    block(std::string(a.error.message()) +
+                          (diag.provider_code.empty() ? "" : " " + diag.provider_code));
+                continue;  // wait in the queue until the key works again; nothing fails
+            case kind::requeue:
+                continue;
         }
-        co_return call_result{cls, std::move(resp), std::move(diag)};
     }
 }
 

@@ -25,6 +25,7 @@
 #include "ratelimit/limiter.hpp"
 #include "scheduler/budgets.hpp"
 #include "scheduler/job_gate.hpp"
+#include "scheduler/retry_decider.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -42,14 +43,6 @@ namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
 enum class priority { track = 0, submit = 1, probe = 2 };
-
-/// How a failed exchange may be repeated.
-enum class retry_mode {
-    idempotent,  ///< GETs: retry network failures and 5xx with backoff
-    submission,  ///< POSTs that create runs: retry only what provably created nothing (failure
-                 ///< before the request was sent, 5xx, 429); a failure after sending completes
-                 ///< with errc::outcome_uncertain and the caller applies on_uncertain
-};
 
 struct host_options {
     std::size_t requests = 100;
@@ -105,19 +98,28 @@ public:
     /// Waits for a send slot in `p`'s queue of bucket class `cls` (empty: the default budget).
     /// Completes with an empty error_code when the request may be sent now (a send has been
     /// counted at this moment: send right away), or errc::shutting_down after stop().
-    asio::awaitable<std::error_code> async_acquire(priority p, std::string_view cls = {});
+    /// `sent_at`, when given, receives the departure recorded: pass it to observe() with the
+    /// answer, so the limiter knows when the server can have counted the request (until then it
+    /// trusts no Reset-beating moment that depends on it). Without it the send counts as
+    /// arriving when it leaves.
+    asio::awaitable<std::error_code> async_acquire(priority p, std::string_view cls = {},
+                                                   clock::time_point* sent_at = nullptr);
 
-    /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above.
+    /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above
+    /// (the decisions are retry_decider's; async_call carries them out).
     /// Completes with the 2xx response, or the final error with the server's words in diag.
     /// No deadline of its own beyond the request's timeout per attempt and the retry budget.
-    /// `before_send`, when given, runs after each slot is granted and right before the request
-    /// leaves (the submitter records its durable intent there); returning false abandons the call
-    /// with std::errc::io_error. The request's bucket is options' bucket_of(req).
+    /// `before_send`, when given, is awaited after each slot is granted and right before the
+    /// request leaves (the submitter records its durable intent there); the slot stays reserved
+    /// while it runs and the send is stamped when it completes. Completing with false abandons
+    /// the call with std::errc::io_error. The callable is invoked once per attempt and the
+    /// awaitable it returns is awaited at once: anything it refers to must outlive async_call.
+    /// The request's bucket is options' bucket_of(req).
     /// `starts_job`: the caller holds a place of the concurrent-jobs gate (async_job_place); a
     /// "too many running jobs" 429 gives it back, waits for room again (holding no rate slot) and
     /// retries, so the call still completes only with the server's real answer.
     asio::awaitable<call_result> async_call(http::request req, priority p, retry_mode mode,
-                                            std::function<bool()> before_send = {},
+                                            std::function<asio::awaitable<bool>()> before_send = {},
                                             bool starts_job = false);
 
     // ---- the concurrent-jobs gate (no-ops when max_concurrent_jobs is 0) -----------------------
@@ -138,7 +140,9 @@ public:
     /// Feeds a response received outside async_call (an SSE stream's headers). Returns the error
     /// class of the status: empty for 2xx; rate_limited after pausing the host; unauthorized etc.
     /// after blocking it.
-    std::error_code observe(unsigned status, const boost::beast::http::fields& headers, std::string_view body);
+    /// `sent_at`: the departure async_acquire recorded for the request this answers.
+    std::error_code observe(unsigned status, const boost::beast::http::fields& headers,
+                            std::string_view body, std::optional<clock::time_point> sent_at = {});
 
     void set_limit(std::size_t requests, clock::duration window, std::size_t per_day = 0);
     /// Live reload of the class budgets and the concurrent-jobs cap.
@@ -170,8 +174,13 @@ private:
     /// Waits for a slot and holds it as a reservation: mark_sent() when the request leaves, or
     /// unreserve() if it will not.
     asio::awaitable<std::error_code> reserve_slot(priority p, std::size_t bucket);
-    void mark_sent(std::size_t bucket);
+    /// Returns the departure recorded (budgets::answered's key).
+    clock::time_point mark_sent(std::size_t bucket);
     void unreserve(std::size_t bucket);
+    /// A rate-limit 429 for a request of `bucket` whose headers name `named`: pauses both until
+    /// the server's Retry-After / Reset (`fallback` when it gave neither), counts, logs.
+    void pause_for_429(std::size_t bucket, std::size_t named, const ratelimit::rate_info& info,
+                       clock::time_point now, clock::duration fallback);
     /// observe() for a response to a request of `bucket`.
     std::error_code observe_in(std::size_t bucket, unsigned status,
                                const boost::beast::http::fields& headers, std::string_view body);

@@ -143,3 +143,43 @@ TEST_CASE("list tracker: one tracker per scope sweeps only its own runs, bounded
     CHECK(a.pages() == 4);
     CHECK(b.pages() == 1);
 }
+
+TEST_CASE("list tracker: runs left deep under finished ones are still found where they were seen") {
+    // At the end of a big batch the slowest runs sit under many finished ones: the bound for runs
+    // among the newest (ceil(tracked / page) + 1 pages) alone missed them every sweep, and each
+    // cost a status request of its own every miss_limit sweeps.
+    list_tracker t({15s, 2, 2});
+    for (auto id : {"a", "b", "c", "d", "e", "f"}) t.add(id);
+    auto now = clock::time_point{} + 1h;
+    t.begin_sweep(now);
+    REQUIRE(t.on_page(page({{"f", done}, {"e", done}}, "p2")).next_cursor);
+    REQUIRE(t.on_page(page({{"d", done}, {"c", done}}, "p3")).next_cursor);
+    CHECK_FALSE(t.on_page(page({{"b", running}, {"a", running}}, "p4")).next_cursor);
+    for (auto id : {"c", "d", "e", "f"}) t.remove(id);  // finished: their outputs were fetched
+
+    t.begin_sweep(now + 15s);  // 2 tracked: 2 pages for runs among the newest, but they were on 3
+    REQUIRE(t.on_page(page({{"f", done}, {"e", done}}, "p2")).next_cursor);
+    auto o2 = t.on_page(page({{"d", done}, {"c", done}}, "p3"));
+    REQUIRE(o2.next_cursor);
+    auto o3 = t.on_page(page({{"b", running}, {"a", running}}, "p4"));
+    CHECK(o3.seen.size() == 2);
+    CHECK_FALSE(o3.next_cursor);
+    CHECK(t.take_overdue().empty());
+
+    SUBCASE("one unseen run is cheaper to ask about than pages: the bound stays") {
+        t.remove("b");
+        t.begin_sweep(now + 30s);
+        REQUIRE(t.on_page(page({{"f", done}, {"e", done}}, "p2")).next_cursor);
+        CHECK_FALSE(t.on_page(page({{"d", done}, {"c", done}}, "p3")).next_cursor);
+    }
+    SUBCASE("our runs created since push the deep ones further down") {
+        t.add("g");
+        t.add("h");
+        t.begin_sweep(now + 30s);  // 4 tracked: 3 pages; a and b were on 3, now on 4
+        REQUIRE(t.on_page(page({{"h", running}, {"g", running}}, "p2")).next_cursor);
+        REQUIRE(t.on_page(page({{"f", done}, {"e", done}}, "p3")).next_cursor);
+        REQUIRE(t.on_page(page({{"d", done}, {"c", done}}, "p4")).next_cursor);
+        auto o = t.on_page(page({{"b", running}, {"a", running}}, "p5"));
+        CHECK(o.seen.size() == 2);
+    }
+}

@@ -412,3 +412,211 @@ TEST_CASE("property: requests that leave late still never exceed N in any window
         CHECK(departures.size() > 30 * n);  // and the limit was used, not starved
     }
 }
+
+// ---- trusting the send log over a whole-second Reset --------------------------------------------
+
+namespace {
+
+// Sends one request through the reservation path at `t`, answered `rtt` later.
+clock_type::time_point send_answered(limiter& l, clock_type::time_point t,
+                                     clock_type::duration rtt) {
+    REQUIRE(l.try_reserve(t));
+    const auto at = l.sent(t);
+    l.answered(at, t + rtt);
+    return at;
+}
+
+rate_info exhausted(std::chrono::seconds reset, std::chrono::seconds rounding = 1s) {
+    rate_info info;
+    info.remaining = 0;
+    info.reset = reset;
+    info.reset_rounding = rounding;
+    return info;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "trust: Remaining 0 with a rounded-up Reset waits only until the log's oldest answer "
+    "leaves the window") {
+    limiter l(3, 10s);
+    send_answered(l, t0, 50ms);
+    send_answered(l, t0 + 1s, 50ms);
+    send_answered(l, t0 + 2s, 300ms);
+    // The server counted the first at ~t0 + 10 ms: its window has room at t0 + 10.01 s, which it
+    // rounds up to a Reset of 8 s when it answers the third (t0 + 2.3 s): t0 + 10.3 s.
+    l.observe(exhausted(8s), t0 + 2300ms);
+    CHECK(l.paused_until() == t0 + 10s + 50ms);  // the first one's answer + the window
+    CHECK(l.earliest(t0 + 2300ms) == t0 + 10s + 50ms);
+    CHECK(l.trust_margin() == 0ms);
+    SUBCASE("off, the Reset is obeyed as sent") {
+        limiter o(3, 10s);
+        send_answered(o, t0, 50ms);
+        send_answered(o, t0 + 1s, 50ms);
+        send_answered(o, t0 + 2s, 300ms);
+        o.trust_log_on_reset(false);
+        o.observe(exhausted(8s), t0 + 2300ms);
+        CHECK(o.paused_until() == t0 + 10s + 300ms);
+    }
+}
+
+TEST_CASE("trust: never before the earliest moment the rounded Reset can stand for") {
+    // A server whose window is longer than ours (60 s, unannounced): its Reset of 55 s is not a
+    // rounding of our log's 10 s. At most the rounding (1 s for a delta, 2 s for an epoch) is
+    // taken off it.
+    limiter l(2, 10s);
+    send_answered(l, t0, 10ms);
+    send_answered(l, t0 + 1s, 10ms);
+    l.observe(exhausted(55s), t0 + 5s);
+    CHECK(l.paused_until() == t0 + 5s + 54s);
+    limiter e(2, 10s);
+    send_answered(e, t0, 10ms);
+    send_answered(e, t0 + 1s, 10ms);
+    e.observe(exhausted(55s, 2s), t0 + 5s);
+    CHECK(e.paused_until() == t0 + 5s + 53s);
+}
+
+TEST_CASE("trust: a server that counted sends the log lacks is obeyed to its Reset") {
+    limiter l(3, 10s);
+    send_answered(l, t0, 10ms);  // ours: 2 free; the server: none (another client on the key)
+    l.observe(exhausted(9s), t0 + 1s);
+    CHECK(l.paused_until() == t0 + 10s);
+}
+
+TEST_CASE("trust: a counted request still unanswered bounds nothing; Reset is obeyed") {
+    limiter l(2, 10s);
+    REQUIRE(l.try_reserve(t0));
+    l.sent(t0);  // on the wire, no answer yet: it may arrive any time
+    send_answered(l, t0 + 1s, 10ms);
+    l.observe(exhausted(10s), t0 + 1010ms);
+    CHECK(l.paused_until() == t0 + 1010ms + 10s);
+}
+
+TEST_CASE("trust: every 429 widens the margin kept past the log's moment, up to a cap") {
+    limiter l(2, 10s);
+    rate_info r429;
+    r429.retry_after = 1s;
+    clock_type::duration before{};
+    for (int i = 0; i < 12; ++i) {
+        l.on_429(r429, t0 + std::chrono::hours(i), 1s);
+        CHECK(l.trust_margin() > before);
+        CHECK(l.trust_margin() <= limiter::trust_margin_max);
+        before = std::min(l.trust_margin(), limiter::trust_margin_max - 1ns);
+    }
+    CHECK(l.trust_margin() == limiter::trust_margin_max);
+    // With the margin, the same exhausted window is trusted later — never past the Reset.
+    const auto later = t0 + 24h;
+    send_answered(l, later, 10ms);
+    send_answered(l, later + 1s, 10ms);
+    l.observe(exhausted(9s), later + 1100ms);
+    CHECK(l.paused_until() == later + 1100ms + 9s);  // log + 2 s margin is past the Reset
+}
+
+TEST_CASE(
+    "property: against a strict whole-second-Reset server with arrival jitter, trusting the "
+    "log sends >= 97 % of the limit and is never refused") {
+    // A fake server like briefsim's Hrizn `strict` mode: a sliding log of arrivals where refused
+    // requests count too; every answer says Remaining and a Reset rounded up to whole seconds.
+    // The client paces like the host: a padded window, a reservation per request, stamped at
+    // departure, answered when its response comes back, learning from every response.
+    struct result {
+        std::size_t sent = 0, refused = 0;
+        std::vector<clock_type::time_point> departures;
+    };
+    const auto run = [](bool trust, std::uint32_t seed, std::chrono::seconds rounding) {
+        const std::size_t n = 60;
+        const clock_type::duration w = 2s;  // Hrizn's 60 s at time scale 30
+        limiter l(n, w + 20ms);
+        l.trust_log_on_reset(trust);
+        std::mt19937 rng(seed);
+        std::uniform_int_distribution<int> to_server_us(200, 30000), back_us(200, 20000),
+            intent_us(0, 15000);
+        struct flight {
+            clock_type::time_point leave, arrive, answer, stamp;
+            bool arrived = false, allowed = false;
+            std::size_t remaining = 0;
+            clock_type::duration reset{};
+        };
+        std::vector<flight> flights;
+        std::deque<clock_type::time_point> server;     // arrivals within its window, refused too
+        std::vector<clock_type::time_point> reserved;  // grant times waiting for their intent write
+        result r;
+        const auto end = t0 + 60 * w;
+        for (auto t = t0; t < end; t += 1ms) {
+            for (auto& f : flights) {
+                if (!f.arrived && f.arrive <= t) {
+                    f.arrived = true;
+                    while (!server.empty() && server.front() + w <= f.arrive) server.pop_front();
+                    f.allowed = server.size() < n;
+                    server.push_back(f.arrive);
+                    if (server.size() > n) server.pop_front();
+                    f.remaining = f.allowed ? n - server.size() : 0;
+                    f.reset = server.front() + w - f.arrive;
+                }
+            }
+            for (auto it = flights.begin(); it != flights.end();) {
+                if (!it->arrived || it->answer > t) {
+                    ++it;
+                    continue;
+                }
+                l.answered(it->stamp, t);
+                rate_info info;
+                info.limit = static_cast<std::int64_t>(n);
+                info.remaining = static_cast<std::int64_t>(it->remaining);
+                // Whole seconds rounded up; 0 is left out (express-rate-limit does the same).
+                const auto s = std::chrono::ceil<std::chrono::seconds>(it->reset) + (rounding - 1s);
+                if (s > 0s) info.reset = s;
+                info.reset_rounding = rounding;
+                if (it->allowed) {
+                    l.observe(info, t);
+                } else {
+                    ++r.refused;
+                    info.retry_after = s;
+                    l.on_429(info, t, 1s);
+                }
+                it = flights.erase(it);
+            }
+            for (auto it = reserved.begin(); it != reserved.end();) {
+                if (*it > t) {
+                    ++it;
+                    continue;
+                }
+                flight f;
+                f.leave = t;
+                f.stamp = l.sent(t);
+                f.arrive = t + std::chrono::microseconds(to_server_us(rng));
+                f.answer = f.arrive + std::chrono::microseconds(back_us(rng));
+                flights.push_back(f);
+                ++r.sent;
+                r.departures.push_back(f.stamp);
+                it = reserved.erase(it);
+            }
+            while (l.try_reserve(t))
+                reserved.push_back(t + std::chrono::microseconds(intent_us(rng)));
+        }
+        return r;
+    };
+    for (std::uint32_t seed = 1; seed <= 3; ++seed) {
+        CAPTURE(seed);
+        for (auto rounding : {1s, 2s}) {
+            CAPTURE(rounding.count());
+            const auto trusted = run(true, seed, rounding);
+            const auto obeyed = run(false, seed, rounding);
+            CHECK(trusted.refused == 0);
+            CHECK(obeyed.refused == 0);
+            CHECK(max_in_any_window(trusted.departures, 2s) <= 60);
+            // The steady rate, from the first departure to the last, as a share of 60 per 2 s.
+            const auto share = [](const result& r) {
+                const double span =
+                    std::chrono::duration<double>(r.departures.back() - r.departures.front())
+                        .count();
+                return static_cast<double>(r.departures.size() - 60) / span * 2.0 / 60.0;
+            };
+            CHECK(share(trusted) >= 0.97);
+            CHECK(share(trusted) > share(obeyed));
+            MESSAGE("seed " << seed << ", Reset rounding " << rounding.count()
+                            << " s: steady rate trusting the log " << 100 * share(trusted)
+                            << " %, obeying Reset " << 100 * share(obeyed) << " %");
+        }
+    }
+}
