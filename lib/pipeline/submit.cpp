@@ -169,7 +169,10 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
     };
 
     bool intent = false;
-    auto mark_submitting = [&]() -> bool {
+    // Awaited by async_call after each slot grant, before the request leaves. The references are
+    // to this frame's locals, alive while we await async_call below; the closure itself lives in
+    // async_call's copy of the std::function for as long as its coroutine runs.
+    auto mark_submitting = [&]() -> asio::awaitable<bool> {
         std::set<std::string> touched;
         for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
             auto& it = j.rec.items[i];
@@ -181,7 +184,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         });
         intent = true;
         // Without durable intent nothing may leave: the scheduler abandons the call (io_error).
-        return persist_touched(touched);
+        co_return persist_touched(touched);
     };
     auto res = co_await slot.host->async_call(std::move(req), scheduler::priority::submit,
                                               scheduler::retry_mode::submission, mark_submitting,

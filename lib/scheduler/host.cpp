@@ -312,14 +312,15 @@ std::error_code host::observe_in(std::size_t bucket, unsigned status,
 }
 
 asio::awaitable<call_result> host::async_call(http::request req, priority p, retry_mode mode,
-                                              std::function<bool()> before_send, bool starts_job) {
+                                              std::function<asio::awaitable<bool>()> before_send,
+                                              bool starts_job) {
     unsigned attempts = 0;
     const auto bucket = bucket_of(req);
     for (;;) {
         // Reaching the top of the loop means no earlier attempt is on the wire and none created
         // anything: the caller may treat a shutdown here as "not sent".
         if (auto ec = co_await reserve_slot(p, bucket)) co_return call_result{ec, {}, {}, true};
-        if (before_send && !before_send()) {
+        if (before_send && !co_await before_send()) {
             unreserve(bucket);
             co_return call_result{std::make_error_code(std::errc::io_error), {}, {}};
         }

@@ -110,14 +110,17 @@ public:
     /// acquire → send → learn from the headers → handle 429/5xx/network/account errors as above.
     /// Completes with the 2xx response, or the final error with the server's words in diag.
     /// No deadline of its own beyond the request's timeout per attempt and the retry budget.
-    /// `before_send`, when given, runs after each slot is granted and right before the request
-    /// leaves (the submitter records its durable intent there); returning false abandons the call
-    /// with std::errc::io_error. The request's bucket is options' bucket_of(req).
+    /// `before_send`, when given, is awaited after each slot is granted and right before the
+    /// request leaves (the submitter records its durable intent there); the slot stays reserved
+    /// while it runs and the send is stamped when it completes. Completing with false abandons
+    /// the call with std::errc::io_error. The callable is invoked once per attempt and the
+    /// awaitable it returns is awaited at once: anything it refers to must outlive async_call.
+    /// The request's bucket is options' bucket_of(req).
     /// `starts_job`: the caller holds a place of the concurrent-jobs gate (async_job_place); a
     /// "too many running jobs" 429 gives it back, waits for room again (holding no rate slot) and
     /// retries, so the call still completes only with the server's real answer.
     asio::awaitable<call_result> async_call(http::request req, priority p, retry_mode mode,
-                                            std::function<bool()> before_send = {},
+                                            std::function<asio::awaitable<bool>()> before_send = {},
                                             bool starts_job = false);
 
     // ---- the concurrent-jobs gate (no-ops when max_concurrent_jobs is 0) -----------------------
