@@ -29,7 +29,6 @@ struct saved_file {
 };
 }  // namespace
 
-
 void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
     auto& it = job.rec.items[index];
     bool all_done = true;
@@ -91,7 +90,8 @@ asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std:
         if (!store::is_within(dir, dir / name)) co_return std::string("unsafe output name");
         // Written and fsynced on the commit pool: the loop goes on meanwhile.
         auto save = [target = dir / name, data = std::move(*bytes)] {
-            return saved_file{store::write_file_atomic(target, data), data.size(), store::sha256_hex(data)};
+            return saved_file{store::write_file_atomic(target, data), data.size(),
+                              store::sha256_hex(data)};
         };
         auto w = co_await off_loop(commit_pool, std::move(save));
         if (stopping) co_return std::string{};
@@ -108,7 +108,10 @@ asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std:
         saved.saved = true;
         saved.error.clear();
         metrics.downloaded_bytes.inc({slot.name()}, static_cast<double>(saved.bytes));
-        log.info("output.saved", {{"job", job_id}, {"item", item}, {"output", o}, {"file", name},
+        log.info("output.saved", {{"job", job_id},
+                                  {"item", item},
+                                  {"output", o},
+                                  {"file", name},
                                   {"bytes", saved.bytes}});
         co_return std::string{};
     }

@@ -134,7 +134,9 @@ asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
 namespace {
-std::string state_file(std::string_view job_id) { return jobs::state_path({}, job_id).filename().string(); }
+std::string state_file(std::string_view job_id) {
+    return jobs::state_path({}, job_id).filename().string();
+}
 }  // namespace
 
 std::error_code engine_impl::persist(job_ctx& job) {
@@ -574,7 +576,8 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     // (A named local, never a temporary inside the co_await expression: GCC 12 destroys those
     // twice.)
     auto file_it = [l = layout, dir, from, manifest = jobs::manifest_json(rec, now),
-                    completed = status == "completed"]() -> std::pair<std::error_code, std::string> {
+                    completed =
+                        status == "completed"]() -> std::pair<std::error_code, std::string> {
         std::error_code ec;
         fs::create_directories(dir, ec);
         if (!ec) fs::permissions(dir, fs::perms(0750), ec);
@@ -584,8 +587,10 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     };
     auto filed = co_await off_loop(commit_pool, std::move(file_it));
     auto [ec, final_name] = std::move(filed);
-    if (!ec && status == "completed") names.add_spool_name(final_name);
-    else if (!ec) std::tie(ec, final_name) = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
+    if (!ec && status == "completed")
+        names.add_spool_name(final_name);
+    else if (!ec)
+        std::tie(ec, final_name) = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
     if (ec) {
         // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
         // Only a file-system-wide error pauses intake; one brief's own (ENAMETOOLONG, EINVAL…)

@@ -23,7 +23,8 @@ namespace briefd::pipeline::detail {
 /// coroutine is destroyed without resuming. Pass `f` as a named local moved in, never a lambda
 /// written inside the co_await expression: GCC 12 destroys such temporaries twice.
 template <class F>
-auto off_loop(boost::asio::thread_pool& pool, F f) -> boost::asio::awaitable<std::invoke_result_t<F&>> {
+auto off_loop(boost::asio::thread_pool& pool, F f)
+    -> boost::asio::awaitable<std::invoke_result_t<F&>> {
     // Not a coroutine itself: the awaitable async_initiate returns owns `f` (GCC 12 mishandles
     // by-value class parameters of coroutine templates).
     namespace asio = boost::asio;
@@ -34,7 +35,9 @@ auto off_loop(boost::asio::thread_pool& pool, F f) -> boost::asio::awaitable<std
                                      asio::execution::outstanding_work.tracked);
             asio::post(*p, [h = std::move(handler), fn = std::move(fn), back]() mutable {
                 result r = fn();
-                asio::post(back, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+                asio::post(back, [h = std::move(h), r = std::move(r)]() mutable {
+                    std::move(h)(std::move(r));
+                });
             });
         },
         asio::use_awaitable, std::move(f));
