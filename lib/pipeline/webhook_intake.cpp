@@ -344,7 +344,7 @@ asio::awaitable<http::server_response> engine_impl::on_webhook(const http::serve
         log.debug("webhook.duplicate", {{"provider", slot.name()}, {"event", ev->event_id}});
         co_return answer(200, "duplicate");
     }
-    if (!apply_webhook(slot, *ev) || co_await states->durable_all()) {  // durable before the 2xx
+    if (!apply_webhook(slot, *ev)) {
         auto r = answer(503, "could not record the delivery");
         r.headers.emplace_back("Retry-After", "30");
         co_return r;
