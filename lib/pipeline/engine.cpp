@@ -2,12 +2,14 @@
 // components themselves are intake.cpp, recovery.cpp and filing.cpp). Submission, tracking and
 // downloads are in their own files.
 #include "pipeline/detail/engine_impl.hpp"
+#include "pipeline/detail/off_loop.hpp"
 
 #include "pipeline/recovery.hpp"
 #include "store/atomic_file.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace briefd::pipeline {
@@ -81,6 +83,10 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
                                                             log, rng()));
     }
+    states = std::make_unique<state_writer>(ex, layout.active(), /*fsync_threads=*/8);
+    states->on_result([this](const std::string& name, std::uint64_t seq, std::error_code ec) {
+        on_state_written(name, seq, ec);
+    });
     init_metrics();
     setup_webhooks();
 }
@@ -127,33 +133,51 @@ asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
 
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
+namespace {
+std::string state_file(std::string_view job_id) {
+    return jobs::state_path({}, job_id).filename().string();
+}
+}  // namespace
+
 std::error_code engine_impl::persist(job_ctx& job) {
-    auto ec = jobs::save(layout.active(), job.rec);
+    states->write(state_file(job.rec.job_id), jobs::to_text(jobs::to_json(job.rec)));
+    return job.state_dirty ? job.state_error : std::error_code{};
+}
+
+asio::awaitable<std::error_code> engine_impl::state_durable(std::string job_id) {
+    co_return co_await states->durable(state_file(job_id));
+}
+
+void engine_impl::on_state_written(const std::string& name, std::uint64_t, std::error_code ec) {
+    constexpr std::string_view suffix = ".state.json";
+    if (!name.ends_with(suffix)) return;
+    auto* job = find(std::string_view(name).substr(0, name.size() - suffix.size()));
+    if (!job) return;  // filed meanwhile (its state file is removed after this write)
     if (!ec) {
-        job.state_dirty = false;
-        return ec;
+        if (job->state_dirty) log.info("state.write_recovered", {{"job", job->rec.job_id}});
+        job->state_dirty = false;
+        job->state_error = {};
+        return;
     }
-    log.error("state.write_failed", {{"job", job.rec.job_id}, {"error", ec.message()}});
+    log.error("state.write_failed", {{"job", job->rec.job_id}, {"error", ec.message()}});
     disk_problem = "cannot write job state: " + ec.message();
-    if (!job.state_dirty) {
-        job.state_dirty = true;
-        spawn(persist_retry(job.rec.job_id), false);
+    job->state_error = ec;
+    if (!job->state_dirty) {
+        job->state_dirty = true;
+        spawn(persist_retry(job->rec.job_id), false);
     }
-    return ec;
 }
 
 asio::awaitable<void> engine_impl::persist_retry(std::string job_id) {
     // The in-memory state is ahead of the disk: keep trying, so a job never stalls on one failed
-    // write. (Recovery from the older state on disk is always safe: it only redoes work.)
+    // write. (Recovery from the older state on disk is always safe: it only redoes work.) A later
+    // successful write of the job (on_state_written) ends this too.
     for (;;) {
         co_await nap(std::chrono::seconds(2));
         auto* job = find(job_id);
         if (!job || stopping || !job->state_dirty) co_return;
-        if (!jobs::save(layout.active(), job->rec)) {
-            job->state_dirty = false;
-            log.info("state.write_recovered", {{"job", job_id}});
-            co_return;
-        }
+        persist(*job);
+        if (!co_await state_durable(job_id)) co_return;  // on_state_written logged the recovery
     }
 }
 
@@ -211,13 +235,23 @@ void engine_impl::maybe_file(job_ctx& job) {
 }
 
 asio::awaitable<void> engine_impl::file_job(std::string job_id) {
+    // co_spawn starts a task inline, and this one erases the job: callers still hold it (start_job
+    // iterating its items at recovery, item_failed…). Yield first, so it runs after them.
+    co_await asio::post(ex, asio::use_awaitable);
+    co_await state_durable(job_id);  // the state the manifest reports is on disk before filing
     auto* job = find(job_id);
     if (!job) co_return;
-    const auto& rec = job->rec;
+    const auto& rec = job->rec;  // stays put: only this coroutine erases a job, and only once
     auto dir = job_dir(*job);
     auto now = unix_now();
     auto status = rec.overall_status();
-    auto [ec, final_name] = filing.file_job(rec, dir, now);
+    // The directory, the manifest and the brief's move, with their fsyncs, on the commit pool:
+    // the loop goes on meanwhile, and concurrent filings share journal commits. (A named local,
+    // never a temporary inside the co_await expression: GCC 12 destroys those twice.)
+    auto file_it = [this, r = rec, dir, now] { return filing.file_job_io(r, dir, now); };
+    auto filed = co_await off_loop(commit_pool, std::move(file_it));
+    filing.note_filed(filed, status == "completed");
+    auto& [ec, final_name, taken] = filed;
     if (ec) {
         // Disk full or unwritable: nothing is lost (the state still says what is done); retry.
         // Only a file-system-wide error pauses intake; one brief's own (ENAMETOOLONG, EINVAL…)
@@ -232,6 +266,7 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         co_return;
     }
     if (disk_problem.starts_with("cannot file")) disk_problem.clear();
+    states->remove(state_file(job_id));  // after any write still queued; its fsync grouped
     std::size_t outputs = 0;
     for (const auto& it : rec.items)
         for (const auto& o : it.outputs) outputs += o.saved ? 1 : 0;
@@ -314,6 +349,8 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
         }
     }
     drain_deadline.cancel();
+    // What the last steps queued is on disk before run() completes (a failure is logged).
+    co_await states->durable_all();
     co_return std::error_code{};
 }
 

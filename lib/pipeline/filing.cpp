@@ -13,22 +13,22 @@ namespace json = boost::json;
 
 namespace {
 
-/// file_failed() when failed/ holds the brief's name or its error file already.
-filed file_failed_taken(const spool::layout& layout, spool::name_index& names, logger& log,
-                        const fs::path& from, const std::string& error_text) {
+/// file_failed_io() when failed/ holds the brief's name or its error file already.
+filed file_failed_taken(const spool::layout& layout, logger& log, const fs::path& from,
+                        const std::string& error_text) {
     // The name failed before, and the error file under it is that brief's: writing ours there
     // first would replace it. The brief moves first (suffixed), then its error file follows under
     // the name it got; a crash in between leaves this one brief without its reason.
     auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
-    if (ec) return {ec, {}};
-    names.add_spool_name(final_name);
+    if (ec) return {ec, {}, {}};
+    filed r{{}, final_name, {final_name}};
     const auto err = spool::error_file_name(final_name);
     if (auto wec = store::write_file_atomic(layout.failed() / err, error_text))
         // Filed all the same: the brief cannot go back, and a retry would find it gone.
         log.error("brief.error_file_failed", {{"file", final_name}, {"error", wec.message()}});
     else
-        names.add_spool_name(err);
-    return {{}, final_name};
+        r.taken.push_back(err);
+    return r;
 }
 
 }  // namespace
@@ -36,26 +36,32 @@ filed file_failed_taken(const spool::layout& layout, spool::name_index& names, l
 filer::filer(spool::layout layout, spool::name_index& names, logger& log)
     : layout_(std::move(layout)), names_(names), log_(log) {}
 
-filed filer::file_failed(const fs::path& from, const std::string& name,
-                         const std::string& error_text) {
+filed filer::file_failed_io(const fs::path& from, const std::string& name,
+                            const std::string& error_text) const {
     auto predicted = layout_.failed() / spool::error_file_name(name);
     std::error_code st_ec;
     if (fs::exists(fs::symlink_status(layout_.failed() / name, st_ec)) ||
         fs::exists(fs::symlink_status(predicted, st_ec)))
-        return file_failed_taken(layout_, names_, log_, from, error_text);
+        return file_failed_taken(layout_, log_, from, error_text);
     // The error file is written first under the name the brief will most likely get, so a crash
     // in between never leaves a failed brief without its reason.
-    if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}};
+    if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}, {}};
     auto [ec, final_name] = spool::file_brief(layout_, from, spool::outcome::failed);
     std::error_code fs_ec;
-    if (ec)
+    if (ec) {
         fs::remove(predicted, fs_ec);
-    else if (final_name != name)
+        return {ec, {}, {}};
+    }
+    if (final_name != name)
         fs::rename(predicted, layout_.failed() / spool::error_file_name(final_name), fs_ec);
-    if (!ec)
-        for (const auto& n : {final_name, spool::error_file_name(final_name)})
-            names_.add_spool_name(n);
-    return {ec, final_name};
+    return {{}, final_name, {final_name, spool::error_file_name(final_name)}};
+}
+
+filed filer::file_failed(const fs::path& from, const std::string& name,
+                         const std::string& error_text) {
+    auto r = file_failed_io(from, name, error_text);
+    for (const auto& n : r.taken) names_.add_spool_name(n);
+    return r;
 }
 
 filed filer::refuse(const fs::path& from, const std::string& name,
@@ -80,26 +86,33 @@ filed filer::refuse(const fs::path& from, const std::string& name,
     return r;
 }
 
-filed filer::file_job(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) {
+filed filer::file_job_io(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) const {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (!ec) fs::permissions(dir, fs::perms(0750), ec);
     if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
-    if (ec) return {ec, {}};
+    if (ec) return {ec, {}, {}};
     auto from = layout_.active() / rec.brief_name;
-    const bool completed = rec.overall_status() == "completed";
-    filed r;
-    if (completed) {
-        std::tie(r.ec, r.final_name) = spool::file_brief(layout_, from, spool::outcome::done);
-        if (!r.ec) names_.add_spool_name(r.final_name);
-    } else {
-        r = file_failed(from, rec.brief_name, jobs::error_json(rec, now));
-    }
+    if (rec.overall_status() != "completed")
+        return file_failed_io(from, rec.brief_name, jobs::error_json(rec, now));
+    auto [mec, final_name] = spool::file_brief(layout_, from, spool::outcome::done);
+    if (mec) return {mec, {}, {}};
+    return {{}, final_name, {final_name}};
+}
+
+void filer::note_filed(const filed& r, bool completed) {
+    if (r.ec) return;
+    for (const auto& n : r.taken) names_.add_spool_name(n);
+    ++(completed ? done_ : failed_);
+}
+
+filed filer::file_job(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) {
+    auto r = file_job_io(rec, dir, now);
     if (r.ec) return r;
+    note_filed(r, rec.overall_status() == "completed");
     std::error_code rm;
     fs::remove(jobs::state_path(layout_.active(), rec.job_id), rm);
     store::fsync_dir(layout_.active());
-    ++(completed ? done_ : failed_);
     return r;
 }
 

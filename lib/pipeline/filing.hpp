@@ -26,6 +26,7 @@ namespace briefd::pipeline {
 struct filed {
     std::error_code ec;      ///< set: nothing was filed; the brief is still where it was
     std::string final_name;  ///< the brief's name in done/ or failed/ ("name-2.json" when taken)
+    std::vector<std::string> taken;  ///< the spool names it created (for the name index)
 };
 
 class filer {
@@ -62,11 +63,24 @@ class filer {
     filed file_job(const jobs::job_record& rec, const std::filesystem::path& outputs_dir,
                    std::int64_t now);
 
+    /// file_job() in two halves, so that the blocking half can run off the event loop:
+    /// file_job_io() does the disk work (manifest, the brief's move, its error file, each durable
+    /// as above) and touches nothing else — safe on any thread while the loop uses this filer;
+    /// it leaves the state file to the caller (the engine removes it through its state writer).
+    /// note_filed(), back on the loop, records what it created in the name index and counts it.
+    filed file_job_io(const jobs::job_record& rec, const std::filesystem::path& outputs_dir,
+                      std::int64_t now) const;
+    void note_filed(const filed& r, bool completed);
+
     /// Briefs filed to done/, and to failed/ (failed jobs and refused briefs), since start.
     std::size_t done() const noexcept { return done_; }
     std::size_t failed() const noexcept { return failed_; }
 
   private:
+    /// file_failed() without the name index: safe on any thread.
+    filed file_failed_io(const std::filesystem::path& from, const std::string& name,
+                         const std::string& error_text) const;
+
     spool::layout layout_;
     spool::name_index& names_;
     logger& log_;

@@ -196,6 +196,7 @@ asio::awaitable<std::optional<cancel_result>> engine_impl::cancel_job(
     log.notice("job.cancelled", {{"job", job_id}, {"items", r.items}, {"runs", runs.size()}});
     persist(*job);
     maybe_file(*job);
+    co_await state_durable(job_id);  // the cancellation is on disk before the operator hears of it
     if (!slot || runs.empty()) co_return r;
 
     // Each cancel runs on its own (a paused host may hold it for long); the caller waits for all

@@ -184,7 +184,13 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         });
         intent = true;
         // Without durable intent nothing may leave: the scheduler abandons the call (io_error).
-        co_return persist_touched(touched);
+        // The snapshots share the state writer's group fsyncs with everything queued meanwhile;
+        // the request waits for them, the event loop does not.
+        persist_touched(touched);
+        bool durable = true;
+        for (const auto& id : touched)
+            if (co_await state_durable(id)) durable = false;
+        co_return durable;
     };
     auto res = co_await slot.host->async_call(std::move(req), scheduler::priority::submit,
                                               scheduler::retry_mode::submission, mark_submitting,

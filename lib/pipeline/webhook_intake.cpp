@@ -130,7 +130,10 @@ void engine_impl::track_by_webhook(provider_slot& slot, job_ctx& job, std::size_
         providers::webhook_event ev{{}, std::move(e->second)};
         slot.hooks.early.erase(e);
         asio::post(ex, [this, s = &slot, ev = std::move(ev)] {
-            if (!stopping) apply_webhook(*s, ev);
+            if (!stopping) {
+                std::string touched;
+                apply_webhook(*s, ev, touched);
+            }
         });
     }
     if (!slot.hooks.loop_running) {
@@ -349,7 +352,12 @@ asio::awaitable<http::server_response> engine_impl::on_webhook(const http::serve
         log.debug("webhook.duplicate", {{"provider", slot.name()}, {"event", ev->event_id}});
         co_return answer(200, "duplicate");
     }
-    if (!apply_webhook(slot, *ev)) {
+    // Recorded durably before the 2xx: the job's state write is awaited (it shares a group fsync
+    // with whatever else is queued); a crash before it leaves the provider retrying.
+    std::string touched;
+    bool recorded = apply_webhook(slot, *ev, touched);
+    if (recorded && !touched.empty()) recorded = !co_await state_durable(touched);
+    if (!recorded) {
         auto r = answer(503, "could not record the delivery");
         r.headers.emplace_back("Retry-After", "30");
         co_return r;
@@ -359,7 +367,8 @@ asio::awaitable<http::server_response> engine_impl::on_webhook(const http::serve
     co_return answer(200, "accepted");
 }
 
-bool engine_impl::apply_webhook(provider_slot& slot, const providers::webhook_event& ev) {
+bool engine_impl::apply_webhook(provider_slot& slot, const providers::webhook_event& ev,
+                                std::string& touched) {
     const auto& view = ev.run;
     if (view.phase == run_phase::unknown) return true;  // about something else: acknowledged
     auto& h = slot.hooks;
@@ -403,6 +412,7 @@ bool engine_impl::apply_webhook(provider_slot& slot, const providers::webhook_ev
         return true;
     }
     forget_webhook_run(slot, view.run_id);
+    touched = job_id;
     log.info("run.finished", {{"job", job_id},
                               {"item", index},
                               {"run", view.run_id},

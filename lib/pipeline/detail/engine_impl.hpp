@@ -21,6 +21,7 @@
 #include "pipeline/filing.hpp"
 #include "pipeline/intake.hpp"
 #include "pipeline/list_tracker.hpp"
+#include "pipeline/state_writer.hpp"
 #include "pipeline/submit_decider.hpp"
 #include "pipeline/tracker_fsm.hpp"
 #include "providers/provider.hpp"
@@ -48,6 +49,7 @@ struct job_ctx {
     bool filing = false;       ///< finalisation under way
     bool validated = false;    ///< inputs checked against their provider schemas
     bool state_dirty = false;  ///< the last state write failed; a retry is scheduled
+    std::error_code state_error;  ///< why, while state_dirty
     bool cancelled = false;    ///< an operator cancelled it: nothing more is submitted or tracked
     std::vector<int> progress;  ///< per item, the provider's last progress percent (-1 unknown)
 };
@@ -128,8 +130,14 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     pipeline::intake intake;  ///< incoming/ → jobs; owns the settle tracker and the name index
     pipeline::filer filing;   ///< done/ and failed/; records what it files in intake's name index
 
+    // ---- job state (durable): written off the loop, grouped fsyncs (state_writer.hpp)
+    std::unique_ptr<state_writer> states;
+
     // ---- downloads
     semaphore downloads;
+    /// Finished files' commits (fsync, rename, directory fsync) run here, off the event loop;
+    /// concurrent fsyncs share the file system's journal commits.
+    asio::thread_pool commit_pool{8};
     std::set<std::tuple<std::string, std::size_t, std::size_t>>
         downloading;  ///< (job, item, output) in flight
 
@@ -162,8 +170,18 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// Writes the job's state atomically. On failure the error is logged, intake pauses, and a
     /// retry is scheduled (the in-memory state stays ahead of the disk until it succeeds); the
     /// caller decides whether it may go on (a submission may not: its intent must be durable).
+    ///
+    /// The write itself happens later, on the state writer's thread, grouped with others: when this
+    /// returns the snapshot is queued, not durable. The error returned is that of this job's last
+    /// failed write while it is not yet repaired (empty otherwise). Where the next step needs the
+    /// state on disk (a submission's intent, a webhook's 2xx, filing), co_await state_durable().
     std::error_code persist(job_ctx& job);
     asio::awaitable<void> persist_retry(std::string job_id);
+    /// Completes when the newest state snapshot of `job_id` queued so far is durable (no error), or
+    /// with the error that kept it from the disk (persist() has then scheduled the retry).
+    asio::awaitable<std::error_code> state_durable(std::string job_id);
+    /// The state writer's report of one attempted snapshot (on the loop).
+    void on_state_written(const std::string& name, std::uint64_t seq, std::error_code ec);
     void maybe_file(job_ctx& job);
     asio::awaitable<void> file_job(std::string job_id);
     std::filesystem::path job_dir(const job_ctx& job) const;
@@ -234,8 +252,10 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<http::server_response> on_webhook(const http::server_request& req);
     /// Fetches the provider's signing keys (Lamina) into slot.hooks.keys.
     asio::awaitable<void> fetch_signing_keys(provider_slot& slot);
-    /// A verified delivery's effect on its run; false when it could not be made durable.
-    bool apply_webhook(provider_slot& slot, const providers::webhook_event& ev);
+    /// A verified delivery's effect on its run; false when its state write already failed.
+    /// `touched`: the job whose state it changed (the caller awaits state_durable() before 2xx).
+    bool apply_webhook(provider_slot& slot, const providers::webhook_event& ev,
+                       std::string& touched);
 
     // list_tracking.cpp
     void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);

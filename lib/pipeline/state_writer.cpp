@@ -1,0 +1,194 @@
+#include "pipeline/state_writer.hpp"
+
+#include "store/atomic_file.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace briefd::pipeline {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+state_writer::state_writer(asio::any_io_executor loop, fs::path dir, unsigned fsync_threads,
+                           mode_t mode)
+    : loop_(std::move(loop)), dir_(std::move(dir)), fsync_threads_(fsync_threads), mode_(mode) {
+    worker_ = std::thread([this] { work(); });
+}
+
+state_writer::~state_writer() {
+    {
+        std::lock_guard lk(mu_);
+        quit_ = true;
+    }
+    cv_.notify_one();
+    worker_.join();
+    *alive_ = false;  // results the worker posted after this are dropped
+}
+
+std::uint64_t state_writer::queue(const std::string& name, snapshot s) {
+    s.seq = ++next_seq_;
+    latest_[name] = s.seq;
+    const auto seq = s.seq;
+    bool replaced = false;
+    {
+        std::lock_guard lk(mu_);
+        auto [it, fresh] = queued_.try_emplace(name);
+        replaced = !fresh;
+        it->second = std::move(s);
+    }
+    if (replaced) ++coalesced_;
+    cv_.notify_one();
+    return seq;
+}
+
+std::uint64_t state_writer::write(const std::string& name, std::string data) {
+    return queue(name, snapshot{0, false, std::move(data)});
+}
+
+std::uint64_t state_writer::remove(const std::string& name) {
+    return queue(name, snapshot{0, true, {}});
+}
+
+void state_writer::hold(bool on) {
+    {
+        std::lock_guard lk(mu_);
+        held_ = on;
+    }
+    cv_.notify_one();
+}
+
+std::size_t state_writer::backlog() const {
+    std::lock_guard lk(mu_);
+    return queued_.size();
+}
+
+void state_writer::work() {
+    for (;;) {
+        std::map<std::string, snapshot, std::less<>> group;
+        {
+            std::unique_lock lk(mu_);
+            cv_.wait(lk, [&] { return quit_ || (!held_ && !queued_.empty()); });
+            if (queued_.empty()) return;  // quit_, and nothing left to write
+            group.swap(queued_);
+        }
+        std::vector<store::pending_file> files;
+        std::vector<outcome> results;
+        std::vector<std::size_t> file_result;  // files[k]'s outcome in results
+        bool removals = false;
+        for (auto& [name, s] : group) {
+            results.push_back({name, s.seq, {}});
+            if (s.remove) {
+                removals = true;
+                if (::unlink((dir_ / name).c_str()) != 0 && errno != ENOENT)
+                    results.back().ec = std::error_code(errno, std::system_category());
+                continue;
+            }
+            file_result.push_back(results.size() - 1);
+            files.push_back({dir_ / name, std::move(s.data), mode_});
+        }
+        // One fsync of the directory for the whole group, inside write_files_durably: it covers
+        // the unlinks above too when every file made it; otherwise they get their own.
+        auto rs = store::write_files_durably(files, {}, fsync_threads_);
+        bool all_ok = true;
+        for (std::size_t k = 0; k < rs.size(); ++k) {
+            results[file_result[k]].ec = rs[k];
+            all_ok = all_ok && !rs[k];
+        }
+        if (removals && (files.empty() || !all_ok)) {
+            auto dec = store::fsync_dir(dir_);
+            for (auto& r : results)
+                if (!r.ec && group.at(r.name).remove) r.ec = dec;
+        }
+        // Once the owner is being destroyed (quit_) nobody waits for results, and the loop may
+        // be going away with it: nothing more is posted.
+        std::lock_guard lk(mu_);
+        if (quit_) continue;
+        asio::post(loop_, [this, alive = alive_, results = std::move(results)]() mutable {
+            if (*alive) finish_group(std::move(results));
+        });
+    }
+}
+
+void state_writer::finish_group(std::vector<outcome> results) {
+    ++groups_;
+    written_ += results.size();
+    std::uint64_t top = 0;
+    std::error_code first_error;
+    for (auto& r : results) {
+        if (r.ec && !first_error) first_error = r.ec;
+        top = std::max(top, r.seq);
+        settled_[r.name] = r.seq;
+        if (r.ec)
+            failed_[r.name] = r.ec;
+        else
+            failed_.erase(r.name);
+        if (on_result_) on_result_(r.name, r.seq, r.ec);
+        // Complete the waiters this snapshot covers (those of older snapshots too).
+        auto [b, e] = waiters_.equal_range(r.name);
+        for (auto it = b; it != e;) {
+            if (it->second.seq > r.seq) {
+                ++it;
+                continue;
+            }
+            auto h = std::move(it->second.done);
+            it = waiters_.erase(it);
+            asio::post(loop_, [h = std::move(h), ec = r.ec]() mutable { std::move(h)(ec); });
+        }
+        // Nothing newer queued and nobody waiting: forget the name, so memory stays flat.
+        if (auto l = latest_.find(r.name);
+            l != latest_.end() && l->second == r.seq && !r.ec && waiters_.count(r.name) == 0) {
+            latest_.erase(r.name);
+            settled_.erase(r.name);
+        }
+    }
+    // Everything queued up to the newest seq of this group was taken with it (the worker takes
+    // the whole queue), or coalesced into something that was.
+    attempted_seq_ = std::max(attempted_seq_, top);
+    for (auto it = all_waiters_.begin(); it != all_waiters_.end();) {
+        if (!it->ec) it->ec = first_error;
+        if (it->seq > attempted_seq_) {
+            ++it;
+            continue;
+        }
+        auto h = std::move(it->done);
+        auto ec = it->ec;
+        it = all_waiters_.erase(it);
+        asio::post(loop_, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+}
+
+asio::awaitable<std::error_code> state_writer::durable(std::string name) {
+    auto l = latest_.find(name);
+    if (l == latest_.end()) {
+        auto f = failed_.find(name);
+        co_return f == failed_.end() ? std::error_code{} : f->second;
+    }
+    const auto want = l->second;
+    if (auto s = settled_.find(name); s != settled_.end() && s->second >= want) {
+        auto f = failed_.find(name);
+        co_return f == failed_.end() ? std::error_code{} : f->second;
+    }
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(
+        [this, &name, want](auto handler) {
+            waiters_.emplace(name, waiter{want, std::move(handler)});
+        },
+        asio::use_awaitable);
+}
+
+asio::awaitable<std::error_code> state_writer::durable_all() {
+    const auto want = next_seq_;
+    if (attempted_seq_ >= want) co_return std::error_code{};
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(
+        [this, want](auto handler) {
+            all_waiters_.push_back({want, {}, std::move(handler)});
+        },
+        asio::use_awaitable);
+}
+
+}  // namespace briefd::pipeline

@@ -1,0 +1,189 @@
+// state_writer: snapshots written off the loop, grouped, coalesced, awaited (issue 13).
+#include "pipeline/state_writer.hpp"
+
+#include "unit/store/temp_dir.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <doctest/doctest.h>
+
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using briefd::pipeline::state_writer;
+using briefd::test::read_file;
+using briefd::test::temp_dir;
+using briefd::test::tmpfs_mount;
+
+namespace {
+
+/// Runs `body` as a coroutine on a fresh io_context until it completes; rethrows what it threw.
+void run_on_loop(const std::function<asio::awaitable<void>(asio::io_context&)>& body) {
+    asio::io_context io;
+    std::exception_ptr failed;
+    bool done = false;
+    asio::co_spawn(io, body(io), [&](std::exception_ptr e) {
+        failed = e;
+        done = true;
+    });
+    io.run();
+    REQUIRE(done);
+    if (failed) std::rethrow_exception(failed);
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+    std::vector<std::string> n;
+    for (const auto& de : fs::directory_iterator(dir)) n.push_back(de.path().filename().string());
+    std::sort(n.begin(), n.end());
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("state_writer: repeated snapshots of one job are coalesced; only the newest is written") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        std::vector<std::pair<std::uint64_t, std::error_code>> seen;
+        w.on_result([&](const std::string& name, std::uint64_t seq, std::error_code ec) {
+            CHECK(name == "a.state.json");
+            seen.emplace_back(seq, ec);
+        });
+        w.hold(true);  // all five wait together
+        std::uint64_t last = 0;
+        for (int v = 1; v <= 5; ++v) last = w.write("a.state.json", "v" + std::to_string(v));
+        CHECK(w.backlog() == 1);
+        CHECK(w.coalesced() == 4);
+        w.hold(false);
+        CHECK_FALSE(co_await w.durable("a.state.json"));
+        CHECK(read_file(t / "a.state.json") == "v5");
+        CHECK(w.written() == 1);
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].first == last);
+        CHECK_FALSE(seen[0].second);
+        // Nothing else queued: durable() completes at once, and no temp file is left.
+        CHECK_FALSE(co_await w.durable("a.state.json"));
+        CHECK_FALSE(co_await w.durable("never-written.state.json"));
+        CHECK(names_in(t.path()) == std::vector<std::string>{"a.state.json"});
+    });
+}
+
+TEST_CASE(
+    "state_writer: snapshots of many jobs queued together are one group (one directory fsync)") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        w.hold(true);
+        for (int j = 0; j < 50; ++j)
+            w.write("j" + std::to_string(j) + ".state.json", "job " + std::to_string(j));
+        w.hold(false);
+        CHECK_FALSE(co_await w.durable_all());
+        CHECK(w.groups() == 1);
+        CHECK(w.written() == 50);
+        for (int j = 0; j < 50; ++j)
+            CHECK(read_file(t / ("j" + std::to_string(j) + ".state.json")) ==
+                  "job " + std::to_string(j));
+        // A snapshot queued while a group is being written goes into the next group, in order.
+        w.write("j0.state.json", "again");
+        CHECK_FALSE(co_await w.durable("j0.state.json"));
+        CHECK(w.groups() == 2);
+        CHECK(read_file(t / "j0.state.json") == "again");
+    });
+}
+
+TEST_CASE("state_writer: a removal is ordered after the writes queued before it") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        w.write("gone.state.json", "first");
+        CHECK_FALSE(co_await w.durable("gone.state.json"));
+        CHECK(fs::exists(t / "gone.state.json"));
+        // Write then remove while held: the write is never made, nothing is left behind.
+        w.hold(true);
+        w.write("gone.state.json", "second");
+        w.write("kept.state.json", "kept");
+        w.remove("gone.state.json");
+        w.hold(false);
+        CHECK_FALSE(co_await w.durable("gone.state.json"));
+        CHECK_FALSE(co_await w.durable("kept.state.json"));
+        CHECK(names_in(t.path()) == std::vector<std::string>{"kept.state.json"});
+        // Removing what is not there is not an error.
+        w.remove("never.state.json");
+        CHECK_FALSE(co_await w.durable("never.state.json"));
+    });
+}
+
+TEST_CASE(
+    "state_writer: a failed group reports its error to durable() and on_result; a rewrite "
+    "repairs") {
+    temp_dir t;
+    const auto dir = t / "active";  // missing at first: every temp file fails with ENOENT
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), dir);
+        std::vector<std::error_code> results;
+        w.on_result(
+            [&](const std::string&, std::uint64_t, std::error_code ec) { results.push_back(ec); });
+        w.write("x.state.json", "lost");
+        auto ec = co_await w.durable("x.state.json");
+        CHECK(ec == std::errc::no_such_file_or_directory);
+        // Still failed until rewritten: a later durable() says so at once.
+        CHECK(co_await w.durable("x.state.json") == std::errc::no_such_file_or_directory);
+        CHECK(co_await w.durable_all() == std::error_code{});  // nothing queued since
+        fs::create_directories(dir);
+        w.write("x.state.json", "kept");
+        CHECK_FALSE(co_await w.durable("x.state.json"));
+        CHECK(read_file(dir / "x.state.json") == "kept");
+        REQUIRE(results.size() == 2);
+        CHECK(results[0] == std::errc::no_such_file_or_directory);
+        CHECK_FALSE(results[1]);
+    });
+}
+
+TEST_CASE(
+    "state_writer: a full and a read-only file system fail the write and keep the old state") {
+    temp_dir t;
+    const auto mnt = t / "small";
+    tmpfs_mount m(mnt, "size=64k,mode=0755");
+    if (!m.ok()) {
+        MESSAGE("SKIPPED: cannot mount a tmpfs here (" << m.error().message()
+                                                       << "); ENOSPC/EROFS not exercised");
+        return;
+    }
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), mnt);
+        w.write("s.state.json", "old");
+        CHECK_FALSE(co_await w.durable("s.state.json"));
+        w.write("s.state.json", std::string(256 * 1024, 'x'));  // larger than the file system
+        w.write("r.state.json",
+                "small");  // same group (written first): the other file still makes it
+        CHECK(co_await w.durable("s.state.json") == std::errc::no_space_on_device);
+        CHECK_FALSE(co_await w.durable("r.state.json"));
+        CHECK(read_file(mnt / "s.state.json") == "old");
+        CHECK(names_in(mnt) == std::vector<std::string>{"r.state.json", "s.state.json"});
+        if (!m.remount_read_only("size=64k,mode=0755")) {
+            MESSAGE("SKIPPED: cannot remount the tmpfs read-only; EROFS not exercised");
+            co_return;
+        }
+        w.write("s.state.json", "new");
+        CHECK(co_await w.durable_all() == std::errc::read_only_file_system);
+        CHECK(read_file(mnt / "s.state.json") == "old");
+    });
+}
+
+TEST_CASE("state_writer: destruction writes what is still queued") {
+    temp_dir t;
+    asio::io_context io;
+    {
+        state_writer w(io.get_executor(), t.path());
+        w.hold(true);
+        w.write("late.state.json", "queued at stop");
+    }  // never held the loop: nothing of it ran
+    CHECK(read_file(t / "late.state.json") == "queued at stop");
+}
