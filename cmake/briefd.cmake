@@ -33,24 +33,31 @@ endfunction()
 # daemon/, sim/) keeps the build type's flags. Empty (the default) changes nothing.
 set(BRIEFD_TEST_CODE_OPTIONS "" CACHE STRING "Compile options for test-only code (scripts/test: -O0)")
 
-function(briefd_apply_test_code_options dir)
+# briefd_for_each_target(<dir> <function>): calls <function>(<target>) for every target defined in
+# <dir> and the folders below it (run deferred, once the whole project has been read).
+function(briefd_for_each_target dir fn)
     get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
     foreach(t IN LISTS targets)
-        get_target_property(type ${t} TYPE)
-        get_target_property(src ${t} SOURCE_DIR)
-        string(FIND "${src}/" "${PROJECT_SOURCE_DIR}/tests/" at)
-        if((at EQUAL 0 OR t MATCHES "^(unit_|briefd_doctest_main$)") AND NOT type STREQUAL "INTERFACE_LIBRARY"
-           AND NOT t MATCHES "bench" AND NOT src MATCHES "/tests/(bench|fuzz)$")
-            target_compile_options(${t} PRIVATE ${BRIEFD_TEST_CODE_OPTIONS})
-        endif()
+        cmake_language(CALL ${fn} ${t})
     endforeach()
     get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
     foreach(d IN LISTS subdirs)
-        briefd_apply_test_code_options(${d})
+        briefd_for_each_target(${d} ${fn})
     endforeach()
 endfunction()
+
+function(briefd_apply_test_code_options t)
+    get_target_property(type ${t} TYPE)
+    get_target_property(src ${t} SOURCE_DIR)
+    string(FIND "${src}/" "${PROJECT_SOURCE_DIR}/tests/" at)
+    if((at EQUAL 0 OR t MATCHES "^(unit_|briefd_doctest_main$)") AND NOT type STREQUAL "INTERFACE_LIBRARY"
+       AND NOT t MATCHES "bench" AND NOT src MATCHES "/tests/(bench|fuzz)$")
+        target_compile_options(${t} PRIVATE ${BRIEFD_TEST_CODE_OPTIONS})
+    endif()
+endfunction()
 if(BRIEFD_TEST_CODE_OPTIONS)
-    cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL briefd_apply_test_code_options ${PROJECT_SOURCE_DIR})
+    cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR}
+        CALL briefd_for_each_target ${PROJECT_SOURCE_DIR} briefd_apply_test_code_options)
 endif()
 
 # BRIEFD_BOOST_PCH: cmake/boost_pch.hpp (Asio, Beast, JSON, URL headers) precompiled once and used by
@@ -69,25 +76,19 @@ function(briefd_boost_pch_setup)
     target_precompile_headers(briefd_boost_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/boost_pch.hpp)
     target_link_libraries(unit_pch PRIVATE briefd_boost_pch_usage)
     target_precompile_headers(unit_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/boost_pch.hpp)
-    cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL briefd_apply_boost_pch ${PROJECT_SOURCE_DIR})
+    cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR}
+        CALL briefd_for_each_target ${PROJECT_SOURCE_DIR} briefd_apply_boost_pch)
 endfunction()
 
-function(briefd_apply_boost_pch dir)
-    get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
-    foreach(t IN LISTS targets)
-        get_target_property(type ${t} TYPE)
-        if(NOT type MATCHES "^(STATIC_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$"
-           OR t MATCHES "^(briefd_asio|briefd_boost_pch|briefd_doctest_main|unit_pch)$")
-            continue()
-        endif()
-        target_link_libraries(${t} PRIVATE briefd_boost_pch_usage)
-        get_target_property(reuse ${t} PRECOMPILE_HEADERS_REUSE_FROM)
-        if(NOT reuse)  # the unit tests' object libraries use unit_pch, which has the Boost headers too
-            target_precompile_headers(${t} REUSE_FROM briefd_boost_pch)
-        endif()
-    endforeach()
-    get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
-    foreach(d IN LISTS subdirs)
-        briefd_apply_boost_pch(${d})
-    endforeach()
+function(briefd_apply_boost_pch t)
+    get_target_property(type ${t} TYPE)
+    if(NOT type MATCHES "^(STATIC_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$"
+       OR t MATCHES "^(briefd_asio|briefd_boost_pch|briefd_doctest_main|unit_pch)$")
+        return()
+    endif()
+    target_link_libraries(${t} PRIVATE briefd_boost_pch_usage)
+    get_target_property(reuse ${t} PRECOMPILE_HEADERS_REUSE_FROM)
+    if(NOT reuse)  # the unit tests' object libraries use unit_pch, which has the Boost headers too
+        target_precompile_headers(${t} REUSE_FROM briefd_boost_pch)
+    endif()
 endfunction()
