@@ -542,6 +542,9 @@ TEST_CASE(
         std::vector<clock_type::time_point> reserved;  // grant times waiting for their intent write
         result r;
         const auto end = t0 + 60 * w;
+        // The limiter is asked again only when something changed it or its own earliest() has
+        // come (asking every millisecond gives the same answers, at 100x the cost under ASan).
+        auto next_try = t0;
         for (auto t = t0; t < end; t += 1ms) {
             for (auto& f : flights) {
                 if (!f.arrived && f.arrive <= t) {
@@ -560,6 +563,7 @@ TEST_CASE(
                     continue;
                 }
                 l.answered(it->stamp, t);
+                next_try = t;
                 rate_info info;
                 info.limit = static_cast<std::int64_t>(n);
                 info.remaining = static_cast<std::int64_t>(it->remaining);
@@ -584,6 +588,7 @@ TEST_CASE(
                 flight f;
                 f.leave = t;
                 f.stamp = l.sent(t);
+                next_try = t;
                 f.arrive = t + std::chrono::microseconds(to_server_us(rng));
                 f.answer = f.arrive + std::chrono::microseconds(back_us(rng));
                 flights.push_back(f);
@@ -591,8 +596,10 @@ TEST_CASE(
                 r.departures.push_back(f.stamp);
                 it = reserved.erase(it);
             }
+            if (t < next_try) continue;
             while (l.try_reserve(t))
                 reserved.push_back(t + std::chrono::microseconds(intent_us(rng)));
+            next_try = l.earliest(t);
         }
         return r;
     };
