@@ -37,7 +37,7 @@ void engine_impl::start_downloads(job_ctx& job, std::size_t index) {
         if (out.saved || !out.error.empty()) continue;
         all_done = false;
         auto key = std::tuple{job.rec.job_id, index, o};
-        if (stopping || downloading.count(key)) continue;  // one download per output at a time
+        if (stop_requested || downloading.count(key)) continue;  // one download per output at a time
         downloading.insert(key);
         spawn(download_output(job.rec.job_id, index, o), true);
     }
@@ -60,7 +60,7 @@ asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std:
     std::string error;
     for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
         auto res = co_await slot.host->async_call(req, scheduler::priority::track, scheduler::retry_mode::idempotent);
-        if (stopping || res.ec == errc::shutting_down) co_return std::string{};
+        if (stop_requested || res.ec == errc::shutting_down) co_return std::string{};
         auto* job = find(job_id);
         if (!job) co_return std::string{};
         auto& out = job->rec.items[item].outputs[o];
@@ -94,7 +94,7 @@ asio::awaitable<std::string> engine_impl::fetch_output(provider_slot& slot, std:
                               store::sha256_hex(data)};
         };
         auto w = co_await off_loop(commit_pool, std::move(save));
-        if (stopping) co_return std::string{};
+        if (stop_requested) co_return std::string{};
         job = find(job_id);
         if (!job) co_return std::string{};
         auto& saved = job->rec.items[item].outputs[o];
@@ -132,7 +132,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
     guard.acquired = true;
 
     auto* job = find(job_id);
-    if (!job || stopping) co_return;
+    if (!job || stop_requested) co_return;
     auto* slot = slot_of(*job);
     if (!slot) co_return;
     auto dir = job_dir(*job);
@@ -151,7 +151,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             if (attempt > 0 || !disk_problem.empty()) {
                 co_await nap(!disk_problem.empty() ? std::chrono::seconds(2)
                                                    : ratelimit::backoff_delay(bp, attempt, rng));
-                if (stopping || !find(job_id)) co_return;
+                if (stop_requested || !find(job_id)) co_return;
             }
             // Opened without following a symlink; every file is made relative to its fd. Opening
             // creates the job's directory the first time, with an fsync of outputs/: on the pool.
@@ -159,7 +159,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             // destroys such temporaries twice.
             auto open_dir = [dir] { return store::output_dir::open(dir); };
             auto opened = co_await off_loop(commit_pool, std::move(open_dir));
-            if (stopping || !find(job_id)) co_return;
+            if (stop_requested || !find(job_id)) co_return;
             const auto dec = opened.first;
             auto& out_dir = opened.second;
             auto [pec, part] = dec ? std::pair{dec, store::part_file{}}
@@ -183,7 +183,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
                 req, {cfg.max_output_bytes, t.download_idle, t.download_min_bytes_per_s, t.download_rate_window,
                       [&part](const auto& i) { return i.content_length ? part.reserve(*i.content_length) : std::error_code{}; }},
                 [&part](std::string_view chunk) { return part.write(chunk); });
-            if (stopping) {
+            if (stop_requested) {
                 part.discard();
                 co_return;
             }
@@ -235,7 +235,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
             // this coroutine's and nothing else touches them until the commit completes.
             auto commit = [&out_dir, &part, &name] { return out_dir.commit(part, name); };
             auto cec = co_await off_loop(commit_pool, std::move(commit));
-            if (stopping) co_return;  // committed or not, the state does not say saved: redone
+            if (stop_requested) co_return;  // committed or not, the state does not say saved: redone
             job = find(job_id);
             if (!job) co_return;
             if (cec) {
@@ -257,7 +257,7 @@ asio::awaitable<void> engine_impl::download_output(std::string job_id, std::size
         }
     }
     job = find(job_id);
-    if (!job || stopping) co_return;  // at shutdown an unsaved output is redone at the next start
+    if (!job || stop_requested) co_return;  // at shutdown an unsaved output is redone at the next start
     auto& out = job->rec.items[item].outputs[o];
     if (auto* s = slot_of(*job)) metrics.outputs.inc({s->name(), out.saved ? "saved" : "failed"});
     if (!out.saved) {

@@ -64,7 +64,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                      [this](jobs::job_record rec, brief::brief_file brief) {
                          auto& job = add_job(std::move(rec), std::move(brief));
                          // Its state is durable: accepted during shutdown, it resumes next start.
-                         if (!stopping) start_job(job);
+                         if (!stop_requested) start_job(job);
                      },
                  .refuse =
                      [this](const fs::path& from, const std::string& name,
@@ -119,7 +119,7 @@ void engine_impl::spawn(asio::awaitable<void> task, bool drain) {
 }
 
 asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
-    if (stopping || t <= clock::now()) co_return;
+    if (stop_requested || t <= clock::now()) co_return;
     asio::steady_timer timer(ex);
     timer.expires_at(t);
     naps.insert(&timer);
@@ -175,7 +175,7 @@ asio::awaitable<void> engine_impl::persist_retry(std::string job_id) {
     for (;;) {
         co_await nap(std::chrono::seconds(2));
         auto* job = find(job_id);
-        if (!job || stopping || !job->state_dirty) co_return;
+        if (!job || stop_requested || !job->state_dirty) co_return;
         persist(*job);
         if (!co_await state_durable(job_id)) co_return;  // on_state_written logged the recovery
     }
@@ -229,7 +229,7 @@ void engine_impl::start_job(job_ctx& job) {
 }
 
 void engine_impl::maybe_file(job_ctx& job) {
-    if (job.filing || !job.rec.complete() || stopping) return;
+    if (job.filing || !job.rec.complete() || stop_requested) return;
     job.filing = true;
     spawn(file_job(job.rec.job_id), true);
 }
@@ -338,7 +338,7 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
     while (drain_tasks + other_tasks > 0) {
         drained.expires_at(clock::time_point::max());
         co_await drained.async_wait(use_tuple);
-        if (stopping && drain_tasks == 0 && !forced) {
+        if (stop_requested && drain_tasks == 0 && !forced) {
             // Drained: whatever still runs (trackers, waits) is cancelled; it resumes next start.
             forced = true;
             for (auto& [name, slot] : slots) {
@@ -378,8 +378,8 @@ void engine::on_recovery_progress(std::function<void(std::string_view, std::size
 
 void engine::stop() {
     auto& s = *impl_;
-    if (s.stopping) return;
-    s.stopping = true;
+    if (s.stop_requested) return;
+    s.stop_requested = true;
     s.log.notice("daemon.stopping", {{"in_flight", s.drain_tasks},
                                      {"drain_timeout_ms", s.cfg.drain_timeout.count()}});
     for (auto& [name, slot] : s.slots) {

@@ -96,7 +96,7 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
         return children_settled(phases);
     };
 
-    while (!stopping) {
+    while (!stop_requested) {
         std::erase_if(slot.lists, [](const auto& e) { return e.second.size() == 0; });
         std::optional<clock::time_point> next;
         std::string scope;
@@ -123,7 +123,7 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
             auto res = co_await slot.host->async_call(
                 slot.request(slot.api.list_in(scope, cursor, slot.list_config.page_limit)),
                 scheduler::priority::track, scheduler::retry_mode::idempotent);
-            if (stopping || res.ec == errc::shutting_down) co_return;
+            if (stop_requested || res.ec == errc::shutting_down) co_return;
             auto page = res.ec ? std::nullopt : slot.api.parse_list(res.resp.body);
             if (!page) {
                 log.info("tracking.list_failed",
@@ -152,12 +152,12 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
             if (o != slot.list_ids.end()) ask_about(o->second.second);
         }
         for (const auto& run_id : ask) {
-            if (stopping) break;
+            if (stop_requested) break;
             if (!slot.list_runs.count(run_id)) continue;  // ended meanwhile
             auto res = co_await slot.host->async_call(slot.request(slot.api.status(run_id)),
                                                       scheduler::priority::track,
                                                       scheduler::retry_mode::idempotent);
-            if (stopping || res.ec == errc::shutting_down) co_return;
+            if (stop_requested || res.ec == errc::shutting_down) co_return;
             if (res.ec == errc::not_found) {
                 // Gone at the provider (two answers in a row, as for any run): the item fails.
                 if (++not_found[run_id] >= 2) {

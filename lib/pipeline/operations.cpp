@@ -106,7 +106,7 @@ void engine_impl::note_view(const std::string& job_id, std::size_t index,
 
 engine_status engine_impl::status_snapshot() const {
     engine_status st;
-    st.stopping = stopping;
+    st.stopping = stop_requested;
     st.spool = layout.root.string();
     st.disk_problem = disk_problem;
     const auto now = clock::now();

@@ -1,5 +1,5 @@
 // One configured provider's client, scheduler host, batcher and list tracker.
-#include "pipeline/detail/engine_impl.hpp"
+#include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/url/parse.hpp>
 

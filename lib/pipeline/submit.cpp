@@ -32,7 +32,7 @@ void engine_impl::enqueue_item(job_ctx& job, std::size_t index) {
 }
 
 asio::awaitable<void> engine_impl::batch_loop(provider_slot& slot) {
-    while (!stopping) {
+    while (!stop_requested) {
         for (auto& b : slot.batches.take_ready(clock::now()))
             spawn(submit_items(slot, std::move(b.items)), true);
         auto next = slot.batches.next_deadline();
@@ -96,7 +96,7 @@ namespace {
 asio::awaitable<void> requeue_later(engine_impl* self, std::vector<batch_item> items,
                                     clock::duration delay) {
     co_await self->nap(delay);
-    if (self->stopping) co_return;  // still `pending` on disk: the next start picks them up
+    if (self->stop_requested) co_return;  // still `pending` on disk: the next start picks them up
     for (auto& bi : items)
         if (auto* j = self->find(bi.job_id);
             j && j->rec.items[bi.item_index].state == jobs::item_state::pending)
@@ -107,7 +107,7 @@ asio::awaitable<void> resend_later(engine_impl* self, provider_slot* slot,
                                    std::vector<batch_item> items, std::string key, unsigned resends,
                                    clock::duration delay) {
     co_await self->nap(delay);
-    if (self->stopping) co_return;  // still `submitting` with its key: the next start resends it
+    if (self->stop_requested) co_return;  // still `submitting` with its key: the next start resends it
     self->spawn(self->submit_items(*slot, std::move(items), std::move(key), resends), true);
 }
 }  // namespace
@@ -219,7 +219,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         case submit_verdict::leave:
             co_return;
         case submit_verdict::requeue:
-            if (idempotent && intent && !stopping) {
+            if (idempotent && intent && !stop_requested) {
                 // Keep the key: if the server did create something after all (a 5xx after the
                 // work began), the same request under the same key is answered with it.
                 log.warning("batch.deferred", {{"provider", slot.name()},
@@ -230,7 +230,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
                 co_return;
             }
             if (intent) set_state(jobs::item_state::pending);
-            if (stopping) co_return;
+            if (stop_requested) co_return;
             log.warning("batch.deferred", {{"provider", slot.name()},
                                            {"items", live.size()},
                                            {"error", res.ec ? res.ec.message() : "not sent"}});
@@ -333,7 +333,7 @@ asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(
         if (!cache.begin_fetch(key)) {
             // Another brief is fetching this app's schema: its answer serves this one too.
             co_await slot.schema_ready.async_wait(use_tuple);
-            if (stopping) co_return std::nullopt;
+            if (stop_requested) co_return std::nullopt;
             recheck = false;  // what that fetch got is as new as ours would be
             continue;         // (or it failed, or it was another app's: look again)
         }
@@ -364,7 +364,7 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
         scheduler::call_result res;
         auto schema = co_await get_schema(*slot, *key, false, &res);
         job = find(job_id);
-        if (!job || stopping) co_return;
+        if (!job || stop_requested) co_return;
         if (!schema) {
             // "No such app" is the brief's fault; "could not ask" is not.
             if (res.ec == errc::not_found || res.ec == errc::rejected) {
@@ -382,7 +382,7 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
             // The app may have changed since its schema was cached: never refuse on an old copy.
             schema = co_await get_schema(*slot, *key, true);
             job = find(job_id);
-            if (!job || stopping) co_return;
+            if (!job || stop_requested) co_return;
             if (schema)
                 p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
         }
@@ -391,7 +391,7 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
     if (transient && problems.empty()) {
         log.warning("job.validation_deferred", {{"job", job_id}});
         co_await nap(std::chrono::seconds(10));
-        if (!stopping) spawn(validate_inputs(job_id), true);
+        if (!stop_requested) spawn(validate_inputs(job_id), true);
         co_return;
     }
     if (!problems.empty()) {

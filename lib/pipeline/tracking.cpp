@@ -100,7 +100,7 @@ asio::awaitable<void> engine_impl::supply_input(std::string job_id, std::size_t 
             h, providers::idempotency_key(slot->name() + "/input", {{job_id, index}}));
     auto res = co_await slot->host->async_call(slot->request(*call), scheduler::priority::submit,
                                                scheduler::retry_mode::idempotent);
-    if (stopping || res.ec == errc::shutting_down) co_return;
+    if (stop_requested || res.ec == errc::shutting_down) co_return;
     if (res.ec) {
         // The next status that still says awaiting_input asks again (a lost answer is harmless:
         // the provider replays it under the same key); a refusal is final.
@@ -155,12 +155,12 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         auto* j = find(job_id);
         return j && j->rec.items[index].state == jobs::item_state::submitted;
     };
-    while (!stopping && still_wanted()) {
+    while (!stop_requested && still_wanted()) {
         using k = tracker_action::kind;
         if (act.what == k::open_stream) {
             close_stream();
             co_await nap_until(act.not_before);
-            if (stopping) break;
+            if (stop_requested) break;
             scheduler::clock::time_point sent_at{};
             if (co_await slot->host->async_acquire(scheduler::priority::track, {}, &sent_at)) break;
             auto req = slot->request(api.stream(run_id));
@@ -168,7 +168,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             if (!act.last_event_id.empty())
                 req.headers.emplace_back("Last-Event-ID", act.last_event_id);
             auto [ec, s] = co_await slot->client.async_open(std::move(req));
-            if (stopping) break;
+            if (stop_requested) break;
             metrics.request(slot->name(), "stream", ec ? 0u : s->status());
             if (stream_opens++ > 0) metrics.stream_reconnects.inc({slot->name()});
             if (ec) {
@@ -209,7 +209,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 continue;
             }
             auto [ec, chunk] = co_await stream->async_read_some(idle);
-            if (stopping) break;
+            if (stop_requested) break;
             if (ec) {
                 close_stream();
                 act = fsm.on_stream_ended(clock::now(),
@@ -251,7 +251,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                     act.not_before =
                         std::max(act.not_before, clock::now() + *d / std::max(1u, tcfg_scale));
             co_await nap_until(act.not_before);
-            if (stopping) break;
+            if (stop_requested) break;
             if (!wait) ++polls_done;
             auto req =
                 slot->request(wait ? api.wait(run_id, act.wait_timeout)
@@ -262,7 +262,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                     std::chrono::duration_cast<std::chrono::milliseconds>(act.wait_timeout);
             auto res = co_await slot->host->async_call(std::move(req), scheduler::priority::track,
                                                        scheduler::retry_mode::idempotent);
-            if (stopping || res.ec == errc::shutting_down) break;
+            if (stop_requested || res.ec == errc::shutting_down) break;
             auto phase = run_phase::unknown;
             bool timed_out = false;
             std::error_code ec = res.ec;
@@ -362,16 +362,16 @@ asio::awaitable<void> engine_impl::expand_outputs(std::string job_id, std::size_
         for (unsigned t = 0; t < max_tries && !part; ++t) {
             auto* job = find(job_id);
             auto* slot = job ? slot_of(*job) : nullptr;
-            if (!slot || stopping) co_return;  // recovery tracks the run again and expands anew
+            if (!slot || stop_requested) co_return;  // recovery tracks the run again and expands anew
             if (t > 0) {
                 co_await nap(
                     slot->api.poll_delay(t, schedule_rng).value_or(std::chrono::seconds(2)));
-                if (stopping || !find(job_id)) co_return;
+                if (stop_requested || !find(job_id)) co_return;
             }
             auto res =
                 co_await slot->host->async_call(slot->request(calls[k]), scheduler::priority::track,
                                                 scheduler::retry_mode::idempotent);
-            if (stopping || res.ec == errc::shutting_down) co_return;
+            if (stop_requested || res.ec == errc::shutting_down) co_return;
             if (res.ec) {
                 why = "could not fetch the run's outputs: " + std::string(res.ec.message()) +
                       (res.diag.message.empty() ? "" : ": " + res.diag.message);

@@ -130,7 +130,7 @@ void engine_impl::track_by_webhook(provider_slot& slot, job_ctx& job, std::size_
         providers::webhook_event ev{{}, std::move(e->second)};
         slot.hooks.early.erase(e);
         asio::post(ex, [this, s = &slot, ev = std::move(ev)] {
-            if (!stopping) {
+            if (!stop_requested) {
                 std::string touched;
                 apply_webhook(*s, ev, touched);
             }
@@ -147,7 +147,7 @@ void engine_impl::track_by_webhook(provider_slot& slot, job_ctx& job, std::size_
 asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
     auto& h = slot.hooks;
     auto forget = [&](const std::string& run_id) { forget_webhook_run(slot, run_id); };
-    while (!stopping) {
+    while (!stop_requested) {
         if (h.runs.empty()) {
             h.wake.expires_at(clock::time_point::max());
             co_await h.wake.async_wait(use_tuple);
@@ -164,13 +164,13 @@ asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
         for (const auto& [id, r] : h.runs)
             if (r.check_at <= clock::now()) due.push_back(id);
         for (const auto& run_id : due) {
-            if (stopping) break;
+            if (stop_requested) break;
             if (!h.runs.count(run_id)) continue;  // a delivery finished it meanwhile
             ++h.grace_checks;
             auto res = co_await slot.host->async_call(slot.request(slot.api.status(run_id)),
                                                       scheduler::priority::track,
                                                       scheduler::retry_mode::idempotent);
-            if (stopping || res.ec == errc::shutting_down) co_return;
+            if (stop_requested || res.ec == errc::shutting_down) co_return;
             auto it = h.runs.find(run_id);
             if (it == h.runs.end()) continue;
             auto& r = it->second;
@@ -269,7 +269,7 @@ asio::awaitable<void> engine_impl::fetch_signing_keys(provider_slot& slot) {
     else
         why = res.ec.message();
     if (keys.empty()) {
-        if (!stopping)
+        if (!stop_requested)
             log.warning("webhooks.key_fetch_failed", {{"provider", slot.name()}, {"error", why}});
     } else {
         std::string kids;
@@ -294,7 +294,7 @@ asio::awaitable<http::server_response> engine_impl::on_webhook(const http::serve
     if (req.body.size() > cfg.webhooks.max_body_bytes) co_return answer(413, "too large");
     auto& slot = *sit->second;
     auto& h = slot.hooks;
-    if (stopping) {
+    if (stop_requested) {
         auto r = answer(503, "stopping");
         r.headers.emplace_back("Retry-After", "30");
         co_return r;
@@ -319,7 +319,7 @@ asio::awaitable<http::server_response> engine_impl::on_webhook(const http::serve
             }
         }
     }
-    if (stopping) co_return answer(503, "stopping");
+    if (stop_requested) co_return answer(503, "stopping");
     if (v == webhooks::verdict::no_key) {
         auto r = answer(503, "signing key unavailable");
         r.headers.emplace_back("Retry-After", "60");

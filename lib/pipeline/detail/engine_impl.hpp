@@ -15,6 +15,9 @@
 #include "http/server.hpp"
 #include "jobs/job.hpp"
 #include "pipeline/batcher.hpp"
+#include "pipeline/detail/job_ctx.hpp"
+#include "pipeline/detail/job_services.hpp"
+#include "pipeline/detail/provider_slot.hpp"
 #include "pipeline/detail/schema_cache.hpp"
 #include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/engine.hpp"
@@ -43,69 +46,7 @@ namespace briefd::pipeline::detail {
 
 namespace asio = boost::asio;
 
-struct job_ctx {
-    jobs::job_record rec;
-    brief::brief_file brief;
-    bool filing = false;       ///< finalisation under way
-    bool validated = false;    ///< inputs checked against their provider schemas
-    bool state_dirty = false;  ///< the last state write failed; a retry is scheduled
-    std::error_code state_error;  ///< why, while state_dirty
-    bool cancelled = false;    ///< an operator cancelled it: nothing more is submitted or tracked
-    std::vector<int> progress;  ///< per item, the provider's last progress percent (-1 unknown)
-};
-
-/// A counting semaphore for coroutines on one thread.
-class semaphore {
-  public:
-    semaphore(asio::any_io_executor ex, std::size_t n) : ex_(ex), free_(n) {}
-    asio::awaitable<void> acquire();
-    void release();
-
-  private:
-    asio::any_io_executor ex_;
-    std::size_t free_;
-    std::deque<asio::steady_timer*> waiters_;
-};
-
-/// Everything briefd holds for one configured provider.
-struct provider_slot {
-    provider_slot(asio::any_io_executor ex, const providers::provider& api,
-                  config::provider_config cfg, const secret* key, logger& log, std::uint64_t seed);
-
-    const providers::provider& api;
-    config::provider_config cfg;
-    boost::urls::url base_url;
-    http::client client;
-    std::unique_ptr<scheduler::host> host;
-    pipeline::batcher batches;
-    asio::steady_timer batch_timer;
-    schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
-    asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
-    // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
-    list_tracker_config list_config;
-    std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
-    std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
-        list_runs;  ///< run → (job, item)
-    /// What the trackers follow (the run, or its children's list_key()s) → (scope, run).
-    std::map<std::string, std::pair<std::string, std::string>, std::less<>> list_ids;
-    asio::steady_timer list_wake;
-    bool list_loop_running = false;
-    std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)
-    webhook_state hooks;  ///< webhook tracking (webhook_intake.cpp)
-
-    const std::string& name() const { return cfg.name; }
-    /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
-    /// query set, the provider's headers, the request deadline from config.
-    http::request request(const providers::api_call& c) const;
-    /// Tracker knobs for a run with these channels under this provider's tracking config.
-    tracker_config tracker_cfg(unsigned channels) const;
-    bool uses_list(unsigned channels) const;
-    void set_key(const secret& key);
-    /// Applies what can change live.
-    void reload(const config::provider_config& n);
-};
-
-struct engine_impl : std::enable_shared_from_this<engine_impl> {
+struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     engine_impl(asio::any_io_executor ex, config::config cfg, std::map<std::string, secret> keys,
                 logger& log);
 
@@ -125,7 +66,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     std::size_t running_runs = 0;
 
     // ---- intake and filing
-    std::string disk_problem;   ///< non-empty while intake is paused by a file-system error
+    std::string disk_problem;        ///< non-empty while intake is paused by a file-system error
     asio::thread_pool file_pool{1};  ///< claims, parsing, state writes: off the event loop
     pipeline::intake intake;  ///< incoming/ → jobs; owns the settle tracker and the name index
     pipeline::filer filing;   ///< done/ and failed/; records what it files in intake's name index
@@ -142,7 +83,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
         downloading;  ///< (job, item, output) in flight
 
     // ---- lifecycle
-    bool stopping = false;
+    bool stop_requested = false;
     bool forced = false;
     std::size_t drain_tasks = 0;  ///< submissions, downloads, filing: may finish during drain
     std::size_t other_tasks = 0;  ///< trackers, loops: cancelled at stop
@@ -153,10 +94,11 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
 
     // engine.cpp
     asio::awaitable<std::error_code> run(std::function<void()> ready);
-    void spawn(asio::awaitable<void> task, bool drain);
-    /// A pause that stop() cuts short, so no backoff outlives the drain; callers check `stopping`.
-    asio::awaitable<void> nap_until(clock::time_point t);
-    asio::awaitable<void> nap(clock::duration d) { return nap_until(clock::now() + d); }
+    void spawn(asio::awaitable<void> task, bool drain) override;
+    /// A pause that stop() cuts short, so no backoff outlives the drain; callers check
+    /// `stop_requested`.
+    asio::awaitable<void> nap_until(clock::time_point t) override;
+    bool stopping() const override { return stop_requested; }
     void kick_intake() { intake.kick(); }
     /// filing.refuse(), counted in the metrics.
     void refuse(const std::filesystem::path& from, const std::string& name,
@@ -175,19 +117,19 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// returns the snapshot is queued, not durable. The error returned is that of this job's last
     /// failed write while it is not yet repaired (empty otherwise). Where the next step needs the
     /// state on disk (a submission's intent, a webhook's 2xx, filing), co_await state_durable().
-    std::error_code persist(job_ctx& job);
+    std::error_code persist(job_ctx& job) override;
     asio::awaitable<void> persist_retry(std::string job_id);
     /// Completes when the newest state snapshot of `job_id` queued so far is durable (no error), or
     /// with the error that kept it from the disk (persist() has then scheduled the retry).
-    asio::awaitable<std::error_code> state_durable(std::string job_id);
+    asio::awaitable<std::error_code> state_durable(std::string job_id) override;
     /// The state writer's report of one attempted snapshot (on the loop).
     void on_state_written(const std::string& name, std::uint64_t seq, std::error_code ec);
-    void maybe_file(job_ctx& job);
+    void maybe_file(job_ctx& job) override;
     asio::awaitable<void> file_job(std::string job_id);
-    std::filesystem::path job_dir(const job_ctx& job) const;
-    provider_slot* slot_of(const job_ctx& job) const;
+    std::filesystem::path job_dir(const job_ctx& job) const override;
+    provider_slot* slot_of(const job_ctx& job) const override;
     /// The brief item behind a job's item (an empty stand-in when the brief could not be re-read).
-    const brief::item& item_of(const job_ctx& job, std::size_t index) const;
+    const brief::item& item_of(const job_ctx& job, std::size_t index) const override;
 
     // submit.cpp
     void enqueue_item(job_ctx& job, std::size_t index);
@@ -206,7 +148,8 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<std::optional<providers::app_schema>> get_schema(
         provider_slot& slot, std::string key, bool recheck,
         scheduler::call_result* failure = nullptr);
-    void item_failed(job_ctx& job, std::size_t index, std::string why, const diagnostics& d = {});
+    void item_failed(job_ctx& job, std::size_t index, std::string why,
+                     const diagnostics& d = {}) override;
     void uncertain(job_ctx& job, std::size_t index, std::string_view what);
 
     // tracking.cpp
@@ -219,18 +162,21 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     asio::awaitable<void> supply_input(std::string job_id, std::size_t index, std::string run_id);
     void run_finished(const std::string& job_id, std::size_t index, const providers::run_view& run);
     /// A completed run whose outputs need more requests (provider::expand): fetched, then recorded.
-    asio::awaitable<void> expand_outputs(std::string job_id, std::size_t index, providers::run_view run,
+    asio::awaitable<void> expand_outputs(std::string job_id, std::size_t index,
+                                         providers::run_view run,
                                          std::vector<providers::api_call> calls);
     /// The completed run's outputs become the item's output records (text written at once), then
     /// downloads start.
-    void record_outputs(const std::string& job_id, std::size_t index, const providers::run_view& run);
+    void record_outputs(const std::string& job_id, std::size_t index,
+                        const providers::run_view& run);
 
     // webhook_intake.cpp
     std::unique_ptr<http::server> webhook_server;
-    std::string webhook_base;      ///< the path of webhooks.public_url
+    std::string webhook_base;  ///< the path of webhooks.public_url
     webhooks::seen_set webhook_seen;
     /// Reads the webhook secrets and decides which providers' runs webhooks track. Throws
-    /// std::runtime_error (naming the secret's source, never its value) when a secret is unreadable.
+    /// std::runtime_error (naming the secret's source, never its value) when a secret is
+    /// unreadable.
     void setup_webhooks();
     /// Listens on webhooks.listen (when configured) and fetches Lamina's signing key; false after
     /// logging why when it cannot bind.
@@ -284,7 +230,7 @@ struct engine_impl : std::enable_shared_from_this<engine_impl> {
     /// The item's state word for /status and /metrics.
     static std::string_view item_state_word(const jobs::item_record& it);
 
-    job_ctx* find(std::string_view job_id) {
+    job_ctx* find(std::string_view job_id) override {
         auto it = jobs.find(job_id);
         return it == jobs.end() ? nullptr : it->second.get();
     }

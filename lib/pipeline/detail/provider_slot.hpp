@@ -1,0 +1,82 @@
+// Everything briefd holds for one configured provider (provider_slot.cpp), and the coroutine
+// semaphore the engine's components use to bound concurrent work (engine.cpp).
+#pragma once
+
+#include "config/config.hpp"
+#include "core/log.hpp"
+#include "http/client.hpp"
+#include "pipeline/batcher.hpp"
+#include "pipeline/detail/schema_cache.hpp"
+#include "pipeline/detail/webhook_state.hpp"
+#include "pipeline/list_tracker.hpp"
+#include "pipeline/tracker_fsm.hpp"
+#include "providers/provider.hpp"
+#include "scheduler/host.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/url/url.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace briefd::pipeline::detail {
+
+namespace asio = boost::asio;
+
+/// A counting semaphore for coroutines on one thread.
+class semaphore {
+  public:
+    semaphore(asio::any_io_executor ex, std::size_t n) : ex_(ex), free_(n) {}
+    asio::awaitable<void> acquire();
+    void release();
+
+  private:
+    asio::any_io_executor ex_;
+    std::size_t free_;
+    std::deque<asio::steady_timer*> waiters_;
+};
+
+/// Everything briefd holds for one configured provider.
+struct provider_slot {
+    provider_slot(asio::any_io_executor ex, const providers::provider& api,
+                  config::provider_config cfg, const secret* key, logger& log, std::uint64_t seed);
+
+    const providers::provider& api;
+    config::provider_config cfg;
+    boost::urls::url base_url;
+    http::client client;
+    std::unique_ptr<scheduler::host> host;
+    pipeline::batcher batches;
+    asio::steady_timer batch_timer;
+    schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
+    asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
+    // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
+    list_tracker_config list_config;
+    std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
+    std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
+        list_runs;  ///< run → (job, item)
+    /// What the trackers follow (the run, or its children's list_key()s) → (scope, run).
+    std::map<std::string, std::pair<std::string, std::string>, std::less<>> list_ids;
+    asio::steady_timer list_wake;
+    bool list_loop_running = false;
+    std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)
+    webhook_state hooks;      ///< webhook tracking (webhook_intake.cpp)
+
+    const std::string& name() const { return cfg.name; }
+    /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
+    /// query set, the provider's headers, the request deadline from config.
+    http::request request(const providers::api_call& c) const;
+    /// Tracker knobs for a run with these channels under this provider's tracking config.
+    tracker_config tracker_cfg(unsigned channels) const;
+    bool uses_list(unsigned channels) const;
+    void set_key(const secret& key);
+    /// Applies what can change live.
+    void reload(const config::provider_config& n);
+};
+
+}  // namespace briefd::pipeline::detail
