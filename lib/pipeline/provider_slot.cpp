@@ -1,4 +1,4 @@
-// One configured provider's client, scheduler host, batcher and list tracker.
+// One configured provider's client, scheduler host and list tracker.
 #include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/url/parse.hpp>
@@ -36,9 +36,6 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
     : api(api_),
       cfg(std::move(cfg_)),
       client(ex, client_opts(cfg)),
-      batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
-      batch_timer(ex),
-      schema_ready(ex, asio::steady_timer::time_point::max()),
       list_config(list_cfg(cfg, api)),
       list_wake(ex),
       hooks(ex) {
@@ -151,9 +148,6 @@ void provider_slot::reload(const config::provider_config& n) {
     cfg.retry = n.retry;
     cfg.api_key_file = n.api_key_file;
     cfg.api_key_env = n.api_key_env;
-    batches.set_limits(std::min(cfg.batch.max_items, api.max_items_per_request()),
-                       cfg.batch.linger);
-    batch_timer.cancel();
     list_config = list_cfg(cfg, api);
     for (auto& [scope, t] : lists) t.set_config(list_config);
     cfg.rate_limit_classes = n.rate_limit_classes;

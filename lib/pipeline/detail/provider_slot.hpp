@@ -5,8 +5,6 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "http/client.hpp"
-#include "pipeline/batcher.hpp"
-#include "pipeline/detail/schema_cache.hpp"
 #include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/list_tracker.hpp"
 #include "pipeline/tracker_fsm.hpp"
@@ -51,10 +49,6 @@ struct provider_slot {
     boost::urls::url base_url;
     http::client client;
     std::unique_ptr<scheduler::host> host;
-    pipeline::batcher batches;
-    asio::steady_timer batch_timer;
-    schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
-    asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
     // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
     list_tracker_config list_config;
     std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
