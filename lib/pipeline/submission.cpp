@@ -409,25 +409,27 @@ asio::awaitable<void> submission::validate_inputs(std::string job_id) {
         }
         problems.insert(problems.end(), p.begin(), p.end());
     }
-    if (transient && problems.empty()) {
-        log_.warning("job.validation_deferred", {{"job", job_id}});
-        co_await svc_.nap(std::chrono::seconds(10));
-        if (!svc_.stopping()) svc_.spawn(validate_inputs(job_id), true);
-        co_return;
-    }
-    if (!problems.empty()) {
-        bool anything_sent =
-            std::any_of(job->rec.items.begin(), job->rec.items.end(),
-                        [](auto& it) { return it.state != jobs::item_state::pending; });
-        if (!anything_sent) {
+    const bool anything_sent =
+        std::any_of(job->rec.items.begin(), job->rec.items.end(),
+                    [](auto& it) { return it.state != jobs::item_state::pending; });
+    switch (decide_validation({problems.size(), transient, anything_sent})) {
+        case validation_verdict::retry_later:
+            log_.warning("job.validation_deferred", {{"job", job_id}});
+            co_await svc_.nap(std::chrono::seconds(10));
+            if (!svc_.stopping()) svc_.spawn(validate_inputs(job_id), true);
+            co_return;
+        case validation_verdict::refuse_brief:
             // Rejected whole before any credit was spent, like a brief that fails to parse.
             log_.warning("brief.invalid", {{"file", job->rec.brief_name},
                                            {"problems", problems.size()},
                                            {"first", problems.front().to_string()}});
             port_.refuse_job(job_id, problems);
             co_return;
-        }
-        for (const auto& p : problems) svc_.item_failed(*job, *p.item, p.to_string());
+        case validation_verdict::fail_items:
+            for (const auto& p : problems) svc_.item_failed(*job, *p.item, p.to_string());
+            break;
+        case validation_verdict::start:
+            break;
     }
     job->validated = true;
     port_.start_job(*job);
