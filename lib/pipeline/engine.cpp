@@ -76,26 +76,26 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
       downloads(ex_, cfg.max_concurrent_downloads),
       drained(ex_),
       drain_deadline(ex_),
-      submissions(ex_, *this, cfg, log,
-                  submission_port{
-                      .start_tracking = [this](job_ctx& job,
-                                               std::size_t index) { start_tracking(job, index); },
-                      .webhook_url = [this](const provider_slot& slot) { return webhook_url(slot); },
-                      .start_job = [this](job_ctx& job) { start_job(job); },
-                      .refuse_job =
-                          [this](const std::string& job_id,
-                                 const std::vector<brief::problem>& problems) {
-                              auto* job = find(job_id);
-                              if (!job) return;
-                              auto name = job->rec.brief_name;
-                              std::error_code rm;
-                              fs::remove(jobs::state_path(layout.active(), job_id), rm);
-                              refuse(layout.active() / name, name, problems);
-                              items_in_flight -= job->rec.items.size();
-                              jobs.erase(job_id);
-                              kick_intake();
-                          },
-                  }) {
+      submissions(
+          ex_, *this, cfg, log,
+          submission_port{
+              .start_tracking = [this](job_ctx& job,
+                                       std::size_t index) { start_tracking(job, index); },
+              .webhook_url = [this](const provider_slot& slot) { return webhook_url(slot); },
+              .start_job = [this](job_ctx& job) { start_job(job); },
+              .refuse_job =
+                  [this](const std::string& job_id, const std::vector<brief::problem>& problems) {
+                      auto* job = find(job_id);
+                      if (!job) return;
+                      auto name = job->rec.brief_name;
+                      std::error_code rm;
+                      fs::remove(jobs::state_path(layout.active(), job_id), rm);
+                      refuse(layout.active() / name, name, problems);
+                      items_in_flight -= job->rec.items.size();
+                      jobs.erase(job_id);
+                      kick_intake();
+                  },
+          }) {
     for (const auto& [name, pc] : cfg.providers) {
         const auto* api = providers::find(name);
         if (!api) continue;  // the config loader refuses unknown names; nothing to drive here
