@@ -73,7 +73,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                      },
              }),
       filing(layout, intake.names(), log),
-      downloads(ex_, *this, cfg, log, downloads_port{.disk_problem = disk_problem, .metrics = metrics}),
+      downloads(ex_, *this, cfg, log,
+                downloads_port{.disk_problem = disk_problem, .metrics = metrics}),
       drained(ex_),
       drain_deadline(ex_) {
     for (const auto& [name, pc] : cfg.providers) {
