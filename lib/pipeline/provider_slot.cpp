@@ -15,17 +15,14 @@ http::client_options client_opts(const config::provider_config& p) {
     // kept-alive connection when it starts. Parking only the client's default 4 closed most of
     // them after every transfer (48 downloads on 8 places opened 28 connections).
     o.max_idle_per_origin = max_idle_connections_per_origin;
-    o.proxy = p.proxy.from_environment
-                  ? http::proxy_options::from_environment()
-                  : http::proxy_options{p.proxy.url, p.proxy.url, p.proxy.no_proxy};
+    o.proxy = p.proxy.from_environment ? http::proxy_options::from_environment()
+                                       : http::proxy_options{p.proxy.url, p.proxy.url, p.proxy.no_proxy};
     return o;
 }
 
-std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(
-    const config::provider_config& p) {
+std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(const config::provider_config& p) {
     std::map<std::string, scheduler::bucket_limits, std::less<>> out;
-    for (const auto& [name, l] : p.rate_limit_classes)
-        out[name] = {l.requests, l.per_seconds, l.per_day};
+    for (const auto& [name, l] : p.rate_limit_classes) out[name] = {l.requests, l.per_seconds, l.per_day};
     return out;
 }
 
