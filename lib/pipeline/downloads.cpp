@@ -27,6 +27,25 @@ struct saved_file {
     std::string sha256;
 };
 
+/// One unit of a semaphore held by a coroutine: given back on release() or when it goes.
+struct held_unit {
+    detail::semaphore& sem;
+    std::size_t* count = nullptr;  ///< counted up while held (may be null)
+    bool held = false;
+    asio::awaitable<void> acquire() {
+        co_await sem.acquire();
+        held = true;
+        if (count) ++*count;
+    }
+    void release() {
+        if (!held) return;
+        held = false;
+        if (count) --*count;
+        sem.release();
+    }
+    ~held_unit() { release(); }
+};
+
 std::int64_t ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                  t)
@@ -42,6 +61,7 @@ downloads::downloads(asio::any_io_executor ex, detail::job_services& services,
       log_(log),
       port_(port),
       places_(ex, cfg.max_concurrent_downloads),
+      commits_(ex, cfg.max_concurrent_downloads),
       rng_(std::random_device{}()) {}
 
 void downloads::start(job_ctx& job, std::size_t index) {
@@ -153,12 +173,16 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
     std::string error;
     ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
     for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
+        // Backoff and disk waits hold no place: other outputs go on meanwhile.
         if (attempt > 0 || !port_.disk_problem.empty()) {
             co_await jobs_.nap(!port_.disk_problem.empty()
                                    ? std::chrono::seconds(2)
                                    : ratelimit::backoff_delay(bp, attempt, rng_));
             if (jobs_.stopping() || !jobs_.find(job_id)) co_return std::string{};
         }
+        held_unit place{places_, &transferring_};
+        co_await place.acquire();
+        if (jobs_.stopping() || !jobs_.find(job_id)) co_return std::string{};
         // Opened without following a symlink; every file is made relative to its fd. Opening
         // creates the job's directory the first time, with an fsync of outputs/: on the pool.
         // The job is a named local, never a temporary inside the co_await expression: GCC 12
@@ -249,6 +273,11 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
         // fsync, rename, fsync of the directory on the pool (0.2-1.1 s for a large file): the
         // loop keeps tracking and downloading meanwhile. `part` and `out_dir` are this
         // coroutine's and nothing else touches them until the commit completes.
+        // The place goes to the next transfer once this one holds one of as many commit
+        // places: at most twice max_concurrent_downloads files are open.
+        held_unit committing{commits_};
+        co_await committing.acquire();
+        place.release();
         const auto t_commit = std::chrono::steady_clock::now();
         auto commit = [&out_dir, &part, &name] { return out_dir.commit(part, name); };
         auto cec = co_await off_loop(pool_, std::move(commit));
@@ -282,21 +311,11 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
 
 asio::awaitable<void> downloads::download_output(std::string job_id, std::size_t item,
                                                  std::size_t o) {
-    struct release_guard {
+    struct in_flight_guard {
         downloads& d;
         std::tuple<std::string, std::size_t, std::size_t> key;
-        bool acquired = false;
-        ~release_guard() {
-            d.in_flight_.erase(key);
-            if (acquired) {
-                --d.transferring_;
-                d.places_.release();
-            }
-        }
+        ~in_flight_guard() { d.in_flight_.erase(key); }
     } guard{*this, {job_id, item, o}};
-    co_await places_.acquire();
-    guard.acquired = true;
-    ++transferring_;
 
     auto* job = jobs_.find(job_id);
     if (!job || jobs_.stopping()) co_return;
@@ -310,9 +329,12 @@ asio::awaitable<void> downloads::download_output(std::string job_id, std::size_t
     std::string error;
     if (!plausible || !parsed || (parsed->scheme() != "http" && parsed->scheme() != "https"))
         error = "output URL is not http(s)";
-    else if (job->rec.items[item].outputs[o].fetch)
+    else if (job->rec.items[item].outputs[o].fetch) {
+        held_unit place{places_, &transferring_};
+        co_await place.acquire();
+        if (jobs_.stopping() || !jobs_.find(job_id)) co_return;
         error = co_await fetch_output(*slot, job_id, item, o, *parsed);
-    else
+    } else
         error = co_await transfer(*slot, job_id, item, o, *parsed);
 
     job = jobs_.find(job_id);

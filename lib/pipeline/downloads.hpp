@@ -68,8 +68,11 @@ class downloads {
     /// failed nor already in flight — none once stopping. When every output of the item is saved
     /// or failed, the item becomes finished (persisted) and job_services::maybe_file() is asked.
     ///
-    /// A task waits for one of max_concurrent_downloads places (FIFO), then downloads with up to
-    /// max_download_attempts attempts (backoff 0.5 s … 30 s between them). It completes with the
+    /// A task downloads with up to max_download_attempts attempts (backoff 0.5 s … 30 s between
+    /// them). Each attempt waits for one of max_concurrent_downloads places (FIFO) and holds it
+    /// for the transfer only: not during a backoff or a disk wait, and not during the commit (which
+    /// takes one of as many commit places instead). An output the API serves holds its place
+    /// for all its attempts (the scheduler paces those requests). It completes with the
     /// output recorded in the job's state: saved (file, bytes, sha256; the file itself is fsynced
     /// and renamed, and its directory fsynced, before the record says saved) or failed (error
     /// text); then the job is persisted (queued for the state writer: durable soon, not on
@@ -89,7 +92,7 @@ class downloads {
     const std::set<std::tuple<std::string, std::size_t, std::size_t>>& in_flight() const noexcept {
         return in_flight_;
     }
-    /// Transfers holding a place now (≤ max_concurrent_downloads).
+    /// Transfers (and API fetches of outputs) holding a place now (≤ max_concurrent_downloads).
     std::size_t transferring() const noexcept { return transferring_; }
 
   private:
@@ -112,7 +115,8 @@ class downloads {
     const config::config& cfg_;
     logger& log_;
     downloads_port port_;
-    detail::semaphore places_;
+    detail::semaphore places_;   ///< one per transfer attempt (max_concurrent_downloads)
+    detail::semaphore commits_;  ///< as many, for finished transfers being committed
     std::size_t transferring_ = 0;
     std::set<std::tuple<std::string, std::size_t, std::size_t>> in_flight_;
     std::mt19937_64 rng_;

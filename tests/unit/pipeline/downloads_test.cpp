@@ -50,6 +50,7 @@ struct files_origin {
     http::route_handler handler() {
         return [this](const http::server_request& r) -> asio::awaitable<http::server_response> {
             ++requests;
+            order.push_back(r.target);
             ports.insert(r.remote.port());
             peak = std::max(peak, ++active);
             if (delay.count() > 0) {
@@ -75,6 +76,7 @@ struct files_origin {
     std::chrono::milliseconds delay{0};
     std::size_t requests = 0, active = 0, peak = 0;
     std::set<unsigned short> ports;
+    std::vector<std::string> order;  ///< targets, in the order they arrived
     std::set<std::size_t> flaky_seen;
     http::server srv;
 };
@@ -284,4 +286,18 @@ TEST_CASE("downloads: a job filed or cancelled meanwhile is left alone") {
     CHECK(f.svc.crashes.empty());
     CHECK(f.origin.requests == 1);
     CHECK(f.dl->in_flight().empty());
+}
+
+TEST_CASE("downloads: an output waiting to retry holds no place; the others go on meanwhile") {
+    // One place. The first output's first answer is garbled (its sha256 is known), so it waits
+    // about half a second before trying again; the second output takes the place meanwhile.
+    fixture f(1);
+    auto& job = f.add_job("j1", {f.origin.url("/flaky/3"), f.origin.url("/f/4")});
+    job.rec.items[0].outputs[0].expected_sha256 = store::sha256_hex(body_of(3));
+    f.dl->start(job, 0);
+    REQUIRE(f.svc.run_until_drained());
+    CHECK(f.origin.order == std::vector<std::string>{"/flaky/3", "/f/4", "/flaky/3"});
+    CHECK(job.rec.items[0].outputs[0].saved);
+    CHECK(job.rec.items[0].outputs[1].saved);
+    CHECK(f.dl->transferring() == 0);
 }
