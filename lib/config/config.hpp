@@ -130,7 +130,7 @@ struct config {
     std::chrono::hours retention{0};             ///< key retention_hours; 0 = keep done/ and failed/ forever
     uncertain_policy on_uncertain = uncertain_policy::fail;  ///< key on_uncertain: fail | resubmit
     std::chrono::milliseconds drain_timeout{20000};  ///< key drain_timeout_ms: SIGTERM waits this long for in-flight work
-    std::size_t max_concurrent_downloads = 4;    ///< downloads running at once
+    std::size_t max_concurrent_downloads = 16;   ///< output transfers at once (all providers)
     std::string log_level = "info";              ///< error | warning | notice | info | debug
     proxy_config proxy;                          ///< key proxy: forward proxy (else from the environment)
     status_config status;                        ///< key status: the status server

@@ -73,7 +73,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                      },
              }),
       filing(layout, intake.names(), log),
-      downloads(ex_, cfg.max_concurrent_downloads),
+      downloads(ex_, *this, cfg, log,
+                downloads_port{.disk_problem = disk_problem, .metrics = metrics}),
       drained(ex_),
       drain_deadline(ex_),
       submissions(
@@ -238,10 +239,10 @@ void engine_impl::start_job(job_ctx& job) {
                 else submissions.uncertain(job, i, "the daemon stopped after sending it");
                 break;
             case jobs::item_state::submitted:
-                if (it.outputs_known) start_downloads(job, i);
+                if (it.outputs_known) downloads.start(job, i);
                 else start_tracking(job, i);
                 break;
-            case jobs::item_state::finished: start_downloads(job, i); break;
+            case jobs::item_state::finished: downloads.start(job, i); break;
             case jobs::item_state::failed: break;
         }
     }

@@ -442,7 +442,7 @@ void engine_impl::record_outputs(const std::string& job_id, std::size_t index,
     }
     it.outputs_known = true;
     persist(*job);
-    start_downloads(*job, index);
+    downloads.start(*job, index);
 }
 
 }  // namespace briefd::pipeline::detail

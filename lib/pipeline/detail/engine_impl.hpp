@@ -1,7 +1,7 @@
-// The engine's state, shared by engine.cpp (jobs, run, stop), tracking.cpp, list_tracking.cpp and
-// download.cpp. Private to lib/pipeline. Intake, recovery, filing and submission are components
-// with their own interfaces (intake.hpp, recovery.hpp, filing.hpp, submission.hpp) that never see
-// it.
+// The engine's state, shared by engine.cpp (jobs, run, stop), tracking.cpp and list_tracking.cpp.
+// Private to lib/pipeline. Intake, recovery, filing, submission and downloads are components with
+// their own interfaces (intake.hpp, recovery.hpp, filing.hpp, submission.hpp, downloads.hpp) that
+// never see it.
 //
 // Everything provider-specific is reached through a provider_slot: one per configured provider,
 // with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
@@ -22,6 +22,7 @@
 #include "pipeline/detail/provider_slot.hpp"
 #include "pipeline/detail/schema_cache.hpp"
 #include "pipeline/detail/webhook_state.hpp"
+#include "pipeline/downloads.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/filing.hpp"
 #include "pipeline/intake.hpp"
@@ -77,13 +78,11 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     // ---- job state (durable): written off the loop, grouped fsyncs (state_writer.hpp)
     std::unique_ptr<state_writer> states;
 
-    // ---- downloads
-    semaphore downloads;
-    /// Finished files' commits (fsync, rename, directory fsync) run here, off the event loop;
-    /// concurrent fsyncs share the file system's journal commits.
+    // ---- downloads: finished runs' outputs into outputs/<job>/ (downloads.hpp)
+    pipeline::downloads downloads;
+    /// Filing's directory, manifest and brief moves (with their fsyncs) run here, off the event
+    /// loop; concurrent fsyncs share the file system's journal commits. Downloads have their own.
     asio::thread_pool commit_pool{8};
-    std::set<std::tuple<std::string, std::size_t, std::size_t>>
-        downloading;  ///< (job, item, output) in flight
 
     // ---- lifecycle
     bool stop_requested = false;
@@ -193,15 +192,6 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     // list_tracking.cpp
     void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);
     asio::awaitable<void> list_loop(provider_slot& slot);
-
-    // download.cpp
-    void start_downloads(job_ctx& job, std::size_t index);
-    asio::awaitable<void> download_output(std::string job_id, std::size_t item, std::size_t out);
-    /// An output that is an API response (output_record::fetch): fetched through the scheduler,
-    /// turned into bytes by the provider, saved. Completes with the error text, empty when saved.
-    asio::awaitable<std::string> fetch_output(provider_slot& slot, std::string job_id,
-                                              std::size_t item, std::size_t out,
-                                              boost::urls::url url);
 
     // operations.cpp: /metrics, /status and cancel
     engine_metrics metrics;

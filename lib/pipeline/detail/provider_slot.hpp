@@ -39,6 +39,10 @@ class semaphore {
     std::deque<asio::steady_timer*> waiters_;
 };
 
+/// Kept-alive connections a provider's client parks per origin: at least the default
+/// max_concurrent_downloads (16), so concurrent downloads from one CDN reuse their connections.
+inline constexpr std::size_t max_idle_connections_per_origin = 32;
+
 /// Everything briefd holds for one configured provider.
 struct provider_slot {
     provider_slot(asio::any_io_executor ex, const providers::provider& api,
