@@ -22,6 +22,7 @@ state_writer::state_writer(asio::any_io_executor loop, fs::path dir, unsigned fs
 }
 
 state_writer::~state_writer() {
+    flush_all();  // a clean stop loses nothing deferred either
     {
         std::lock_guard lk(mu_);
         quit_ = true;
@@ -33,6 +34,7 @@ state_writer::~state_writer() {
 
 std::uint64_t state_writer::queue(const std::string& name, snapshot s) {
     s.seq = ++next_seq_;
+    deferred_.erase(name);  // superseded (or being queued now)
     latest_[name] = s.seq;
     const auto seq = s.seq;
     bool replaced = false;
@@ -52,7 +54,35 @@ std::uint64_t state_writer::write(const std::string& name, std::string data) {
 }
 
 std::uint64_t state_writer::remove(const std::string& name) {
+    if (deferred_.erase(name) > 0) ++dropped_;  // never written: the file goes anyway
     return queue(name, snapshot{0, true, {}});
+}
+
+std::uint64_t state_writer::defer(const std::string& name, std::string data) {
+    const auto seq = ++next_seq_;
+    // A snapshot of the name still waiting in the queue is superseded by this one: take it out,
+    // unless someone awaits it (they would then wait for the deferred one).
+    if (waiters_.count(name) == 0 && all_waiters_.empty()) {
+        std::lock_guard lk(mu_);
+        if (queued_.erase(name) > 0) ++coalesced_;
+    }
+    latest_[name] = seq;
+    auto [it, fresh] = deferred_.try_emplace(name);
+    if (!fresh) ++coalesced_;
+    it->second = snapshot{seq, false, std::move(data)};
+    return seq;
+}
+
+void state_writer::flush(const std::string& name) {
+    auto it = deferred_.find(name);
+    if (it == deferred_.end()) return;
+    auto s = std::move(it->second);
+    deferred_.erase(it);
+    queue(name, std::move(s));  // numbered anew: durable_all() counts on queue order
+}
+
+void state_writer::flush_all() {
+    while (!deferred_.empty()) flush(deferred_.begin()->first);
 }
 
 void state_writer::hold(bool on) {
@@ -164,6 +194,7 @@ void state_writer::finish_group(std::vector<outcome> results) {
 }
 
 asio::awaitable<std::error_code> state_writer::durable(std::string name) {
+    flush(name);
     auto l = latest_.find(name);
     if (l == latest_.end()) {
         auto f = failed_.find(name);
@@ -182,6 +213,7 @@ asio::awaitable<std::error_code> state_writer::durable(std::string name) {
 }
 
 asio::awaitable<std::error_code> state_writer::durable_all() {
+    flush_all();
     const auto want = next_seq_;
     if (attempted_seq_ >= want) co_return std::error_code{};
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(

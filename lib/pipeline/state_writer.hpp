@@ -64,6 +64,18 @@ class state_writer {
     /// never written if it is still waiting). Durable (the directory fsynced) when durable()
     /// completes. A missing file counts as removed.
     std::uint64_t remove(const std::string& name);
+    /// Like write(), for a snapshot that is likely to be superseded before it matters: the last
+    /// state of a job about to be filed, whose filing removes the file (issue 13: one temp file,
+    /// fsync and rename less per job). It is kept here, not queued — and replaces a snapshot of
+    /// `name` still waiting in the queue, unless someone awaits that one — until:
+    ///  - a later write() or defer() of `name` replaces it (the older one is never written);
+    ///  - remove(`name`) drops it: never written;
+    ///  - flush(`name`), durable(`name`) or durable_all() queues it, and destruction writes it.
+    /// Durability: none until one of those; the disk keeps the older snapshot meanwhile.
+    std::uint64_t defer(const std::string& name, std::string data);
+    /// Queues the deferred snapshot of `name`, if any (for a filing that failed: the disk then
+    /// catches up while it is retried).
+    void flush(const std::string& name);
 
     /// Completes (on the loop) when the newest snapshot or removal of `name` queued before this
     /// call is durable, with no error; or with the error of the group that should have made it
@@ -86,6 +98,10 @@ class state_writer {
 
     /// Snapshots queued and not yet attempted (for /status and tests).
     std::size_t backlog() const;
+    /// Snapshots deferred (defer()) and not yet queued, replaced or dropped.
+    std::size_t deferred() const noexcept { return deferred_.size(); }
+    /// Deferred snapshots dropped by remove(), never written (for the benchmark and tests).
+    std::uint64_t dropped() const noexcept { return dropped_; }
     /// Groups written so far and snapshots they held; coalesced: snapshots replaced before being
     /// written (for the benchmark and tests).
     std::uint64_t groups() const { return groups_; }
@@ -110,6 +126,7 @@ class state_writer {
     void work();
     void finish_group(std::vector<outcome> results);
     std::uint64_t queue(const std::string& name, snapshot s);
+    void flush_all();
 
     boost::asio::any_io_executor loop_;
     std::filesystem::path dir_;
@@ -130,6 +147,7 @@ class state_writer {
     std::map<std::string, std::uint64_t, std::less<>> settled_;   ///< newest seq attempted per name
     std::map<std::string, std::error_code, std::less<>> failed_;  ///< its error, when it failed
     std::multimap<std::string, waiter, std::less<>> waiters_;
+    std::map<std::string, snapshot, std::less<>> deferred_;  ///< defer()red, not yet queued
     struct all_waiter {
         std::uint64_t seq;
         std::error_code ec;
@@ -137,7 +155,7 @@ class state_writer {
     };
     std::vector<all_waiter> all_waiters_;
     result_fn on_result_;
-    std::uint64_t groups_ = 0, written_ = 0, coalesced_ = 0;
+    std::uint64_t groups_ = 0, written_ = 0, coalesced_ = 0, dropped_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
     std::thread worker_;  // last: started once everything above exists
