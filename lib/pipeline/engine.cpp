@@ -134,6 +134,9 @@ asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
 namespace {
+/// How long a snapshot of a downloading job may wait to be superseded (persist()).
+constexpr auto download_state_delay = std::chrono::seconds(1);
+
 std::string state_file(std::string_view job_id) {
     return jobs::state_path({}, job_id).filename().string();
 }
@@ -142,14 +145,24 @@ std::string state_file(std::string_view job_id) {
 std::error_code engine_impl::persist(job_ctx& job) {
     auto name = state_file(job.rec.job_id);
     auto text = jobs::to_text(jobs::to_json(job.rec));
-    // A finished job is filed next, and filing removes its state file: its last snapshot is
-    // deferred, and written only if something awaits it (a cancel), filing fails, or the daemon
-    // stops first. A crash meanwhile recovers from the previous snapshot, which only redoes work
-    // (DESIGN §8); a crash after the brief moved leaves a stale state that recovery removes.
-    if (job.rec.complete() && !stop_requested)
+    // Snapshots that only record redoable progress wait, so that the next one can supersede them
+    // (issue 13); a crash meanwhile recovers from the previous snapshot, which only redoes work
+    // (DESIGN §8). A finished job is filed next, and filing removes its state file: its last
+    // snapshot is written only if something awaits it (a cancel), filing fails, or the daemon
+    // stops first (a crash after the brief moved leaves a stale state that recovery removes).
+    // A job whose every item has its outputs known (downloading) waits at most
+    // download_state_delay: at worst a crash re-tracks its runs and downloads again.
+    const auto downloading =
+        std::all_of(job.rec.items.begin(), job.rec.items.end(), [](const auto& it) {
+            return it.state == jobs::item_state::failed || it.state == jobs::item_state::finished ||
+                   (it.state == jobs::item_state::submitted && it.outputs_known);
+        });
+    if (stop_requested || !downloading)
+        states->write(name, std::move(text));
+    else if (job.rec.complete())
         states->defer(name, std::move(text));
     else
-        states->write(name, std::move(text));
+        states->defer(name, std::move(text), download_state_delay);
     return job.state_dirty ? job.state_error : std::error_code{};
 }
 

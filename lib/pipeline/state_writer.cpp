@@ -17,11 +17,16 @@ namespace fs = std::filesystem;
 
 state_writer::state_writer(asio::any_io_executor loop, fs::path dir, unsigned fsync_threads,
                            mode_t mode)
-    : loop_(std::move(loop)), dir_(std::move(dir)), fsync_threads_(fsync_threads), mode_(mode) {
+    : loop_(std::move(loop)),
+      dir_(std::move(dir)),
+      fsync_threads_(fsync_threads),
+      mode_(mode),
+      deadline_(loop_) {
     worker_ = std::thread([this] { work(); });
 }
 
 state_writer::~state_writer() {
+    deadline_.cancel();
     flush_all();  // a clean stop loses nothing deferred either
     {
         std::lock_guard lk(mu_);
@@ -58,31 +63,61 @@ std::uint64_t state_writer::remove(const std::string& name) {
     return queue(name, snapshot{0, true, {}});
 }
 
-std::uint64_t state_writer::defer(const std::string& name, std::string data) {
+std::uint64_t state_writer::defer(const std::string& name, std::string data,
+                                  std::chrono::steady_clock::duration within) {
+    using clock = std::chrono::steady_clock;
     const auto seq = ++next_seq_;
-    // A snapshot of the name still waiting in the queue is superseded by this one: take it out,
-    // unless someone awaits it (they would then wait for the deferred one).
-    if (waiters_.count(name) == 0 && all_waiters_.empty()) {
+    const bool until_asked = within == clock::duration::max();
+    // The last state before filing supersedes a snapshot of the name still waiting in the queue:
+    // take it out, unless someone awaits it (they would then wait for the deferred one).
+    if (until_asked && waiters_.count(name) == 0 && all_waiters_.empty()) {
         std::lock_guard lk(mu_);
         if (queued_.erase(name) > 0) ++coalesced_;
     }
     latest_[name] = seq;
+    const auto now = clock::now();
+    const auto due = until_asked || within >= clock::time_point::max() - now
+                         ? clock::time_point::max()
+                         : now + within;
     auto [it, fresh] = deferred_.try_emplace(name);
     if (!fresh) ++coalesced_;
-    it->second = snapshot{seq, false, std::move(data)};
+    it->second = deferred_snapshot{snapshot{seq, false, std::move(data)}, due};
+    if (due != clock::time_point::max()) arm_deadline();
     return seq;
 }
 
 void state_writer::flush(const std::string& name) {
     auto it = deferred_.find(name);
     if (it == deferred_.end()) return;
-    auto s = std::move(it->second);
+    auto s = std::move(it->second.s);
     deferred_.erase(it);
     queue(name, std::move(s));  // numbered anew: durable_all() counts on queue order
 }
 
 void state_writer::flush_all() {
     while (!deferred_.empty()) flush(deferred_.begin()->first);
+}
+
+void state_writer::arm_deadline() {
+    auto first = std::chrono::steady_clock::time_point::max();
+    for (const auto& [name, d] : deferred_) first = std::min(first, d.due);
+    if (first == std::chrono::steady_clock::time_point::max()) return;
+    // Already armed at or before `first`: nothing to do.
+    if (deadline_.expiry() > std::chrono::steady_clock::now() && deadline_.expiry() <= first)
+        return;
+    deadline_.expires_at(first);
+    deadline_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive) flush_due();
+    });
+}
+
+void state_writer::flush_due() {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> due;
+    for (const auto& [name, d] : deferred_)
+        if (d.due <= now) due.push_back(name);
+    for (const auto& n : due) flush(n);
+    arm_deadline();
 }
 
 void state_writer::hold(bool on) {

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <doctest/doctest.h>
@@ -268,4 +269,33 @@ TEST_CASE("state_writer: durable(), flush() and destruction write a deferred sna
         CHECK_FALSE(fs::exists(t / "late.state.json"));
     }  // destruction writes it
     CHECK(read_file(t / "late.state.json") == "deferred at stop");
+}
+
+TEST_CASE("state_writer: a snapshot deferred `within` a time is written when it has passed") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        w.defer("d.state.json", "outputs known", std::chrono::milliseconds(50));
+        w.defer("e.state.json", "older", std::chrono::milliseconds(50));
+        w.defer("e.state.json", "finished");  // replaced by one that waits to be asked
+        CHECK(w.deferred() == 2);
+        asio::steady_timer later(io, std::chrono::milliseconds(300));
+        co_await later.async_wait(asio::use_awaitable);
+        CHECK(w.deferred() == 1);  // d went to the queue at its time; e still waits
+        CHECK_FALSE(co_await w.durable("d.state.json"));
+        CHECK(read_file(t / "d.state.json") == "outputs known");
+        CHECK_FALSE(fs::exists(t / "e.state.json"));
+        // Superseded in time: written once, the newer one.
+        w.defer("d.state.json", "saved", std::chrono::milliseconds(50));
+        w.defer("d.state.json", "saved twice", std::chrono::milliseconds(50));
+        const auto written = w.written();
+        later.expires_after(std::chrono::milliseconds(300));
+        co_await later.async_wait(asio::use_awaitable);
+        CHECK_FALSE(co_await w.durable("d.state.json"));
+        CHECK(read_file(t / "d.state.json") == "saved twice");
+        CHECK(w.written() == written + 1);
+        w.remove("e.state.json");
+        CHECK_FALSE(co_await w.durable_all());
+        CHECK_FALSE(fs::exists(t / "e.state.json"));
+    });
 }
