@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <doctest/doctest.h>
 
@@ -206,4 +207,26 @@ TEST_CASE("intake: nothing is claimed while max_items_in_flight items are in fli
     CHECK(f.accepted.empty());
     CHECK(fs::exists(f.layout.incoming() / "good.json"));
     CHECK(f.in->queued() == 1);
+}
+
+TEST_CASE("intake: with no room on the spool for job states nothing is claimed; intake pauses") {
+    intake_fixture f;
+    // active/ on a tiny file system, filled: the claims would succeed (renames need no room), the
+    // jobs' first state writes would not.
+    briefd::test::tmpfs_mount m(f.layout.active(), "size=64k,mode=0755");
+    if (!m.ok()) {
+        MESSAGE("SKIPPED: cannot mount a tmpfs here (" << m.error().message()
+                                                       << "); a full spool not exercised");
+        return;
+    }
+    write_plain(f.layout.active() / "filler", std::string(60 * 1024, 'x'));
+    write_plain(f.layout.incoming() / "good.json", good_brief);
+    asio::steady_timer later(f.io, std::chrono::milliseconds(400));
+    later.async_wait([&](boost::system::error_code) { f.in->stop(); });
+    REQUIRE(f.run());
+    CHECK(f.accepted.empty());
+    CHECK(f.refused.empty());
+    CHECK(fs::exists(f.layout.incoming() / "good.json"));  // never left incoming/
+    CHECK(f.disk_problem.starts_with("cannot write job state"));
+    CHECK_FALSE(f.in->names().taken("good"));  // its job id was given back
 }
