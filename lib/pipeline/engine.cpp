@@ -155,13 +155,35 @@ asio::awaitable<void> engine_impl::nap_until(clock::time_point t) {
 fs::path engine_impl::job_dir(const job_ctx& job) const { return layout.outputs / job.rec.job_id; }
 
 namespace {
+/// How long a snapshot of a downloading job may wait to be superseded (persist()).
+constexpr auto download_state_delay = std::chrono::seconds(1);
+
 std::string state_file(std::string_view job_id) {
     return jobs::state_path({}, job_id).filename().string();
 }
 }  // namespace
 
 std::error_code engine_impl::persist(job_ctx& job) {
-    states->write(state_file(job.rec.job_id), jobs::to_text(jobs::to_json(job.rec)));
+    auto name = state_file(job.rec.job_id);
+    auto text = jobs::to_text(jobs::to_json(job.rec));
+    // Snapshots that only record redoable progress wait, so that the next one can supersede them
+    // (issue 13); a crash meanwhile recovers from the previous snapshot, which only redoes work
+    // (DESIGN §8). A finished job is filed next, and filing removes its state file: its last
+    // snapshot is written only if something awaits it (a cancel), filing fails, or the daemon
+    // stops first (a crash after the brief moved leaves a stale state that recovery removes).
+    // A job whose every item has its outputs known (downloading) waits at most
+    // download_state_delay: at worst a crash re-tracks its runs and downloads again.
+    const auto downloading =
+        std::all_of(job.rec.items.begin(), job.rec.items.end(), [](const auto& it) {
+            return it.state == jobs::item_state::failed || it.state == jobs::item_state::finished ||
+                   (it.state == jobs::item_state::submitted && it.outputs_known);
+        });
+    if (stop_requested || !downloading)
+        states->write(name, std::move(text));
+    else if (job.rec.complete())
+        states->defer(name, std::move(text));
+    else
+        states->defer(name, std::move(text), download_state_delay);
     return job.state_dirty ? job.state_error : std::error_code{};
 }
 
@@ -274,7 +296,9 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
     // co_spawn starts a task inline, and this one erases the job: callers still hold it (start_job
     // iterating its items at recovery, item_failed…). Yield first, so it runs after them.
     co_await asio::post(ex, asio::use_awaitable);
-    co_await state_durable(job_id);  // the state the manifest reports is on disk before filing
+    // The finished state is not awaited (nor written: persist() deferred it): the manifest and
+    // the brief's move are the durable record of a finished job, and a crash before the move
+    // recovers from an older state, which only redoes work.
     auto* job = find(job_id);
     if (!job) co_return;
     const auto& rec = job->rec;  // stays put: only this coroutine erases a job, and only once
@@ -293,6 +317,7 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         // Only a file-system-wide error pauses intake; one brief's own (ENAMETOOLONG, EINVAL…)
         // is retried slowly and stops nothing else.
         log.error("job.file_failed", {{"job", job_id}, {"error", ec.message()}});
+        states->flush(state_file(job_id));  // the disk catches up while filing is retried
         if (is_disk_problem(ec)) disk_problem = "cannot file finished jobs: " + ec.message();
         co_await nap(std::chrono::seconds(is_disk_problem(ec) ? 5 : 60));
         if (auto* j = find(job_id)) {
@@ -385,6 +410,12 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
         }
     }
     drain_deadline.cancel();
+    // Jobs that never left `pending` may have no state file yet (intake writes none at claim):
+    // a clean stop leaves one for each, so the spool says where every job stands.
+    for (auto& [id, job] : jobs)
+        if (std::all_of(job->rec.items.begin(), job->rec.items.end(),
+                        [](const auto& it) { return it.state == jobs::item_state::pending; }))
+            persist(*job);
     // What the last steps queued is on disk before run() completes (a failure is logged).
     co_await states->durable_all();
     co_return std::error_code{};

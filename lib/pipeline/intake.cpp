@@ -22,10 +22,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Concurrent fsyncs of a batch's state files. Measured on the 2-core VM (ext4): 8 claimed 5,000
-// briefs in ~5 s; 3 took 6.5 s, 32 took 12 s and 64 (with 512-brief batches) 22 s and 4x the CPU.
-constexpr unsigned claim_fsync_threads = 8;
-
 using clock = std::chrono::steady_clock;
 
 std::int64_t unix_now() {
@@ -214,7 +210,12 @@ struct intake_item {
     std::optional<brief::parse_result> parsed;
     std::optional<jobs::job_record> rec;  ///< accepted: its state file was written (state_ec)
     std::error_code state_ec;
+    std::error_code room_ec;  ///< not claimed: the spool has no room for its state
 };
+
+/// Room a claimed brief needs on the spool's file system for its state file: a snapshot and the
+/// temp file of the next one, in blocks, with the directory's growth; generous on purpose.
+constexpr std::size_t state_room_bytes = 16 * 1024;
 
 struct intake_params {
     spool::layout layout;
@@ -231,18 +232,32 @@ struct intake_work {
     std::vector<intake_item> items;
 };
 
-/// Runs on the file pool and touches nothing of the engine: claims by rename (fsyncs deferred),
-/// reads and parses, and writes the accepted briefs' state files with one group of fsyncs that also
-/// makes the claims durable. A brief whose state cannot be written goes back to incoming/.
+/// Runs on the file pool and touches nothing of the engine: claims by rename, reads and parses,
+/// then makes every claim of the batch durable with one fsync of active/ and one of incoming/.
+/// No state file is written here (issue 13): until a job's first transition is recorded (a
+/// submission's intent, awaited before anything is sent) the brief in active/ is its whole
+/// durable record, and recovery claims a brief found there without a state afresh — nothing
+/// was sent for it. A batch whose claims cannot be made durable goes back to incoming/.
 void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) {
-    std::vector<store::pending_file> states;
-    std::vector<intake_item*> owners;
+    // A job's state is written at its first transition, not here: claim only what the spool has
+    // room to record, so that a full disk keeps briefs in incoming/ instead of starting jobs
+    // whose state cannot be written.
+    if (!p.in_active) {
+        if (auto ec = store::check_room(p.layout.active(), batch.size() * state_room_bytes,
+                                        batch.size() * 2)) {
+            for (auto& it : batch) it.room_ec = ec;
+            return;
+        }
+    }
+    std::vector<intake_item*> accepted;
+    bool claimed = false;
     for (auto& it : batch) {
         if (p.in_active) {
             it.active_name = it.name;
         } else {
             std::tie(it.claim_ec, it.active_name) = spool::claim_deferred(p.layout, it.name);
             if (it.claim_ec) continue;
+            claimed = true;
         }
         // A FIFO or device swapped in after the scan, or grown too large, parses as a problem:
         // refused, never retried.
@@ -260,22 +275,19 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
             r.index = item.index;
             rec.items.push_back(std::move(r));
         }
-        states.push_back(
-            {jobs::state_path(p.layout.active(), rec.job_id), json::serialize(jobs::to_json(rec))});
         it.rec = std::move(rec);
-        owners.push_back(&it);
+        accepted.push_back(&it);
     }
-    std::vector<fs::path> dirs{p.layout.active()};
-    if (!p.in_active) dirs.push_back(p.layout.incoming());
-    auto results = store::write_files_durably(states, dirs, claim_fsync_threads);
-    for (std::size_t i = 0; i < owners.size(); ++i) {
-        auto& it = *owners[i];
-        it.state_ec = results[i];
-        if (!it.state_ec) continue;
-        // Without durable state nothing may be sent. Put the brief back (intake pauses).
+    if (!claimed) return;  // adopted from active/ (durable there already), or nothing moved
+    std::error_code ec = store::fsync_dir(p.layout.active());
+    if (auto iec = store::fsync_dir(p.layout.incoming()); iec && !ec) ec = iec;
+    if (!ec) return;
+    // Without a durable claim nothing may start. Put the accepted briefs back (intake pauses);
+    // refused ones are filed from active/ all the same.
+    for (auto* it : accepted) {
+        it->state_ec = ec;
         std::error_code rm;
-        fs::remove(states[i].target, rm);
-        fs::rename(p.layout.active() / it.active_name, p.layout.incoming() / it.active_name, rm);
+        fs::rename(p.layout.active() / it->active_name, p.layout.incoming() / it->active_name, rm);
     }
 }
 
@@ -300,6 +312,17 @@ asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool i
     }
     co_await asio::co_spawn(file_pool_, claim_and_persist_on_pool(work), asio::use_awaitable);
 
+    if (!work->items.empty() && work->items.front().room_ec) {
+        // Nothing was claimed. A rescan (every 5 s while paused) lets one claim probe again.
+        const auto ec = work->items.front().room_ec;
+        for (auto& it : work->items) names_.remove_output(it.job_id);
+        if (!disk_problem_.starts_with("cannot write job state"))
+            log_.error("state.write_failed", {{"dir", layout_.active().string()},
+                                              {"error", ec.message()},
+                                              {"briefs_waiting", work->items.size()}});
+        disk_problem_ = "cannot write job state: " + ec.message();
+        co_return;
+    }
     for (auto& it : work->items) {
         // Only an accepted brief keeps its job id; any other gets it back (a brief returned to
         // incoming/ by a full disk must not come back as "name-2").
@@ -344,6 +367,7 @@ asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool i
             if (!in_active) names_.remove_spool_name(it.active_name);  // back in incoming/
             continue;
         }
+        // Its state file will be active/<job>.state.json: taken from now on.
         names_.add_spool_name(jobs::state_path({}, it.job_id).filename().string());
         log_.info(
             "job.accepted",

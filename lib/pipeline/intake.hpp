@@ -1,9 +1,9 @@
 // Intake (DESIGN §3): incoming/ watched by inotify and periodic rescans, files tracked until they
-// settle, settled briefs claimed in batches — renames, parsing and state files on the file pool,
-// their fsyncs grouped — then refused (invalid) or handed to the engine as jobs whose state is
-// durable. It owns the settle tracker, the index of taken spool names and its wake-up timer; the
-// engine reaches it through adopt/run/stop/kick, and it reaches the engine only through
-// intake_port.
+// settle, settled briefs claimed in batches — renames and parsing on the file pool, one fsync of
+// active/ and incoming/ per batch — then refused (invalid) or handed to the engine as jobs whose
+// claim is durable (their state file is first written at their first transition). It owns the
+// settle tracker, the index of taken spool names and its wake-up timer; the engine reaches it
+// through adopt/run/stop/kick, and it reaches the engine only through intake_port.
 //
 // Whether to claim, and how many, is decided by claim_allowance() (sans-I/O, unit-tested).
 #pragma once
@@ -60,8 +60,10 @@ struct intake_port {
     std::function<std::size_t()> items_in_flight;
     /// Providers the engine drives (those with a slot); briefs for others are refused.
     std::function<std::set<std::string, std::less<>>()> providers;
-    /// A brief claimed with its state written durably: the engine makes it a job (and starts it
-    /// unless stopping; it resumes at the next start otherwise).
+    /// A brief claimed durably (in active/, the directories fsynced): the engine makes it a job
+    /// and starts it unless stopping. It has no state file yet; recovery claims a brief in
+    /// active/ without one afresh, so a crash (or a stop) before its first state write loses
+    /// nothing and sends nothing twice.
     std::function<void(jobs::job_record rec, brief::brief_file brief)> accept;
     /// Files a brief that will never become a job to failed/ with its problems (from incoming/
     /// or active/); on failure it is left where it is.
@@ -103,8 +105,8 @@ class intake {
     /// Refuses a non-regular or oversized incoming/ entry (false), else lets settle observe it.
     bool note_incoming(const spool::entry& e, std::chrono::steady_clock::time_point now);
     /// Claims incoming/<name>… (or, with in_active, adopts active/<name>… found by recovery) on
-    /// file_pool — renames, parsing and state files, their fsyncs grouped — then, back on the
-    /// event loop, refuses the invalid ones and hands the others to the engine. Completes when
+    /// file_pool — renames and parsing, one fsync of each directory for the batch — then, back on
+    /// the event loop, refuses the invalid ones and hands the others to the engine. Completes when
     /// all are done.
     boost::asio::awaitable<void> claim_batch(std::vector<std::string> batch, bool in_active);
 

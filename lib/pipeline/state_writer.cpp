@@ -17,11 +17,17 @@ namespace fs = std::filesystem;
 
 state_writer::state_writer(asio::any_io_executor loop, fs::path dir, unsigned fsync_threads,
                            mode_t mode)
-    : loop_(std::move(loop)), dir_(std::move(dir)), fsync_threads_(fsync_threads), mode_(mode) {
+    : loop_(std::move(loop)),
+      dir_(std::move(dir)),
+      fsync_threads_(fsync_threads),
+      mode_(mode),
+      deadline_(loop_) {
     worker_ = std::thread([this] { work(); });
 }
 
 state_writer::~state_writer() {
+    deadline_.cancel();
+    flush_all();  // a clean stop loses nothing deferred either
     {
         std::lock_guard lk(mu_);
         quit_ = true;
@@ -33,6 +39,7 @@ state_writer::~state_writer() {
 
 std::uint64_t state_writer::queue(const std::string& name, snapshot s) {
     s.seq = ++next_seq_;
+    deferred_.erase(name);  // superseded (or being queued now)
     latest_[name] = s.seq;
     const auto seq = s.seq;
     bool replaced = false;
@@ -52,7 +59,65 @@ std::uint64_t state_writer::write(const std::string& name, std::string data) {
 }
 
 std::uint64_t state_writer::remove(const std::string& name) {
+    if (deferred_.erase(name) > 0) ++dropped_;  // never written: the file goes anyway
     return queue(name, snapshot{0, true, {}});
+}
+
+std::uint64_t state_writer::defer(const std::string& name, std::string data,
+                                  std::chrono::steady_clock::duration within) {
+    using clock = std::chrono::steady_clock;
+    const auto seq = ++next_seq_;
+    const bool until_asked = within == clock::duration::max();
+    // The last state before filing supersedes a snapshot of the name still waiting in the queue:
+    // take it out, unless someone awaits it (they would then wait for the deferred one).
+    if (until_asked && waiters_.count(name) == 0 && all_waiters_.empty()) {
+        std::lock_guard lk(mu_);
+        if (queued_.erase(name) > 0) ++coalesced_;
+    }
+    latest_[name] = seq;
+    const auto now = clock::now();
+    const auto due = until_asked || within >= clock::time_point::max() - now
+                         ? clock::time_point::max()
+                         : now + within;
+    auto [it, fresh] = deferred_.try_emplace(name);
+    if (!fresh) ++coalesced_;
+    it->second = deferred_snapshot{snapshot{seq, false, std::move(data)}, due};
+    if (due != clock::time_point::max()) arm_deadline();
+    return seq;
+}
+
+void state_writer::flush(const std::string& name) {
+    auto it = deferred_.find(name);
+    if (it == deferred_.end()) return;
+    auto s = std::move(it->second.s);
+    deferred_.erase(it);
+    queue(name, std::move(s));  // numbered anew: durable_all() counts on queue order
+}
+
+void state_writer::flush_all() {
+    while (!deferred_.empty()) flush(deferred_.begin()->first);
+}
+
+void state_writer::arm_deadline() {
+    auto first = std::chrono::steady_clock::time_point::max();
+    for (const auto& [name, d] : deferred_) first = std::min(first, d.due);
+    if (first == std::chrono::steady_clock::time_point::max()) return;
+    // Already armed at or before `first`: nothing to do.
+    if (deadline_.expiry() > std::chrono::steady_clock::now() && deadline_.expiry() <= first)
+        return;
+    deadline_.expires_at(first);
+    deadline_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive) flush_due();
+    });
+}
+
+void state_writer::flush_due() {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> due;
+    for (const auto& [name, d] : deferred_)
+        if (d.due <= now) due.push_back(name);
+    for (const auto& n : due) flush(n);
+    arm_deadline();
 }
 
 void state_writer::hold(bool on) {
@@ -164,6 +229,7 @@ void state_writer::finish_group(std::vector<outcome> results) {
 }
 
 asio::awaitable<std::error_code> state_writer::durable(std::string name) {
+    flush(name);
     auto l = latest_.find(name);
     if (l == latest_.end()) {
         auto f = failed_.find(name);
@@ -182,6 +248,7 @@ asio::awaitable<std::error_code> state_writer::durable(std::string name) {
 }
 
 asio::awaitable<std::error_code> state_writer::durable_all() {
+    flush_all();
     const auto want = next_seq_;
     if (attempted_seq_ >= want) co_return std::error_code{};
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(

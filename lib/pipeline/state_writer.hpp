@@ -22,9 +22,11 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -64,6 +66,22 @@ class state_writer {
     /// never written if it is still waiting). Durable (the directory fsynced) when durable()
     /// completes. A missing file counts as removed.
     std::uint64_t remove(const std::string& name);
+    /// Like write(), for a snapshot that is likely to be superseded before it matters (issue 13:
+    /// each snapshot not written saves a temp file, its fsync and a rename). It is kept here, not
+    /// queued, until:
+    ///  - a later write() or defer() of `name` replaces it (the older one is never written);
+    ///  - remove(`name`) drops it: never written;
+    ///  - `within` has passed since it was deferred (then it is queued; the default: never);
+    ///  - flush(`name`), durable(`name`) or durable_all() queues it, and destruction writes it.
+    /// With no `within` (the last state of a job about to be filed, whose filing removes the
+    /// file) it also replaces a snapshot of `name` still waiting in the queue, unless someone
+    /// awaits that one. Durability: none until queued; the disk keeps the older snapshot.
+    std::uint64_t defer(
+        const std::string& name, std::string data,
+        std::chrono::steady_clock::duration within = std::chrono::steady_clock::duration::max());
+    /// Queues the deferred snapshot of `name`, if any (for a filing that failed: the disk then
+    /// catches up while it is retried).
+    void flush(const std::string& name);
 
     /// Completes (on the loop) when the newest snapshot or removal of `name` queued before this
     /// call is durable, with no error; or with the error of the group that should have made it
@@ -86,6 +104,10 @@ class state_writer {
 
     /// Snapshots queued and not yet attempted (for /status and tests).
     std::size_t backlog() const;
+    /// Snapshots deferred (defer()) and not yet queued, replaced or dropped.
+    std::size_t deferred() const noexcept { return deferred_.size(); }
+    /// Deferred snapshots dropped by remove(), never written (for the benchmark and tests).
+    std::uint64_t dropped() const noexcept { return dropped_; }
     /// Groups written so far and snapshots they held; coalesced: snapshots replaced before being
     /// written (for the benchmark and tests).
     std::uint64_t groups() const { return groups_; }
@@ -110,6 +132,9 @@ class state_writer {
     void work();
     void finish_group(std::vector<outcome> results);
     std::uint64_t queue(const std::string& name, snapshot s);
+    void flush_all();
+    void arm_deadline();
+    void flush_due();
 
     boost::asio::any_io_executor loop_;
     std::filesystem::path dir_;
@@ -130,6 +155,12 @@ class state_writer {
     std::map<std::string, std::uint64_t, std::less<>> settled_;   ///< newest seq attempted per name
     std::map<std::string, std::error_code, std::less<>> failed_;  ///< its error, when it failed
     std::multimap<std::string, waiter, std::less<>> waiters_;
+    struct deferred_snapshot {
+        snapshot s;
+        std::chrono::steady_clock::time_point due;  ///< time_point::max(): only when asked
+    };
+    std::map<std::string, deferred_snapshot, std::less<>> deferred_;  ///< not yet queued
+    boost::asio::steady_timer deadline_;  ///< armed at the earliest due deferred snapshot
     struct all_waiter {
         std::uint64_t seq;
         std::error_code ec;
@@ -137,7 +168,7 @@ class state_writer {
     };
     std::vector<all_waiter> all_waiters_;
     result_fn on_result_;
-    std::uint64_t groups_ = 0, written_ = 0, coalesced_ = 0;
+    std::uint64_t groups_ = 0, written_ = 0, coalesced_ = 0, dropped_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
     std::thread worker_;  // last: started once everything above exists

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc ≥ 2.28)
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,6 +168,19 @@ detail::dir_handle::~dir_handle() {
 
 void detail::digest_deleter::operator()(void* ctx) const noexcept {
     EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx));
+}
+
+std::error_code check_room(const fs::path& dir, std::uint64_t bytes, std::uint64_t files) {
+    struct statvfs st {};
+    while (::statvfs(dir.c_str(), &st) != 0) {
+        if (errno != EINTR) return errno_code();
+    }
+    const auto block = static_cast<std::uint64_t>(st.f_frsize ? st.f_frsize : st.f_bsize);
+    if (static_cast<std::uint64_t>(st.f_bavail) * block < bytes) return errno_code(ENOSPC);
+    // f_files == 0: a file system without an inode count (btrfs, some FUSE) — not a limit.
+    if (st.f_files > 0 && static_cast<std::uint64_t>(st.f_favail) < files)
+        return errno_code(ENOSPC);
+    return {};
 }
 
 std::error_code fsync_dir(const fs::path& dir) {

@@ -54,6 +54,13 @@ std::vector<std::error_code> write_files_durably(std::span<const pending_file> f
 /// that cannot fsync directories (EINVAL) counts as success: there is nothing more we could do.
 std::error_code fsync_dir(const std::filesystem::path& dir);
 
+/// Whether the file system holding `dir` has room for `files` more files of up to `bytes` in all
+/// (statvfs: blocks and inodes available to unprivileged users). ENOSPC when it has not (EDQUOT
+/// is not seen here: quotas are per user); statvfs's own error when it fails. For work that
+/// must not start unless its first writes can succeed, e.g. claims whose state is written later.
+std::error_code check_room(const std::filesystem::path& dir, std::uint64_t bytes,
+                           std::uint64_t files);
+
 /// rename(2) then fsync of the destination directory and, if different, the source directory.
 /// With no_replace=true the rename is renameat2(RENAME_NOREPLACE) — it fails with EEXIST instead of
 /// replacing, and if the source is gone it fails with ENOENT (checked first by the kernel). On file

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <doctest/doctest.h>
@@ -186,4 +187,115 @@ TEST_CASE("state_writer: destruction writes what is still queued") {
         w.write("late.state.json", "queued at stop");
     }  // never held the loop: nothing of it ran
     CHECK(read_file(t / "late.state.json") == "queued at stop");
+}
+
+TEST_CASE("state_writer: a deferred snapshot dropped by remove() is never written") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        w.write("job.state.json", "submitted");
+        CHECK_FALSE(co_await w.durable("job.state.json"));
+        const auto groups = w.groups();
+        // The finished state, then filing's removal: nothing but the removal reaches the disk.
+        w.defer("job.state.json", "finished");
+        CHECK(w.deferred() == 1);
+        CHECK(w.backlog() == 0);
+        CHECK(read_file(t / "job.state.json") == "submitted");  // the disk keeps the older one
+        w.remove("job.state.json");
+        CHECK(w.deferred() == 0);
+        CHECK(w.dropped() == 1);
+        CHECK_FALSE(co_await w.durable_all());
+        CHECK(w.groups() == groups + 1);
+        CHECK(names_in(t.path()).empty());
+    });
+}
+
+TEST_CASE("state_writer: a deferred snapshot replaces one still queued, unless it is awaited") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        std::vector<std::string> written;
+        w.on_result([&](const std::string& name, std::uint64_t, std::error_code) {
+            written.push_back(name);
+        });
+        w.hold(true);
+        w.write("a.state.json", "output saved");  // superseded before it reached the disk
+        w.defer("a.state.json", "finished");
+        CHECK(w.backlog() == 0);
+        CHECK(w.deferred() == 1);
+        w.remove("a.state.json");
+        w.hold(false);
+        CHECK_FALSE(co_await w.durable("a.state.json"));
+        CHECK(written == std::vector<std::string>{"a.state.json"});  // the removal alone
+        CHECK(names_in(t.path()).empty());
+    });
+}
+
+TEST_CASE("state_writer: durable(), flush() and destruction write a deferred snapshot") {
+    temp_dir t;
+    {
+        asio::io_context io;
+        bool done = false;
+        state_writer w(io.get_executor(), t.path());
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                // An operator's cancel awaits the finished state: it is written then.
+                w.defer("c.state.json", "cancelled");
+                CHECK_FALSE(co_await w.durable("c.state.json"));
+                CHECK(read_file(t / "c.state.json") == "cancelled");
+                // A filing that failed flushes it, so the disk catches up.
+                w.defer("f.state.json", "finished");
+                w.flush("f.state.json");
+                CHECK(w.deferred() == 0);
+                CHECK_FALSE(co_await w.durable_all());
+                CHECK(read_file(t / "f.state.json") == "finished");
+                // durable_all() takes deferred snapshots with it.
+                w.defer("g.state.json", "finished");
+                CHECK_FALSE(co_await w.durable_all());
+                CHECK(read_file(t / "g.state.json") == "finished");
+                // A later write() replaces a deferred one.
+                w.defer("g.state.json", "older");
+                w.write("g.state.json", "newer");
+                CHECK(w.deferred() == 0);
+                CHECK_FALSE(co_await w.durable("g.state.json"));
+                CHECK(read_file(t / "g.state.json") == "newer");
+                w.defer("late.state.json", "deferred at stop");
+                done = true;
+            },
+            asio::detached);
+        io.run();
+        REQUIRE(done);
+        CHECK_FALSE(fs::exists(t / "late.state.json"));
+    }  // destruction writes it
+    CHECK(read_file(t / "late.state.json") == "deferred at stop");
+}
+
+TEST_CASE("state_writer: a snapshot deferred `within` a time is written when it has passed") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        w.defer("d.state.json", "outputs known", std::chrono::milliseconds(50));
+        w.defer("e.state.json", "older", std::chrono::milliseconds(50));
+        w.defer("e.state.json", "finished");  // replaced by one that waits to be asked
+        CHECK(w.deferred() == 2);
+        asio::steady_timer later(io, std::chrono::milliseconds(300));
+        co_await later.async_wait(asio::use_awaitable);
+        CHECK(w.deferred() == 1);  // d went to the queue at its time; e still waits
+        CHECK_FALSE(co_await w.durable("d.state.json"));
+        CHECK(read_file(t / "d.state.json") == "outputs known");
+        CHECK_FALSE(fs::exists(t / "e.state.json"));
+        // Superseded in time: written once, the newer one.
+        w.defer("d.state.json", "saved", std::chrono::milliseconds(50));
+        w.defer("d.state.json", "saved twice", std::chrono::milliseconds(50));
+        const auto written = w.written();
+        later.expires_after(std::chrono::milliseconds(300));
+        co_await later.async_wait(asio::use_awaitable);
+        CHECK_FALSE(co_await w.durable("d.state.json"));
+        CHECK(read_file(t / "d.state.json") == "saved twice");
+        CHECK(w.written() == written + 1);
+        w.remove("e.state.json");
+        CHECK_FALSE(co_await w.durable_all());
+        CHECK_FALSE(fs::exists(t / "e.state.json"));
+    });
 }

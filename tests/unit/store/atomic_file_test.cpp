@@ -407,3 +407,25 @@ TEST_CASE("output_dir refuses names that are not one path component, and foreign
     CHECK(foreign.is_open());  // left as it was
     CHECK(names_in(t / "job").empty());
 }
+
+TEST_CASE("check_room: enough blocks and inodes, or ENOSPC; a missing directory is its error") {
+    temp_dir t;
+    CHECK_FALSE(briefd::store::check_room(t.path(), 4096, 2));
+    // More than any disk here has.
+    CHECK(briefd::store::check_room(t.path(), std::uint64_t{1} << 62, 1) ==
+          std::errc::no_space_on_device);
+    CHECK(briefd::store::check_room(t / "missing", 1, 1) == std::errc::no_such_file_or_directory);
+
+    const auto mnt = t / "small";
+    tmpfs_mount m(mnt, "size=64k,nr_inodes=8,mode=0755");
+    if (!m.ok()) {
+        MESSAGE("SKIPPED: cannot mount a tmpfs here (" << m.error().message()
+                                                       << "); a full file system not exercised");
+        return;
+    }
+    CHECK_FALSE(briefd::store::check_room(mnt, 16 * 1024, 2));
+    CHECK(briefd::store::check_room(mnt, 1024 * 1024, 2) == std::errc::no_space_on_device);
+    CHECK(briefd::store::check_room(mnt, 1, 100) == std::errc::no_space_on_device);  // inodes
+    write_plain(mnt / "filler", std::string(60 * 1024, 'x'));
+    CHECK(briefd::store::check_room(mnt, 16 * 1024, 2) == std::errc::no_space_on_device);
+}
