@@ -66,14 +66,21 @@ std::uint64_t state_writer::remove(const std::string& name) {
 std::uint64_t state_writer::defer(const std::string& name, std::string data,
                                   std::chrono::steady_clock::duration within) {
     using clock = std::chrono::steady_clock;
+    // A snapshot of the name still waits in the queue, so the disk holds an older one still: this
+    // one takes its place in the queue. Deferring it would leave the disk further behind than
+    // the caller was promised at the earlier write() — e.g. an item's run id, queued after its
+    // intent, must not be lost in favour of a finished state that is never written (a crash
+    // would then find the item `submitting` and send it again). It costs no extra write.
+    {
+        bool queued = false;
+        {
+            std::lock_guard lk(mu_);
+            queued = queued_.count(name) > 0;
+        }
+        if (queued) return queue(name, snapshot{0, false, std::move(data)});
+    }
     const auto seq = ++next_seq_;
     const bool until_asked = within == clock::duration::max();
-    // The last state before filing supersedes a snapshot of the name still waiting in the queue:
-    // take it out, unless someone awaits it (they would then wait for the deferred one).
-    if (until_asked && waiters_.count(name) == 0 && all_waiters_.empty()) {
-        std::lock_guard lk(mu_);
-        if (queued_.erase(name) > 0) ++coalesced_;
-    }
     latest_[name] = seq;
     const auto now = clock::now();
     const auto due = until_asked || within >= clock::time_point::max() - now

@@ -73,9 +73,9 @@ class state_writer {
     ///  - remove(`name`) drops it: never written;
     ///  - `within` has passed since it was deferred (then it is queued; the default: never);
     ///  - flush(`name`), durable(`name`) or durable_all() queues it, and destruction writes it.
-    /// With no `within` (the last state of a job about to be filed, whose filing removes the
-    /// file) it also replaces a snapshot of `name` still waiting in the queue, unless someone
-    /// awaits that one. Durability: none until queued; the disk keeps the older snapshot.
+    /// When a snapshot of `name` still waits in the queue, this one is not deferred but takes its
+    /// place there, like write(): the disk never stays behind a snapshot already queued (it
+    /// costs no extra write). Durability: none until queued; the disk keeps the older snapshot.
     std::uint64_t defer(
         const std::string& name, std::string data,
         std::chrono::steady_clock::duration within = std::chrono::steady_clock::duration::max());
