@@ -1,4 +1,4 @@
-// One configured provider's client, scheduler host, batcher and list tracker.
+// One configured provider's client, scheduler host and batcher.
 #include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/url/parse.hpp>
@@ -21,13 +21,6 @@ std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(const 
     for (const auto& [name, l] : p.rate_limit_classes) out[name] = {l.requests, l.per_seconds, l.per_day};
     return out;
 }
-
-list_tracker_config list_cfg(const config::provider_config& p, const providers::provider& api) {
-    list_tracker_config l;
-    l.interval = p.tracking.poll_interval / std::max(p.tracking.schedule_scale, 1u);
-    l.page_limit = api.list_page_limit();
-    return l;
-}
 }  // namespace
 
 provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider& api_,
@@ -39,8 +32,6 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
       batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
       batch_timer(ex),
       schema_ready(ex, asio::steady_timer::time_point::max()),
-      list_config(list_cfg(cfg, api)),
-      list_wake(ex),
       hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
@@ -154,8 +145,6 @@ void provider_slot::reload(const config::provider_config& n) {
     batches.set_limits(std::min(cfg.batch.max_items, api.max_items_per_request()),
                        cfg.batch.linger);
     batch_timer.cancel();
-    list_config = list_cfg(cfg, api);
-    for (auto& [scope, t] : lists) t.set_config(list_config);
     cfg.rate_limit_classes = n.rate_limit_classes;
     cfg.max_concurrent_jobs = n.max_concurrent_jobs;
     host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);

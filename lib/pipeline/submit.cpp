@@ -314,7 +314,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
                                  {"replay", replay_key.empty() ? "no" : "yes"}});
     for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
         if (j.rec.items[i].state == jobs::item_state::submitted)
-            start_tracking(j, i);
+            tracking.start(j, i);
         else
             log.warning("item.failed",
                         {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
