@@ -42,7 +42,6 @@ void semaphore::release() {
     ++free_;
 }
 
-
 engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                          std::map<std::string, secret> keys, logger& log_)
     : ex(ex_),
@@ -73,24 +72,28 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                      },
              }),
       filing(layout, intake.names(), log),
-      tracking(ex_, *this, log, rng(),
-               run_tracking_port{
-                   .start_downloads = [this](job_ctx& job,
-                                             std::size_t index) { start_downloads(job, index); },
-                   .note_view = [this](const std::string& job_id, std::size_t index,
-                                       const providers::run_view& v) { note_view(job_id, index, v); },
-                   .cancel_run = [this](provider_slot& slot,
-                                        std::string run_id) { return cancel_run(slot, std::move(run_id)); },
-                   .tracked_by_webhook = [this](const provider_slot& slot,
-                                                const brief::item& it) { return tracked_by_webhook(slot, it); },
-                   .track_by_webhook = [this](provider_slot& slot, job_ctx& job,
-                                              std::size_t index) { track_by_webhook(slot, job, index); },
-                   .stream_opened =
-                       [this](std::string_view provider, unsigned status, bool reopened) {
-                           metrics.request(provider, "stream", status);
-                           if (reopened) metrics.stream_reconnects.inc({provider});
-                       },
-               }),
+      tracking(
+          ex_, *this, log, rng(),
+          run_tracking_port{
+              .start_downloads = [this](job_ctx& job,
+                                        std::size_t index) { start_downloads(job, index); },
+              .note_view = [this](const std::string& job_id, std::size_t index,
+                                  const providers::run_view& v) { note_view(job_id, index, v); },
+              .cancel_run = [this](
+                                provider_slot& slot,
+                                std::string run_id) { return cancel_run(slot, std::move(run_id)); },
+              .tracked_by_webhook =
+                  [this](const provider_slot& slot, const brief::item& it) {
+                      return tracked_by_webhook(slot, it);
+                  },
+              .track_by_webhook = [this](provider_slot& slot, job_ctx& job,
+                                         std::size_t index) { track_by_webhook(slot, job, index); },
+              .stream_opened =
+                  [this](std::string_view provider, unsigned status, bool reopened) {
+                      metrics.request(provider, "stream", status);
+                      if (reopened) metrics.stream_reconnects.inc({provider});
+                  },
+          }),
       downloads(ex_, cfg.max_concurrent_downloads),
       drained(ex_),
       drain_deadline(ex_) {

@@ -361,13 +361,11 @@ void run_tracking::run_finished(const std::string& job_id, std::size_t index,
     if (!job) return;
     auto* slot = svc_.slot_of(*job);
     auto& it = job->rec.items[index];
-    if (it.state != jobs::item_state::submitted || it.outputs_known)
-        return;  // already settled (a duplicate report)
-    it.run_status = run.status.empty() ? std::string(providers::to_string(run.phase)) : run.status;
-    if (run.phase != run_phase::completed) {
-        std::string why = run.phase == run_phase::cancelled ? "run cancelled" : "run failed";
-        if (!run.error.empty()) why += ": " + run.error;
-        svc_.item_failed(*job, index, why);
+    auto settled = settle_run(it, run);
+    if (settled.what == run_settlement::kind::duplicate) return;
+    it.run_status = std::move(settled.run_status);
+    if (settled.what == run_settlement::kind::failed) {
+        svc_.item_failed(*job, index, std::move(settled.why));
         return;
     }
     if (slot) {

@@ -54,7 +54,7 @@ struct provider_slot {
     asio::steady_timer batch_timer;
     schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
     asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
-    webhook_state hooks;      ///< webhook tracking (webhook_intake.cpp)
+    webhook_state hooks;              ///< webhook tracking (webhook_intake.cpp)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),
