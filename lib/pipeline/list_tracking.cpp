@@ -57,7 +57,7 @@ void run_tracking::track_by_list(provider_slot& slot, job_ctx& job, std::size_t 
         ids.clear();
         for (const auto& c : it.children) ids.push_back(slot.api.list_key(c));
         if (ids.empty()) {  // nothing the list would show: the run's own channel
-            svc_.spawn(track_run(job.rec.job_id, index, run_id), false);
+            svc_.spawn(track_run(slot, job.rec.job_id, index, run_id), false);
             return;
         }
     }

@@ -121,9 +121,10 @@ class run_tracking {
     };
 
     /// The driver of tracker_fsm for one run (SSE, wait, poll). Completes when the run ended,
-    /// was given up (the item fails), its job is gone or cancelled, or at stop.
-    boost::asio::awaitable<void> track_run(std::string job_id, std::size_t index,
-                                           std::string run_id);
+    /// was given up (the item fails), its job is gone or cancelled, or at stop; the run is then
+    /// no longer running (run_ended).
+    boost::asio::awaitable<void> track_run(provider_slot& slot, std::string job_id,
+                                           std::size_t index, std::string run_id);
     /// Sends the run's input (idempotency key per item); a refusal fails the item.
     boost::asio::awaitable<void> supply_input(std::string job_id, std::size_t index,
                                               std::string run_id);

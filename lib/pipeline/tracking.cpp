@@ -78,7 +78,7 @@ void run_tracking::start(job_ctx& job, std::size_t index) {
         track_by_list(*slot, job, index);
         return;
     }
-    svc_.spawn(track_run(job.rec.job_id, index, run_id), false);
+    svc_.spawn(track_run(*slot, job.rec.job_id, index, run_id), false);
 }
 
 namespace {
@@ -147,12 +147,12 @@ asio::awaitable<void> run_tracking::supply_input(std::string job_id, std::size_t
     log_.info("run.input_supplied", {{"job", job_id}, {"item", index}, {"run", run_id}});
 }
 
-asio::awaitable<void> run_tracking::track_run(std::string job_id, std::size_t index,
-                                              std::string run_id) {
+asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::string job_id,
+                                              std::size_t index, std::string run_id) {
+    auto* slot = &slot_ref;  // slots live as long as the engine
     auto* job0 = svc_.find(job_id);
-    auto* slot = job0 ? svc_.slot_of(*job0) : nullptr;
-    if (!slot) {
-        --running_;
+    if (!job0) {  // filed (cancelled) before this task began
+        run_ended(*slot);
         co_return;
     }
     const auto& api = slot->api;

@@ -307,3 +307,16 @@ TEST_CASE("run_tracking: a run that reports by webhook is handed over, and count
     f.tracking->run_ended(*f.slot);
     CHECK(f.tracking->running() == 0);
 }
+
+TEST_CASE("run_tracking: a run whose job is filed before its tracker begins gives its place back") {
+    tracking_fixture f("lamina", [](config::provider_config& pc) { pc.max_concurrent_jobs = 5; });
+    auto& job = f.add_job("job-k");
+    f.tracking->start(job, 0);
+    CHECK(f.tracking->running() == 1);
+    CHECK(f.slot->host->jobs().running() == 1);  // the run holds a place of the jobs cap
+    f.svc.jobs.erase("job-k");                   // cancelled and filed meanwhile
+    CHECK(f.svc.run_until([&] { return f.svc.other_tasks == 0; }));
+    CHECK(f.tracking->running() == 0);
+    CHECK(f.slot->host->jobs().running() == 0);
+    CHECK(f.svc.failures.empty());
+}
