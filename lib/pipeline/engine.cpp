@@ -1,6 +1,6 @@
-// Jobs, run, stop and the engine facade; the engine side of intake, recovery and filing (the
-// components themselves are intake.cpp, recovery.cpp and filing.cpp). Submission, tracking and
-// downloads are in their own files.
+// Jobs, run, stop and the engine facade; the engine side of intake, recovery, filing and
+// submission (the components themselves are intake.cpp, recovery.cpp, filing.cpp and
+// submission.cpp). Tracking and downloads are in their own files.
 #include "pipeline/detail/engine_impl.hpp"
 #include "pipeline/detail/off_loop.hpp"
 
@@ -96,7 +96,27 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
           }),
       downloads(ex_, cfg.max_concurrent_downloads),
       drained(ex_),
-      drain_deadline(ex_) {
+      drain_deadline(ex_),
+      submissions(
+          ex_, *this, cfg, log,
+          submission_port{
+              .start_tracking = [this](job_ctx& job,
+                                       std::size_t index) { tracking.start(job, index); },
+              .webhook_url = [this](const provider_slot& slot) { return webhook_url(slot); },
+              .start_job = [this](job_ctx& job) { start_job(job); },
+              .refuse_job =
+                  [this](const std::string& job_id, const std::vector<brief::problem>& problems) {
+                      auto* job = find(job_id);
+                      if (!job) return;
+                      auto name = job->rec.brief_name;
+                      std::error_code rm;
+                      fs::remove(jobs::state_path(layout.active(), job_id), rm);
+                      refuse(layout.active() / name, name, problems);
+                      items_in_flight -= job->rec.items.size();
+                      jobs.erase(job_id);
+                      kick_intake();
+                  },
+          }) {
     for (const auto& [name, pc] : cfg.providers) {
         const auto* api = providers::find(name);
         if (!api) continue;  // the config loader refuses unknown names; nothing to drive here
@@ -223,7 +243,7 @@ void engine_impl::start_job(job_ctx& job) {
         for (auto& it : job.rec.items) {
             if (it.state != jobs::item_state::pending) continue;
             if (slot->api.schema_key(item_of(job, it.index))) {
-                spawn(validate_inputs(job.rec.job_id), true);
+                spawn(submissions.validate_inputs(job.rec.job_id), true);
                 return;
             }
         }
@@ -233,10 +253,10 @@ void engine_impl::start_job(job_ctx& job) {
     for (std::size_t i = 0; i < job.rec.items.size(); ++i) {
         auto& it = job.rec.items[i];
         switch (it.state) {
-            case jobs::item_state::pending: enqueue_item(job, i); break;
+            case jobs::item_state::pending: submissions.enqueue_item(job, i); break;
             case jobs::item_state::submitting:
-                if (slot && !it.submit_key.empty()) replay_uncertain(job, i, replayed);
-                else uncertain(job, i, "the daemon stopped after sending it");
+                if (slot && !it.submit_key.empty()) submissions.replay_uncertain(job, i, replayed);
+                else submissions.uncertain(job, i, "the daemon stopped after sending it");
                 break;
             case jobs::item_state::submitted:
                 if (it.outputs_known) start_downloads(job, i);
@@ -246,6 +266,21 @@ void engine_impl::start_job(job_ctx& job) {
             case jobs::item_state::failed: break;
         }
     }
+    maybe_file(job);
+}
+
+void engine_impl::item_failed(job_ctx& job, std::size_t index, std::string why,
+                              const diagnostics& d) {
+    auto& it = job.rec.items[index];
+    it.state = jobs::item_state::failed;
+    if (!d.message.empty()) why += ": " + d.message;
+    it.error = std::move(why);
+    it.provider_code = d.provider_code;
+    log.warning("item.failed", {{"job", job.rec.job_id},
+                                {"item", index},
+                                {"reason", it.error},
+                                {"request_id", d.request_id}});
+    persist(job);
     maybe_file(job);
 }
 
@@ -355,7 +390,7 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
     }
     ready();
     spawn(intake.run(), false);
-    for (auto& [name, slot] : slots) spawn(batch_loop(*slot), false);
+    for (auto& [name, slot] : slots) spawn(submissions.batch_loop(*slot), false);
     while (drain_tasks + other_tasks > 0) {
         drained.expires_at(clock::time_point::max());
         co_await drained.async_wait(use_tuple);
@@ -405,10 +440,10 @@ void engine::stop() {
                                      {"drain_timeout_ms", s.cfg.drain_timeout.count()}});
     for (auto& [name, slot] : s.slots) {
         slot->host->stop();  // waiting requests give up; those on the wire finish
-        slot->batch_timer.cancel();
     }
     s.tracking.stop();  // list loops end, open streams close
     s.stop_webhooks();
+    s.submissions.stop();
     s.intake.stop();
     for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight
     s.drained.cancel();
@@ -450,6 +485,7 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
         auto n = cfg.providers.find(name);
         if (n == cfg.providers.end()) continue;  // removal needs a restart (listed above)
         slot->reload(n->second);
+        s.submissions.reload(*slot);
         s.cfg.providers.at(name) = slot->cfg;
         if (auto k = keys.find(name); k != keys.end()) slot->set_key(k->second);
         slot->host->resume();  // a reload is the operator's word that the key may work now

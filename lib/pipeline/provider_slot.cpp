@@ -1,4 +1,4 @@
-// One configured provider's client, scheduler host and batcher.
+// One configured provider's client and scheduler host.
 #include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/url/parse.hpp>
@@ -29,9 +29,6 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
     : api(api_),
       cfg(std::move(cfg_)),
       client(ex, client_opts(cfg)),
-      batches(std::min(cfg.batch.max_items, api.max_items_per_request()), cfg.batch.linger),
-      batch_timer(ex),
-      schema_ready(ex, asio::steady_timer::time_point::max()),
       hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
@@ -142,9 +139,6 @@ void provider_slot::reload(const config::provider_config& n) {
     cfg.retry = n.retry;
     cfg.api_key_file = n.api_key_file;
     cfg.api_key_env = n.api_key_env;
-    batches.set_limits(std::min(cfg.batch.max_items, api.max_items_per_request()),
-                       cfg.batch.linger);
-    batch_timer.cancel();
     cfg.rate_limit_classes = n.rate_limit_classes;
     cfg.max_concurrent_jobs = n.max_concurrent_jobs;
     host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);

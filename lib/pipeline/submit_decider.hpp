@@ -1,6 +1,7 @@
 // What to do with the items of one submit request once the request scheduler has finished with
-// it. Sans-I/O and total: every combination of facts has exactly one verdict, so the driver in
-// submit.cpp only carries it out (tests: tests/unit/pipeline/submit_decider_test.cpp).
+// it (and, below, with a job whose inputs were checked against their schemas). Sans-I/O and total:
+// every combination of facts has exactly one verdict, so the driver in submission.cpp only carries
+// it out (tests: tests/unit/pipeline/submit_decider_test.cpp).
 //
 //   facts                                                     verdict
 //   ─────────────────────────────────────────────────────────  ───────────────────────────────────
@@ -20,6 +21,7 @@
 //   nonsense)
 #pragma once
 
+#include <cstddef>
 #include <system_error>
 
 namespace briefd::pipeline {
@@ -38,5 +40,23 @@ struct submit_facts {
 inline constexpr unsigned max_resends = 8;
 
 submit_verdict decide_submission(const submit_facts& f);
+
+/// What validate_inputs() does once it has looked at every pending item's inputs.
+enum class validation_verdict {
+    start,         ///< nothing wrong: the job goes on to submission
+    fail_items,    ///< wrong inputs, but some item was already sent: those items fail, the rest go
+    refuse_brief,  ///< wrong inputs and nothing sent yet: the brief is refused whole (failed/)
+    retry_later,   ///< a schema could not be had (outage) and nothing is known wrong: ask again
+};
+
+struct validation_facts {
+    std::size_t problems = 0;    ///< wrong inputs found (a missing app counts: the brief's fault)
+    bool transient = false;      ///< some schema could not be fetched for a reason not the brief's
+    bool anything_sent = false;  ///< some item of the job is past `pending`
+};
+
+/// Wrong inputs decide even when other schemas could not be had (a brief known to be wrong is
+/// not held back for an outage); an outage alone never fails or refuses anything.
+validation_verdict decide_validation(const validation_facts& f);
 
 }  // namespace briefd::pipeline

@@ -1,11 +1,13 @@
-// The engine's state, shared by engine.cpp (jobs, run, stop), submit.cpp, tracking.cpp,
-// list_tracking.cpp and download.cpp. Private to lib/pipeline. Intake, recovery and filing are
-// components with their own interfaces (intake.hpp, recovery.hpp, filing.hpp) that never see it.
+// The engine's state, shared by engine.cpp (jobs, run, stop), tracking.cpp, list_tracking.cpp and
+// download.cpp. Private to lib/pipeline. Intake, recovery, filing and submission are components
+// with their own interfaces (intake.hpp, recovery.hpp, filing.hpp, submission.hpp) that never see
+// it.
 //
 // Everything provider-specific is reached through a provider_slot: one per configured provider,
 // with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
-// budget, 429 pauses, account block and probe), batcher and list tracker. A brief goes to its
-// provider's slot; one provider's outage, rejected key or exhausted quota never stalls another's.
+// budget, 429 pauses, account block and probe) and list tracker (submission keeps its batcher). A
+// brief goes to its provider's slot; one provider's outage, rejected key or exhausted quota never
+// stalls another's.
 #pragma once
 
 #include "brief/brief.hpp"
@@ -26,6 +28,7 @@
 #include "pipeline/list_tracker.hpp"
 #include "pipeline/run_tracking.hpp"
 #include "pipeline/state_writer.hpp"
+#include "pipeline/submission.hpp"
 #include "pipeline/submit_decider.hpp"
 #include "pipeline/tracker_fsm.hpp"
 #include "providers/provider.hpp"
@@ -126,6 +129,8 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     asio::awaitable<std::error_code> state_durable(std::string job_id) override;
     /// The state writer's report of one attempted snapshot (on the loop).
     void on_state_written(const std::string& name, std::uint64_t seq, std::error_code ec);
+    void item_failed(job_ctx& job, std::size_t index, std::string why,
+                     const diagnostics& d = {}) override;
     void maybe_file(job_ctx& job) override;
     asio::awaitable<void> file_job(std::string job_id);
     std::filesystem::path job_dir(const job_ctx& job) const override;
@@ -133,26 +138,8 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     /// The brief item behind a job's item (an empty stand-in when the brief could not be re-read).
     const brief::item& item_of(const job_ctx& job, std::size_t index) const override;
 
-    // submit.cpp
-    void enqueue_item(job_ctx& job, std::size_t index);
-    asio::awaitable<void> batch_loop(provider_slot& slot);
-    /// Sends one request for `members` (all of one slot and group). `replay_key`: resend the
-    /// request that carried this idempotency key, exactly as it was (same members, same key).
-    asio::awaitable<void> submit_items(provider_slot& slot, std::vector<batch_item> members,
-                                       std::string replay_key = {}, unsigned resends = 0);
-    /// Items left `submitting` by the last process, sent again under their idempotency key.
-    void replay_uncertain(job_ctx& job, std::size_t index, std::set<std::string>& replayed);
-    asio::awaitable<void> validate_inputs(std::string job_id);
-    /// The input schema of `key`: cached (schema_cache says for how long), or fetched, one
-    /// fetch per key at a time. `recheck`: the cached one says an item is wrong, so fetch it
-    /// again first unless it was fetched within the recheck interval. Completes with nullopt
-    /// when it cannot be had; `failure` (if given) then says why (errc::not_found: no such app).
-    asio::awaitable<std::optional<providers::app_schema>> get_schema(
-        provider_slot& slot, std::string key, bool recheck,
-        scheduler::call_result* failure = nullptr);
-    void item_failed(job_ctx& job, std::size_t index, std::string why,
-                     const diagnostics& d = {}) override;
-    void uncertain(job_ctx& job, std::size_t index, std::string_view what);
+    // ---- submission (submission.hpp): pending items → provider runs
+    submission submissions;
 
     // webhook_intake.cpp
     std::unique_ptr<http::server> webhook_server;

@@ -5,8 +5,6 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "http/client.hpp"
-#include "pipeline/batcher.hpp"
-#include "pipeline/detail/schema_cache.hpp"
 #include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/tracker_fsm.hpp"
 #include "providers/provider.hpp"
@@ -50,11 +48,7 @@ struct provider_slot {
     boost::urls::url base_url;
     http::client client;
     std::unique_ptr<scheduler::host> host;
-    pipeline::batcher batches;
-    asio::steady_timer batch_timer;
-    schema_cache schemas;             ///< input schemas by key, across briefs (submit.cpp)
-    asio::steady_timer schema_ready;  ///< briefs waiting for a schema fetch in flight
-    webhook_state hooks;              ///< webhook tracking (webhook_intake.cpp)
+    webhook_state hooks;  ///< webhook tracking (webhook_intake.cpp)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),

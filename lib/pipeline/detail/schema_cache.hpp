@@ -1,5 +1,5 @@
 // App input schemas (GET /v1/apps/{appId}), cached per provider across briefs: the decisions of
-// get_schema/validate_inputs (submit.cpp), without I/O. Private to lib/pipeline.
+// get_schema/validate_inputs (submission.cpp), without I/O. Private to lib/pipeline.
 //
 // How long a cached schema is trusted. PROVIDERS.md §1.11 documents the schema endpoint and
 // nothing about how often an app's parameters change (no ETag, no Cache-Control, no version).

@@ -49,11 +49,12 @@ TEST_CASE(
 }
 
 TEST_CASE("submit decider: outages and transport failures never fail the brief") {
-    for (auto ec : {std::error_code(errc::tls_error), std::error_code(errc::resolve_failed),
-                    std::error_code(errc::connect_timeout), std::error_code(errc::server_error),
-                    std::error_code(errc::proxy_refused), std::error_code(errc::proxy_auth_required),
-                    std::make_error_code(std::errc::connection_refused),
-                    std::make_error_code(std::errc::io_error)}) {
+    for (auto ec :
+         {std::error_code(errc::tls_error), std::error_code(errc::resolve_failed),
+          std::error_code(errc::connect_timeout), std::error_code(errc::server_error),
+          std::error_code(errc::proxy_refused), std::error_code(errc::proxy_auth_required),
+          std::make_error_code(std::errc::connection_refused),
+          std::make_error_code(std::errc::io_error)}) {
         CAPTURE(ec.message());
         CHECK(decide_submission(facts(ec, true, false, false, true)) == submit_verdict::requeue);
         CHECK(decide_submission(facts(ec, false, true)) == submit_verdict::requeue);
@@ -70,4 +71,27 @@ TEST_CASE("submit decider: a final 4xx rejects the items") {
         CHECK(decide_submission(facts(e, true, false)) == submit_verdict::reject);
         CHECK(decide_submission(facts(e, true, true)) == submit_verdict::reject);
     }
+}
+
+TEST_CASE("validation decider: wrong inputs refuse a brief nothing of which was sent") {
+    CHECK(decide_validation({.problems = 1}) == validation_verdict::refuse_brief);
+    // Known wrong inputs decide even while other schemas could not be had.
+    CHECK(decide_validation({.problems = 3, .transient = true}) ==
+          validation_verdict::refuse_brief);
+}
+
+TEST_CASE("validation decider: wrong inputs of a job already partly sent fail those items") {
+    CHECK(decide_validation({.problems = 2, .anything_sent = true}) ==
+          validation_verdict::fail_items);
+    CHECK(decide_validation({.problems = 1, .transient = true, .anything_sent = true}) ==
+          validation_verdict::fail_items);
+}
+
+TEST_CASE(
+    "validation decider: an outage alone never fails anything; nothing wrong starts the job") {
+    CHECK(decide_validation({.transient = true}) == validation_verdict::retry_later);
+    CHECK(decide_validation({.transient = true, .anything_sent = true}) ==
+          validation_verdict::retry_later);
+    CHECK(decide_validation({}) == validation_verdict::start);
+    CHECK(decide_validation({.anything_sent = true}) == validation_verdict::start);
 }

@@ -1,120 +1,139 @@
-// Submission: items that may share a request fan into batches of ≤ the provider's maximum per
-// group; the others go one by one, after their inputs were checked against the provider's
-// published schema. Intent to submit (with the idempotency key, where the provider takes one) is
-// made durable after the rate-limit slot is granted and before the request leaves; what happens
-// next is decided by decide_submission() (submit_decider.hpp).
-#include "pipeline/detail/engine_impl.hpp"
+// Submission (submission.hpp): batching, input validation, the submit request and the carrying
+// out of decide_submission()'s verdict.
+#include "pipeline/submission.hpp"
+#include "pipeline/detail/provider_slot.hpp"
+#include "pipeline/submit_decider.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace briefd::pipeline::detail {
 
-using verb = boost::beast::http::verb;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-void engine_impl::enqueue_item(job_ctx& job, std::size_t index) {
-    auto* slot = slot_of(job);
+submission::lane::lane(asio::any_io_executor ex, const provider_slot& slot)
+    : batches(std::min(slot.cfg.batch.max_items, slot.api.max_items_per_request()),
+              slot.cfg.batch.linger),
+      batch_timer(ex),
+      schema_ready(ex, asio::steady_timer::time_point::max()) {}
+
+submission::submission(asio::any_io_executor ex, job_services& svc, const config::config& cfg,
+                       logger& log, submission_port port)
+    : ex_(ex), svc_(svc), cfg_(cfg), log_(log), port_(std::move(port)) {}
+
+submission::~submission() = default;
+
+submission::lane& submission::lane_of(const provider_slot& slot) {
+    auto it = lanes_.find(slot.name());
+    if (it == lanes_.end())
+        it = lanes_.emplace(slot.name(), std::make_unique<lane>(ex_, slot)).first;
+    return *it->second;
+}
+
+void submission::reload(const provider_slot& slot) {
+    auto& l = lane_of(slot);
+    l.batches.set_limits(std::min(slot.cfg.batch.max_items, slot.api.max_items_per_request()),
+                         slot.cfg.batch.linger);
+    l.batch_timer.cancel();
+}
+
+void submission::stop() {
+    for (auto& [name, l] : lanes_) {
+        l->batch_timer.cancel();
+        l->schema_ready.cancel();  // a brief waiting for another's schema fetch gives up
+    }
+}
+
+std::size_t submission::batched(std::string_view provider) const {
+    auto it = lanes_.find(provider);
+    return it == lanes_.end() ? 0 : it->second->batches.pending();
+}
+
+void submission::enqueue_item(job_ctx& job, std::size_t index) {
+    auto* slot = svc_.slot_of(job);
     if (!slot || index >= job.brief.items.size()) {
-        item_failed(job, index, "provider " + job.rec.provider + " is not configured");
+        svc_.item_failed(job, index, "provider " + job.rec.provider + " is not configured");
         return;
     }
     if (job.cancelled) {  // requeued after the operator cancelled the job
-        item_failed(job, index, "cancelled by operator");
+        svc_.item_failed(job, index, "cancelled by operator");
         return;
     }
     if (auto key = slot->api.group_key(job.brief.items[index])) {
-        slot->batches.add({job.rec.job_id, index, *key}, clock::now());
-        slot->batch_timer.cancel();  // a full group is released at once
+        auto& l = lane_of(*slot);
+        l.batches.add({job.rec.job_id, index, *key}, clock::now());
+        l.batch_timer.cancel();  // a full group is released at once
     } else {
-        spawn(submit_items(*slot, {{job.rec.job_id, index, {}}}), true);
+        svc_.spawn(submit_items(*slot, {{job.rec.job_id, index, {}}}), true);
     }
 }
 
-asio::awaitable<void> engine_impl::batch_loop(provider_slot& slot) {
-    while (!stop_requested) {
-        for (auto& b : slot.batches.take_ready(clock::now()))
-            spawn(submit_items(slot, std::move(b.items)), true);
-        auto next = slot.batches.next_deadline();
-        slot.batch_timer.expires_at(next ? *next : clock::time_point::max());
-        co_await slot.batch_timer.async_wait(use_tuple);
+asio::awaitable<void> submission::batch_loop(provider_slot& slot) {
+    auto& l = lane_of(slot);
+    while (!svc_.stopping()) {
+        for (auto& b : l.batches.take_ready(clock::now()))
+            svc_.spawn(submit_items(slot, std::move(b.items)), true);
+        auto next = l.batches.next_deadline();
+        l.batch_timer.expires_at(next ? *next : clock::time_point::max());
+        co_await l.batch_timer.async_wait(use_tuple);
     }
 }
 
-void engine_impl::item_failed(job_ctx& job, std::size_t index, std::string why,
-                              const diagnostics& d) {
+void submission::uncertain(job_ctx& job, std::size_t index, std::string_view what) {
     auto& it = job.rec.items[index];
-    it.state = jobs::item_state::failed;
-    if (!d.message.empty()) why += ": " + d.message;
-    it.error = std::move(why);
-    it.provider_code = d.provider_code;
-    log.warning("item.failed", {{"job", job.rec.job_id},
-                                {"item", index},
-                                {"reason", it.error},
-                                {"request_id", d.request_id}});
-    persist(job);
-    maybe_file(job);
-}
-
-void engine_impl::uncertain(job_ctx& job, std::size_t index, std::string_view what) {
-    auto& it = job.rec.items[index];
-    if (cfg.on_uncertain == config::uncertain_policy::resubmit) {
-        log.warning(
+    if (cfg_.on_uncertain == config::uncertain_policy::resubmit) {
+        log_.warning(
             "submission.uncertain",
             {{"job", job.rec.job_id}, {"item", index}, {"cause", what}, {"action", "resubmit"}});
         it.state = jobs::item_state::pending;
-        persist(job);
+        svc_.persist(job);
         enqueue_item(job, index);
         return;
     }
-    log.warning("submission.uncertain",
-                {{"job", job.rec.job_id}, {"item", index}, {"cause", what}, {"action", "fail"}});
-    item_failed(
+    log_.warning("submission.uncertain",
+                 {{"job", job.rec.job_id}, {"item", index}, {"cause", what}, {"action", "fail"}});
+    svc_.item_failed(
         job, index,
         "submission outcome unknown (" + std::string(what) +
             "); not resubmitted because on_uncertain is fail — to retry, move the brief back "
             "to incoming/");
 }
 
-void engine_impl::replay_uncertain(job_ctx& job, std::size_t index,
-                                   std::set<std::string>& replayed) {
+void submission::replay_uncertain(job_ctx& job, std::size_t index,
+                                  std::set<std::string>& replayed) {
     auto& it = job.rec.items[index];
     if (!replayed.insert(it.submit_key).second) return;  // this job's other members ride along
-    auto* slot = slot_of(job);
+    auto* slot = svc_.slot_of(job);
     std::vector<batch_item> members;
     for (const auto& [job_id, i] : it.submit_group) members.push_back({job_id, i, {}});
-    log.notice("submission.replay", {{"job", job.rec.job_id},
-                                     {"item", index},
-                                     {"items", members.size()},
-                                     {"cause", "outcome unknown"},
-                                     {"action", "resend under the same idempotency key"}});
-    spawn(submit_items(*slot, std::move(members), it.submit_key), true);
+    log_.notice("submission.replay", {{"job", job.rec.job_id},
+                                      {"item", index},
+                                      {"items", members.size()},
+                                      {"cause", "outcome unknown"},
+                                      {"action", "resend under the same idempotency key"}});
+    svc_.spawn(submit_items(*slot, std::move(members), it.submit_key), true);
 }
 
-namespace {
-// Puts items back in line after a failure that created nothing, after a pause.
-asio::awaitable<void> requeue_later(engine_impl* self, std::vector<batch_item> items,
-                                    clock::duration delay) {
-    co_await self->nap(delay);
-    if (self->stop_requested) co_return;  // still `pending` on disk: the next start picks them up
+asio::awaitable<void> submission::requeue_later(std::vector<batch_item> items,
+                                                clock::duration delay) {
+    co_await svc_.nap(delay);
+    if (svc_.stopping()) co_return;  // still `pending` on disk: the next start picks them up
     for (auto& bi : items)
-        if (auto* j = self->find(bi.job_id);
+        if (auto* j = svc_.find(bi.job_id);
             j && j->rec.items[bi.item_index].state == jobs::item_state::pending)
-            self->enqueue_item(*j, bi.item_index);
+            enqueue_item(*j, bi.item_index);
 }
 
-asio::awaitable<void> resend_later(engine_impl* self, provider_slot* slot,
-                                   std::vector<batch_item> items, std::string key, unsigned resends,
-                                   clock::duration delay) {
-    co_await self->nap(delay);
-    if (self->stop_requested) co_return;  // still `submitting` with its key: the next start resends it
-    self->spawn(self->submit_items(*slot, std::move(items), std::move(key), resends), true);
+asio::awaitable<void> submission::resend_later(provider_slot* slot, std::vector<batch_item> items,
+                                               std::string key, unsigned resends,
+                                               clock::duration delay) {
+    co_await svc_.nap(delay);
+    if (svc_.stopping()) co_return;  // still `submitting` with its key: the next start resends it
+    svc_.spawn(submit_items(*slot, std::move(items), std::move(key), resends), true);
 }
-}  // namespace
 
-asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
-                                                std::vector<batch_item> members,
-                                                std::string replay_key, unsigned resends) {
+asio::awaitable<void> submission::submit_items(provider_slot& slot, std::vector<batch_item> members,
+                                               std::string replay_key, unsigned resends) {
     // A provider that caps the jobs running at once: wait for room before anything else, so the
     // items stay plainly `pending` (never uncertain) while they wait. The place is given back
     // when this request is done: an accepted run holds its own from start_tracking() on.
@@ -132,7 +151,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
     std::vector<const brief::item*> items;
     std::vector<batch_item> live;
     for (const auto& bi : members) {
-        auto* j = find(bi.job_id);
+        auto* j = svc_.find(bi.job_id);
         if (!j || bi.item_index >= j->rec.items.size() || bi.item_index >= j->brief.items.size())
             continue;
         const auto& it = j->rec.items[bi.item_index];
@@ -153,18 +172,18 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
 
     auto call = slot.api.submit_with_key(items, key);
     // Told even while deliveries seem lost, so that a delivery that arrives can restore them.
-    if (slot.hooks.offered) slot.api.add_webhook(call, items, webhook_url(slot));
+    if (slot.hooks.offered) slot.api.add_webhook(call, items, port_.webhook_url(slot));
     if (idempotent) call.headers.emplace_back(slot.api.idempotency_header(), key);
     auto req = slot.request(call);
 
     auto for_each_item = [&](auto&& f) {
         for (std::size_t k = 0; k < live.size(); ++k)
-            if (auto* j = find(live[k].job_id)) f(*j, live[k].item_index, k);
+            if (auto* j = svc_.find(live[k].job_id)) f(*j, live[k].item_index, k);
     };
     auto persist_touched = [&](auto&& touched) {
         bool ok = true;
         for (const auto& id : touched)
-            if (auto* j = find(id)) ok = !persist(*j) && ok;
+            if (auto* j = svc_.find(id)) ok = !svc_.persist(*j) && ok;
         return ok;
     };
 
@@ -189,7 +208,7 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         persist_touched(touched);
         bool durable = true;
         for (const auto& id : touched)
-            if (co_await state_durable(id)) durable = false;
+            if (co_await svc_.state_durable(id)) durable = false;
         co_return durable;
     };
     auto res = co_await slot.host->async_call(std::move(req), scheduler::priority::submit,
@@ -219,32 +238,31 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
         case submit_verdict::leave:
             co_return;
         case submit_verdict::requeue:
-            if (idempotent && intent && !stop_requested) {
+            if (idempotent && intent && !svc_.stopping()) {
                 // Keep the key: if the server did create something after all (a 5xx after the
                 // work began), the same request under the same key is answered with it.
-                log.warning("batch.deferred", {{"provider", slot.name()},
-                                               {"items", live.size()},
-                                               {"error", res.ec ? res.ec.message() : "not sent"}});
-                spawn(resend_later(this, &slot, live, key, resends, std::chrono::seconds(5)),
-                      false);
+                log_.warning("batch.deferred", {{"provider", slot.name()},
+                                                {"items", live.size()},
+                                                {"error", res.ec ? res.ec.message() : "not sent"}});
+                svc_.spawn(resend_later(&slot, live, key, resends, std::chrono::seconds(5)), false);
                 co_return;
             }
             if (intent) set_state(jobs::item_state::pending);
-            if (stop_requested) co_return;
-            log.warning("batch.deferred", {{"provider", slot.name()},
-                                           {"items", live.size()},
-                                           {"error", res.ec ? res.ec.message() : "not sent"}});
-            spawn(requeue_later(this, live, std::chrono::seconds(5)), false);
+            if (svc_.stopping()) co_return;
+            log_.warning("batch.deferred", {{"provider", slot.name()},
+                                            {"items", live.size()},
+                                            {"error", res.ec ? res.ec.message() : "not sent"}});
+            svc_.spawn(requeue_later(live, std::chrono::seconds(5)), false);
             co_return;
         case submit_verdict::resend_same:
-            log.warning("submission.resend",
-                        {{"provider", slot.name()},
-                         {"items", live.size()},
-                         {"cause", res.ec ? res.ec.message() : "unreadable response"},
-                         {"attempt", resends + 1}});
-            spawn(resend_later(this, &slot, live, key, resends + 1,
-                               std::chrono::seconds(2) * (resends + 1)),
-                  false);
+            log_.warning("submission.resend",
+                         {{"provider", slot.name()},
+                          {"items", live.size()},
+                          {"cause", res.ec ? res.ec.message() : "unreadable response"},
+                          {"attempt", resends + 1}});
+            svc_.spawn(resend_later(&slot, live, key, resends + 1,
+                                    std::chrono::seconds(2) * (resends + 1)),
+                       false);
             co_return;
         case submit_verdict::uncertain:
             for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
@@ -259,24 +277,26 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
             if (res.ec && live.size() == 1 && res.resp.status == 400) {
                 // An input schema may have changed since it was cached: look again, and say exactly
                 // which input is wrong if we can.
-                auto* j = find(live.front().job_id);
+                auto* j = svc_.find(live.front().job_id);
                 if (j)
                     if (auto k = slot.api.schema_key(j->brief.items[live.front().item_index])) {
                         auto schema = co_await get_schema(slot, *k, true);
-                        j = find(live.front().job_id);
+                        j = svc_.find(live.front().job_id);
                         if (j && schema) {
                             auto p = slot.api.check_inputs(j->rec.brief_name,
                                                            j->brief.items[live.front().item_index],
                                                            *schema);
                             if (!p.empty()) {
-                                item_failed(*j, live.front().item_index, p.front().to_string());
+                                svc_.item_failed(*j, live.front().item_index,
+                                                 p.front().to_string());
                                 co_return;
                             }
                         }
                     }
             }
-            for_each_item(
-                [&](job_ctx& j, std::size_t i, std::size_t) { item_failed(j, i, why, res.diag); });
+            for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
+                svc_.item_failed(j, i, why, res.diag);
+            });
             co_return;
         }
         case submit_verdict::accepted:
@@ -306,34 +326,35 @@ asio::awaitable<void> engine_impl::submit_items(provider_slot& slot,
     persist_touched(touched);
     std::string job_list;
     for (const auto& id : touched) job_list += (job_list.empty() ? "" : ",") + id;
-    log.info("batch.submitted", {{"provider", slot.name()},
-                                 {"items", live.size()},
-                                 {"queued", queued},
-                                 {"failed", live.size() - queued},
-                                 {"jobs", job_list},
-                                 {"replay", replay_key.empty() ? "no" : "yes"}});
+    log_.info("batch.submitted", {{"provider", slot.name()},
+                                  {"items", live.size()},
+                                  {"queued", queued},
+                                  {"failed", live.size() - queued},
+                                  {"jobs", job_list},
+                                  {"replay", replay_key.empty() ? "no" : "yes"}});
     for_each_item([&](job_ctx& j, std::size_t i, std::size_t) {
         if (j.rec.items[i].state == jobs::item_state::submitted)
-            tracking.start(j, i);
+            port_.start_tracking(j, i);
         else
-            log.warning("item.failed",
-                        {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
+            log_.warning("item.failed",
+                         {{"job", j.rec.job_id}, {"item", i}, {"reason", j.rec.items[i].error}});
     });
     for (const auto& id : touched)
-        if (auto* j = find(id)) maybe_file(*j);
+        if (auto* j = svc_.find(id)) svc_.maybe_file(*j);
 }
 
-asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(
+asio::awaitable<std::optional<providers::app_schema>> submission::get_schema(
     provider_slot& slot, std::string key, bool recheck, scheduler::call_result* failure) {
-    auto& cache = slot.schemas;
+    auto& l = lane_of(slot);
+    auto& cache = l.schemas;
     for (;;) {
         const auto now = clock::now();
         if (!recheck || !cache.worth_recheck(key, now))
             if (const auto* s = cache.fresh(key, now)) co_return *s;
         if (!cache.begin_fetch(key)) {
             // Another brief is fetching this app's schema: its answer serves this one too.
-            co_await slot.schema_ready.async_wait(use_tuple);
-            if (stop_requested) co_return std::nullopt;
+            co_await l.schema_ready.async_wait(use_tuple);
+            if (svc_.stopping()) co_return std::nullopt;
             recheck = false;  // what that fetch got is as new as ours would be
             continue;         // (or it failed, or it was another app's: look again)
         }
@@ -344,16 +365,16 @@ asio::awaitable<std::optional<providers::app_schema>> engine_impl::get_schema(
         if (!res.ec) schema = slot.api.parse_schema(res.resp.body);
         if (schema) cache.store(key, *schema, clock::now());
         cache.end_fetch(key);
-        slot.schema_ready.cancel();  // wakes the briefs waiting for it
+        l.schema_ready.cancel();  // wakes the briefs waiting for it
         if (!schema && failure) *failure = std::move(res);
         co_return schema;
     }
 }
 
-asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
-    auto* job = find(job_id);
+asio::awaitable<void> submission::validate_inputs(std::string job_id) {
+    auto* job = svc_.find(job_id);
     if (!job) co_return;
-    auto* slot = slot_of(*job);
+    auto* slot = svc_.slot_of(*job);
     if (!slot) co_return;
     std::vector<brief::problem> problems;
     bool transient = false;
@@ -363,8 +384,8 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
         if (!key) continue;
         scheduler::call_result res;
         auto schema = co_await get_schema(*slot, *key, false, &res);
-        job = find(job_id);
-        if (!job || stop_requested) co_return;
+        job = svc_.find(job_id);
+        if (!job || svc_.stopping()) co_return;
         if (!schema) {
             // "No such app" is the brief's fault; "could not ask" is not.
             if (res.ec == errc::not_found || res.ec == errc::rejected) {
@@ -378,45 +399,40 @@ asio::awaitable<void> engine_impl::validate_inputs(std::string job_id) {
             continue;
         }
         auto p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
-        if (!p.empty() && slot->schemas.worth_recheck(*key, clock::now())) {
+        if (!p.empty() && lane_of(*slot).schemas.worth_recheck(*key, clock::now())) {
             // The app may have changed since its schema was cached: never refuse on an old copy.
             schema = co_await get_schema(*slot, *key, true);
-            job = find(job_id);
-            if (!job || stop_requested) co_return;
+            job = svc_.find(job_id);
+            if (!job || svc_.stopping()) co_return;
             if (schema)
                 p = slot->api.check_inputs(job->rec.brief_name, job->brief.items[i], *schema);
         }
         problems.insert(problems.end(), p.begin(), p.end());
     }
-    if (transient && problems.empty()) {
-        log.warning("job.validation_deferred", {{"job", job_id}});
-        co_await nap(std::chrono::seconds(10));
-        if (!stop_requested) spawn(validate_inputs(job_id), true);
-        co_return;
-    }
-    if (!problems.empty()) {
-        bool anything_sent =
-            std::any_of(job->rec.items.begin(), job->rec.items.end(),
-                        [](auto& it) { return it.state != jobs::item_state::pending; });
-        if (!anything_sent) {
-            // Rejected whole before any credit was spent, like a brief that fails to parse.
-            log.warning("brief.invalid", {{"file", job->rec.brief_name},
-                                          {"problems", problems.size()},
-                                          {"first", problems.front().to_string()}});
-            auto name = job->rec.brief_name;
-            auto n = job->rec.items.size();
-            std::error_code rm;
-            std::filesystem::remove(jobs::state_path(layout.active(), job_id), rm);
-            refuse(layout.active() / name, name, problems);
-            items_in_flight -= n;
-            jobs.erase(job_id);
-            kick_intake();
+    const bool anything_sent =
+        std::any_of(job->rec.items.begin(), job->rec.items.end(),
+                    [](auto& it) { return it.state != jobs::item_state::pending; });
+    switch (decide_validation({problems.size(), transient, anything_sent})) {
+        case validation_verdict::retry_later:
+            log_.warning("job.validation_deferred", {{"job", job_id}});
+            co_await svc_.nap(std::chrono::seconds(10));
+            if (!svc_.stopping()) svc_.spawn(validate_inputs(job_id), true);
             co_return;
-        }
-        for (const auto& p : problems) item_failed(*job, *p.item, p.to_string());
+        case validation_verdict::refuse_brief:
+            // Rejected whole before any credit was spent, like a brief that fails to parse.
+            log_.warning("brief.invalid", {{"file", job->rec.brief_name},
+                                           {"problems", problems.size()},
+                                           {"first", problems.front().to_string()}});
+            port_.refuse_job(job_id, problems);
+            co_return;
+        case validation_verdict::fail_items:
+            for (const auto& p : problems) svc_.item_failed(*job, *p.item, p.to_string());
+            break;
+        case validation_verdict::start:
+            break;
     }
     job->validated = true;
-    start_job(*job);
+    port_.start_job(*job);
 }
 
 }  // namespace briefd::pipeline::detail
