@@ -42,7 +42,6 @@ void semaphore::release() {
     ++free_;
 }
 
-
 engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                          std::map<std::string, secret> keys, logger& log_)
     : ex(ex_),
@@ -73,6 +72,28 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                      },
              }),
       filing(layout, intake.names(), log),
+      tracking(
+          ex_, *this, log, rng(),
+          run_tracking_port{
+              .start_downloads = [this](job_ctx& job,
+                                        std::size_t index) { downloads.start(job, index); },
+              .note_view = [this](const std::string& job_id, std::size_t index,
+                                  const providers::run_view& v) { note_view(job_id, index, v); },
+              .cancel_run = [this](
+                                provider_slot& slot,
+                                std::string run_id) { return cancel_run(slot, std::move(run_id)); },
+              .tracked_by_webhook =
+                  [this](const provider_slot& slot, const brief::item& it) {
+                      return tracked_by_webhook(slot, it);
+                  },
+              .track_by_webhook = [this](provider_slot& slot, job_ctx& job,
+                                         std::size_t index) { track_by_webhook(slot, job, index); },
+              .stream_opened =
+                  [this](std::string_view provider, unsigned status, bool reopened) {
+                      metrics.request(provider, "stream", status);
+                      if (reopened) metrics.stream_reconnects.inc({provider});
+                  },
+          }),
       downloads(ex_, *this, cfg, log,
                 downloads_port{.disk_problem = disk_problem, .metrics = metrics}),
       drained(ex_),
@@ -81,7 +102,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
           ex_, *this, cfg, log,
           submission_port{
               .start_tracking = [this](job_ctx& job,
-                                       std::size_t index) { start_tracking(job, index); },
+                                       std::size_t index) { tracking.start(job, index); },
               .webhook_url = [this](const provider_slot& slot) { return webhook_url(slot); },
               .start_job = [this](job_ctx& job) { start_job(job); },
               .refuse_job =
@@ -89,8 +110,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                       auto* job = find(job_id);
                       if (!job) return;
                       auto name = job->rec.brief_name;
-                      std::error_code rm;
-                      fs::remove(jobs::state_path(layout.active(), job_id), rm);
+                      // Through the state writer, so no snapshot still queued brings it back.
+                      states->remove(jobs::state_path({}, job_id).filename().string());
                       refuse(layout.active() / name, name, problems);
                       items_in_flight -= job->rec.items.size();
                       jobs.erase(job_id);
@@ -262,7 +283,7 @@ void engine_impl::start_job(job_ctx& job) {
                 break;
             case jobs::item_state::submitted:
                 if (it.outputs_known) downloads.start(job, i);
-                else start_tracking(job, i);
+                else tracking.start(job, i);
                 break;
             case jobs::item_state::finished: downloads.start(job, i); break;
             case jobs::item_state::failed: break;
@@ -406,7 +427,7 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
                 slot->host->stop();
                 slot->client.cancel_all();
             }
-            for (auto* s : open_streams) s->close();
+            tracking.close_streams();
         }
     }
     drain_deadline.cancel();
@@ -451,9 +472,8 @@ void engine::stop() {
                                      {"drain_timeout_ms", s.cfg.drain_timeout.count()}});
     for (auto& [name, slot] : s.slots) {
         slot->host->stop();  // waiting requests give up; those on the wire finish
-        slot->list_wake.cancel();
     }
-    for (auto* st : s.open_streams) st->close();
+    s.tracking.stop();  // list loops end, open streams close
     s.stop_webhooks();
     s.submissions.stop();
     s.intake.stop();
@@ -465,7 +485,7 @@ void engine::stop() {
             self->log.warning("daemon.drain_timeout", {{"cancelled", self->drain_tasks}});
             self->forced = true;
             for (auto& [name, slot] : self->slots) slot->client.cancel_all();
-            for (auto* st : self->open_streams) st->close();
+            self->tracking.close_streams();
             self->drained.cancel();
         }
     });
@@ -477,7 +497,7 @@ void engine::force_stop() {
     if (s.forced) return;
     s.forced = true;
     for (auto& [name, slot] : s.slots) slot->client.cancel_all();
-    for (auto* st : s.open_streams) st->close();
+    s.tracking.close_streams();
     s.drained.cancel();
 }
 
@@ -502,6 +522,7 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
         if (auto k = keys.find(name); k != keys.end()) slot->set_key(k->second);
         slot->host->resume();  // a reload is the operator's word that the key may work now
     }
+    s.tracking.reload();
     s.disk_problem.clear();
     s.kick_intake();
     return restart;
@@ -526,7 +547,7 @@ engine_counts engine::counts() const {
     engine_counts c;
     c.queued = s.intake.queued();
     c.active = s.jobs.size();
-    c.running = s.running_runs;
+    c.running = s.tracking.running();
     c.done = s.filing.done();
     c.failed = s.filing.failed();
     for (const auto& [name, slot] : s.slots) {

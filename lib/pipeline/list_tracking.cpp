@@ -8,7 +8,9 @@
 // end, or one shows failed or cancelled, or a child is missing from the list too long, the run's
 // own status request says how it ended (a finished job still gets its GET, then its containers
 // are expanded as for any completed run). A run with no children known is tracked by track_run.
-#include "pipeline/detail/engine_impl.hpp"
+#include "pipeline/run_tracking.hpp"
+
+#include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,9 +19,37 @@
 
 namespace briefd::pipeline::detail {
 
+namespace asio = boost::asio;
+using clock = job_services::clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-void engine_impl::track_by_list(provider_slot& slot, job_ctx& job, std::size_t index) {
+namespace {
+list_tracker_config list_cfg(const provider_slot& slot) {
+    list_tracker_config l;
+    l.interval = slot.cfg.tracking.poll_interval / std::max(slot.cfg.tracking.schedule_scale, 1u);
+    l.page_limit = slot.api.list_page_limit();
+    return l;
+}
+}  // namespace
+
+run_tracking::list_channel& run_tracking::list_of(provider_slot& slot) {
+    auto [it, added] = list_channels_.try_emplace(slot.name());
+    if (added) {
+        it->second = {&slot, std::make_unique<list_channel>(ex_)};
+        it->second.second->config = list_cfg(slot);
+    }
+    return *it->second.second;
+}
+
+void run_tracking::reload() {
+    for (auto& [name, ch] : list_channels_) {
+        ch.second->config = list_cfg(*ch.first);
+        for (auto& [scope, t] : ch.second->lists) t.set_config(ch.second->config);
+    }
+}
+
+void run_tracking::track_by_list(provider_slot& slot, job_ctx& job, std::size_t index) {
+    auto& ch = list_of(slot);
     const auto& it = job.rec.items[index];
     const auto& run_id = it.run_id;
     std::vector<std::string> ids{run_id};
@@ -27,61 +57,61 @@ void engine_impl::track_by_list(provider_slot& slot, job_ctx& job, std::size_t i
         ids.clear();
         for (const auto& c : it.children) ids.push_back(slot.api.list_key(c));
         if (ids.empty()) {  // nothing the list would show: the run's own channel
-            spawn(track_run(job.rec.job_id, index, run_id), false);
+            svc_.spawn(track_run(slot, job.rec.job_id, index, run_id), false);
             return;
         }
     }
-    auto scope = slot.api.list_scope(item_of(job, index));
-    slot.list_runs[run_id] = {job.rec.job_id, index};
-    auto& tracker = slot.lists.try_emplace(scope, slot.list_config).first->second;
+    auto scope = slot.api.list_scope(svc_.item_of(job, index));
+    ch.runs[run_id] = {job.rec.job_id, index};
+    auto& tracker = ch.lists.try_emplace(scope, ch.config).first->second;
     for (const auto& id : ids) {
-        slot.list_ids[id] = {scope, run_id};
+        ch.ids[id] = {scope, run_id};
         tracker.add(id);
     }
-    log.debug("run.tracking", {{"job", job.rec.job_id},
-                               {"item", index},
-                               {"run", run_id},
-                               {"channel", "list"},
-                               {"listed", ids.size()}});
-    if (!slot.list_loop_running) {
-        slot.list_loop_running = true;
-        spawn(list_loop(slot), false);
+    log_.debug("run.tracking", {{"job", job.rec.job_id},
+                                {"item", index},
+                                {"run", run_id},
+                                {"channel", "list"},
+                                {"listed", ids.size()}});
+    if (!ch.loop_running) {
+        ch.loop_running = true;
+        svc_.spawn(list_loop(slot), false);
     } else {
-        slot.list_wake.cancel();
+        ch.wake.cancel();
     }
 }
 
-asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
+asio::awaitable<void> run_tracking::list_loop(provider_slot& slot) {
+    auto& ch = list_of(slot);
     const bool by_children = slot.api.list_shows_children();
     std::map<std::string, bool, std::less<>> input_sent;
     std::map<std::string, unsigned, std::less<>> not_found;
     std::map<std::string, providers::run_phase, std::less<>> child_phase;  ///< by listed id
     auto listed_of = [&](const std::string& run_id) {
         std::vector<std::string> out;
-        for (const auto& [id, owner] : slot.list_ids)
+        for (const auto& [id, owner] : ch.ids)
             if (owner.second == run_id) out.push_back(id);
         return out;
     };
     auto forget = [&](const std::string& run_id) {
         for (const auto& id : listed_of(run_id)) {
-            auto o = slot.list_ids.find(id);
-            if (auto t = slot.lists.find(o->second.first); t != slot.lists.end())
+            auto o = ch.ids.find(id);
+            if (auto t = ch.lists.find(o->second.first); t != ch.lists.end())
                 t->second.remove(id);  // an empty tracker is dropped between sweeps
-            slot.list_ids.erase(o);
+            ch.ids.erase(o);
             child_phase.erase(id);
         }
-        slot.list_runs.erase(run_id);
+        ch.runs.erase(run_id);
         input_sent.erase(run_id);
         not_found.erase(run_id);
-        --running_runs;
-        slot.host->run_ended();
+        run_ended(slot);
     };
     auto report = [&](const providers::run_view& v) {
-        auto it = slot.list_runs.find(v.run_id);
-        if (it == slot.list_runs.end()) return;
+        auto it = ch.runs.find(v.run_id);
+        if (it == ch.runs.end()) return;
         auto [job_id, index] = it->second;
         not_found.erase(v.run_id);
-        auto* job = find(job_id);
+        auto* job = svc_.find(job_id);
         bool go_on = job && job->rec.items[index].state == jobs::item_state::submitted &&
                      !job->rec.items[index].outputs_known &&
                      on_run_view(job_id, index, v, input_sent[v.run_id]);
@@ -96,23 +126,23 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
         return children_settled(phases);
     };
 
-    while (!stop_requested) {
-        std::erase_if(slot.lists, [](const auto& e) { return e.second.size() == 0; });
+    while (!svc_.stopping()) {
+        std::erase_if(ch.lists, [](const auto& e) { return e.second.size() == 0; });
         std::optional<clock::time_point> next;
         std::string scope;
-        for (const auto& [s, t] : slot.lists)
+        for (const auto& [s, t] : ch.lists)
             if (auto n = t.next_sweep(); n && (!next || *n < *next)) {
                 next = n;
                 scope = s;
             }
         if (!next || *next > clock::now()) {
             // Woken early by track_by_list when a run (maybe of a new scope) is added.
-            slot.list_wake.expires_at(next ? *next : clock::time_point::max());
-            co_await slot.list_wake.async_wait(use_tuple);
+            ch.wake.expires_at(next ? *next : clock::time_point::max());
+            co_await ch.wake.async_wait(use_tuple);
             continue;
         }
-        auto tracker = slot.lists.find(scope);
-        if (tracker == slot.lists.end()) continue;
+        auto tracker = ch.lists.find(scope);
+        if (tracker == ch.lists.end()) continue;
         auto& lt = tracker->second;
         auto cursor = lt.begin_sweep(clock::now());
         std::vector<std::string> ask;  // runs whose own status request is due, in order
@@ -121,15 +151,15 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
         };
         for (;;) {
             auto res = co_await slot.host->async_call(
-                slot.request(slot.api.list_in(scope, cursor, slot.list_config.page_limit)),
+                slot.request(slot.api.list_in(scope, cursor, ch.config.page_limit)),
                 scheduler::priority::track, scheduler::retry_mode::idempotent);
-            if (stop_requested || res.ec == errc::shutting_down) co_return;
+            if (svc_.stopping() || res.ec == errc::shutting_down) co_return;
             auto page = res.ec ? std::nullopt : slot.api.parse_list(res.resp.body);
             if (!page) {
-                log.info("tracking.list_failed",
-                         {{"provider", slot.name()},
-                          {"scope", scope},
-                          {"error", res.ec ? res.ec.message() : "unreadable list"}});
+                log_.info("tracking.list_failed",
+                          {{"provider", slot.name()},
+                           {"scope", scope},
+                           {"error", res.ec ? res.ec.message() : "unreadable list"}});
                 lt.on_page_failed();
                 break;
             }
@@ -139,8 +169,8 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
                     report(v);
                     continue;
                 }
-                auto o = slot.list_ids.find(v.run_id);
-                if (o == slot.list_ids.end()) continue;
+                auto o = ch.ids.find(v.run_id);
+                if (o == ch.ids.end()) continue;
                 child_phase[v.run_id] = v.phase;
                 if (settled(o->second.second)) ask_about(o->second.second);
             }
@@ -148,26 +178,26 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
             cursor = *out.next_cursor;
         }
         for (const auto& id : lt.take_overdue()) {
-            auto o = slot.list_ids.find(id);
-            if (o != slot.list_ids.end()) ask_about(o->second.second);
+            auto o = ch.ids.find(id);
+            if (o != ch.ids.end()) ask_about(o->second.second);
         }
         for (const auto& run_id : ask) {
-            if (stop_requested) break;
-            if (!slot.list_runs.count(run_id)) continue;  // ended meanwhile
+            if (svc_.stopping()) break;
+            if (!ch.runs.count(run_id)) continue;  // ended meanwhile
             auto res = co_await slot.host->async_call(slot.request(slot.api.status(run_id)),
                                                       scheduler::priority::track,
                                                       scheduler::retry_mode::idempotent);
-            if (stop_requested || res.ec == errc::shutting_down) co_return;
+            if (svc_.stopping() || res.ec == errc::shutting_down) co_return;
             if (res.ec == errc::not_found) {
                 // Gone at the provider (two answers in a row, as for any run): the item fails.
                 if (++not_found[run_id] >= 2) {
-                    auto it = slot.list_runs.find(run_id);
-                    if (it != slot.list_runs.end()) {
+                    auto it = ch.runs.find(run_id);
+                    if (it != ch.runs.end()) {
                         auto [job_id, index] = it->second;
                         forget(run_id);
-                        if (auto* job = find(job_id))
-                            item_failed(*job, index,
-                                        "run " + run_id + " no longer exists at the provider");
+                        if (auto* job = svc_.find(job_id))
+                            svc_.item_failed(*job, index,
+                                             "run " + run_id + " no longer exists at the provider");
                     }
                 }
                 continue;
@@ -179,7 +209,7 @@ asio::awaitable<void> engine_impl::list_loop(provider_slot& slot) {
             }
         }
     }
-    slot.list_loop_running = false;
+    ch.loop_running = false;
 }
 
 }  // namespace briefd::pipeline::detail

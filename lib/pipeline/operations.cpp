@@ -66,7 +66,7 @@ void engine_impl::init_metrics() {
         auto& m = metrics;
         const auto now = clock::now();
         m.briefs_queued.set({}, static_cast<double>(intake.queued()));
-        m.runs_tracked.set({}, static_cast<double>(running_runs));
+        m.runs_tracked.set({}, static_cast<double>(tracking.running()));
         m.intake_paused.set({}, disk_problem.empty() ? 0 : 1);
         m.briefs_active.clear();
         m.items.clear();
@@ -79,7 +79,7 @@ void engine_impl::init_metrics() {
             m.paused.set({name, "rate_limited"}, host.paused_until() > now ? 1 : 0);
             m.paused.set({name, "account"}, host.blocked() ? 1 : 0);
             m.in_flight.set({name}, static_cast<double>(host.in_flight()));
-            m.streams_open.set({name}, static_cast<double>(slot->streams));
+            m.streams_open.set({name}, static_cast<double>(tracking.streams_open(name)));
             m.briefs_active.set({name}, 0);
             for (auto st : item_states) m.items.set({name, st}, 0);
         }
@@ -149,7 +149,7 @@ engine_status engine_impl::status_snapshot() const {
             ps.paused_until_in_s = ceil_seconds(host.paused_until() - now);
         }
         ps.in_flight = host.in_flight();
-        ps.streams = slot->streams;
+        ps.streams = tracking.streams_open(name);
         if (slot->hooks.offered) ps.webhooks = slot->hooks.degraded ? "fallback" : "on";
         if (auto q = queued.find(name); q != queued.end()) ps.queued_items = q->second;
         st.providers.push_back(std::move(ps));
@@ -184,7 +184,7 @@ asio::awaitable<std::optional<cancel_result>> engine_impl::cancel_job(
     std::vector<std::string> runs;
     for (auto& it : job->rec.items) {
         // Items on the wire (`submitting`) are settled by their submission's answer: an accepted
-        // run is cancelled by start_tracking(), a requeued item fails in enqueue_item(). Outputs
+        // run is cancelled by tracking.start(), a requeued item fails in enqueue_item(). Outputs
         // of finished runs are already paid for: their downloads complete.
         const bool tracking = it.state == jobs::item_state::submitted && !it.outputs_known;
         if (it.state != jobs::item_state::pending && !tracking) continue;

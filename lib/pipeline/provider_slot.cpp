@@ -1,4 +1,4 @@
-// One configured provider's client, scheduler host and list tracker.
+// One configured provider's client and scheduler host.
 #include "pipeline/detail/provider_slot.hpp"
 
 #include <boost/url/parse.hpp>
@@ -25,13 +25,6 @@ std::map<std::string, scheduler::bucket_limits, std::less<>> class_limits(const 
     for (const auto& [name, l] : p.rate_limit_classes) out[name] = {l.requests, l.per_seconds, l.per_day};
     return out;
 }
-
-list_tracker_config list_cfg(const config::provider_config& p, const providers::provider& api) {
-    list_tracker_config l;
-    l.interval = p.tracking.poll_interval / std::max(p.tracking.schedule_scale, 1u);
-    l.page_limit = api.list_page_limit();
-    return l;
-}
 }  // namespace
 
 provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider& api_,
@@ -40,8 +33,6 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
     : api(api_),
       cfg(std::move(cfg_)),
       client(ex, client_opts(cfg)),
-      list_config(list_cfg(cfg, api)),
-      list_wake(ex),
       hooks(ex) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
@@ -152,8 +143,6 @@ void provider_slot::reload(const config::provider_config& n) {
     cfg.retry = n.retry;
     cfg.api_key_file = n.api_key_file;
     cfg.api_key_env = n.api_key_env;
-    list_config = list_cfg(cfg, api);
-    for (auto& [scope, t] : lists) t.set_config(list_config);
     cfg.rate_limit_classes = n.rate_limit_classes;
     cfg.max_concurrent_jobs = n.max_concurrent_jobs;
     host->set_limit(cfg.rate_limit.requests, cfg.rate_limit.per_seconds, cfg.rate_limit.per_day);

@@ -211,4 +211,19 @@ clock::duration tracker_fsm::backoff(clock::duration base, unsigned n) {
     return base + clock::duration(extra(rng_));
 }
 
+run_settlement settle_run(const jobs::item_record& it, const providers::run_view& run) {
+    run_settlement s;
+    if (it.state != jobs::item_state::submitted || it.outputs_known)
+        return s;  // a duplicate report
+    s.run_status = run.status.empty() ? std::string(providers::to_string(run.phase)) : run.status;
+    if (run.phase == run_phase::completed) {
+        s.what = run_settlement::kind::completed;
+        return s;
+    }
+    s.what = run_settlement::kind::failed;
+    s.why = run.phase == run_phase::cancelled ? "run cancelled" : "run failed";
+    if (!run.error.empty()) s.why += ": " + run.error;
+    return s;
+}
+
 }  // namespace briefd::pipeline

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "core/error.hpp"
+#include "jobs/job.hpp"
 #include "providers/provider.hpp"
 
 namespace briefd::pipeline {
@@ -190,5 +191,23 @@ class tracker_fsm {
     unsigned not_found_ = 0;
     unsigned stream_connects_ = 0;
 };
+
+/// What a terminal view of a run does to its item (run_tracking's run_finished, whichever channel
+/// reported it). Sans-I/O like tracker_fsm.
+struct run_settlement {
+    enum class kind {
+        duplicate,  ///< the item is settled already (not `submitted`, or its outputs known): no-op
+        failed,     ///< the item fails with `why`
+        completed,  ///< the run's outputs are to be recorded (expanded first where needed)
+    };
+    kind what = kind::duplicate;
+    /// The item's run_status: the provider's status word, else the phase's (empty: duplicate).
+    std::string run_status;
+    /// failed: "run failed" or "run cancelled", with the run's error after ": " when it gave one.
+    std::string why;
+};
+
+/// Settles `it` by `run`, a terminal view (a phase that is not `completed` fails the item).
+run_settlement settle_run(const jobs::item_record& it, const providers::run_view& run);
 
 }  // namespace briefd::pipeline

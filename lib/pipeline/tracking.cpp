@@ -1,7 +1,9 @@
 // The driver of tracker_fsm for one run: carries out its actions (open the SSE stream and read it,
 // wait, poll) through the provider's slot, and reports what happened back to it. Providers whose
 // list shows many runs at once are tracked by list_tracking.cpp instead.
-#include "pipeline/detail/engine_impl.hpp"
+#include "pipeline/run_tracking.hpp"
+
+#include "pipeline/detail/provider_slot.hpp"
 
 #include "sse/parser.hpp"
 #include "store/atomic_file.hpp"
@@ -13,39 +15,70 @@
 
 namespace briefd::pipeline::detail {
 
+namespace asio = boost::asio;
 using verb = boost::beast::http::verb;
+using clock = job_services::clock;
+using providers::run_phase;
 
-void engine_impl::start_tracking(job_ctx& job, std::size_t index) {
-    auto* slot = slot_of(job);
+run_tracking::run_tracking(asio::any_io_executor ex, job_services& svc, logger& log,
+                           std::uint64_t seed, run_tracking_port port)
+    : ex_(ex), svc_(svc), log_(log), rng_(seed), port_(std::move(port)) {}
+
+std::size_t run_tracking::streams_open(std::string_view provider) const {
+    auto it = streams_.find(provider);
+    return it == streams_.end() ? 0 : it->second;
+}
+
+void run_tracking::run_ended(provider_slot& slot) {
+    --running_;
+    slot.host->run_ended();  // its place of the concurrent-jobs gate is free again
+}
+
+void run_tracking::close_streams() {
+    for (auto* s : open_streams_) s->close();
+}
+
+void run_tracking::stop() {
+    for (auto& [name, ch] : list_channels_) ch.second->wake.cancel();
+    close_streams();
+}
+
+void run_tracking::note_view(const std::string& job_id, std::size_t index,
+                             const providers::run_view& v) {
+    if (port_.note_view) port_.note_view(job_id, index, v);
+}
+
+void run_tracking::start(job_ctx& job, std::size_t index) {
+    auto* slot = svc_.slot_of(job);
     const auto& run_id = job.rec.items[index].run_id;
     if (!slot || !slot->api.valid_run_id(run_id)) {
         // A state file edited by hand, or a provider that changed its id format mid-flight.
-        item_failed(job, index,
-                    "run id " + diagnostics::clean(run_id, 64) +
-                        " is not one briefd will use in a request");
+        svc_.item_failed(job, index,
+                         "run id " + diagnostics::clean(run_id, 64) +
+                             " is not one briefd will use in a request");
         return;
     }
     if (job.cancelled) {
         // Accepted after the operator cancelled the job (the submission was on the wire).
-        spawn(
-            [](engine_impl* self, provider_slot* s, std::string id) -> asio::awaitable<void> {
-                co_await self->cancel_run(*s, std::move(id));
-            }(this, slot, run_id),
+        svc_.spawn(
+            [](asio::awaitable<bool> cancel) -> asio::awaitable<void> {
+                co_await std::move(cancel);
+            }(port_.cancel_run(*slot, run_id)),
             false);
-        item_failed(job, index, "cancelled by operator");
+        svc_.item_failed(job, index, "cancelled by operator");
         return;
     }
-    ++running_runs;
+    ++running_;
     slot->host->run_tracked();  // holds a place of the concurrent-jobs gate until it ends
-    if (tracked_by_webhook(*slot, item_of(job, index))) {
-        track_by_webhook(*slot, job, index);
+    if (port_.tracked_by_webhook(*slot, svc_.item_of(job, index))) {
+        port_.track_by_webhook(*slot, job, index);
         return;
     }
-    if (slot->uses_list(slot->api.channels(item_of(job, index)))) {
+    if (slot->uses_list(slot->api.channels(svc_.item_of(job, index)))) {
         track_by_list(*slot, job, index);
         return;
     }
-    spawn(track_run(job.rec.job_id, index, run_id), false);
+    svc_.spawn(track_run(*slot, job.rec.job_id, index, run_id), false);
 }
 
 namespace {
@@ -61,9 +94,9 @@ bool is_event_stream(const boost::beast::http::fields& h) {
 }
 }  // namespace
 
-bool engine_impl::on_run_view(const std::string& job_id, std::size_t index,
-                              const providers::run_view& view, bool& input_sent) {
-    auto* job = find(job_id);
+bool run_tracking::on_run_view(const std::string& job_id, std::size_t index,
+                               const providers::run_view& view, bool& input_sent) {
+    auto* job = svc_.find(job_id);
     if (!job) return false;
     note_view(job_id, index, view);
     if (providers::is_terminal(view.phase)) {
@@ -71,28 +104,28 @@ bool engine_impl::on_run_view(const std::string& job_id, std::size_t index,
         return false;
     }
     if (view.phase == providers::run_phase::awaiting_input && !input_sent) {
-        auto* slot = slot_of(*job);
+        auto* slot = svc_.slot_of(*job);
         std::string why;
         if (!slot || !slot->api.provide_input(
-                         item_of(*job, index),
+                         svc_.item_of(*job, index),
                          view.run_id.empty() ? job->rec.items[index].run_id : view.run_id, why)) {
-            item_failed(*job, index,
-                        why.empty() ? "the run waits for input briefd cannot give" : why);
+            svc_.item_failed(*job, index,
+                             why.empty() ? "the run waits for input briefd cannot give" : why);
             return false;
         }
         input_sent = true;
-        spawn(supply_input(job_id, index, job->rec.items[index].run_id), true);
+        svc_.spawn(supply_input(job_id, index, job->rec.items[index].run_id), true);
     }
     return true;
 }
 
-asio::awaitable<void> engine_impl::supply_input(std::string job_id, std::size_t index,
-                                                std::string run_id) {
-    auto* job = find(job_id);
+asio::awaitable<void> run_tracking::supply_input(std::string job_id, std::size_t index,
+                                                 std::string run_id) {
+    auto* job = svc_.find(job_id);
     if (!job) co_return;
-    auto* slot = slot_of(*job);
+    auto* slot = svc_.slot_of(*job);
     std::string why;
-    auto call = slot->api.provide_input(item_of(*job, index), run_id, why);
+    auto call = slot->api.provide_input(svc_.item_of(*job, index), run_id, why);
     if (!call) co_return;
     // The same item always sends the same key, so a repeated request after a crash is replayed.
     if (auto h = slot->api.idempotency_header(); !h.empty())
@@ -100,38 +133,38 @@ asio::awaitable<void> engine_impl::supply_input(std::string job_id, std::size_t 
             h, providers::idempotency_key(slot->name() + "/input", {{job_id, index}}));
     auto res = co_await slot->host->async_call(slot->request(*call), scheduler::priority::submit,
                                                scheduler::retry_mode::idempotent);
-    if (stop_requested || res.ec == errc::shutting_down) co_return;
+    if (svc_.stopping() || res.ec == errc::shutting_down) co_return;
     if (res.ec) {
         // The next status that still says awaiting_input asks again (a lost answer is harmless:
         // the provider replays it under the same key); a refusal is final.
-        if (auto* j = find(job_id); j && !is_retryable(res.ec))
-            item_failed(
+        if (auto* j = svc_.find(job_id); j && !is_retryable(res.ec))
+            svc_.item_failed(
                 *j, index,
                 "could not supply the run's input (" + std::to_string(res.resp.status) + ")",
                 res.diag);
         co_return;
     }
-    log.info("run.input_supplied", {{"job", job_id}, {"item", index}, {"run", run_id}});
+    log_.info("run.input_supplied", {{"job", job_id}, {"item", index}, {"run", run_id}});
 }
 
-asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t index,
-                                             std::string run_id) {
-    auto* job0 = find(job_id);
-    auto* slot = job0 ? slot_of(*job0) : nullptr;
-    if (!slot) {
-        --running_runs;
+asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::string job_id,
+                                              std::size_t index, std::string run_id) {
+    auto* slot = &slot_ref;  // slots live as long as the engine
+    auto* job0 = svc_.find(job_id);
+    if (!job0) {  // filed (cancelled) before this task began
+        run_ended(*slot);
         co_return;
     }
     const auto& api = slot->api;
-    auto tcfg = slot->tracker_cfg(api.channels(item_of(*job0, index)));
+    auto tcfg = slot->tracker_cfg(api.channels(svc_.item_of(*job0, index)));
     // A provider with a documented polling schedule (Layers: 2 s ×1.3 up to 10 s + jitter) sets
     // the pace of polls itself; the fsm still adds its backoff after failures.
-    std::mt19937_64 schedule_rng(rng());
+    std::mt19937_64 schedule_rng(rng_());
     const bool scheduled = api.poll_delay(0, schedule_rng).has_value();
     if (scheduled) tcfg.poll_interval = clock::duration::zero();
     const unsigned tcfg_scale = slot->cfg.tracking.schedule_scale;  // a time-scaled test's pace
     unsigned polls_done = 0;
-    tracker_fsm fsm(tcfg, rng());
+    tracker_fsm fsm(tcfg, rng_());
     std::unique_ptr<http::client::body_stream> stream;
     sse::parser parser;
     std::optional<providers::run_view> last;
@@ -139,28 +172,28 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
     unsigned stream_opens = 0;
     auto close_stream = [&] {
         if (stream) {
-            --slot->streams;
-            open_streams.erase(stream.get());
+            --streams_[slot->name()];
+            open_streams_.erase(stream.get());
             stream->close();
             stream.reset();
         }
     };
     auto act = fsm.start(clock::now());
-    log.debug("run.tracking", {{"job", job_id}, {"item", index}, {"run", run_id}});
+    log_.debug("run.tracking", {{"job", job_id}, {"item", index}, {"run", run_id}});
     // A stream must deliver a complete event within the idle deadline: bytes that never finish a
     // line (a trickling peer) do not keep it alive.
     auto event_deadline = clock::time_point::max();
 
     auto still_wanted = [&] {  // a cancelled job's runs are tracked no further
-        auto* j = find(job_id);
+        auto* j = svc_.find(job_id);
         return j && j->rec.items[index].state == jobs::item_state::submitted;
     };
-    while (!stop_requested && still_wanted()) {
+    while (!svc_.stopping() && still_wanted()) {
         using k = tracker_action::kind;
         if (act.what == k::open_stream) {
             close_stream();
-            co_await nap_until(act.not_before);
-            if (stop_requested) break;
+            co_await svc_.nap_until(act.not_before);
+            if (svc_.stopping()) break;
             scheduler::clock::time_point sent_at{};
             if (co_await slot->host->async_acquire(scheduler::priority::track, {}, &sent_at)) break;
             auto req = slot->request(api.stream(run_id));
@@ -168,9 +201,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
             if (!act.last_event_id.empty())
                 req.headers.emplace_back("Last-Event-ID", act.last_event_id);
             auto [ec, s] = co_await slot->client.async_open(std::move(req));
-            if (stop_requested) break;
-            metrics.request(slot->name(), "stream", ec ? 0u : s->status());
-            if (stream_opens++ > 0) metrics.stream_reconnects.inc({slot->name()});
+            if (svc_.stopping()) break;
+            port_.stream_opened(slot->name(), ec ? 0u : s->status(), stream_opens++ > 0);
             if (ec) {
                 act = fsm.on_stream_ended(clock::now(), ec, parser.retry());
                 continue;
@@ -183,13 +215,13 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 continue;
             }
             if (s->status() != 200 || !is_event_stream(s->headers())) {
-                log.info("run.stream_refused", {{"run", run_id}, {"status", s->status()}});
+                log_.info("run.stream_refused", {{"run", run_id}, {"status", s->status()}});
                 act = fsm.on_stream_refused(clock::now());
                 continue;
             }
             stream = std::move(s);
-            ++slot->streams;
-            open_streams.insert(stream.get());
+            ++streams_[slot->name()];
+            open_streams_.insert(stream.get());
             parser.reset_connection();
             act.what = k::read;
             act.idle_timeout = tcfg.sse_idle_timeout;
@@ -209,7 +241,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 continue;
             }
             auto [ec, chunk] = co_await stream->async_read_some(idle);
-            if (stop_requested) break;
+            if (svc_.stopping()) break;
             if (ec) {
                 close_stream();
                 act = fsm.on_stream_ended(clock::now(),
@@ -250,8 +282,8 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                 if (auto d = api.poll_delay(polls_done, schedule_rng))
                     act.not_before =
                         std::max(act.not_before, clock::now() + *d / std::max(1u, tcfg_scale));
-            co_await nap_until(act.not_before);
-            if (stop_requested) break;
+            co_await svc_.nap_until(act.not_before);
+            if (svc_.stopping()) break;
             if (!wait) ++polls_done;
             auto req =
                 slot->request(wait ? api.wait(run_id, act.wait_timeout)
@@ -262,7 +294,7 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
                     std::chrono::duration_cast<std::chrono::milliseconds>(act.wait_timeout);
             auto res = co_await slot->host->async_call(std::move(req), scheduler::priority::track,
                                                        scheduler::retry_mode::idempotent);
-            if (stop_requested || res.ec == errc::shutting_down) break;
+            if (svc_.stopping() || res.ec == errc::shutting_down) break;
             auto phase = run_phase::unknown;
             bool timed_out = false;
             std::error_code ec = res.ec;
@@ -297,11 +329,11 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         }
         if (act.what == k::done) {
             close_stream();
-            log.info("run.finished", {{"job", job_id},
-                                      {"item", index},
-                                      {"run", run_id},
-                                      {"status", last ? last->status : "unknown"},
-                                      {"streams", fsm.stream_connects()}});
+            log_.info("run.finished", {{"job", job_id},
+                                       {"item", index},
+                                       {"run", run_id},
+                                       {"status", last ? last->status : "unknown"},
+                                       {"streams", fsm.stream_connects()}});
             providers::run_view v;
             if (last)
                 v = std::move(*last);
@@ -314,64 +346,63 @@ asio::awaitable<void> engine_impl::track_run(std::string job_id, std::size_t ind
         }
         // give_up
         close_stream();
-        if (auto* job = find(job_id))
-            item_failed(*job, index, "lost track of run " + run_id + ": " + act.error.message());
+        if (auto* job = svc_.find(job_id))
+            svc_.item_failed(*job, index,
+                             "lost track of run " + run_id + ": " + act.error.message());
         break;
     }
     close_stream();
-    --running_runs;
-    slot->host->run_ended();
+    run_ended(*slot);
 }
 
-void engine_impl::run_finished(const std::string& job_id, std::size_t index,
-                               const providers::run_view& run) {
-    auto* job = find(job_id);
+void run_tracking::run_finished(const std::string& job_id, std::size_t index,
+                                const providers::run_view& run) {
+    auto* job = svc_.find(job_id);
     if (!job) return;
-    auto* slot = slot_of(*job);
+    auto* slot = svc_.slot_of(*job);
     auto& it = job->rec.items[index];
-    if (it.state != jobs::item_state::submitted || it.outputs_known)
-        return;  // already settled (a duplicate report)
-    it.run_status = run.status.empty() ? std::string(providers::to_string(run.phase)) : run.status;
-    if (run.phase != run_phase::completed) {
-        std::string why = run.phase == run_phase::cancelled ? "run cancelled" : "run failed";
-        if (!run.error.empty()) why += ": " + run.error;
-        item_failed(*job, index, why);
+    auto settled = settle_run(it, run);
+    if (settled.what == run_settlement::kind::duplicate) return;
+    it.run_status = std::move(settled.run_status);
+    if (settled.what == run_settlement::kind::failed) {
+        svc_.item_failed(*job, index, std::move(settled.why));
         return;
     }
     if (slot) {
-        auto calls = slot->api.expand(item_of(*job, index), run, it.children);
+        auto calls = slot->api.expand(svc_.item_of(*job, index), run, it.children);
         if (!calls.empty()) {
-            spawn(expand_outputs(job_id, index, run, std::move(calls)), true);
+            svc_.spawn(expand_outputs(job_id, index, run, std::move(calls)), true);
             return;
         }
     }
     record_outputs(job_id, index, run);
 }
 
-asio::awaitable<void> engine_impl::expand_outputs(std::string job_id, std::size_t index,
-                                                  providers::run_view run,
-                                                  std::vector<providers::api_call> calls) {
+asio::awaitable<void> run_tracking::expand_outputs(std::string job_id, std::size_t index,
+                                                   providers::run_view run,
+                                                   std::vector<providers::api_call> calls) {
     // The run's outputs live elsewhere (Layers: one container per variant): one GET each, through
     // the scheduler; a part that is not ready yet is asked again on the provider's schedule.
     constexpr unsigned max_tries = 6;
     std::vector<providers::output_view> outs;
-    std::mt19937_64 schedule_rng(rng());
+    std::mt19937_64 schedule_rng(rng_());
     for (std::size_t k = 0; k < calls.size(); ++k) {
         std::string why;
         std::optional<std::vector<providers::output_view>> part;
         for (unsigned t = 0; t < max_tries && !part; ++t) {
-            auto* job = find(job_id);
-            auto* slot = job ? slot_of(*job) : nullptr;
-            if (!slot || stop_requested) co_return;  // recovery tracks the run again and expands anew
+            auto* job = svc_.find(job_id);
+            auto* slot = job ? svc_.slot_of(*job) : nullptr;
+            if (!slot || svc_.stopping())
+                co_return;  // recovery tracks the run again and expands anew
             if (t > 0) {
-                co_await nap(
+                co_await svc_.nap(
                     slot->api.poll_delay(t, schedule_rng).value_or(std::chrono::seconds(2)));
-                if (stop_requested || !find(job_id)) co_return;
+                if (svc_.stopping() || !svc_.find(job_id)) co_return;
             }
             auto res =
                 co_await slot->host->async_call(slot->request(calls[k]), scheduler::priority::track,
                                                 scheduler::retry_mode::idempotent);
-            if (stop_requested || res.ec == errc::shutting_down) co_return;
+            if (svc_.stopping() || res.ec == errc::shutting_down) co_return;
             if (res.ec) {
                 why = "could not fetch the run's outputs: " + std::string(res.ec.message()) +
                       (res.diag.message.empty() ? "" : ": " + res.diag.message);
@@ -381,8 +412,8 @@ asio::awaitable<void> engine_impl::expand_outputs(std::string job_id, std::size_
             part = slot->api.parse_expansion(k, res.resp.body, why);
         }
         if (!part) {
-            if (auto* job = find(job_id))
-                item_failed(*job, index, why.empty() ? "outputs could not be fetched" : why);
+            if (auto* job = svc_.find(job_id))
+                svc_.item_failed(*job, index, why.empty() ? "outputs could not be fetched" : why);
             co_return;
         }
         outs.insert(outs.end(), std::make_move_iterator(part->begin()),
@@ -392,18 +423,18 @@ asio::awaitable<void> engine_impl::expand_outputs(std::string job_id, std::size_
     record_outputs(job_id, index, run);
 }
 
-void engine_impl::record_outputs(const std::string& job_id, std::size_t index,
-                                 const providers::run_view& run) {
-    auto* job = find(job_id);
+void run_tracking::record_outputs(const std::string& job_id, std::size_t index,
+                                  const providers::run_view& run) {
+    auto* job = svc_.find(job_id);
     if (!job) return;
-    auto* slot = slot_of(*job);
+    auto* slot = svc_.slot_of(*job);
     auto& it = job->rec.items[index];
     if (it.state != jobs::item_state::submitted || it.outputs_known) return;
-    auto dir = job_dir(*job);
+    auto dir = svc_.job_dir(*job);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     it.outputs.clear();
-    auto views = slot ? slot->api.outputs(item_of(*job, index), run) : run.outputs;
+    auto views = slot ? slot->api.outputs(svc_.item_of(*job, index), run) : run.outputs;
     for (std::size_t o = 0; o < views.size(); ++o) {
         const auto& src = views[o];
         jobs::output_record out;
@@ -441,8 +472,8 @@ void engine_impl::record_outputs(const std::string& job_id, std::size_t index,
         it.outputs.push_back(std::move(out));
     }
     it.outputs_known = true;
-    persist(*job);
-    downloads.start(*job, index);
+    svc_.persist(*job);
+    port_.start_downloads(*job, index);
 }
 
 }  // namespace briefd::pipeline::detail

@@ -206,7 +206,7 @@ asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
             if (!providers::is_terminal(v->phase)) {
                 r.check_at = clock::now() + grace;
                 bool sent = r.input_sent;
-                if (!on_run_view(job_id, index, *v, sent))
+                if (!tracking.on_run_view(job_id, index, *v, sent))
                     forget(run_id);
                 else if (auto again = h.runs.find(run_id); again != h.runs.end())
                     again->second.input_sent = sent;
@@ -223,7 +223,7 @@ asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
                                                        {"missed_in_a_row", h.missed_in_a_row}});
             }
             bool sent = false;
-            on_run_view(job_id, index, *v, sent);
+            tracking.on_run_view(job_id, index, *v, sent);
             if (h.missed_in_a_row >= cfg.webhooks.fallback_after && !h.degraded)
                 webhooks_fall_back(slot);
         }
@@ -233,8 +233,7 @@ asio::awaitable<void> engine_impl::grace_loop(provider_slot& slot) {
 
 void engine_impl::forget_webhook_run(provider_slot& slot, const std::string& run_id) {
     if (!slot.hooks.runs.erase(run_id)) return;
-    --running_runs;
-    slot.host->run_ended();  // its place of the concurrent-jobs gate (Layers) is free again
+    tracking.run_ended(slot);  // its place of the concurrent-jobs gate (Layers) is free again
 }
 
 void engine_impl::webhooks_fall_back(provider_slot& slot) {
@@ -248,9 +247,8 @@ void engine_impl::webhooks_fall_back(provider_slot& slot) {
     auto runs = std::move(h.runs);
     h.runs.clear();
     for (auto& [run_id, r] : runs) {
-        --running_runs;  // start_tracking counts it again, and takes its gate place again
-        slot.host->run_ended();
-        if (auto* job = find(r.job_id)) start_tracking(*job, r.index);
+        tracking.run_ended(slot);  // start() counts it again, and takes its gate place again
+        if (auto* job = find(r.job_id)) tracking.start(*job, r.index);
     }
 }
 
@@ -420,7 +418,7 @@ bool engine_impl::apply_webhook(provider_slot& slot, const providers::webhook_ev
                               {"channel", "webhook"}});
     providers::run_view v = view;
     bool input_sent = false;
-    on_run_view(job_id, index, v, input_sent);
+    tracking.on_run_view(job_id, index, v, input_sent);
     job = find(job_id);
     if (!job) return true;
     auto& after = job->rec.items[index];

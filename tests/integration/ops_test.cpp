@@ -252,6 +252,22 @@ TEST_CASE("ops: cancel a job end to end — runs cancelled at the provider, job 
         std::chrono::seconds(15));
     REQUIRE_MESSAGE(tracking, r.context());
     CHECK(job.at("job") == "long");
+    // Run tracking's own count of what it follows: three runs, each on its open event stream, in
+    // /metrics and in /status.
+    CHECK(eventually(
+        [&] {
+            auto m = get(port, "/metrics").body;
+            return metric_sum(m, "briefd_runs_tracked") == 3 &&
+                   metric_sum(m, "briefd_streams_open", {{"provider", "lamina"}}) == 3;
+        },
+        std::chrono::seconds(10)));
+    {
+        auto s = json::parse(get(port, "/status").body);
+        std::int64_t streams = -1;
+        for (const auto& p : s.at("providers").as_array())
+            if (p.at("name") == "lamina") streams = p.at("streams").to_number<std::int64_t>();
+        CHECK(streams == 3);
+    }
 
     auto c = call(port, verb::post, "/jobs/long/cancel");
     REQUIRE_MESSAGE(c.status == 202, (c.body + r.context()));
@@ -276,7 +292,11 @@ TEST_CASE("ops: cancel a job end to end — runs cancelled at the provider, job 
     CHECK(metric_sum(m.body, "briefd_briefs_filed_total", {{"result", "cancelled"}}) == 1);
     // The runs are no longer followed: no stream stays open for them.
     CHECK(eventually(
-        [&] { return metric_sum(get(port, "/metrics").body, "briefd_streams_open") == 0; },
+        [&] {
+            auto m = get(port, "/metrics").body;
+            return metric_sum(m, "briefd_streams_open") == 0 &&
+                   metric_sum(m, "briefd_runs_tracked") == 0;
+        },
         std::chrono::seconds(10)));
 }
 

@@ -1,7 +1,10 @@
-// The engine's state, shared by engine.cpp (jobs, run, stop), tracking.cpp and list_tracking.cpp.
-// Private to lib/pipeline. Intake, recovery, filing, submission and downloads are components with
-// their own interfaces (intake.hpp, recovery.hpp, filing.hpp, submission.hpp, downloads.hpp) that
-// never see it.
+// The engine's state: the jobs, the provider slots, the lifecycle, and the components that carry a
+// job from incoming/ to done/. Private to lib/pipeline. Intake, recovery, filing, submission, run
+// tracking and downloads are components with their own interfaces (intake.hpp, recovery.hpp,
+// filing.hpp, submission.hpp, run_tracking.hpp, downloads.hpp) that never see it: the run-time ones
+// hold the job_services it implements. What is still the engine's own: jobs and their state
+// (engine.cpp), the webhook receiver and channel (webhook_intake.cpp), /status, /metrics and
+// cancel (operations.cpp).
 //
 // Everything provider-specific is reached through a provider_slot: one per configured provider,
 // with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
@@ -27,6 +30,7 @@
 #include "pipeline/filing.hpp"
 #include "pipeline/intake.hpp"
 #include "pipeline/list_tracker.hpp"
+#include "pipeline/run_tracking.hpp"
 #include "pipeline/state_writer.hpp"
 #include "pipeline/submission.hpp"
 #include "pipeline/submit_decider.hpp"
@@ -67,7 +71,6 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     // ---- jobs
     std::map<std::string, std::unique_ptr<job_ctx>, std::less<>> jobs;
     std::size_t items_in_flight = 0;  ///< items of jobs not yet filed (caps claiming)
-    std::size_t running_runs = 0;
 
     // ---- intake and filing
     std::string disk_problem;        ///< non-empty while intake is paused by a file-system error
@@ -77,6 +80,9 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
 
     // ---- job state (durable): written off the loop, grouped fsyncs (state_writer.hpp)
     std::unique_ptr<state_writer> states;
+
+    // ---- run tracking: submitted runs followed to their outcome (run_tracking.hpp)
+    run_tracking tracking;
 
     // ---- downloads: finished runs' outputs into outputs/<job>/ (downloads.hpp)
     pipeline::downloads downloads;
@@ -91,7 +97,6 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     std::size_t other_tasks = 0;  ///< trackers, loops: cancelled at stop
     asio::steady_timer drained;
     asio::steady_timer drain_deadline;
-    std::set<http::client::body_stream*> open_streams;
     std::set<asio::steady_timer*> naps;  ///< pauses (backoff, retry later); stop() ends them
 
     // engine.cpp
@@ -138,24 +143,6 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     // ---- submission (submission.hpp): pending items → provider runs
     submission submissions;
 
-    // tracking.cpp
-    void start_tracking(job_ctx& job, std::size_t index);
-    asio::awaitable<void> track_run(std::string job_id, std::size_t index, std::string run_id);
-    /// What a run's status says, from any channel: finishes it when terminal, supplies input when
-    /// it waits for some. Returns false when tracking of the run must stop (finished or failed).
-    bool on_run_view(const std::string& job_id, std::size_t index, const providers::run_view& view,
-                     bool& input_sent);
-    asio::awaitable<void> supply_input(std::string job_id, std::size_t index, std::string run_id);
-    void run_finished(const std::string& job_id, std::size_t index, const providers::run_view& run);
-    /// A completed run whose outputs need more requests (provider::expand): fetched, then recorded.
-    asio::awaitable<void> expand_outputs(std::string job_id, std::size_t index,
-                                         providers::run_view run,
-                                         std::vector<providers::api_call> calls);
-    /// The completed run's outputs become the item's output records (text written at once), then
-    /// downloads start.
-    void record_outputs(const std::string& job_id, std::size_t index,
-                        const providers::run_view& run);
-
     // webhook_intake.cpp
     std::unique_ptr<http::server> webhook_server;
     std::string webhook_base;  ///< the path of webhooks.public_url
@@ -189,9 +176,6 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     bool apply_webhook(provider_slot& slot, const providers::webhook_event& ev,
                        std::string& touched);
 
-    // list_tracking.cpp
-    void track_by_list(provider_slot& slot, job_ctx& job, std::size_t index);
-    asio::awaitable<void> list_loop(provider_slot& slot);
 
     // operations.cpp: /metrics, /status and cancel
     engine_metrics metrics;

@@ -6,7 +6,6 @@
 #include "core/log.hpp"
 #include "http/client.hpp"
 #include "pipeline/detail/webhook_state.hpp"
-#include "pipeline/list_tracker.hpp"
 #include "pipeline/tracker_fsm.hpp"
 #include "providers/provider.hpp"
 #include "scheduler/host.hpp"
@@ -53,17 +52,7 @@ struct provider_slot {
     boost::urls::url base_url;
     http::client client;
     std::unique_ptr<scheduler::host> host;
-    // List tracking (providers with channel_list), one tracker per list scope (Layers: project).
-    list_tracker_config list_config;
-    std::map<std::string, pipeline::list_tracker, std::less<>> lists;  ///< by scope
-    std::map<std::string, std::pair<std::string, std::size_t>, std::less<>>
-        list_runs;  ///< run → (job, item)
-    /// What the trackers follow (the run, or its children's list_key()s) → (scope, run).
-    std::map<std::string, std::pair<std::string, std::string>, std::less<>> list_ids;
-    asio::steady_timer list_wake;
-    bool list_loop_running = false;
-    std::size_t streams = 0;  ///< run event streams open now (for /status and /metrics)
-    webhook_state hooks;      ///< webhook tracking (webhook_intake.cpp)
+    webhook_state hooks;  ///< webhook tracking (webhook_intake.cpp)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),

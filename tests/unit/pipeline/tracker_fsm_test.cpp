@@ -598,3 +598,60 @@ TEST_CASE("tracker property: random driver results keep the invariants") {
         if (a.what == kind::give_up) CHECK(failures_in_a_row == cfg.max_transport_failures);
     }
 }
+
+// ---- settle_run: what a terminal view does to its item ---------------------------------------
+
+namespace {
+briefd::jobs::item_record submitted_item() {
+    briefd::jobs::item_record it;
+    it.state = briefd::jobs::item_state::submitted;
+    it.run_id = "r1";
+    return it;
+}
+briefd::providers::run_view terminal(run_phase p, std::string status, std::string error = {}) {
+    briefd::providers::run_view v;
+    v.run_id = "r1";
+    v.phase = p;
+    v.status = std::move(status);
+    v.error = std::move(error);
+    return v;
+}
+}  // namespace
+
+TEST_CASE("settle_run: a completed run's outputs are recorded, its status word kept") {
+    auto s = settle_run(submitted_item(), terminal(run_phase::completed, "succeeded"));
+    CHECK(s.what == run_settlement::kind::completed);
+    CHECK(s.run_status == "succeeded");
+    CHECK(s.why.empty());
+}
+
+TEST_CASE("settle_run: a failed run fails the item with the run's error") {
+    auto s = settle_run(submitted_item(), terminal(run_phase::failed, "error", "content policy"));
+    CHECK(s.what == run_settlement::kind::failed);
+    CHECK(s.run_status == "error");
+    CHECK(s.why == "run failed: content policy");
+    CHECK(settle_run(submitted_item(), terminal(run_phase::failed, "failed")).why == "run failed");
+}
+
+TEST_CASE("settle_run: a cancelled run fails as cancelled; no status word takes the phase's") {
+    auto s = settle_run(submitted_item(), terminal(run_phase::cancelled, ""));
+    CHECK(s.what == run_settlement::kind::failed);
+    CHECK(s.why == "run cancelled");
+    CHECK(s.run_status == briefd::providers::to_string(run_phase::cancelled));
+    CHECK_FALSE(s.run_status.empty());
+}
+
+TEST_CASE("settle_run: a settled item ignores another report (duplicate, late channel)") {
+    auto known = submitted_item();
+    known.outputs_known = true;
+    auto done = submitted_item();
+    done.state = briefd::jobs::item_state::finished;
+    auto failed = submitted_item();
+    failed.state = briefd::jobs::item_state::failed;
+    for (const auto& it : {known, done, failed})
+        for (auto p : {run_phase::completed, run_phase::failed, run_phase::cancelled}) {
+            auto s = settle_run(it, terminal(p, "x"));
+            CHECK(s.what == run_settlement::kind::duplicate);
+            CHECK(s.run_status.empty());
+        }
+}
