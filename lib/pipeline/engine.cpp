@@ -84,10 +84,10 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                                 std::string run_id) { return cancel_run(slot, std::move(run_id)); },
               .tracked_by_webhook =
                   [this](const provider_slot& slot, const brief::item& it) {
-                      return tracked_by_webhook(slot, it);
+                      return hooks.tracked_by_webhook(slot, it);
                   },
               .track_by_webhook = [this](provider_slot& slot, job_ctx& job,
-                                         std::size_t index) { track_by_webhook(slot, job, index); },
+                                         std::size_t index) { hooks.track(slot, job, index); },
               .stream_opened =
                   [this](std::string_view provider, unsigned status, bool reopened) {
                       metrics.request(provider, "stream", status);
@@ -103,7 +103,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
           submission_port{
               .start_tracking = [this](job_ctx& job,
                                        std::size_t index) { tracking.start(job, index); },
-              .webhook_url = [this](const provider_slot& slot) { return webhook_url(slot); },
+              .webhook_url = [this](const provider_slot& slot) { return hooks.url(slot); },
               .start_job = [this](job_ctx& job) { start_job(job); },
               .refuse_job =
                   [this](const std::string& job_id, const std::vector<brief::problem>& problems) {
@@ -117,7 +117,22 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                       jobs.erase(job_id);
                       kick_intake();
                   },
-          }) {
+          }),
+      hooks(ex_, *this, cfg, log, tracking,
+            webhook_port{
+                .find_run = [this](std::string_view provider, std::string_view run_id)
+                    -> std::optional<std::pair<std::string, std::size_t>> {
+                    for (const auto& [id, j] : jobs) {
+                        if (j->rec.provider != provider) continue;
+                        std::optional<std::pair<std::string, std::size_t>> found;
+                        for (const auto& item : j->rec.items)
+                            if (item.run_id == run_id && item.state == jobs::item_state::submitted)
+                                found.emplace(id, item.index);
+                        if (found) return found;
+                    }
+                    return std::nullopt;
+                },
+            }) {
     for (const auto& [name, pc] : cfg.providers) {
         const auto* api = providers::find(name);
         if (!api) continue;  // the config loader refuses unknown names; nothing to drive here
@@ -130,7 +145,9 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         on_state_written(name, seq, ec);
     });
     init_metrics();
-    setup_webhooks();
+    std::vector<provider_slot*> hooked;
+    for (auto& [name, slot] : slots) hooked.push_back(slot.get());
+    hooks.setup(hooked);
 }
 
 provider_slot* engine_impl::slot_of(const job_ctx& job) const {
@@ -407,7 +424,7 @@ asio::awaitable<std::error_code> engine_impl::run(std::function<void()> ready) {
         co_return ec;
     }
     // Before recovery, so recovered runs that report by webhook are reachable from the start.
-    if (!start_webhooks()) co_return make_error_code(errc::config_invalid);
+    if (!hooks.start()) co_return make_error_code(errc::config_invalid);
     try {
         recover();
     } catch (const std::system_error& e) {
@@ -474,7 +491,7 @@ void engine::stop() {
         slot->host->stop();  // waiting requests give up; those on the wire finish
     }
     s.tracking.stop();  // list loops end, open streams close
-    s.stop_webhooks();
+    s.hooks.stop();  // the listener closes, grace loops end
     s.submissions.stop();
     s.intake.stop();
     for (auto* t : s.naps) t->cancel();  // a pause before a retry is not work in flight

@@ -150,7 +150,7 @@ engine_status engine_impl::status_snapshot() const {
         }
         ps.in_flight = host.in_flight();
         ps.streams = tracking.streams_open(name);
-        if (slot->hooks.offered) ps.webhooks = slot->hooks.degraded ? "fallback" : "on";
+        ps.webhooks = hooks.mode(name);
         if (auto q = queued.find(name); q != queued.end()) ps.queued_items = q->second;
         st.providers.push_back(std::move(ps));
     }

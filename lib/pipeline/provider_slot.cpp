@@ -32,8 +32,7 @@ provider_slot::provider_slot(asio::any_io_executor ex, const providers::provider
                              std::uint64_t seed)
     : api(api_),
       cfg(std::move(cfg_)),
-      client(ex, client_opts(cfg)),
-      hooks(ex) {
+      client(ex, client_opts(cfg)) {
     if (auto u = boost::urls::parse_uri(cfg.base_url)) base_url = *u;
     if (key) set_key(*key);
     scheduler::host_options ho;

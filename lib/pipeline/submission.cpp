@@ -172,7 +172,7 @@ asio::awaitable<void> submission::submit_items(provider_slot& slot, std::vector<
 
     auto call = slot.api.submit_with_key(items, key);
     // Told even while deliveries seem lost, so that a delivery that arrives can restore them.
-    if (slot.hooks.offered) slot.api.add_webhook(call, items, port_.webhook_url(slot));
+    if (auto url = port_.webhook_url(slot); !url.empty()) slot.api.add_webhook(call, items, url);
     if (idempotent) call.headers.emplace_back(slot.api.idempotency_header(), key);
     auto req = slot.request(call);
 

@@ -44,8 +44,8 @@ struct submission_port {
     /// Its provider accepted the item: state `submitted` with its run id, queued for the state
     /// writer (not yet durable). Follow the run from here on.
     std::function<void(job_ctx& job, std::size_t index)> start_tracking;
-    /// Where the slot's provider is told to deliver run events (<public_url>/<provider>); asked
-    /// only while the slot offers webhooks.
+    /// Where the slot's provider is told to deliver run events (<public_url>/<provider>); empty
+    /// while the slot does not offer webhooks (its requests then ask for none).
     std::function<std::string(const provider_slot& slot)> webhook_url;
     /// validate_inputs() is done with the job: job.validated is set and items with wrong inputs are
     /// failed. Start it (its pending items come back to enqueue_item()).

@@ -1,6 +1,6 @@
 // The receiver's decisions, without I/O (DESIGN §12 "Webhooks"): which provider a request is for,
 // whether its signature holds (by the provider's scheme), whether Lamina's signing key should be
-// fetched again, and whether a delivery was seen before. lib/pipeline/webhook_intake.cpp carries
+// fetched again, and whether a delivery was seen before. lib/pipeline/webhook_channel.cpp carries
 // them out on the shared HTTP server (lib/http/server) and the providers' clients.
 #pragma once
 

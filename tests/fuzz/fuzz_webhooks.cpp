@@ -101,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     if (sign && !tamper && timed && !expect_ok) FUZZ_CHECK(v == wh::verdict::stale);
     if (v != wh::verdict::ok) return 0;
 
-    // Verified: now, and only now, the body is read (webhook_intake.cpp's order).
+    // Verified: now, and only now, the body is read (webhook_channel.cpp's order).
     const briefd::providers::provider& p =
         provider == "lamina"  ? static_cast<const briefd::providers::provider&>(lamina)
         : provider == "hrizn" ? static_cast<const briefd::providers::provider&>(hrizn)

@@ -1,10 +1,9 @@
 // The engine's state: the jobs, the provider slots, the lifecycle, and the components that carry a
 // job from incoming/ to done/. Private to lib/pipeline. Intake, recovery, filing, submission, run
 // tracking and downloads are components with their own interfaces (intake.hpp, recovery.hpp,
-// filing.hpp, submission.hpp, run_tracking.hpp, downloads.hpp) that never see it: the run-time ones
-// hold the job_services it implements. What is still the engine's own: jobs and their state
-// (engine.cpp), the webhook receiver and channel (webhook_intake.cpp), /status, /metrics and
-// cancel (operations.cpp).
+// filing.hpp, submission.hpp, run_tracking.hpp, downloads.hpp, webhook_channel.hpp) that never see
+// it: the run-time ones hold the job_services it implements. What is still the engine's own: jobs
+// and their state (engine.cpp), /status, /metrics and cancel (operations.cpp).
 //
 // Everything provider-specific is reached through a provider_slot: one per configured provider,
 // with its own HTTP client (so its key is bound to its own origin), request scheduler host (rate
@@ -24,7 +23,6 @@
 #include "pipeline/detail/job_services.hpp"
 #include "pipeline/detail/provider_slot.hpp"
 #include "pipeline/detail/schema_cache.hpp"
-#include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/downloads.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/filing.hpp"
@@ -35,6 +33,7 @@
 #include "pipeline/submission.hpp"
 #include "pipeline/submit_decider.hpp"
 #include "pipeline/tracker_fsm.hpp"
+#include "pipeline/webhook_channel.hpp"
 #include "providers/provider.hpp"
 #include "scheduler/host.hpp"
 #include "spool/spool.hpp"
@@ -143,39 +142,8 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     // ---- submission (submission.hpp): pending items → provider runs
     submission submissions;
 
-    // webhook_intake.cpp
-    std::unique_ptr<http::server> webhook_server;
-    std::string webhook_base;  ///< the path of webhooks.public_url
-    webhooks::seen_set webhook_seen;
-    /// Reads the webhook secrets and decides which providers' runs webhooks track. Throws
-    /// std::runtime_error (naming the secret's source, never its value) when a secret is
-    /// unreadable.
-    void setup_webhooks();
-    /// Listens on webhooks.listen (when configured) and fetches Lamina's signing key; false after
-    /// logging why when it cannot bind.
-    bool start_webhooks();
-    void stop_webhooks();
-    /// This item's run reports by webhook (and is not polled until its grace check).
-    bool tracked_by_webhook(const provider_slot& slot, const brief::item& it) const;
-    /// <public_url>/<provider>
-    std::string webhook_url(const provider_slot& slot) const;
-    void track_by_webhook(provider_slot& slot, job_ctx& job, std::size_t index);
-    /// One status request per run whose grace ran out; falls back when deliveries stopped.
-    asio::awaitable<void> grace_loop(provider_slot& slot);
-    void webhooks_fall_back(provider_slot& slot);
-    /// A run no longer waits for its delivery: it stops counting as running and gives back its
-    /// place of the provider's concurrent-jobs gate. No-op for a run not waiting.
-    void forget_webhook_run(provider_slot& slot, const std::string& run_id);
-    /// One request to the receiver: route, verify (before parsing), deduplicate, apply, record
-    /// durably, then answer. Completes with the response; never throws for bad input.
-    asio::awaitable<http::server_response> on_webhook(const http::server_request& req);
-    /// Fetches the provider's signing keys (Lamina) into slot.hooks.keys.
-    asio::awaitable<void> fetch_signing_keys(provider_slot& slot);
-    /// A verified delivery's effect on its run; false when its state write already failed.
-    /// `touched`: the job whose state it changed (the caller awaits state_durable() before 2xx).
-    bool apply_webhook(provider_slot& slot, const providers::webhook_event& ev,
-                       std::string& touched);
-
+    // ---- the webhook channel (webhook_channel.hpp): the receiver, runs that report by delivery
+    webhook_channel hooks;
 
     // operations.cpp: /metrics, /status and cancel
     engine_metrics metrics;

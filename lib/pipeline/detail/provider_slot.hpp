@@ -5,7 +5,6 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "http/client.hpp"
-#include "pipeline/detail/webhook_state.hpp"
 #include "pipeline/tracker_fsm.hpp"
 #include "providers/provider.hpp"
 #include "scheduler/host.hpp"
@@ -52,7 +51,6 @@ struct provider_slot {
     boost::urls::url base_url;
     http::client client;
     std::unique_ptr<scheduler::host> host;
-    webhook_state hooks;  ///< webhook tracking (webhook_intake.cpp)
 
     const std::string& name() const { return cfg.name; }
     /// An http::request for `c` against base_url: segments appended one by one (percent-encoded),

@@ -1,5 +1,4 @@
-// What the engine holds per provider for webhook tracking (webhook_intake.cpp). Private to
-// lib/pipeline.
+// What the webhook channel holds per provider (webhook_channel.hpp). Private to lib/pipeline.
 #pragma once
 
 #include "core/secret.hpp"

@@ -85,22 +85,7 @@ struct tracking_fixture {
 
     /// A job of `items` items, all submitted with run ids run-0, run-1, …
     job_ctx& add_job(const std::string& id, std::size_t items = 1) {
-        job_ctx job;
-        job.rec.job_id = id;
-        job.rec.provider = slot->name();
-        job.brief.provider = slot->name();
-        for (std::size_t i = 0; i < items; ++i) {
-            jobs::item_record it;
-            it.index = i;
-            it.state = jobs::item_state::submitted;
-            it.run_id = "run-" + std::to_string(i);
-            job.rec.items.push_back(it);
-            if (slot->name() == "hrizn")
-                job.brief.items.push_back({i, brief::hrizn_item{}});
-            else
-                job.brief.items.push_back({i, brief::content_item{}});
-        }
-        return svc.add(std::move(job));
+        return svc.add_submitted(id, slot->name(), items);
     }
 
     bool logged(std::string_view a, std::string_view b = {}) const {

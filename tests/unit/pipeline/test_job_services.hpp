@@ -94,6 +94,28 @@ class test_job_services : public pipeline::detail::job_services {
         return jobs::state_path(state_dir(), job_id);
     }
 
+    /// Adds a job of `provider` with `items` items, all `submitted` with run ids run-0, run-1, …
+    /// (Hrizn items for hrizn, content items otherwise); returns the stored one.
+    job_ctx& add_submitted(const std::string& id, const std::string& provider,
+                           std::size_t items = 1) {
+        job_ctx job;
+        job.rec.job_id = id;
+        job.rec.provider = provider;
+        job.brief.provider = provider;
+        for (std::size_t i = 0; i < items; ++i) {
+            jobs::item_record it;
+            it.index = i;
+            it.state = jobs::item_state::submitted;
+            it.run_id = "run-" + std::to_string(i);
+            job.rec.items.push_back(it);
+            if (provider == "hrizn")
+                job.brief.items.push_back({i, brief::hrizn_item{}});
+            else
+                job.brief.items.push_back({i, brief::content_item{}});
+        }
+        return add(std::move(job));
+    }
+
     /// Makes `job` findable by its rec.job_id; returns the stored one.
     job_ctx& add(job_ctx job) {
         auto id = job.rec.job_id;
