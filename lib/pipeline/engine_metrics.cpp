@@ -41,6 +41,15 @@ engine_metrics::engine_metrics()
       retries(registry.counter("briefd_retries_total",
                                "Requests sent again after a 5xx or a network failure.",
                                {"provider"})),
+      webhook_deliveries(registry.counter(
+          "briefd_webhook_deliveries_total",
+          "Webhook deliveries received, by result (accepted, duplicate, refused: the signature "
+          "did not verify).",
+          {"provider", "result"})),
+      webhook_grace_checks(registry.counter(
+          "briefd_webhook_grace_checks_total",
+          "Status requests for runs tracked by webhook whose delivery did not come in time.",
+          {"provider"})),
       briefs_queued(registry.gauge("briefd_briefs_queued", "Briefs waiting in incoming/.")),
       briefs_active(registry.gauge("briefd_briefs_active", "Briefs claimed and not yet filed.",
                                    {"provider"})),

@@ -36,6 +36,9 @@ struct engine_metrics {
     // Mirrored from each provider's scheduler host at scrape time (they count there).
     ops::metrics::family& rate_limited;  ///< briefd_rate_limited_total{provider}
     ops::metrics::family& retries;       ///< briefd_retries_total{provider}
+    // Mirrored from the webhook channel at scrape time (it counts there).
+    ops::metrics::family& webhook_deliveries;  ///< briefd_webhook_deliveries_total{provider,result}
+    ops::metrics::family& webhook_grace_checks;  ///< briefd_webhook_grace_checks_total{provider}
     // Gauges filled at scrape time.
     ops::metrics::family& briefs_queued;     ///< briefd_briefs_queued
     ops::metrics::family& briefs_active;     ///< briefd_briefs_active{provider}

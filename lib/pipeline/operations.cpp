@@ -74,6 +74,11 @@ void engine_impl::init_metrics() {
             const auto& host = *slot->host;
             m.rate_limited.set({name}, static_cast<double>(host.stats().responses_429));
             m.retries.set({name}, static_cast<double>(host.stats().retries));
+            const auto hooked = hooks.counted(name);
+            m.webhook_deliveries.set({name, "accepted"}, static_cast<double>(hooked.delivered));
+            m.webhook_deliveries.set({name, "duplicate"}, static_cast<double>(hooked.duplicates));
+            m.webhook_deliveries.set({name, "refused"}, static_cast<double>(hooked.refused));
+            m.webhook_grace_checks.set({name}, static_cast<double>(hooked.grace_checks));
             m.budget_remaining.set({name}, static_cast<double>(host.budget_available()));
             m.budget_limit.set({name}, static_cast<double>(host.budget_limit()));
             m.paused.set({name, "rate_limited"}, host.paused_until() > now ? 1 : 0);

@@ -53,6 +53,12 @@ webhook_state& webhook_channel::state_of(const provider_slot& slot) {
     return *providers_.at(slot.name()).second;
 }
 
+webhook_channel::counts webhook_channel::counted(std::string_view provider) const {
+    const auto* h = find_state(provider);
+    if (!h) return {};
+    return {h->delivered, h->duplicates, h->refused, h->grace_checks};
+}
+
 const webhook_state* webhook_channel::find_state(std::string_view provider) const {
     auto it = providers_.find(provider);
     return it == providers_.end() ? nullptr : it->second.second.get();

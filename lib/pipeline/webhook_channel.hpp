@@ -94,6 +94,12 @@ class webhook_channel {
     /// running and gives back its place of the provider's concurrent-jobs gate). No-op for a run
     /// not waiting.
     void forget(provider_slot& slot, const std::string& run_id);
+    /// What the channel counted for `provider` since start (for /metrics); zeros when it has no
+    /// webhook state.
+    struct counts {
+        std::uint64_t delivered = 0, duplicates = 0, refused = 0, grace_checks = 0;
+    };
+    counts counted(std::string_view provider) const;
     /// Runs of `provider` waiting for their delivery now.
     std::size_t waiting(std::string_view provider) const;
 

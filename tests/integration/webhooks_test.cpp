@@ -213,6 +213,23 @@ TEST_CASE(
     CHECK(r.d->manifest("hostile").at("status").as_string() == "completed");
     CHECK(r.hrizn_route_count("GET /v1/public/content/{id}/html") == 1);
     CHECK(r.hrizn_route_count("GET /v1/public/content/{id}/components") == 1);
+    // /metrics counts what the receiver did: 4 refused signatures (the 404/405/413s never reach
+    // verification), 3 new deliveries accepted, 1 duplicate.
+    const auto m = briefd::testing::http_fetch(
+        "http://127.0.0.1:" + std::to_string(r.d->status_port()) + "/metrics");
+    REQUIRE(m.status == 200);
+    const auto sample = [&](std::string_view labels) {
+        const auto line = "briefd_webhook_deliveries_total{" + std::string(labels) + "} ";
+        const auto at = m.body.find(line);
+        return at == std::string::npos
+                   ? std::string("(absent)")
+                   : m.body.substr(at + line.size(), m.body.find('\n', at) - at - line.size());
+    };
+    CHECK(sample(R"(provider="hrizn",result="refused")") == "4");
+    CHECK(sample(R"(provider="hrizn",result="accepted")") == "3");
+    CHECK(sample(R"(provider="hrizn",result="duplicate")") == "1");
+    CHECK(m.body.find("briefd_webhook_grace_checks_total{provider=\"hrizn\"} 0") !=
+          std::string::npos);
 }
 
 TEST_CASE("webhooks: a lost delivery costs one status request at the grace check, not the run") {
