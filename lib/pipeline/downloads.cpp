@@ -134,9 +134,11 @@ asio::awaitable<std::string> downloads::fetch_output(provider_slot& slot, std::s
         auto dir = jobs_.job_dir(*job);
         auto name = store::output_file_name(item, o, out.label, ext);
         if (!store::is_within(dir, dir / name)) co_return std::string("unsafe output name");
-        // Written and fsynced on the pool: the loop goes on meanwhile.
-        auto save = [target = dir / name, data = std::move(*bytes)] {
-            return saved_file{store::write_file_atomic(target, data), data.size(),
+        // Written and fsynced on the pool, into the job's directory made durably there the
+        // first time: the loop goes on meanwhile.
+        auto save = [dir, target = dir / name, data = std::move(*bytes)] {
+            auto ec = store::make_dir_durable(dir);
+            return saved_file{ec ? ec : store::write_file_atomic(target, data), data.size(),
                               store::sha256_hex(data)};
         };
         auto w = co_await off_loop(pool_, std::move(save));

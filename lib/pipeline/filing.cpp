@@ -87,9 +87,8 @@ filed filer::refuse(const fs::path& from, const std::string& name,
 }
 
 filed filer::file_job_io(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) const {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (!ec) fs::permissions(dir, fs::perms(0750), ec);
+    // Made here when no output was saved into it (durably: outputs/ is fsynced when it is new).
+    auto ec = store::make_dir_durable(dir);
     if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
     if (ec) return {ec, {}, {}};
     auto from = layout_.active() / rec.brief_name;

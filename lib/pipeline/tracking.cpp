@@ -430,9 +430,11 @@ void run_tracking::record_outputs(const std::string& job_id, std::size_t index,
     auto* slot = svc_.slot_of(*job);
     auto& it = job->rec.items[index];
     if (it.state != jobs::item_state::submitted || it.outputs_known) return;
+    // outputs/<job>/ is not made here: whoever first writes into it makes it, durably and off
+    // the loop for downloads (store::output_dir::open) and filing (the manifest). Only a text
+    // output, written right here, needs it now.
     auto dir = svc_.job_dir(*job);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    std::optional<std::error_code> dir_made;
     it.outputs.clear();
     auto views = slot ? slot->api.outputs(svc_.item_of(*job, index), run) : run.outputs;
     for (std::size_t o = 0; o < views.size(); ++o) {
@@ -458,7 +460,9 @@ void run_tracking::record_outputs(const std::string& job_id, std::size_t index,
             // recorded as known, so a crash can never lose it.
             auto file =
                 store::output_file_name(index, o, src.label, src.ext.empty() ? "txt" : src.ext);
-            if (auto wec = store::write_file_atomic(dir / file, *src.text)) {
+            if (!dir_made) dir_made = store::make_dir_durable(dir);
+            auto wec = *dir_made ? *dir_made : store::write_file_atomic(dir / file, *src.text);
+            if (wec) {
                 out.error = "could not write text output: " + wec.message();
             } else {
                 out.file = file;

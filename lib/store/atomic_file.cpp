@@ -40,6 +40,7 @@ class fd_guard {
         if (fd_ >= 0) ::close(fd_);
     }
     int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
     /// close(2) with its result: on NFS and some others, close is where a deferred write error
     /// shows up.
     std::error_code close() noexcept {
@@ -434,30 +435,48 @@ void part_file::discard() noexcept {
 // --- output_dir
 // ------------------------------------------------------------------------------------------
 
-std::pair<std::error_code, output_dir> output_dir::open(const fs::path& dir, mode_t mode) {
+namespace {
+/// `dir` (one plain component under its parent, which is created if missing) opened without
+/// following a symlink, created with exactly `mode` first if missing; when created here, its
+/// parent is fsynced before this returns. Returns the directory's fd.
+std::pair<std::error_code, int> open_or_make_dir(const fs::path& dir, mode_t mode) {
     const std::string name = dir.filename().string();
-    if (!is_plain_name(name)) return {errno_code(EINVAL), output_dir{}};
+    if (!is_plain_name(name)) return {errno_code(EINVAL), -1};
     const fs::path parent = dir_of(dir);
     std::error_code ec;
     fs::create_directories(parent, ec);
-    if (ec) return {ec, output_dir{}};
+    if (ec) return {ec, -1};
     fd_guard parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (parent_fd.get() < 0) return {errno_code(), output_dir{}};
+    if (parent_fd.get() < 0) return {errno_code(), -1};
     // mkdirat never follows a symlink at `name` (EEXIST), and the open below refuses one.
     bool created = false;
     if (::mkdirat(parent_fd.get(), name.c_str(), mode) == 0)
         created = true;
     else if (errno != EEXIST)
-        return {errno_code(), output_dir{}};
+        return {errno_code(), -1};
+    fd_guard fd(
+        ::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() < 0) return {errno_code(), -1};
+    if (created) {
+        if (::fchmod(fd.get(), mode) != 0) return {errno_code(), -1};  // umask aside
+        if (auto sec = fsync_dir_fd(parent_fd.get())) return {sec, -1};
+    }
+    return {std::error_code{}, fd.release()};
+}
+}  // namespace
+
+std::error_code make_dir_durable(const fs::path& dir, mode_t mode) {
+    auto [ec, fd] = open_or_make_dir(dir, mode);
+    if (fd >= 0) ::close(fd);
+    return ec;
+}
+
+std::pair<std::error_code, output_dir> output_dir::open(const fs::path& dir, mode_t mode) {
+    auto [ec, fd] = open_or_make_dir(dir, mode);
+    if (ec) return {ec, output_dir{}};
     auto h = std::make_shared<detail::dir_handle>();
     h->path = dir;
-    h->fd =
-        ::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (h->fd < 0) return {errno_code(), output_dir{}};
-    if (created) {
-        if (::fchmod(h->fd, mode) != 0) return {errno_code(), output_dir{}};  // umask aside
-        if (auto sec = fsync_dir_fd(parent_fd.get())) return {sec, output_dir{}};
-    }
+    h->fd = fd;
     output_dir d;
     d.dir_ = std::move(h);
     return {std::error_code{}, std::move(d)};

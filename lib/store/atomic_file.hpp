@@ -50,6 +50,13 @@ std::vector<std::error_code> write_files_durably(std::span<const pending_file> f
                                                  std::span<const std::filesystem::path> extra_dirs,
                                                  unsigned parallel = 8);
 
+/// Makes the directory `dir` (its parent created first if missing) with exactly `mode`, durably:
+/// when it is created here its parent is fsynced before this returns, so a file renamed into it
+/// and fsynced there afterwards survives a crash. An existing directory is success with no fsync
+/// (whoever made it made it durable); a symlink or a file at `dir` is ENOTDIR, a `dir` whose last
+/// component is not a plain name EINVAL. Blocks for an fsync when it creates: off the event loop.
+std::error_code make_dir_durable(const std::filesystem::path& dir, mode_t mode = 0750);
+
 /// fsync(2) of a directory, which makes creates/renames/unlinks inside it durable. A file system
 /// that cannot fsync directories (EINVAL) counts as success: there is nothing more we could do.
 std::error_code fsync_dir(const std::filesystem::path& dir);

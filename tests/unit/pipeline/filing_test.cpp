@@ -151,6 +151,20 @@ TEST_CASE("file_job: an outputs directory that cannot be made fails before the b
     CHECK(fs::is_empty(f.layout.failed()));
 }
 
+TEST_CASE("file_job: a symlink at the outputs directory is refused, nothing written through it") {
+    spool_fixture f;
+    auto rec = f.active_job("linked", "linked.json", 1);
+    rec.items[0].state = jobs::item_state::failed;
+    fs::create_directories(f.layout.outputs);
+    auto elsewhere = f.layout.outputs.parent_path() / "elsewhere";
+    fs::create_directory(elsewhere);
+    fs::create_directory_symlink(elsewhere, f.layout.outputs / "linked");
+    auto r = f.filer.file_job(rec, f.layout.outputs / "linked", 2000);
+    CHECK(r.ec == std::errc::not_a_directory);
+    CHECK(fs::is_empty(elsewhere));
+    CHECK(fs::exists(f.layout.active() / "linked.json"));
+}
+
 TEST_CASE("refuse: an invalid brief from incoming/ goes to failed/ with its problems") {
     spool_fixture f;
     write_plain(f.layout.incoming() / "bad.json", "{");

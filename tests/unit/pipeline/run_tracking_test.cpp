@@ -207,6 +207,24 @@ TEST_CASE(
     CHECK(f.downloads.size() == 1);
 }
 
+TEST_CASE("run_tracking: outputs to download leave the job's directory to the downloads") {
+    // Making outputs/<job>/ costs an inode and an fsync: on the event loop only for text.
+    tracking_fixture f;
+    auto& job = f.add_job("job-u");
+    auto v = view(run_phase::completed, "completed");
+    providers::output_view image;
+    image.label = "image";
+    image.type = "image";
+    image.status = "completed";
+    image.url = "https://files.example/a.png";
+    v.outputs = {image};
+    bool input_sent = false;
+    CHECK_FALSE(f.tracking->on_run_view("job-u", 0, v, input_sent));
+    CHECK(job.rec.items[0].outputs_known);
+    CHECK(f.downloads.size() == 1);
+    CHECK_FALSE(std::filesystem::exists(f.svc.job_dir(job)));
+}
+
 TEST_CASE("run_tracking: a failed or cancelled run fails its item with the run's reason") {
     tracking_fixture f;
     auto& job = f.add_job("job-e", 2);

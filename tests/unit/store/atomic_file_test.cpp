@@ -346,6 +346,24 @@ TEST_CASE("output_dir creates its directory once and refuses a symlink or a file
     CHECK(names_in(t / "elsewhere").empty());
 }
 
+TEST_CASE("make_dir_durable makes a directory with its mode once; refuses a file or a symlink") {
+    temp_dir t;
+    using briefd::store::make_dir_durable;
+    CHECK_FALSE(make_dir_durable(t / "outputs" / "job"));  // parent created too
+    CHECK(fs::is_directory(t / "outputs" / "job"));
+    CHECK(file_mode(t / "outputs" / "job") == 0750);  // exactly, whatever the umask
+    write_plain(t / "outputs" / "job" / "kept", "x");
+    CHECK_FALSE(make_dir_durable(t / "outputs" / "job"));  // an existing one is fine, untouched
+    CHECK(names_in(t / "outputs" / "job") == std::vector<std::string>{"kept"});
+
+    write_plain(t / "outputs" / "plain", "not a directory");
+    CHECK(make_dir_durable(t / "outputs" / "plain") == std::errc::not_a_directory);
+    fs::create_directory(t / "elsewhere");
+    fs::create_directory_symlink(t / "elsewhere", t / "outputs" / "linked");
+    CHECK(make_dir_durable(t / "outputs" / "linked") == std::errc::not_a_directory);
+    CHECK(make_dir_durable(t / "outputs" / "..") == std::errc::invalid_argument);
+}
+
 TEST_CASE("output_dir: a symlink swapped in after opening redirects nothing") {
     temp_dir t;
     using briefd::store::output_dir;
