@@ -96,9 +96,11 @@ std::uint64_t state_writer::defer(const std::string& name, std::string data,
 void state_writer::flush(const std::string& name) {
     auto it = deferred_.find(name);
     if (it == deferred_.end()) return;
+    // `name` may be the very key erased below (flush_all passes it): keep a copy.
+    std::string key = it->first;
     auto s = std::move(it->second.s);
     deferred_.erase(it);
-    queue(name, std::move(s));  // numbered anew: durable_all() counts on queue order
+    queue(key, std::move(s));  // numbered anew: durable_all() counts on queue order
 }
 
 void state_writer::flush_all() {
