@@ -30,6 +30,23 @@ TEST_CASE("crc32 and adler32 match their reference check values") {
     CHECK(adler32({reinterpret_cast<const unsigned char*>(w.data()), w.size()}) == 0x11E60398u);
 }
 
+TEST_CASE("adler32 over many blocks of its deferred modulo equals the per-byte definition") {
+    // 0xFF bytes are the worst case for overflow; lengths straddle the 5,552-byte block.
+    for (std::size_t n : {5551u, 5552u, 5553u, 12400u, 40000u}) {
+        std::vector<unsigned char> bytes(n);
+        for (std::size_t i = 0; i < n; ++i) bytes[i] = i % 3 ? 0xFF : static_cast<unsigned char>(i);
+        std::uint32_t a = 1, b = 0;
+        for (unsigned char c : bytes) {
+            a = (a + c) % 65521;
+            b = (b + a) % 65521;
+        }
+        CHECK(adler32(bytes) == ((b << 16) | a));
+        // Piecewise equals whole, across a split inside a block.
+        const std::span<const unsigned char> all(bytes);
+        CHECK(adler32(all.subspan(n / 3), adler32(all.first(n / 3))) == adler32(bytes));
+    }
+}
+
 TEST_CASE("make_png writes a structurally valid PNG, distinct per seed") {
     const std::string a = make_png(64, 64, 1), b = make_png(64, 64, 2);
     REQUIRE(a.size() > 8 + 25 + 12);
