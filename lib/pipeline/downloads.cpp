@@ -7,10 +7,14 @@
 #include "pipeline/download_decider.hpp"
 #include "ratelimit/backoff.hpp"
 #include "store/atomic_file.hpp"
+#include "store/dir_sync.hpp"
 #include "store/paths.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 namespace briefd::pipeline {
 
@@ -65,6 +69,34 @@ downloads::downloads(asio::any_io_executor ex, detail::job_services& services,
       rng_(std::random_device{}()) {}
 
 void downloads::start(job_ctx& job, std::size_t index) {
+    // From outside (recovery, the run's outputs just recorded): an output recorded as saved may
+    // have lost its name in a crash (its directory was not fsynced yet, see transfer()).
+    forget_missing(job, index);
+    resume(job, index);
+}
+
+void downloads::forget_missing(job_ctx& job, std::size_t index) {
+    const auto dir = jobs_.job_dir(job);
+    for (auto& out : job.rec.items[index].outputs) {
+        if (!out.saved) continue;
+        struct stat st {};
+        const auto file = dir / out.file;
+        if (!out.file.empty() && ::fstatat(AT_FDCWD, file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == out.bytes)
+            continue;
+        log_.warning("output.missing", {{"job", job.rec.job_id},
+                                        {"item", index},
+                                        {"output", out.index},
+                                        {"file", out.file},
+                                        {"action", "downloading it again"}});
+        out.saved = false;
+        out.file.clear();
+        out.bytes = 0;
+        out.sha256.clear();
+    }
+}
+
+void downloads::resume(job_ctx& job, std::size_t index) {
     auto& it = job.rec.items[index];
     bool all_done = true;
     for (std::size_t o = 0; o < it.outputs.size(); ++o) {
@@ -136,9 +168,10 @@ asio::awaitable<std::string> downloads::fetch_output(provider_slot& slot, std::s
         if (!store::is_within(dir, dir / name)) co_return std::string("unsafe output name");
         // Written and fsynced on the pool, into the job's directory made durably there the
         // first time: the loop goes on meanwhile.
-        auto save = [dir, target = dir / name, data = std::move(*bytes)] {
-            auto ec = store::make_dir_durable(dir);
-            return saved_file{ec ? ec : store::write_file_atomic(target, data), data.size(),
+        auto save = [dir, name, data = std::move(*bytes)] {
+            auto [ec, out_dir] =
+                store::output_dir::open(dir, store::dir_syncer::of(dir.parent_path()));
+            return saved_file{ec ? ec : out_dir.write_file_atomic(name, data), data.size(),
                               store::sha256_hex(data)};
         };
         auto w = co_await off_loop(pool_, std::move(save));
@@ -190,7 +223,10 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
         // The job is a named local, never a temporary inside the co_await expression: GCC 12
         // destroys such temporaries twice.
         auto t_open = std::chrono::steady_clock::now();
-        auto open_dir = [dir] { return store::output_dir::open(dir); };
+        // A new directory's fsync of outputs/ is shared with every job's made at the same moment.
+        auto open_dir = [dir] {
+            return store::output_dir::open(dir, store::dir_syncer::of(dir.parent_path()));
+        };
         auto opened = co_await off_loop(pool_, std::move(open_dir));
         if (jobs_.stopping() || !jobs_.find(job_id)) co_return std::string{};
         const auto dec = opened.first;
@@ -272,16 +308,19 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
             error = "unsafe output name";
             break;
         }
-        // fsync, rename, fsync of the directory on the pool (0.2-1.1 s for a large file): the
-        // loop keeps tracking and downloading meanwhile. `part` and `out_dir` are this
-        // coroutine's and nothing else touches them until the commit completes.
+        // fsync and rename on the pool (0.2-1.1 s for a large file): the loop keeps tracking and
+        // downloading meanwhile. `part` and `out_dir` are this coroutine's and nothing else
+        // touches them until the commit completes. No fsync of the directory here (issue 13):
+        // the manifest's, before the brief is filed, makes every output's name durable at once;
+        // a crash before it may lose the name of an output recorded as saved, and start() finds
+        // that at the restart and downloads it again.
         // The place goes to the next transfer once this one holds one of as many commit
         // places: at most twice max_concurrent_downloads files are open.
         held_unit committing{commits_};
         co_await committing.acquire();
         place.release();
         const auto t_commit = std::chrono::steady_clock::now();
-        auto commit = [&out_dir, &part, &name] { return out_dir.commit(part, name); };
+        auto commit = [&out_dir, &part, &name] { return out_dir.commit_unsynced(part, name); };
         auto cec = co_await off_loop(pool_, std::move(commit));
         if (jobs_.stopping()) co_return std::string{};  // committed or not: not recorded, redone
         job = jobs_.find(job_id);
@@ -352,7 +391,7 @@ asio::awaitable<void> downloads::download_output(std::string job_id, std::size_t
     }
     jobs_.persist(*job);
     in_flight_.erase({job_id, item, o});
-    start(*job, item);
+    resume(*job, item);  // its saved outputs were saved by this process: nothing to check
 }
 
 }  // namespace briefd::pipeline

@@ -34,9 +34,9 @@
 
 namespace briefd::pipeline {
 
-/// Threads that open output directories and commit finished files (fsync, rename, directory
-/// fsync). Concurrent fsyncs share the file system's journal commits, so more threads than
-/// cores pay off; the pool is the downloads' own, so filing's fsyncs never queue in front of them.
+/// Threads that open output directories and commit finished files (fsync, rename). Concurrent
+/// fsyncs share the file system's journal commits, so more threads than cores pay off; the pool is
+/// the downloads' own, so filing's fsyncs never queue in front of them.
 inline constexpr std::size_t download_commit_threads = 8;
 
 /// Attempts at one output before it fails for good (disk waits are not attempts).
@@ -74,11 +74,19 @@ class downloads {
     /// takes one of as many commit places instead). An output the API serves holds its place
     /// for all its attempts (the scheduler paces those requests). It completes with the
     /// output recorded in the job's state: saved (file, bytes, sha256; the file itself is fsynced
-    /// and renamed, and its directory fsynced, before the record says saved) or failed (error
-    /// text); then the job is persisted (queued for the state writer: durable soon, not on
-    /// completion) and start() runs again for the item, which finishes it when it was the last.
-    /// A crash between the file's rename and the durable state redoes the download at the next
-    /// start (the same name is overwritten). A job filed or cancelled meanwhile is left alone.
+    /// and renamed before the record says saved, but its directory is not fsynced: filing's
+    /// manifest, in the same directory, does that for all of them before the brief is filed) or
+    /// failed (error text); then the job is persisted (queued for the state writer: durable soon,
+    /// not on completion) and the item is looked at again, which finishes it when it was the
+    /// last. A crash between the file's rename and the durable state redoes the download at the
+    /// next start (the same name is overwritten). A job filed or cancelled meanwhile is left
+    /// alone.
+    ///
+    /// Every call first checks the item's outputs recorded as saved: one whose file is not in
+    /// outputs/<job>/ as a regular file of the recorded size (a crash took the rename's
+    /// directory entry before any fsync of the directory made it durable) is logged
+    /// (output.missing) and downloaded again, never named in a manifest. One fstatat per saved
+    /// output: recovery and a run's outputs being recorded call this, a finished download does not.
     ///
     /// At stop (job_services::stopping()): a task waiting for a place or a backoff completes as
     /// soon as it gets one (naps end at stop); a transfer on the wire runs on until it ends or the
@@ -96,6 +104,11 @@ class downloads {
     std::size_t transferring() const noexcept { return transferring_; }
 
   private:
+    /// Outputs of the item recorded as saved whose file is missing (or not the recorded size)
+    /// become unsaved again (see start()).
+    void forget_missing(detail::job_ctx& job, std::size_t item);
+    /// start() without forget_missing(): after a download of this process completed.
+    void resume(detail::job_ctx& job, std::size_t item);
     boost::asio::awaitable<void> download_output(std::string job_id, std::size_t item,
                                                  std::size_t o);
     /// One CDN transfer with retries; completes with the error text, empty when saved.

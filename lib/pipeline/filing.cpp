@@ -3,6 +3,7 @@
 #include "pipeline/filing.hpp"
 
 #include "store/atomic_file.hpp"
+#include "store/dir_sync.hpp"
 
 #include <boost/json.hpp>
 
@@ -13,13 +14,29 @@ namespace json = boost::json;
 
 namespace {
 
+/// Makes a brief's move out of `from`'s directory into `to_dir` durable: `to_dir` first, then the
+/// source (durable_rename's order: a crash in between leaves the brief in both places, never in
+/// neither). Each fsync is shared with the filings of the same moment (store::dir_syncer).
+std::error_code sync_move(const fs::path& to_dir, const fs::path& from) {
+    if (auto ec = store::dir_syncer::of(to_dir).sync()) return ec;
+    return store::dir_syncer::of(from.parent_path()).sync();
+}
+
+/// spool::file_brief() with its two directory fsyncs grouped across concurrent filings.
+std::pair<std::error_code, std::string> file_brief_grouped(const spool::layout& layout,
+                                                           const fs::path& from, spool::outcome o) {
+    auto [ec, final_name] = spool::file_brief_deferred(layout, from, o);
+    if (!ec) ec = sync_move(o == spool::outcome::done ? layout.done() : layout.failed(), from);
+    return {ec, ec ? std::string{} : final_name};
+}
+
 /// file_failed_io() when failed/ holds the brief's name or its error file already.
 filed file_failed_taken(const spool::layout& layout, logger& log, const fs::path& from,
                         const std::string& error_text) {
     // The name failed before, and the error file under it is that brief's: writing ours there
     // first would replace it. The brief moves first (suffixed), then its error file follows under
     // the name it got; a crash in between leaves this one brief without its reason.
-    auto [ec, final_name] = spool::file_brief(layout, from, spool::outcome::failed);
+    auto [ec, final_name] = file_brief_grouped(layout, from, spool::outcome::failed);
     if (ec) return {ec, {}, {}};
     filed r{{}, final_name, {final_name}};
     const auto err = spool::error_file_name(final_name);
@@ -46,7 +63,7 @@ filed filer::file_failed_io(const fs::path& from, const std::string& name,
     // The error file is written first under the name the brief will most likely get, so a crash
     // in between never leaves a failed brief without its reason.
     if (auto ec = store::write_file_atomic(predicted, error_text)) return {ec, {}, {}};
-    auto [ec, final_name] = spool::file_brief(layout_, from, spool::outcome::failed);
+    auto [ec, final_name] = spool::file_brief_deferred(layout_, from, spool::outcome::failed);
     std::error_code fs_ec;
     if (ec) {
         fs::remove(predicted, fs_ec);
@@ -54,6 +71,8 @@ filed filer::file_failed_io(const fs::path& from, const std::string& name,
     }
     if (final_name != name)
         fs::rename(predicted, layout_.failed() / spool::error_file_name(final_name), fs_ec);
+    // One fsync of failed/ (grouped) for the brief's move and its error file's rename.
+    if (auto sec = sync_move(layout_.failed(), from)) return {sec, {}, {}};
     return {{}, final_name, {final_name, spool::error_file_name(final_name)}};
 }
 
@@ -87,14 +106,18 @@ filed filer::refuse(const fs::path& from, const std::string& name,
 }
 
 filed filer::file_job_io(const jobs::job_record& rec, const fs::path& dir, std::int64_t now) const {
-    // Made here when no output was saved into it (durably: outputs/ is fsynced when it is new).
-    auto ec = store::make_dir_durable(dir);
-    if (!ec) ec = store::write_file_atomic(dir / "manifest.json", jobs::manifest_json(rec, now));
+    // Made here when no output was saved into it (durably: outputs/ is fsynced when it is new,
+    // that fsync shared with the jobs' made at the same moment). Opened once, never followed.
+    auto [ec, out] = store::output_dir::open(dir, store::dir_syncer::of(dir.parent_path()));
+    // The manifest's fsync of the directory, after its rename, is also the one that makes the
+    // names of the outputs renamed into it durable (downloads do not fsync it): before the brief
+    // moves, so a filed brief never lacks an output its manifest names.
+    if (!ec) ec = out.write_file_atomic("manifest.json", jobs::manifest_json(rec, now));
     if (ec) return {ec, {}, {}};
     auto from = layout_.active() / rec.brief_name;
     if (rec.overall_status() != "completed")
         return file_failed_io(from, rec.brief_name, jobs::error_json(rec, now));
-    auto [mec, final_name] = spool::file_brief(layout_, from, spool::outcome::done);
+    auto [mec, final_name] = file_brief_grouped(layout_, from, spool::outcome::done);
     if (mec) return {mec, {}, {}};
     return {{}, final_name, {final_name}};
 }

@@ -5,8 +5,13 @@
 //
 // Plain synchronous file operations with the durability of store/atomic_file.hpp: each step is
 // durable before the next begins, and a failed step leaves the brief where it was, so the caller
-// may simply try again. The engine decides when to retry, what pauses intake and what to count in
-// its metrics; the filer keeps the spool's name index current and counts what it filed.
+// may simply try again. The directory fsyncs of a brief's move (done/ or failed/, then active/ or
+// incoming/) and of a new outputs/<job>/ (outputs/) are shared with the filings that run at the
+// same moment on other threads (store/dir_sync.hpp): each call still returns only after fsyncs
+// that began after its own changes. The manifest's fsync of outputs/<job>/ is also what makes
+// the outputs' names durable (downloads rename them in without one), before the brief moves. The
+// engine decides when to retry, what pauses intake and what to count in its metrics; the filer
+// keeps the spool's name index current and counts what it filed.
 #pragma once
 
 #include "brief/brief.hpp"

@@ -398,6 +398,13 @@ std::pair<std::error_code, std::string> file_brief(const layout& l, const fs::pa
     return move_unique(from, o == outcome::done ? l.done() : l.failed(), name);
 }
 
+std::pair<std::error_code, std::string> file_brief_deferred(const layout& l, const fs::path& from,
+                                                            outcome o) {
+    const std::string name = from.filename().string();
+    if (!is_plain_name(name)) return {errno_code(EINVAL), {}};
+    return move_unique(from, o == outcome::done ? l.done() : l.failed(), name, false);
+}
+
 std::string error_file_name(std::string_view brief_name) {
     return store::fit_name(brief_name, ".error.json", store::atomic_name_max);
 }

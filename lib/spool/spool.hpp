@@ -202,6 +202,12 @@ enum class outcome { done, failed };
 /// Durable (both directories fsynced) and never replaces anything.
 std::pair<std::error_code, std::string> file_brief(const layout& l,
                                                    const std::filesystem::path& from, outcome o);
+/// file_brief() without its two directory fsyncs, for filing several briefs at once: the caller
+/// makes the move durable (the destination directory fsynced, then the source's) before anything
+/// reports the brief as filed.
+std::pair<std::error_code, std::string> file_brief_deferred(const layout& l,
+                                                            const std::filesystem::path& from,
+                                                            outcome o);
 
 /// The name of failed/<brief>'s error file: "<brief_name>.error.json", or, when that (or the temp
 /// file it is written through) would not fit NAME_MAX, the brief's name cut short with a hash of

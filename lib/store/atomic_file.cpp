@@ -1,5 +1,7 @@
 #include "store/atomic_file.hpp"
 
+#include "store/dir_sync.hpp"
+
 #include <fcntl.h>
 #include <limits.h>  // NAME_MAX
 #include <openssl/evp.h>
@@ -407,7 +409,7 @@ std::error_code part_file::commit() {
     return commit_as(final_name_);
 }
 
-std::error_code part_file::commit_as(const std::string& final_name) {
+std::error_code part_file::commit_as(const std::string& final_name, bool sync_dir) {
     if (fd_ < 0) return errno_code(EBADF);
     auto fail = [&](std::error_code ec) {
         discard();
@@ -421,7 +423,7 @@ std::error_code part_file::commit_as(const std::string& final_name) {
     part_name_.clear();  // nothing left to discard: the bytes now live under the final name
     final_name_ = final_name;
     final_ = dir_->path / final_name;
-    return fsync_dir_fd(dir_->fd);
+    return sync_dir ? fsync_dir_fd(dir_->fd) : std::error_code{};
 }
 
 void part_file::discard() noexcept {
@@ -438,28 +440,42 @@ void part_file::discard() noexcept {
 namespace {
 /// `dir` (one plain component under its parent, which is created if missing) opened without
 /// following a symlink, created with exactly `mode` first if missing; when created here, its
-/// parent is fsynced before this returns. Returns the directory's fd.
-std::pair<std::error_code, int> open_or_make_dir(const fs::path& dir, mode_t mode) {
+/// parent is fsynced before this returns (through `parent_sync` when given: grouped). Returns the
+/// directory's fd. An existing directory costs two opens: no mkdir, no stat.
+std::pair<std::error_code, int> open_or_make_dir(const fs::path& dir, mode_t mode,
+                                                 dir_syncer* parent_sync = nullptr) {
     const std::string name = dir.filename().string();
     if (!is_plain_name(name)) return {errno_code(EINVAL), -1};
     const fs::path parent = dir_of(dir);
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (ec) return {ec, -1};
-    fd_guard parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (parent_fd.get() < 0) return {errno_code(), -1};
+    int pfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0 && errno == ENOENT) {
+        std::error_code ec;
+        fs::create_directories(parent, ec);
+        if (ec) return {ec, -1};
+        pfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (pfd < 0) return {errno_code(), -1};
+    fd_guard parent_fd(pfd);
+    // O_NOFOLLOW|O_DIRECTORY refuses a symlink (ENOTDIR) or a file at `name`; only a name that
+    // is not there at all (ENOENT) is made.
+    constexpr int dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    if (int existing = ::openat(parent_fd.get(), name.c_str(), dir_flags); existing >= 0)
+        return {std::error_code{}, existing};
+    if (errno != ENOENT) return {errno_code(), -1};
     // mkdirat never follows a symlink at `name` (EEXIST), and the open below refuses one.
     bool created = false;
     if (::mkdirat(parent_fd.get(), name.c_str(), mode) == 0)
         created = true;
-    else if (errno != EEXIST)
+    else if (errno != EEXIST)  // made by someone else meanwhile: they make it durable
         return {errno_code(), -1};
-    fd_guard fd(
-        ::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    fd_guard fd(::openat(parent_fd.get(), name.c_str(), dir_flags));
     if (fd.get() < 0) return {errno_code(), -1};
     if (created) {
         if (::fchmod(fd.get(), mode) != 0) return {errno_code(), -1};  // umask aside
-        if (auto sec = fsync_dir_fd(parent_fd.get())) return {sec, -1};
+        const bool grouped =
+            parent_sync && parent_sync->dir() == parent.lexically_normal().string();
+        if (auto sec = grouped ? parent_sync->sync() : fsync_dir_fd(parent_fd.get()))
+            return {sec, -1};
     }
     return {std::error_code{}, fd.release()};
 }
@@ -473,6 +489,17 @@ std::error_code make_dir_durable(const fs::path& dir, mode_t mode) {
 
 std::pair<std::error_code, output_dir> output_dir::open(const fs::path& dir, mode_t mode) {
     auto [ec, fd] = open_or_make_dir(dir, mode);
+    return adopt(ec, fd, dir);
+}
+
+std::pair<std::error_code, output_dir> output_dir::open(const fs::path& dir,
+                                                        dir_syncer& parent_sync, mode_t mode) {
+    auto [ec, fd] = open_or_make_dir(dir, mode, &parent_sync);
+    return adopt(ec, fd, dir);
+}
+
+std::pair<std::error_code, output_dir> output_dir::adopt(std::error_code ec, int fd,
+                                                         const fs::path& dir) {
     if (ec) return {ec, output_dir{}};
     auto h = std::make_shared<detail::dir_handle>();
     h->path = dir;
@@ -495,6 +522,15 @@ std::pair<std::error_code, part_file> output_dir::create_part(std::string_view n
 }
 
 std::error_code output_dir::commit(part_file& part, std::string_view final_name) const {
+    return commit_here(part, final_name, true);
+}
+
+std::error_code output_dir::commit_unsynced(part_file& part, std::string_view final_name) const {
+    return commit_here(part, final_name, false);
+}
+
+std::error_code output_dir::commit_here(part_file& part, std::string_view final_name,
+                                        bool sync_dir) const {
     if (!dir_) return errno_code(EBADF);
     if (!part.is_open()) return errno_code(EBADF);
     if (part.dir_ != dir_) return errno_code(EXDEV);
@@ -502,7 +538,7 @@ std::error_code output_dir::commit(part_file& part, std::string_view final_name)
         part.discard();
         return errno_code(EINVAL);
     }
-    return part.commit_as(std::string(final_name));
+    return part.commit_as(std::string(final_name), sync_dir);
 }
 
 std::error_code output_dir::write_file_atomic(std::string_view name, std::string_view data,

@@ -105,6 +105,7 @@ struct dir_handle {
 }  // namespace detail
 
 class output_dir;
+class dir_syncer;
 
 /// A streaming writer for downloads: bytes go to `<final>.part` with a running SHA-256 and byte
 /// count; commit() makes them appear under the final name atomically and durably. Without commit()
@@ -163,7 +164,7 @@ class part_file {
     static std::pair<std::error_code, part_file> create_at(
         std::shared_ptr<const detail::dir_handle> dir, std::string part_name,
         std::string final_name, mode_t mode);
-    std::error_code commit_as(const std::string& final_name);
+    std::error_code commit_as(const std::string& final_name, bool sync_dir = true);
 
     int fd_ = -1;
     std::shared_ptr<const detail::dir_handle> dir_;
@@ -204,6 +205,20 @@ class output_dir {
     std::error_code write_file_atomic(std::string_view name, std::string_view data,
                                       mode_t mode = 0640) const;
 
+    /// open() whose fsync of the parent, when it creates `dir`, goes through `parent_sync`
+    /// (store/dir_sync.hpp: one fsync shared with every concurrent creator in that parent) when
+    /// `parent_sync` syncs `dir`'s parent, else is its own. The same guarantee as open().
+    static std::pair<std::error_code, output_dir> open(const std::filesystem::path& dir,
+                                                       dir_syncer& parent_sync, mode_t mode = 0750);
+    /// commit() without its fsync of this directory: fsync `part`, close it, rename it to
+    /// `final_name` here. The file's bytes are durable, but its name only once a later fsync of
+    /// this directory completes (e.g. write_file_atomic() here, which renames and then fsyncs):
+    /// until then a power cut may leave the directory without it (or with the file it replaced).
+    /// For a caller that records the file as saved only where a crash is checked (issue 13:
+    /// downloads, whose saved outputs are verified on disk at restart) and makes the directory
+    /// durable before anything final depends on it (filing's manifest). Errors as commit().
+    std::error_code commit_unsynced(part_file& part, std::string_view final_name) const;
+
     bool is_open() const noexcept { return dir_ != nullptr; }
     /// The path it was opened as (for messages; never reopened).
     const std::filesystem::path& path() const noexcept;
@@ -211,6 +226,9 @@ class output_dir {
     int fd() const noexcept { return dir_ ? dir_->fd : -1; }
 
   private:
+    static std::pair<std::error_code, output_dir> adopt(std::error_code ec, int fd,
+                                                        const std::filesystem::path& dir);
+    std::error_code commit_here(part_file& part, std::string_view final_name, bool sync_dir) const;
     std::shared_ptr<const detail::dir_handle> dir_;
 };
 

@@ -301,3 +301,40 @@ TEST_CASE("downloads: an output waiting to retry holds no place; the others go o
     CHECK(job.rec.items[0].outputs[1].saved);
     CHECK(f.dl->transferring() == 0);
 }
+
+TEST_CASE(
+    "downloads: an output recorded as saved whose file a crash took is downloaded again at "
+    "start(); one that is there is not") {
+    // The commit renames a finished file into outputs/<job>/ without fsyncing the directory (the
+    // manifest's fsync does that at filing): a power cut before it may leave a state that says
+    // saved beside a directory without the file. Recovery calls start() for such items.
+    fixture f;
+    auto& job = f.add_job("j1", {f.origin.url("/f/0"), f.origin.url("/f/1"), f.origin.url("/f/2")});
+    auto& it = job.rec.items[0];
+    it.state = jobs::item_state::finished;
+    const auto dir = f.svc.job_dir(job);
+    fs::create_directories(dir);
+    for (std::size_t o = 0; o < 3; ++o) {
+        auto& out = it.outputs[o];
+        out.saved = true;
+        out.file = store::output_file_name(0, o, "img", "png");
+        out.bytes = body_of(o).size();
+        out.sha256 = store::sha256_hex(body_of(o));
+    }
+    std::ofstream(dir / it.outputs[0].file, std::ios::binary) << body_of(0);  // there, whole
+    // outputs[1]: gone. outputs[2]: an older, shorter file under its name.
+    std::ofstream(dir / it.outputs[2].file, std::ios::binary) << "short";
+    f.dl->start(job, 0);
+    CHECK(f.dl->in_flight().size() == 2);
+    CHECK(f.svc.filed.empty());  // never offered for filing with a file missing
+    CHECK(f.logged("output.missing"));
+    REQUIRE(f.svc.run_until_drained());
+    CHECK(f.origin.requests == 2);
+    CHECK(std::find(f.origin.order.begin(), f.origin.order.end(), "/f/0") == f.origin.order.end());
+    for (std::size_t o = 0; o < 3; ++o) {
+        CHECK(it.outputs[o].saved);
+        CHECK(slurp(dir / it.outputs[o].file) == body_of(o));
+    }
+    CHECK(it.state == jobs::item_state::finished);
+    CHECK(std::count(f.svc.filed.begin(), f.svc.filed.end(), "j1") >= 1);
+}

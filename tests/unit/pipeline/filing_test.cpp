@@ -2,11 +2,14 @@
 // manifests, the state file's removal, the name index and the counts.
 #include "pipeline/filing.hpp"
 
+#include "store/dir_sync.hpp"
 #include "unit/pipeline/temp_spool.hpp"
 
 #include <boost/json.hpp>
 
 #include <doctest/doctest.h>
+
+#include <thread>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -239,4 +242,47 @@ TEST_CASE("refuse: a brief that cannot be filed stays where it is, logged, not c
     CHECK(f.filer.failed() == 0);
     CHECK(f.logged("brief.file_failed"));
     CHECK_FALSE(f.logged("brief.refused"));
+}
+
+TEST_CASE(
+    "file_job_io: jobs filed at once from many threads share the fsyncs of done/, active/ and "
+    "outputs/; every brief ends in done/ once, beside its manifest") {
+    spool_fixture f;
+    constexpr std::size_t jobs_n = 48, threads = 8;
+    std::vector<jobs::job_record> recs;
+    for (std::size_t j = 0; j < jobs_n; ++j) {
+        auto rec = f.active_job("j" + std::to_string(j), "j" + std::to_string(j) + ".json", 1);
+        rec.items[0].state = jobs::item_state::finished;
+        rec.items[0].outputs_known = true;
+        recs.push_back(std::move(rec));
+    }
+    auto& done_sync = store::dir_syncer::of(f.layout.done());
+    auto& active_sync = store::dir_syncer::of(f.layout.active());
+    auto& outputs_sync = store::dir_syncer::of(f.layout.outputs);
+    std::vector<pipeline::filed> results(jobs_n);
+    {
+        std::atomic<std::size_t> next{0};
+        std::vector<std::jthread> pool;
+        for (std::size_t t = 0; t < threads; ++t)
+            pool.emplace_back([&] {
+                for (std::size_t j; (j = next.fetch_add(1)) < jobs_n;)
+                    results[j] =
+                        f.filer.file_job_io(recs[j], f.layout.outputs / recs[j].job_id, 2000);
+            });
+    }
+    for (std::size_t j = 0; j < jobs_n; ++j) {
+        CHECK_FALSE(results[j].ec);
+        CHECK(results[j].final_name == recs[j].brief_name);
+        CHECK(fs::exists(f.layout.done() / recs[j].brief_name));
+        CHECK_FALSE(fs::exists(f.layout.active() / recs[j].brief_name));
+        CHECK(fs::exists(f.layout.outputs / recs[j].job_id / "manifest.json"));
+    }
+    // Each filing went through the shared syncers (one call per directory per brief), and they
+    // never ran more fsyncs than calls; how many were shared depends on the timing.
+    CHECK(done_sync.calls() == jobs_n);
+    CHECK(active_sync.calls() == jobs_n);
+    CHECK(outputs_sync.calls() == jobs_n);  // each job's directory was new
+    CHECK(done_sync.fsyncs() <= jobs_n);
+    MESSAGE("fsyncs for " << jobs_n << " filings: done/ " << done_sync.fsyncs() << ", active/ "
+                          << active_sync.fsyncs() << ", outputs/ " << outputs_sync.fsyncs());
 }

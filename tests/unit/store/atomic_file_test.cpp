@@ -1,4 +1,5 @@
 #include "store/atomic_file.hpp"
+#include "store/dir_sync.hpp"
 #include "unit/store/temp_dir.hpp"
 
 #include <signal.h>
@@ -446,4 +447,48 @@ TEST_CASE("check_room: enough blocks and inodes, or ENOSPC; a missing directory 
     CHECK(briefd::store::check_room(mnt, 1, 100) == std::errc::no_space_on_device);  // inodes
     write_plain(mnt / "filler", std::string(60 * 1024, 'x'));
     CHECK(briefd::store::check_room(mnt, 16 * 1024, 2) == std::errc::no_space_on_device);
+}
+
+TEST_CASE(
+    "output_dir::open with a dir_syncer: a new directory's parent is synced through it, an "
+    "existing one costs no sync; symlinks are still refused") {
+    temp_dir t;
+    using briefd::store::output_dir;
+    fs::create_directory(t / "outputs");
+    briefd::store::dir_syncer outputs(t / "outputs");
+    auto [ec, dir] = output_dir::open(t / "outputs" / "job", outputs);
+    REQUIRE_FALSE(ec);
+    CHECK(file_mode(t / "outputs" / "job") == 0750);
+    CHECK(outputs.calls() == 1);
+    CHECK(outputs.fsyncs() == 1);
+    auto [ec2, again] = output_dir::open(t / "outputs" / "job", outputs);
+    CHECK_FALSE(ec2);
+    CHECK(outputs.calls() == 1);
+    // A syncer of another directory is not used (the parent gets its own fsync).
+    briefd::store::dir_syncer other(t.path());
+    CHECK_FALSE(output_dir::open(t / "outputs" / "job2", other).first);
+    CHECK(other.calls() == 0);
+    fs::create_directory_symlink(t / "outputs", t / "outputs" / "linked");
+    CHECK(output_dir::open(t / "outputs" / "linked", outputs).first == std::errc::not_a_directory);
+    CHECK(outputs.calls() == 1);
+}
+
+TEST_CASE("output_dir::commit_unsynced puts the whole file under its final name, no .part left") {
+    temp_dir t;
+    using briefd::store::output_dir;
+    auto [ec, dir] = output_dir::open(t / "job");
+    REQUIRE_FALSE(ec);
+    auto [pec, part] = dir.create_part(".0-0.dl");
+    REQUIRE_FALSE(pec);
+    REQUIRE_FALSE(part.write("bytes of the output"));
+    CHECK_FALSE(dir.commit_unsynced(part, "0-0-img.png"));
+    CHECK(read_file(t / "job" / "0-0-img.png") == "bytes of the output");
+    CHECK(names_in(t / "job") == std::vector<std::string>{"0-0-img.png"});
+    CHECK_FALSE(part.is_open());
+    CHECK(dir.commit_unsynced(part, "again.png") == std::errc::bad_file_descriptor);
+    // A name that is not one component is refused and the .part removed.
+    auto [pec2, part2] = dir.create_part(".0-1.dl");
+    REQUIRE_FALSE(pec2);
+    CHECK(dir.commit_unsynced(part2, "../escape.png") == std::errc::invalid_argument);
+    CHECK(names_in(t / "job") == std::vector<std::string>{"0-0-img.png"});
 }
