@@ -52,7 +52,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
       intake(ex_, file_pool, cfg, layout, disk_problem, log,
              intake_port{
                  .spawn = [this](asio::awaitable<void> t) { spawn(std::move(t), false); },
-                 .items_in_flight = [this] { return items_in_flight; },
+                 .items_waiting = [this] { return windows.waiting(); },
+                 .max_waiting = [this] { return windows.limits().waiting; },
                  .providers =
                      [this] {
                          std::set<std::string, std::less<>> driven;
@@ -62,8 +63,10 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                  .accept =
                      [this](jobs::job_record rec, brief::brief_file brief) {
                          auto& job = add_job(std::move(rec), std::move(brief));
-                         // Its state is durable: accepted during shutdown, it resumes next start.
-                         if (!stop_requested) start_job(job);
+                         // It waits its turn in claim order (the in-flight window). Its claim is
+                         // durable: accepted during shutdown, it resumes next start.
+                         windows.claimed(job.rec.job_id, job.rec.items.size());
+                         start_waiting();
                      },
                  .refuse =
                      [this](const fs::path& from, const std::string& name,
@@ -113,8 +116,9 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                       // Through the state writer, so no snapshot still queued brings it back.
                       states->remove(jobs::state_path({}, job_id).filename().string());
                       refuse(layout.active() / name, name, problems);
-                      items_in_flight -= job->rec.items.size();
+                      windows.left(job_id, job->rec.items.size());
                       jobs.erase(job_id);
+                      start_waiting();
                       kick_intake();
                   },
           }),
@@ -267,9 +271,13 @@ job_ctx& engine_impl::add_job(jobs::job_record rec, brief::brief_file brief) {
     job->rec = std::move(rec);
     job->brief = std::move(brief);
     auto& ref = *job;
-    items_in_flight += ref.rec.items.size();
     jobs.emplace(ref.rec.job_id, std::move(job));
     return ref;
+}
+
+void engine_impl::start_waiting() {
+    for (const auto& id : windows.take_startable(stop_requested))
+        if (auto* job = find(id)) start_job(*job);
 }
 
 void engine_impl::refuse(const fs::path& from, const std::string& name,
@@ -384,8 +392,9 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         log.warning("brief.failed", {{"job", job_id}, {"file", final_name}, {"status", status},
                                      {"items", rec.items.size()}, {"outputs", outputs}});
     }
-    items_in_flight -= rec.items.size();
+    windows.left(job_id, rec.items.size());
     jobs.erase(job_id);
+    start_waiting();
     kick_intake();
 }
 
@@ -399,6 +408,7 @@ void engine_impl::recover() {
         // Jobs whose brief could not be re-read keep only items that need no brief data
         // (recover_spool failed their pending ones).
         if (lost) job.validated = true;
+        windows.started(job.rec.items.size());  // all start now, however many
         recovered.push_back(&job);
     }
     // A brief whose state was corrupt may have sent items: filed, never claimed again.

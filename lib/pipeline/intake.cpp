@@ -31,8 +31,63 @@ std::int64_t unix_now() {
 }
 
 std::size_t claim_allowance(const claim_state& s) {
-    if (s.stopping || s.disk_problem || s.items_in_flight >= max_items_in_flight) return 0;
-    return s.probe ? 1 : std::min(claim_batch_size, max_items_in_flight - s.items_in_flight);
+    if (s.stopping || s.disk_problem || s.items_waiting >= s.max_waiting) return 0;
+    return s.probe ? 1 : std::min(claim_batch_size, s.max_waiting - s.items_waiting);
+}
+
+std::size_t start_allowance(const start_state& s) {
+    if (s.stopping || s.items_waiting == 0) return 0;
+    if (s.items_in_flight == 0) return std::max(s.max_in_flight, s.next_job_items);
+    if (s.items_in_flight >= s.max_in_flight) return 0;
+    const auto room = s.max_in_flight - s.items_in_flight;
+    return room < std::min(start_batch_items, s.items_waiting) ? 0 : room;
+}
+
+void job_windows::claimed(const std::string& job_id, std::size_t items) {
+    const auto seq = next_seq_++;
+    seq_[job_id] = seq;
+    queue_.push_back({job_id, items, seq});
+    waiting_ += items;
+}
+
+void job_windows::started(std::size_t items) {
+    in_flight_ += items;
+}
+
+void job_windows::left(const std::string& job_id, std::size_t items) {
+    if (auto it = seq_.find(job_id); it != seq_.end()) {
+        seq_.erase(it);  // its queue entry is stale now: dropped when it comes to the front
+        waiting_ -= std::min(items, waiting_);
+    } else {
+        in_flight_ -= std::min(items, in_flight_);
+    }
+}
+
+void job_windows::drop_stale() {
+    while (!queue_.empty()) {
+        auto it = seq_.find(queue_.front().job_id);
+        if (it != seq_.end() && it->second == queue_.front().seq) return;
+        queue_.pop_front();
+    }
+}
+
+std::vector<std::string> job_windows::take_startable(bool stopping) {
+    std::vector<std::string> out;
+    drop_stale();
+    if (queue_.empty()) return out;
+    auto room =
+        start_allowance({stopping, in_flight_, waiting_, queue_.front().items, lim_.in_flight});
+    while (!queue_.empty() && queue_.front().items <= room) {
+        auto& e = queue_.front();
+        room -= e.items;
+        waiting_ -= e.items;
+        in_flight_ += e.items;
+        seq_.erase(e.job_id);
+        out.push_back(std::move(e.job_id));
+        queue_.pop_front();
+        drop_stale();
+    }
+    return out;
 }
 
 intake::intake(asio::any_io_executor ex, asio::thread_pool& file_pool, const config::config& cfg,
@@ -147,10 +202,10 @@ asio::awaitable<void> intake::run() {
                                              : std::chrono::milliseconds(5000));
         }
         // One batch per turn, so draining inotify (and everything else on the loop) interleaves
-        // with a burst; capacity bounds what leaves incoming/.
+        // with a burst; the claim window bounds what leaves incoming/.
         bool more = false;
-        if (const auto room = claim_allowance(
-                {stopping_, !disk_problem_.empty(), probe, port_.items_in_flight()})) {
+        if (const auto room = claim_allowance({stopping_, !disk_problem_.empty(), probe,
+                                               port_.items_waiting(), port_.max_waiting()})) {
             auto batch = settle_.take_ready(now, room);
             if (!batch.empty()) {
                 probe = false;
