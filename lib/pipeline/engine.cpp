@@ -144,6 +144,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
                                                             log, rng()));
     }
+    windows.set_limits({cfg.max_items_waiting, cfg.max_items_in_flight});
     states = std::make_unique<state_writer>(ex, layout.active(), /*fsync_threads=*/8);
     states->on_result([this](const std::string& name, std::uint64_t seq, std::error_code ec) {
         on_state_written(name, seq, ec);
@@ -538,6 +539,9 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.cfg.retention = cfg.retention;
     s.cfg.on_uncertain = cfg.on_uncertain;
     s.cfg.drain_timeout = cfg.drain_timeout;
+    s.cfg.max_items_waiting = cfg.max_items_waiting;
+    s.cfg.max_items_in_flight = cfg.max_items_in_flight;
+    s.windows.set_limits({cfg.max_items_waiting, cfg.max_items_in_flight});
     s.cfg.webhooks.grace = cfg.webhooks.grace;
     s.cfg.webhooks.fallback_after = cfg.webhooks.fallback_after;
     for (auto& [name, slot] : s.slots) {
@@ -551,6 +555,7 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     }
     s.tracking.reload();
     s.disk_problem.clear();
+    s.start_waiting();  // a larger in-flight window has room now
     s.kick_intake();
     return restart;
 }

@@ -44,9 +44,9 @@ std::int64_t unix_now();
 /// (there briefd keeps only a name and a size).
 struct window_limits {
     /// Items of claimed jobs waiting to start (config key max_items_waiting).
-    std::size_t waiting = 10000;
+    std::size_t waiting = config::default_max_items_waiting;
     /// Items of started jobs not yet filed (config key max_items_in_flight).
-    std::size_t in_flight = 5000;
+    std::size_t in_flight = config::default_max_items_in_flight;
 };
 
 /// What intake may claim in one turn of its loop.
