@@ -402,16 +402,27 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
 void engine_impl::recover() {
     auto found =
         recover_spool(layout, {cfg.max_brief_bytes, cfg.default_provider, recovery_progress}, log);
-    std::vector<job_ctx*> recovered;
+    std::vector<job_ctx*> recovered, waiting;
     for (auto& r : found.jobs) {
         const bool lost = r.brief_lost();
         auto& job = add_job(std::move(r.rec), std::move(r.brief));
         // Jobs whose brief could not be re-read keep only items that need no brief data
         // (recover_spool failed their pending ones).
         if (lost) job.validated = true;
-        windows.started(job.rec.items.size());  // all start now, however many
-        recovered.push_back(&job);
+        const bool untouched =
+            !lost && std::all_of(job.rec.items.begin(), job.rec.items.end(), [](const auto& it) {
+                return it.state == jobs::item_state::pending;
+            });
+        (untouched ? waiting : recovered).push_back(&job);
     }
+    // Jobs that sent nothing yet (a stop with claimed jobs waiting leaves their state) wait their
+    // turn again, oldest first, so a restart after a flood keeps to the in-flight window; jobs
+    // with items sent are in flight already and resume now, however many.
+    std::stable_sort(waiting.begin(), waiting.end(), [](const job_ctx* a, const job_ctx* b) {
+        return a->rec.claimed_at < b->rec.claimed_at;
+    });
+    for (auto* j : recovered) windows.started(j->rec.items.size());
+    for (auto* j : waiting) windows.claimed(j->rec.job_id, j->rec.items.size());
     // A brief whose state was corrupt may have sent items: filed, never claimed again.
     for (const auto& [name, id] : found.orphaned)
         filing.refuse(layout.active() / name, name,
@@ -425,6 +436,7 @@ void engine_impl::recover() {
     // intake.run() adopts the unclaimed briefs before it looks at incoming/.
     intake.adopt(std::move(found.names), std::move(found.unclaimed));
     for (auto* j : recovered) start_job(*j);
+    start_waiting();
 }
 
 // ---- run ----------------------------------------------------------------------------------
