@@ -73,6 +73,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                             const std::vector<brief::problem>& problems) {
                          refuse(from, name, problems);
                      },
+                 .burst_over = [this] { start_waiting(); },
              }),
       filing(layout, intake.names(), log),
       tracking(
@@ -277,7 +278,7 @@ job_ctx& engine_impl::add_job(jobs::job_record rec, brief::brief_file brief) {
 }
 
 void engine_impl::start_waiting() {
-    for (const auto& id : windows.take_startable(stop_requested))
+    for (const auto& id : windows.take_startable(stop_requested, intake.holding_starts()))
         if (auto* job = find(id)) start_job(*job);
 }
 

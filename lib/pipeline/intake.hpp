@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ std::size_t claim_allowance(const claim_state& s);
 /// What may start now.
 struct start_state {
     bool stopping = false;
+    bool hold = false;  ///< a burst is being claimed: starts wait for it (hold_starts())
     std::size_t items_in_flight = 0;  ///< items of started jobs not yet filed
     std::size_t items_waiting = 0;    ///< items of claimed jobs waiting to start
     std::size_t next_job_items = 0;   ///< items of the oldest waiting job
@@ -81,9 +83,20 @@ struct start_state {
 };
 
 /// How many items of waiting jobs may start now (the oldest first, whole jobs): none while
-/// stopping; the room left in the in-flight window, but only once it holds start_batch_items
-/// (or all that waits); with nothing in flight at least the oldest job, however large.
+/// stopping or holding; the room left in the in-flight window, but only once it holds
+/// start_batch_items (or all that waits); with nothing in flight at least the oldest job, however
+/// large.
 std::size_t start_allowance(const start_state& s);
+
+/// Starts wait while a burst of briefs is being claimed, at most this long: claiming a burst
+/// first (0.1 ms of CPU a brief, off the loop) gets every brief validated and durable before the
+/// started jobs' submissions, trackers and downloads take the event loop and the CPU.
+inline constexpr std::chrono::milliseconds max_start_hold{2000};
+
+/// Whether starts wait: while intake claims batch after batch (`bursting`, a batch begun
+/// whenever the last one is finished), for at most max_start_hold from the burst's first batch.
+/// A lone brief is not held: its burst is over once its batch is finished.
+bool hold_starts(bool bursting, std::chrono::steady_clock::duration burst_age);
 
 /// Jobs by window (sans-I/O): claimed ones wait in claim order; take_startable() moves the oldest
 /// into flight as start_allowance() allows. The engine asks it which jobs to start.
@@ -101,7 +114,8 @@ class job_windows {
     /// that holds them.
     void left(const std::string& job_id, std::size_t items);
     /// The oldest waiting jobs that may start now, in claim order; they are in flight on return.
-    std::vector<std::string> take_startable(bool stopping);
+    /// None while stopping or holding.
+    std::vector<std::string> take_startable(bool stopping, bool hold = false);
 
     std::size_t waiting() const noexcept { return waiting_; }
     std::size_t in_flight() const noexcept { return in_flight_; }
@@ -131,16 +145,19 @@ struct intake_port {
     /// Providers the engine drives (those with a slot); briefs for others are refused.
     std::function<std::set<std::string, std::less<>>()> providers;
     /// A brief claimed durably (in active/, the directories fsynced): the engine makes it a job
-    /// (counted in items_waiting) and starts it when the in-flight window has room, unless
-    /// stopping. It has no state file yet; recovery claims a brief in
-    /// active/ without one afresh, so a crash (or a stop) before its first state write loses
-    /// nothing and sends nothing twice.
+    /// (counted in items_waiting) and starts it when the in-flight window has room and no burst
+    /// holds starts (holding_starts()), unless stopping. It has no state file yet; recovery claims
+    /// a brief in active/ without one afresh, so a crash (or a stop) before its first state write
+    /// loses nothing and sends nothing twice.
     std::function<void(jobs::job_record rec, brief::brief_file brief)> accept;
     /// Files a brief that will never become a job to failed/ with its problems (from incoming/
     /// or active/); on failure it is left where it is.
     std::function<void(const std::filesystem::path& from, const std::string& name,
                        const std::vector<brief::problem>& problems)>
         refuse;
+    /// A burst of claims is over (nothing more to claim, or the claim window is full): starts
+    /// held for it may go (start_waiting).
+    std::function<void()> burst_over;
 };
 
 class intake {
@@ -171,6 +188,13 @@ class intake {
     void stop();
     /// Briefs seen in incoming/ and not yet claimed (for /metrics and the STATUS= line).
     std::size_t queued() const noexcept { return queued_; }
+    /// Starts wait for the burst being claimed (hold_starts()).
+    bool holding_starts() const {
+        return hold_starts(bursting_, std::chrono::steady_clock::now() - burst_since_);
+    }
+
+    /// A batch being claimed on the file pool (intake.cpp).
+    struct claim_work;
 
   private:
     /// Refuses a non-regular or oversized incoming/ entry (false), else lets settle observe it.
@@ -178,8 +202,13 @@ class intake {
     /// Claims incoming/<name>… (or, with in_active, adopts active/<name>… found by recovery) on
     /// file_pool — renames and parsing, one fsync of each directory for the batch — then, back on
     /// the event loop, refuses the invalid ones and hands the others to the engine. Completes when
-    /// all are done.
+    /// all are done. begin_claim() + finish_claim().
     boost::asio::awaitable<void> claim_batch(std::vector<std::string> batch, bool in_active);
+    /// Reserves the batch's job ids and starts its claims on file_pool; returns at once.
+    std::shared_ptr<claim_work> begin_claim(std::vector<std::string> batch, bool in_active);
+    /// Waits for the pool's part of a begun batch, then (on the event loop) refuses the invalid
+    /// briefs and hands the others to the engine. Completes when all are done.
+    boost::asio::awaitable<void> finish_claim(std::shared_ptr<claim_work> work);
 
     boost::asio::any_io_executor ex_;
     boost::asio::thread_pool& file_pool_;
@@ -195,6 +224,8 @@ class intake {
     spool::name_index names_;
     std::vector<std::string> unclaimed_;
     std::size_t queued_ = 0;
+    bool bursting_ = false;  ///< a batch is begun whenever the last one is finished
+    std::chrono::steady_clock::time_point burst_since_;
 };
 
 }  // namespace briefd::pipeline

@@ -92,6 +92,24 @@ TEST_CASE("start_allowance: with nothing in flight the oldest job starts however
     CHECK(start_allowance({.items_waiting = 20, .next_job_items = 20, .max_in_flight = 8}) == 20);
 }
 
+TEST_CASE("hold_starts: only while a burst is claimed, and never longer than max_start_hold") {
+    using namespace std::chrono_literals;
+    CHECK(pipeline::hold_starts(true, 0ms));
+    CHECK(pipeline::hold_starts(true, pipeline::max_start_hold - 1ms));
+    CHECK_FALSE(pipeline::hold_starts(true, pipeline::max_start_hold));
+    CHECK_FALSE(pipeline::hold_starts(false, 0ms));
+}
+
+TEST_CASE("start_allowance and job_windows: nothing starts while holding, all of it after") {
+    CHECK(start_allowance({.hold = true, .items_waiting = 5, .next_job_items = 1}) == 0);
+    job_windows w({.waiting = 100, .in_flight = 20});
+    w.claimed("a", 1);
+    w.claimed("b", 2);
+    CHECK(w.take_startable(false, true).empty());
+    CHECK(w.waiting() == 3);
+    CHECK(w.take_startable(false, false) == std::vector<std::string>{"a", "b"});
+}
+
 TEST_CASE("job_windows: claimed jobs start oldest first, whole, as the window allows") {
     job_windows w({.waiting = 100, .in_flight = 20});
     for (int i = 0; i < 30; ++i) w.claimed("j" + std::to_string(i), 1);
@@ -165,6 +183,7 @@ struct intake_fixture : temp_spool {
     asio::thread_pool pool{1};
     std::string disk_problem;
     std::size_t waiting = 0;
+    std::size_t bursts = 0;  ///< burst_over calls
     std::vector<std::pair<jobs::job_record, brief::brief_file>> accepted;
     std::vector<std::string> refused;
     std::unique_ptr<pipeline::intake> in;
@@ -196,6 +215,11 @@ struct intake_fixture : temp_spool {
                     [this](const fs::path& from, const std::string& name,
                            const std::vector<brief::problem>& problems) {
                         if (!filer->refuse(from, name, problems, 1).ec) refused.push_back(name);
+                        check_done();
+                    },
+                .burst_over =
+                    [this] {
+                        ++bursts;
                         check_done();
                     },
             });
@@ -284,6 +308,24 @@ TEST_CASE(
     CHECK(f.accepted.front().first.brief_name == "old.json");
     CHECK(fs::exists(f.layout.active() / "old.json"));  // adopted where it is, no state yet
     CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "old")));
+}
+
+TEST_CASE("intake: a burst is claimed batch after batch, starts held until it is over") {
+    intake_fixture f;
+    const std::size_t n = pipeline::claim_batch_size * 2 + 10;  // three batches
+    for (std::size_t i = 0; i < n; ++i)
+        write_plain(f.layout.incoming() / ("b" + std::to_string(i) + ".json"), good_brief);
+    std::size_t held = 0;
+    f.done = [&] {
+        if (f.in->holding_starts()) ++held;
+        return f.accepted.size() == n && f.bursts > 0;
+    };
+    REQUIRE(f.run());
+    CHECK(f.accepted.size() == n);
+    CHECK(held >= n);  // every accept came while the burst was being claimed
+    CHECK(f.bursts >= 1);
+    CHECK_FALSE(f.in->holding_starts());  // over: the engine may start them
+    CHECK(f.in->queued() == 0);
 }
 
 TEST_CASE("intake: a job id already taken in the spool gets a suffix") {
