@@ -43,7 +43,11 @@ std::size_t start_allowance(const start_state& s) {
     if (s.items_in_flight == 0) return std::max(s.max_in_flight, s.next_job_items);
     if (s.items_in_flight >= s.max_in_flight) return 0;
     const auto room = s.max_in_flight - s.items_in_flight;
-    return room < std::min(start_batch_items, s.items_waiting) ? 0 : room;
+    // A request's worth, but never more than a tenth of the window: a small window must not wait
+    // for room it can never have.
+    const auto chunk = std::min(
+        {start_batch_items, s.items_waiting, std::max<std::size_t>(1, s.max_in_flight / 10)});
+    return room < chunk ? 0 : room;
 }
 
 bool hold_starts(bool bursting, std::chrono::steady_clock::duration burst_age) {

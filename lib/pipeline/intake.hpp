@@ -84,8 +84,8 @@ struct start_state {
 
 /// How many items of waiting jobs may start now (the oldest first, whole jobs): none while
 /// stopping or holding; the room left in the in-flight window, but only once it holds
-/// start_batch_items (or all that waits); with nothing in flight at least the oldest job, however
-/// large.
+/// start_batch_items (or all that waits, or a tenth of the window when that is less); with
+/// nothing in flight at least the oldest job, however large.
 std::size_t start_allowance(const start_state& s);
 
 /// Starts wait while a burst of briefs is being claimed, at most this long: claiming a burst

@@ -100,9 +100,10 @@ TEST_CASE(
     "SIGTERM with claimed jobs waiting for the in-flight window: nothing lost, each item sent "
     "once, the waiting jobs start after the restart") {
     temp_root root("sigterm-waiting");
-    // Runs last about 5 s: the two in flight are still running when SIGTERM arrives.
+    // Runs last 9–15 s: the two in flight are still running when SIGTERM arrives, even when a
+    // loaded machine takes seconds to claim all five.
     testing::sim_process sim(
-        {"--time-scale", "20", "--run-seconds", "100", "--seed", "13", "--rate-window-s", "60"},
+        {"--time-scale", "20", "--run-seconds", "240", "--seed", "13", "--rate-window-s", "60"},
         {.stderr_file = root.path() / "briefsim.log"});
     testing::daemon_options opt;
     opt.api_url = sim.api_url();
@@ -117,6 +118,7 @@ TEST_CASE(
     REQUIRE(wait_until([&] { return count(d.log(), "job.accepted") == 5; }, 15s));
     REQUIRE(wait_until([&] { return sim_stat(sim, "runs_created") >= 2; }, 15s));
     std::this_thread::sleep_for(700ms);  // more than a batch's linger: nothing else starts
+    INFO("briefd's log ends:\n" << d.log_tail(60));
     CHECK(sim_stat(sim, "runs_created") == 2);
 
     auto st = d.stop(10s);

@@ -88,6 +88,22 @@ TEST_CASE("start_allowance: waits for a full request's room unless less than tha
           3);
 }
 
+TEST_CASE("start_allowance: a small window waits for a tenth of itself, not for ten items") {
+    // Window 2, one in flight, four waiting: one more starts now (found by the lifecycle test).
+    CHECK(
+        start_allowance(
+            {.items_in_flight = 1, .items_waiting = 4, .next_job_items = 1, .max_in_flight = 2}) ==
+        1);
+    CHECK(start_allowance({.items_in_flight = 45,
+                           .items_waiting = 100,
+                           .next_job_items = 1,
+                           .max_in_flight = 50}) == 5);  // a tenth of 50
+    CHECK(start_allowance({.items_in_flight = 46,
+                           .items_waiting = 100,
+                           .next_job_items = 1,
+                           .max_in_flight = 50}) == 0);
+}
+
 TEST_CASE("start_allowance: with nothing in flight the oldest job starts however large") {
     CHECK(start_allowance({.items_waiting = 20, .next_job_items = 20, .max_in_flight = 8}) == 20);
 }
