@@ -443,7 +443,8 @@ config read(const YAML::Node& root, const reader& r) {
     auto m = r.mapping(root, "", 1,
                        {"spool", "outputs", "default_provider", "providers", "max_brief_bytes", "max_output_bytes",
                         "settle_ms", "rescan_interval_ms", "retention_hours", "on_uncertain", "drain_timeout_ms",
-                        "max_concurrent_downloads", "log_level", "proxy", "status", "webhooks"});
+                        "max_concurrent_downloads", "max_items_waiting", "max_items_in_flight", "log_level", "proxy",
+                        "status", "webhooks"});
     if (!m.count("spool")) r.fail(0, "spool", "required (the queue directory, e.g. /var/spool/briefd)");
     if (!m.count("outputs")) r.fail(0, "outputs", "required (where results go, e.g. /var/lib/briefd/outputs)");
     c.spool = r.absolute_path(m.at("spool"));
@@ -476,6 +477,10 @@ config read(const YAML::Node& root, const reader& r) {
     if (auto it = m.find("drain_timeout_ms"); it != m.end()) c.drain_timeout = ms(r.integer(it->second, 0, hour_ms));
     if (auto it = m.find("max_concurrent_downloads"); it != m.end())
         c.max_concurrent_downloads = static_cast<std::size_t>(r.integer(it->second, 1, 1024));
+    if (auto it = m.find("max_items_waiting"); it != m.end())
+        c.max_items_waiting = static_cast<std::size_t>(r.integer(it->second, 1, 10'000'000));
+    if (auto it = m.find("max_items_in_flight"); it != m.end())
+        c.max_items_in_flight = static_cast<std::size_t>(r.integer(it->second, 1, 10'000'000));
     if (auto it = m.find("log_level"); it != m.end())
         c.log_level = r.choice(it->second, {"error", "warning", "notice", "info", "debug"});
     if (auto it = m.find("proxy"); it != m.end()) c.proxy = read_proxy(r, it->second);
@@ -635,6 +640,8 @@ std::string to_yaml(const config& c) {
     e << YAML::Key << "on_uncertain" << YAML::Value << std::string(to_string(c.on_uncertain));
     e << YAML::Key << "drain_timeout_ms" << YAML::Value << c.drain_timeout.count();
     e << YAML::Key << "max_concurrent_downloads" << YAML::Value << c.max_concurrent_downloads;
+    e << YAML::Key << "max_items_waiting" << YAML::Value << c.max_items_waiting;
+    e << YAML::Key << "max_items_in_flight" << YAML::Value << c.max_items_in_flight;
     e << YAML::Key << "log_level" << YAML::Value << c.log_level;
     if (c.webhooks.enabled) {
         e << YAML::Key << "webhooks" << YAML::Value << YAML::BeginMap

@@ -117,6 +117,11 @@ struct status_config {
     bool listen_explicit = false;
 };
 
+/// Defaults of max_items_waiting and max_items_in_flight (the README's "A flood of briefs" says
+/// how they were chosen).
+inline constexpr std::size_t default_max_items_waiting = 10000;
+inline constexpr std::size_t default_max_items_in_flight = 5000;
+
 struct config {
     std::filesystem::path source;                ///< the file it was loaded from
     std::filesystem::path spool;                 ///< absolute; holds incoming/ active/ done/ failed/
@@ -131,6 +136,12 @@ struct config {
     uncertain_policy on_uncertain = uncertain_policy::fail;  ///< key on_uncertain: fail | resubmit
     std::chrono::milliseconds drain_timeout{20000};  ///< key drain_timeout_ms: SIGTERM waits this long for in-flight work
     std::size_t max_concurrent_downloads = 16;   ///< output transfers at once (all providers)
+    /// Items of claimed briefs waiting to start: claiming from incoming/ pauses at this many
+    /// (a flood is claimed and validated this far at once; ~3 KiB a waiting single-item job).
+    std::size_t max_items_waiting = default_max_items_waiting;
+    /// Items of started jobs (batched, submitted, tracked, downloaded) not yet filed: waiting jobs
+    /// start, oldest first, only while fewer are in flight (~10–17 KiB a single-item job).
+    std::size_t max_items_in_flight = default_max_items_in_flight;
     std::string log_level = "info";              ///< error | warning | notice | info | debug
     proxy_config proxy;                          ///< key proxy: forward proxy (else from the environment)
     status_config status;                        ///< key status: the status server
@@ -165,7 +176,7 @@ std::string to_yaml(const config&);
 /// Which fields differ in a way that needs a restart (spool, outputs, providers' base_url, ...), for SIGHUP reload.
 /// Reloadable without restart: rate_limit, rate_limit_classes, max_concurrent_jobs, batch (max_items, linger_ms), tracking, retry, the API key
 /// source (the key is re-read on reload), log_level, rescan_interval_ms, retention_hours, on_uncertain,
-/// drain_timeout_ms. Everything else that differs is listed by dotted key.
+/// drain_timeout_ms, max_items_waiting, max_items_in_flight. Everything else that differs is listed by dotted key.
 std::vector<std::string> restart_required(const config& running, const config& reloaded);
 
 /// Names for log lines and to_yaml: "auto", "sse", "wait", "poll", "webhook"; "fail", "resubmit".

@@ -52,7 +52,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
       intake(ex_, file_pool, cfg, layout, disk_problem, log,
              intake_port{
                  .spawn = [this](asio::awaitable<void> t) { spawn(std::move(t), false); },
-                 .items_in_flight = [this] { return items_in_flight; },
+                 .items_waiting = [this] { return windows.waiting(); },
+                 .max_waiting = [this] { return windows.limits().waiting; },
                  .providers =
                      [this] {
                          std::set<std::string, std::less<>> driven;
@@ -62,14 +63,17 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                  .accept =
                      [this](jobs::job_record rec, brief::brief_file brief) {
                          auto& job = add_job(std::move(rec), std::move(brief));
-                         // Its state is durable: accepted during shutdown, it resumes next start.
-                         if (!stop_requested) start_job(job);
+                         // It waits its turn in claim order (the in-flight window). Its claim is
+                         // durable: accepted during shutdown, it resumes next start.
+                         windows.claimed(job.rec.job_id, job.rec.items.size());
+                         start_waiting();
                      },
                  .refuse =
                      [this](const fs::path& from, const std::string& name,
                             const std::vector<brief::problem>& problems) {
                          refuse(from, name, problems);
                      },
+                 .burst_over = [this] { start_waiting(); },
              }),
       filing(layout, intake.names(), log),
       tracking(
@@ -113,8 +117,9 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                       // Through the state writer, so no snapshot still queued brings it back.
                       states->remove(jobs::state_path({}, job_id).filename().string());
                       refuse(layout.active() / name, name, problems);
-                      items_in_flight -= job->rec.items.size();
+                      windows.left(job_id, job->rec.items.size());
                       jobs.erase(job_id);
+                      start_waiting();
                       kick_intake();
                   },
           }),
@@ -140,6 +145,7 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
         slots.emplace(name, std::make_unique<provider_slot>(ex, *api, pc, k == keys.end() ? nullptr : &k->second,
                                                             log, rng()));
     }
+    windows.set_limits({cfg.max_items_waiting, cfg.max_items_in_flight});
     states = std::make_unique<state_writer>(ex, layout.active(), /*fsync_threads=*/8);
     states->on_result([this](const std::string& name, std::uint64_t seq, std::error_code ec) {
         on_state_written(name, seq, ec);
@@ -267,9 +273,13 @@ job_ctx& engine_impl::add_job(jobs::job_record rec, brief::brief_file brief) {
     job->rec = std::move(rec);
     job->brief = std::move(brief);
     auto& ref = *job;
-    items_in_flight += ref.rec.items.size();
     jobs.emplace(ref.rec.job_id, std::move(job));
     return ref;
+}
+
+void engine_impl::start_waiting() {
+    for (const auto& id : windows.take_startable(stop_requested, intake.holding_starts()))
+        if (auto* job = find(id)) start_job(*job);
 }
 
 void engine_impl::refuse(const fs::path& from, const std::string& name,
@@ -384,23 +394,36 @@ asio::awaitable<void> engine_impl::file_job(std::string job_id) {
         log.warning("brief.failed", {{"job", job_id}, {"file", final_name}, {"status", status},
                                      {"items", rec.items.size()}, {"outputs", outputs}});
     }
-    items_in_flight -= rec.items.size();
+    windows.left(job_id, rec.items.size());
     jobs.erase(job_id);
+    start_waiting();
     kick_intake();
 }
 
 void engine_impl::recover() {
     auto found =
         recover_spool(layout, {cfg.max_brief_bytes, cfg.default_provider, recovery_progress}, log);
-    std::vector<job_ctx*> recovered;
+    std::vector<job_ctx*> recovered, waiting;
     for (auto& r : found.jobs) {
         const bool lost = r.brief_lost();
         auto& job = add_job(std::move(r.rec), std::move(r.brief));
         // Jobs whose brief could not be re-read keep only items that need no brief data
         // (recover_spool failed their pending ones).
         if (lost) job.validated = true;
-        recovered.push_back(&job);
+        const bool untouched =
+            !lost && std::all_of(job.rec.items.begin(), job.rec.items.end(), [](const auto& it) {
+                return it.state == jobs::item_state::pending;
+            });
+        (untouched ? waiting : recovered).push_back(&job);
     }
+    // Jobs that sent nothing yet (a stop with claimed jobs waiting leaves their state) wait their
+    // turn again, oldest first, so a restart after a flood keeps to the in-flight window; jobs
+    // with items sent are in flight already and resume now, however many.
+    std::stable_sort(waiting.begin(), waiting.end(), [](const job_ctx* a, const job_ctx* b) {
+        return a->rec.claimed_at < b->rec.claimed_at;
+    });
+    for (auto* j : recovered) windows.started(j->rec.items.size());
+    for (auto* j : waiting) windows.claimed(j->rec.job_id, j->rec.items.size());
     // A brief whose state was corrupt may have sent items: filed, never claimed again.
     for (const auto& [name, id] : found.orphaned)
         filing.refuse(layout.active() / name, name,
@@ -414,6 +437,7 @@ void engine_impl::recover() {
     // intake.run() adopts the unclaimed briefs before it looks at incoming/.
     intake.adopt(std::move(found.names), std::move(found.unclaimed));
     for (auto* j : recovered) start_job(*j);
+    start_waiting();
 }
 
 // ---- run ----------------------------------------------------------------------------------
@@ -528,6 +552,9 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     s.cfg.retention = cfg.retention;
     s.cfg.on_uncertain = cfg.on_uncertain;
     s.cfg.drain_timeout = cfg.drain_timeout;
+    s.cfg.max_items_waiting = cfg.max_items_waiting;
+    s.cfg.max_items_in_flight = cfg.max_items_in_flight;
+    s.windows.set_limits({cfg.max_items_waiting, cfg.max_items_in_flight});
     s.cfg.webhooks.grace = cfg.webhooks.grace;
     s.cfg.webhooks.fallback_after = cfg.webhooks.fallback_after;
     for (auto& [name, slot] : s.slots) {
@@ -541,6 +568,7 @@ std::vector<std::string> engine::reload(const config::config& cfg, std::map<std:
     }
     s.tracking.reload();
     s.disk_problem.clear();
+    s.start_waiting();  // a larger in-flight window has room now
     s.kick_intake();
     return restart;
 }

@@ -7,6 +7,7 @@
 #include "store/atomic_file.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +15,8 @@
 #include <boost/json.hpp>
 
 #include <unistd.h>
+
+#include <utility>
 
 namespace briefd::pipeline {
 
@@ -31,8 +34,71 @@ std::int64_t unix_now() {
 }
 
 std::size_t claim_allowance(const claim_state& s) {
-    if (s.stopping || s.disk_problem || s.items_in_flight >= max_items_in_flight) return 0;
-    return s.probe ? 1 : std::min(claim_batch_size, max_items_in_flight - s.items_in_flight);
+    if (s.stopping || s.disk_problem || s.items_waiting >= s.max_waiting) return 0;
+    return s.probe ? 1 : std::min(claim_batch_size, s.max_waiting - s.items_waiting);
+}
+
+std::size_t start_allowance(const start_state& s) {
+    if (s.stopping || s.hold || s.items_waiting == 0) return 0;
+    if (s.items_in_flight == 0) return std::max(s.max_in_flight, s.next_job_items);
+    if (s.items_in_flight >= s.max_in_flight) return 0;
+    const auto room = s.max_in_flight - s.items_in_flight;
+    // A request's worth, but never more than a tenth of the window: a small window must not wait
+    // for room it can never have.
+    const auto chunk = std::min(
+        {start_batch_items, s.items_waiting, std::max<std::size_t>(1, s.max_in_flight / 10)});
+    return room < chunk ? 0 : room;
+}
+
+bool hold_starts(bool bursting, std::chrono::steady_clock::duration burst_age) {
+    return bursting && burst_age < max_start_hold;
+}
+
+void job_windows::claimed(const std::string& job_id, std::size_t items) {
+    const auto seq = next_seq_++;
+    seq_[job_id] = seq;
+    queue_.push_back({job_id, items, seq});
+    waiting_ += items;
+}
+
+void job_windows::started(std::size_t items) {
+    in_flight_ += items;
+}
+
+void job_windows::left(const std::string& job_id, std::size_t items) {
+    if (auto it = seq_.find(job_id); it != seq_.end()) {
+        seq_.erase(it);  // its queue entry is stale now: dropped when it comes to the front
+        waiting_ -= std::min(items, waiting_);
+    } else {
+        in_flight_ -= std::min(items, in_flight_);
+    }
+}
+
+void job_windows::drop_stale() {
+    while (!queue_.empty()) {
+        auto it = seq_.find(queue_.front().job_id);
+        if (it != seq_.end() && it->second == queue_.front().seq) return;
+        queue_.pop_front();
+    }
+}
+
+std::vector<std::string> job_windows::take_startable(bool stopping, bool hold) {
+    std::vector<std::string> out;
+    drop_stale();
+    if (queue_.empty()) return out;
+    auto room = start_allowance(
+        {stopping, hold, in_flight_, waiting_, queue_.front().items, lim_.in_flight});
+    while (!queue_.empty() && queue_.front().items <= room) {
+        auto& e = queue_.front();
+        room -= e.items;
+        waiting_ -= e.items;
+        in_flight_ += e.items;
+        seq_.erase(e.job_id);
+        out.push_back(std::move(e.job_id));
+        queue_.pop_front();
+        drop_stale();
+    }
+    return out;
 }
 
 intake::intake(asio::any_io_executor ex, asio::thread_pool& file_pool, const config::config& cfg,
@@ -100,7 +166,11 @@ asio::awaitable<void> intake::run() {
     auto last_sweep = clock::time_point{};
     auto next_rescan = clock::time_point{};  // the start-up scan
     bool probe = false;                      // one claim tests whether the disk has room again
+    std::shared_ptr<claim_work> ahead;       // being claimed on the file pool
     while (!stopping_) {
+        // The batch begun in the last turn first: until it is finished its briefs may still be
+        // in incoming/, and a rescan must not observe them again.
+        if (ahead) co_await finish_claim(std::exchange(ahead, nullptr));
         auto now = clock::now();
         bool rescan = now >= next_rescan;
         if (kicked_) {
@@ -147,16 +217,25 @@ asio::awaitable<void> intake::run() {
                                              : std::chrono::milliseconds(5000));
         }
         // One batch per turn, so draining inotify (and everything else on the loop) interleaves
-        // with a burst; capacity bounds what leaves incoming/.
-        bool more = false;
-        if (const auto room = claim_allowance(
-                {stopping_, !disk_problem_.empty(), probe, port_.items_in_flight()})) {
+        // with a burst; the claim window bounds what leaves incoming/. Pipelined: the batch begun
+        // in the last turn was finished (handed to the engine) at the top of this one; the next
+        // begins now, and the file pool claims it while the loop runs trackers and downloads
+        // until our next turn — a burst costs one pass of the loop's queue per batch, not two.
+        if (const auto room = claim_allowance({stopping_, !disk_problem_.empty(), probe,
+                                               port_.items_waiting(), port_.max_waiting()})) {
             auto batch = settle_.take_ready(now, room);
             if (!batch.empty()) {
                 probe = false;
-                co_await claim_batch(std::move(batch), false);
-                more = settle_.any_ready(clock::now());
+                ahead = begin_claim(std::move(batch), false);
             }
+        }
+        const bool more = ahead != nullptr;
+        if (more && !bursting_) {
+            bursting_ = true;
+            burst_since_ = clock::now();
+        } else if (!more && bursting_) {
+            bursting_ = false;
+            if (port_.burst_over) port_.burst_over();
         }
         queued_ = settle_.tracked();
         if (cfg_.retention.count() > 0 && now - last_sweep > std::chrono::minutes(10)) {
@@ -177,6 +256,10 @@ asio::awaitable<void> intake::run() {
             co_await wake_.async_wait(use_tuple);
         }
     }
+    // A batch begun before stop(): its claims are durable, so the engine gets its jobs (they
+    // resume at the next start).
+    if (ahead) co_await finish_claim(std::move(ahead));
+    bursting_ = false;
 }
 
 bool intake::note_incoming(const spool::entry& e, clock::time_point now) {
@@ -226,11 +309,20 @@ struct intake_params {
     bool in_active;
 };
 
-/// What the worker thread gets: one heap object, shared, never copied between threads.
-struct intake_work {
+}  // namespace
+
+/// What the worker thread gets: one heap object, shared, never copied between threads. `done`
+/// and `ready` are the event loop's (set and cancelled there when the pool's part is over).
+struct intake::claim_work {
     intake_params params;
     std::vector<intake_item> items;
+    bool in_active = false;
+    bool done = false;
+    std::exception_ptr failed;  ///< the pool's part threw: rethrown by finish_claim()
+    std::optional<asio::steady_timer> ready;
 };
+
+namespace {
 
 /// Runs on the file pool and touches nothing of the engine: claims by rename, reads and parses,
 /// then makes every claim of the batch durable with one fsync of active/ and one of incoming/.
@@ -293,16 +385,19 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
 
 // A plain coroutine with a by-value shared_ptr: GCC 12 mishandles lambda coroutines' captures
 // when co_spawn moves them to another thread.
-asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake_work> w) {
+asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake::claim_work> w) {
     claim_and_persist(w->params, w->items);
     co_return;
 }
 }  // namespace
 
-asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool in_active) {
-    auto work = std::make_shared<intake_work>(intake_work{
+std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string> batch,
+                                                        bool in_active) {
+    auto work = std::make_shared<claim_work>(claim_work{
         {layout_, cfg_.max_brief_bytes, cfg_.default_provider, port_.providers(), in_active},
-        std::vector<intake_item>(batch.size())});
+        std::vector<intake_item>(batch.size()),
+        in_active});
+    work->ready.emplace(ex_, asio::steady_timer::time_point::max());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& it = work->items[i];
         it.name = std::move(batch[i]);
@@ -310,7 +405,23 @@ asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool i
         it.job_id = names_.reserve_job_id(
             it.name, in_active ? std::string_view(it.name) : std::string_view{});
     }
-    co_await asio::co_spawn(file_pool_, claim_and_persist_on_pool(work), asio::use_awaitable);
+    asio::co_spawn(file_pool_, claim_and_persist_on_pool(work),
+                   asio::bind_executor(ex_, [work](std::exception_ptr e) {
+                       work->done = true;
+                       work->failed = e;
+                       work->ready->cancel();
+                   }));
+    return work;
+}
+
+asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool in_active) {
+    co_await finish_claim(begin_claim(std::move(batch), in_active));
+}
+
+asio::awaitable<void> intake::finish_claim(std::shared_ptr<claim_work> work) {
+    while (!work->done) co_await work->ready->async_wait(use_tuple);
+    if (work->failed) std::rethrow_exception(work->failed);
+    const bool in_active = work->in_active;
 
     if (!work->items.empty() && work->items.front().room_ec) {
         // Nothing was claimed. A rescan (every 5 s while paused) lets one claim probe again.

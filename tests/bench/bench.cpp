@@ -73,6 +73,10 @@ struct options {
     unsigned seed = 2026;
     std::size_t multi_briefs = 1000;  // flood / aged-spool: ten-item briefs dropped with the rest
     std::size_t aged_files = 0;       // flood / aged-spool: files already in done/ at start
+    // flood / aged-spool: briefd's claim window and in-flight window (its defaults,
+    // config::default_max_items_waiting and default_max_items_in_flight), written to its config
+    std::size_t max_items_waiting = 10000;
+    std::size_t max_items_in_flight = 5000;
     bool keep = false;
     bool json_out = false;
     bool tls = false;
@@ -114,6 +118,8 @@ during one large download (large-output).
   --tls                  briefsim speaks HTTPS (a throwaway CA that briefd trusts via ca_file)
   --multi-briefs N       flood / aged-spool: ten-item briefs besides the --briefs single ones
   --aged-files N         flood / aged-spool: files put in done/ before briefd starts
+  --max-items-waiting N  flood / aged-spool: briefd's max_items_waiting (default 10000)
+  --max-items-in-flight N  flood / aged-spool: briefd's max_items_in_flight (default 5000)
   --briefd PATH          briefd binary (default: $BRIEFD, else the one built with this program)
   --keep                 keep the work directory (logs, spool, outputs)
   --json                 also print the figures as one JSON object on the last line
@@ -229,6 +235,10 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             ok = number(o.multi_briefs);
         } else if (a == "--aged-files") {
             ok = number(o.aged_files);
+        } else if (a == "--max-items-waiting") {
+            ok = number(o.max_items_waiting) && o.max_items_waiting > 0;
+        } else if (a == "--max-items-in-flight") {
+            ok = number(o.max_items_in_flight) && o.max_items_in_flight > 0;
         } else if (a == "--briefd") {
             auto v = value();
             ok = v.has_value();
@@ -1097,8 +1107,9 @@ std::string loadavg() {
 /// Reads briefd's log from where the last call stopped (whole lines only) and counts the events the
 /// flood figures need, with the time of each count's last step.
 struct flood_progress {
-    std::size_t claimed = 0, accepted = 0, filed = 0, outputs = 0, runs_finished = 0;
-    std::optional<sys_clock::time_point> first_claim, last_accept, last_filed, accepted_5k, accepted_10k;
+    std::size_t claimed = 0, accepted = 0, filed = 0, filed_single = 0, outputs = 0, runs_finished = 0;
+    std::optional<sys_clock::time_point> first_claim, last_accept, last_filed, last_single_filed, accepted_5k,
+        accepted_10k;
     std::uintmax_t offset = 0;
 
     void update(const fs::path& log) {
@@ -1121,6 +1132,10 @@ struct flood_progress {
             } else if (l->event == "brief.done" || l->event == "brief.failed") {
                 ++filed;
                 last_filed = l->t;
+                if (field(l->rest, "items") == "1") {
+                    ++filed_single;
+                    last_single_filed = l->t;
+                }
             } else if (l->event == "output.saved") {
                 ++outputs;
             } else if (l->event == "run.finished") {
@@ -1154,7 +1169,9 @@ int run_flood(const options& o) {
     sim_process sim({"--key", key, "--time-scale", ts.str(), "--run-seconds", rs.str(), "--rate-limit",
                      std::to_string(o.rate), "--rate-window-s", ws.str(), "--seed", std::to_string(o.seed)},
                     sopt);
-    write_text(work / "briefd.yaml", briefd_yaml(o, work, sim.api_url(), 6));
+    write_text(work / "briefd.yaml", briefd_yaml(o, work, sim.api_url(), 6) +
+                                         "max_items_waiting: " + std::to_string(o.max_items_waiting) +
+                                         "\nmax_items_in_flight: " + std::to_string(o.max_items_in_flight) + "\n");
     // Every brief is written before briefd starts, beside the spool; the drop is then only renames.
     for (std::size_t b = 0; b < total_briefs; ++b) {
         options one = o;
@@ -1240,21 +1257,26 @@ int run_flood(const options& o) {
               << "briefd start-up (recovery + name index): " << fmt(startup_s) << " s\n"
               << "drop (renames into incoming/): " << fmt(drop_s) << " s\n"
               << "first claim after drop: " << fmt(since_drop(pr.first_claim), 3) << " s\n"
-              << "5,000 single-item briefs claimed and validated (claims durable; the in-flight cap): "
+              << "5,000 briefs claimed and validated (claims durable): "
               << fmt(since_drop(pr.accepted_5k)) << " s after the drop = "
               << fmt(since_drop(pr.accepted_5k) / 5.0, 3) << " ms per brief; briefd CPU by then "
               << fmt(cpu_at_5k) << " s = " << fmt(cpu_at_5k / 5.0, 3) << " ms per brief\n"
               << "10,000 briefs claimed and validated (claims durable): "
-              << fmt(since_drop(pr.accepted_10k)) << " s after the drop, briefd CPU by then "
+              << fmt(since_drop(pr.accepted_10k)) << " s after the drop = "
+              << fmt(since_drop(pr.accepted_10k) / 10.0, 3) << " ms per brief; briefd CPU by then "
               << fmt(cpu_at_10k) << " s\n"
               << "all " << pr.accepted << " accepted: " << fmt(since_drop(pr.last_accept)) << " s\n"
+              << (pr.filed_single >= o.briefs ? "all " : "only ") << pr.filed_single << " of " << o.briefs
+              << " single-item briefs filed (done end to end): " << fmt(since_drop(pr.last_single_filed)) << " s\n"
               << "all " << pr.filed << " filed (done end to end): " << fmt(since_drop(pr.last_filed)) << " s\n"
               << "runs finished / outputs saved: " << pr.runs_finished << " / " << pr.outputs << "\n"
               << "briefd CPU: " << fmt(cpu) << " s = " << fmt(cpu * 1000.0 / static_cast<double>(total_items), 3)
               << " ms per item, " << fmt(cpu * 1000.0 / static_cast<double>(total_briefs), 3) << " ms per brief\n"
               << "briefsim CPU: " << fmt(sim_cpu) << " s\n"
               << "briefd RSS: baseline " << mib(baseline.rss_kib) << ", peak " << mib(std::max(end_mem.hwm_kib, max_rss))
-              << " (" << total_briefs << " briefs dropped at once; claiming stops at 5,000 items in flight)\n";
+              << " (" << total_briefs << " briefs dropped at once; claiming pauses at max_items_waiting "
+              << o.max_items_waiting << " items waiting to start, and they start while fewer than max_items_in_flight "
+              << o.max_items_in_flight << " are in flight)\n";
     if (o.json_out) {
         json::object out{{"scenario", name},
                          {"aged_files", o.aged_files},
@@ -1262,7 +1284,10 @@ int run_flood(const options& o) {
                          {"items", total_items},
                          {"accepted_5k_s", since_drop(pr.accepted_5k)},
                          {"accepted_10k_s", since_drop(pr.accepted_10k)},
+                         {"single_filed_s", since_drop(pr.last_single_filed)},
                          {"all_filed_s", since_drop(pr.last_filed)},
+                         {"max_items_waiting", o.max_items_waiting},
+                         {"max_items_in_flight", o.max_items_in_flight},
                          {"cpu_s", cpu},
                          {"cpu_ms_per_item", cpu * 1000.0 / static_cast<double>(total_items)},
                          {"peak_rss_kib", std::max(end_mem.hwm_kib, max_rss)}};

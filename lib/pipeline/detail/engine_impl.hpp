@@ -69,7 +69,8 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
 
     // ---- jobs
     std::map<std::string, std::unique_ptr<job_ctx>, std::less<>> jobs;
-    std::size_t items_in_flight = 0;  ///< items of jobs not yet filed (caps claiming)
+    /// Claimed jobs waiting to start, and items in flight (intake.hpp): what may start when.
+    pipeline::job_windows windows;
 
     // ---- intake and filing
     std::string disk_problem;        ///< non-empty while intake is paused by a file-system error
@@ -109,8 +110,10 @@ struct engine_impl : job_services, std::enable_shared_from_this<engine_impl> {
     /// filing.refuse(), counted in the metrics.
     void refuse(const std::filesystem::path& from, const std::string& name,
                 const std::vector<brief::problem>& problems);
-    /// A job record with its brief becomes a job (counted in items_in_flight); not started yet.
+    /// A job record with its brief becomes a job; not started yet, nor counted in `windows`.
     job_ctx& add_job(jobs::job_record rec, brief::brief_file brief);
+    /// Starts the oldest waiting jobs that the in-flight window has room for (none at stop).
+    void start_waiting();
     void start_job(job_ctx& job);
     /// recover_spool(), then the jobs it found are added and started, and intake gets the rest.
     /// Throws std::system_error when the spool cannot be listed.

@@ -106,6 +106,8 @@ retention_hours: 48
 on_uncertain: resubmit
 drain_timeout_ms: 1000
 max_concurrent_downloads: 2
+max_items_waiting: 300
+max_items_in_flight: 200
 log_level: debug
 )");
     CHECK(c.default_provider == "hrizn");
@@ -141,6 +143,8 @@ log_level: debug
     CHECK(c.on_uncertain == uncertain_policy::resubmit);
     CHECK(c.drain_timeout == 1000ms);
     CHECK(c.max_concurrent_downloads == 2);
+    CHECK(c.max_items_waiting == 300);
+    CHECK(c.max_items_in_flight == 200);
     CHECK(c.log_level == "debug");
 }
 
@@ -196,6 +200,9 @@ TEST_CASE("config: impossible values") {
     CHECK(bad(minimal + "    retry: { base_ms: 1000, cap_ms: 500 }\n").key == "providers.lamina.retry.cap_ms");
     CHECK(bad(minimal + "    retry: { base_ms: 70000 }\n").key == "providers.lamina.retry.base_ms");
     CHECK(bad(minimal + "max_concurrent_downloads: 0\n").key == "max_concurrent_downloads");
+    CHECK(bad(minimal + "max_items_waiting: 0\n").key == "max_items_waiting");
+    CHECK(bad(minimal + "max_items_in_flight: 0\n").key == "max_items_in_flight");
+    CHECK(bad(minimal + "max_items_in_flight: many\n").key == "max_items_in_flight");
 }
 
 TEST_CASE("config: wrong types") {
@@ -427,6 +434,8 @@ TEST_CASE("restart_required: lists what a reload cannot apply") {
     b.providers.at("lamina").tracking.mode = tracking_mode::poll;
     b.providers.at("lamina").retry.max_attempts = 2;
     b.log_level = "debug";
+    b.max_items_waiting = 7;
+    b.max_items_in_flight = 3;
     CHECK(restart_required(a, b).empty());
 
     b.spool = "/elsewhere";

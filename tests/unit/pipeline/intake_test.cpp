@@ -23,19 +23,31 @@ using briefd::test::temp_spool;
 using briefd::test::write_plain;
 using pipeline::claim_allowance;
 using pipeline::claim_batch_size;
-using pipeline::max_items_in_flight;
+using pipeline::job_windows;
+using pipeline::start_allowance;
+using pipeline::start_batch_items;
+using pipeline::window_limits;
+
+constexpr std::size_t max_waiting = window_limits{}.waiting;
+constexpr std::size_t max_in_flight = window_limits{}.in_flight;
+
+TEST_CASE("window_limits: the claim window is larger than the in-flight window") {
+    // 10,000 briefs claimed at once (issue 13) while the expensive state stays at 5,000 items.
+    CHECK(max_waiting >= 10000);
+    CHECK(max_waiting > max_in_flight);
+}
 
 TEST_CASE("claim_allowance: a full batch when there is room") {
     CHECK(claim_allowance({}) == claim_batch_size);
-    CHECK(claim_allowance({.items_in_flight = 1000}) == claim_batch_size);
+    CHECK(claim_allowance({.items_waiting = 1000}) == claim_batch_size);
 }
 
-TEST_CASE("claim_allowance: never past max_items_in_flight, nothing at it") {
-    CHECK(claim_allowance({.items_in_flight = max_items_in_flight - 100}) == 100);
-    CHECK(claim_allowance({.items_in_flight = max_items_in_flight - 1}) == 1);
-    CHECK(claim_allowance({.items_in_flight = max_items_in_flight}) == 0);
-    CHECK(claim_allowance({.items_in_flight = max_items_in_flight + 7}) ==
-          0);  // recovery may exceed it
+TEST_CASE("claim_allowance: never past the claim window, nothing at it") {
+    CHECK(claim_allowance({.items_waiting = max_waiting - 100}) == 100);
+    CHECK(claim_allowance({.items_waiting = max_waiting - 1}) == 1);
+    CHECK(claim_allowance({.items_waiting = max_waiting}) == 0);
+    CHECK(claim_allowance({.items_waiting = max_waiting + 7}) == 0);  // multi-item briefs overshoot
+    CHECK(claim_allowance({.items_waiting = 30, .max_waiting = 40}) == 10);  // configured
 }
 
 TEST_CASE("claim_allowance: nothing while stopping or while a disk problem pauses intake") {
@@ -47,7 +59,131 @@ TEST_CASE("claim_allowance: nothing while stopping or while a disk problem pause
 
 TEST_CASE("claim_allowance: one brief probes whether the disk has room again") {
     CHECK(claim_allowance({.probe = true}) == 1);
-    CHECK(claim_allowance({.probe = true, .items_in_flight = max_items_in_flight}) == 0);
+    CHECK(claim_allowance({.probe = true, .items_waiting = max_waiting}) == 0);
+}
+
+TEST_CASE("start_allowance: the room left in flight, nothing when full or stopping") {
+    CHECK(start_allowance({.items_waiting = 1, .next_job_items = 1}) >= max_in_flight);
+    CHECK(start_allowance({.items_in_flight = 100, .items_waiting = 50000, .next_job_items = 1}) ==
+          max_in_flight - 100);
+    CHECK(start_allowance(
+              {.items_in_flight = max_in_flight, .items_waiting = 5, .next_job_items = 1}) == 0);
+    CHECK(start_allowance({.items_in_flight = max_in_flight + 3,  // recovered jobs may pass it
+                           .items_waiting = 5,
+                           .next_job_items = 1}) == 0);
+    CHECK(start_allowance({.stopping = true, .items_waiting = 5, .next_job_items = 1}) == 0);
+    CHECK(start_allowance({.items_waiting = 0}) == 0);
+}
+
+TEST_CASE("start_allowance: waits for a full request's room unless less than that waits") {
+    const auto almost = max_in_flight - (start_batch_items - 1);
+    CHECK(start_allowance({.items_in_flight = almost, .items_waiting = 100, .next_job_items = 1}) ==
+          0);
+    CHECK(start_allowance(
+              {.items_in_flight = almost - 1, .items_waiting = 100, .next_job_items = 1}) ==
+          start_batch_items);
+    // Only three wait: they need not wait for ten.
+    CHECK(start_allowance(
+              {.items_in_flight = max_in_flight - 3, .items_waiting = 3, .next_job_items = 1}) ==
+          3);
+}
+
+TEST_CASE("start_allowance: a small window waits for a tenth of itself, not for ten items") {
+    // Window 2, one in flight, four waiting: one more starts now (found by the lifecycle test).
+    CHECK(
+        start_allowance(
+            {.items_in_flight = 1, .items_waiting = 4, .next_job_items = 1, .max_in_flight = 2}) ==
+        1);
+    CHECK(start_allowance({.items_in_flight = 45,
+                           .items_waiting = 100,
+                           .next_job_items = 1,
+                           .max_in_flight = 50}) == 5);  // a tenth of 50
+    CHECK(start_allowance({.items_in_flight = 46,
+                           .items_waiting = 100,
+                           .next_job_items = 1,
+                           .max_in_flight = 50}) == 0);
+}
+
+TEST_CASE("start_allowance: with nothing in flight the oldest job starts however large") {
+    CHECK(start_allowance({.items_waiting = 20, .next_job_items = 20, .max_in_flight = 8}) == 20);
+}
+
+TEST_CASE("hold_starts: only while a burst is claimed, and never longer than max_start_hold") {
+    using namespace std::chrono_literals;
+    CHECK(pipeline::hold_starts(true, 0ms));
+    CHECK(pipeline::hold_starts(true, pipeline::max_start_hold - 1ms));
+    CHECK_FALSE(pipeline::hold_starts(true, pipeline::max_start_hold));
+    CHECK_FALSE(pipeline::hold_starts(false, 0ms));
+}
+
+TEST_CASE("start_allowance and job_windows: nothing starts while holding, all of it after") {
+    CHECK(start_allowance({.hold = true, .items_waiting = 5, .next_job_items = 1}) == 0);
+    job_windows w({.waiting = 100, .in_flight = 20});
+    w.claimed("a", 1);
+    w.claimed("b", 2);
+    CHECK(w.take_startable(false, true).empty());
+    CHECK(w.waiting() == 3);
+    CHECK(w.take_startable(false, false) == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("job_windows: claimed jobs start oldest first, whole, as the window allows") {
+    job_windows w({.waiting = 100, .in_flight = 20});
+    for (int i = 0; i < 30; ++i) w.claimed("j" + std::to_string(i), 1);
+    CHECK(w.waiting() == 30);
+    auto s = w.take_startable(false);
+    REQUIRE(s.size() == 20);
+    CHECK(s.front() == "j0");
+    CHECK(s.back() == "j19");
+    CHECK(w.in_flight() == 20);
+    CHECK(w.waiting() == 10);
+    CHECK_FALSE(w.is_waiting("j0"));
+    CHECK(w.is_waiting("j20"));
+    // One filed: one item of room is not a request's worth; nothing starts.
+    w.left("j0", 1);
+    CHECK(w.take_startable(false).empty());
+    for (std::size_t i = 1; i < start_batch_items; ++i) w.left("j" + std::to_string(i), 1);
+    s = w.take_startable(false);
+    REQUIRE(s.size() == start_batch_items);
+    CHECK(s.front() == "j20");
+    CHECK(w.in_flight() == 20);
+}
+
+TEST_CASE("job_windows: a large job at the head blocks younger ones until it fits") {
+    job_windows w({.waiting = 100, .in_flight = 20});
+    w.claimed("small0", 15);
+    w.claimed("big", 10);
+    w.claimed("small1", 1);
+    auto s = w.take_startable(false);
+    CHECK(s == std::vector<std::string>{"small0"});  // big does not fit in 5; small1 waits behind
+    w.left("small0", 15);
+    s = w.take_startable(false);
+    CHECK(s == std::vector<std::string>{"big", "small1"});
+}
+
+TEST_CASE("job_windows: a waiting job that goes away leaves the claim window, not the other") {
+    job_windows w({.waiting = 100, .in_flight = 2});
+    w.started(2);  // recovered jobs
+    w.claimed("a", 3);
+    w.claimed("b", 1);
+    CHECK(w.take_startable(false).empty());
+    w.left("a", 3);  // cancelled while waiting
+    CHECK(w.waiting() == 1);
+    CHECK(w.in_flight() == 2);
+    w.left("rec", 2);  // a recovered job filed
+    CHECK(w.in_flight() == 0);
+    CHECK(w.take_startable(false) == std::vector<std::string>{"b"});
+}
+
+TEST_CASE(
+    "job_windows: nothing starts while stopping; a job id claimed again keeps its new place") {
+    job_windows w({.waiting = 100, .in_flight = 20});
+    w.claimed("x", 1);
+    CHECK(w.take_startable(true).empty());
+    w.left("x", 1);  // cancelled and filed while waiting
+    w.claimed("y", 1);
+    w.claimed("x", 1);  // the same id claimed again: after y now
+    CHECK(w.take_startable(false) == std::vector<std::string>{"y", "x"});
+    CHECK(w.waiting() == 0);
 }
 
 namespace {
@@ -62,7 +198,8 @@ struct intake_fixture : temp_spool {
     asio::io_context io;
     asio::thread_pool pool{1};
     std::string disk_problem;
-    std::size_t in_flight = 0;
+    std::size_t waiting = 0;
+    std::size_t bursts = 0;  ///< burst_over calls
     std::vector<std::pair<jobs::job_record, brief::brief_file>> accepted;
     std::vector<std::string> refused;
     std::unique_ptr<pipeline::intake> in;
@@ -81,11 +218,12 @@ struct intake_fixture : temp_spool {
                     [this](asio::awaitable<void> a) {
                         asio::co_spawn(io, std::move(a), asio::detached);
                     },
-                .items_in_flight = [this] { return in_flight; },
+                .items_waiting = [this] { return waiting; },
+                .max_waiting = [] { return max_waiting; },
                 .providers = [] { return std::set<std::string, std::less<>>{"lamina"}; },
                 .accept =
                     [this](jobs::job_record rec, brief::brief_file b) {
-                        in_flight += rec.items.size();
+                        waiting += rec.items.size();
                         accepted.emplace_back(std::move(rec), std::move(b));
                         check_done();
                     },
@@ -93,6 +231,11 @@ struct intake_fixture : temp_spool {
                     [this](const fs::path& from, const std::string& name,
                            const std::vector<brief::problem>& problems) {
                         if (!filer->refuse(from, name, problems, 1).ec) refused.push_back(name);
+                        check_done();
+                    },
+                .burst_over =
+                    [this] {
+                        ++bursts;
                         check_done();
                     },
             });
@@ -183,6 +326,24 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(jobs::state_path(f.layout.active(), "old")));
 }
 
+TEST_CASE("intake: a burst is claimed batch after batch, starts held until it is over") {
+    intake_fixture f;
+    const std::size_t n = pipeline::claim_batch_size * 2 + 10;  // three batches
+    for (std::size_t i = 0; i < n; ++i)
+        write_plain(f.layout.incoming() / ("b" + std::to_string(i) + ".json"), good_brief);
+    std::size_t held = 0;
+    f.done = [&] {
+        if (f.in->holding_starts()) ++held;
+        return f.accepted.size() == n && f.bursts > 0;
+    };
+    REQUIRE(f.run());
+    CHECK(f.accepted.size() == n);
+    CHECK(held >= n);  // every accept came while the burst was being claimed
+    CHECK(f.bursts >= 1);
+    CHECK_FALSE(f.in->holding_starts());  // over: the engine may start them
+    CHECK(f.in->queued() == 0);
+}
+
 TEST_CASE("intake: a job id already taken in the spool gets a suffix") {
     intake_fixture f;
     std::error_code ec;
@@ -196,9 +357,9 @@ TEST_CASE("intake: a job id already taken in the spool gets a suffix") {
     CHECK(f.accepted.front().first.brief_name == "good.json");  // active/ had no such name
 }
 
-TEST_CASE("intake: nothing is claimed while max_items_in_flight items are in flight") {
+TEST_CASE("intake: nothing is claimed while the claim window is full") {
     intake_fixture f;
-    f.in_flight = max_items_in_flight;
+    f.waiting = max_waiting;
     write_plain(f.layout.incoming() / "good.json", good_brief);
     // Let several rescans and settle checks pass, then stop: the brief must still be waiting.
     asio::steady_timer later(f.io, std::chrono::milliseconds(400));
