@@ -150,6 +150,7 @@ void spare_pool::settle(std::vector<std::string>& names) {
         if (fd < 0) continue;  // gone, or not a file we may write: forgotten
         ::close(fd);
         pool_.push_back(std::move(n));
+        ++recycled_;
     }
     names.clear();
 }
@@ -168,6 +169,7 @@ std::error_code spare_pool::take(mode_t mode, taken& out) {
         int fd = ::openat(dfd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           mode);
         if (fd >= 0) {
+            ++created_;
             out = {std::move(name), fd};
             return {};
         }
@@ -226,7 +228,6 @@ std::vector<std::error_code> spare_pool::commit(std::span<const file_change> cha
                     if (::renameat2(dfd_, c.name.c_str(), dfd_, spare.c_str(), RENAME_NOREPLACE) ==
                         0) {
                         back.push_back(std::move(spare));
-                        ++recycled_;
                         handled = renamed[i] = true;
                         break;
                     }
@@ -251,7 +252,6 @@ std::vector<std::error_code> spare_pool::commit(std::span<const file_change> cha
             if (::renameat2(dfd_, spare.c_str(), dfd_, c.name.c_str(), RENAME_EXCHANGE) == 0) {
                 // The spare's name now holds the old inode.
                 back.push_back(std::move(spare));
-                ++recycled_;
                 renamed[i] = true;
                 continue;
             }

@@ -83,10 +83,12 @@ class spare_pool {
     /// Spares ready for reuse.
     std::size_t size() const noexcept { return pool_.size(); }
     std::size_t cap() const noexcept { return cap_; }
-    /// Inodes unlinked because the pool was full (or trimmed), and inodes kept (a replaced or
-    /// removed file's inode that went into the pool instead of being freed): for the benchmark.
+    /// For the benchmark and tests: inodes unlinked (the pool full, or trimmed); inodes that
+    /// went into the pool (a replaced or removed file's, a failed write's spare, a leftover);
+    /// files created because the pool was empty.
     std::uint64_t freed() const noexcept { return freed_; }
     std::uint64_t recycled() const noexcept { return recycled_; }
+    std::uint64_t created() const noexcept { return created_; }
 
     /// Whether `name` is a spare's name: ".spare." then 1-20 digits.
     static bool is_spare_name(std::string_view name) noexcept;
@@ -107,7 +109,7 @@ class spare_pool {
     std::uint64_t next_ = 0;              ///< the number of the next fresh spare name
     std::vector<std::string> pool_;       ///< settled, empty spares (taken last-in first-out)
     std::vector<std::string> unsettled_;  ///< spares whose directory fsync failed
-    std::uint64_t freed_ = 0, recycled_ = 0;
+    std::uint64_t freed_ = 0, recycled_ = 0, created_ = 0;
     bool exchange_ok_ = true;  ///< cleared once the file system refuses it
 };
 

@@ -95,6 +95,7 @@ TEST_CASE("spare_pool: a replaced file's old inode becomes a spare, and the next
     CHECK(ino_of(t / spares[0]) == second);
     CHECK(p.freed() == 0);
     CHECK(p.recycled() == 2);
+    CHECK(p.created() == 2);  // the first write and the first replacement; none since
     CHECK((fs::status(t / "a.state.json").permissions() & fs::perms::all) ==
           (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
 }
