@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
     for (const auto& [label, f] :
          {std::pair{"with spares (cap 8192)", with}, std::pair{"without spares (cap 0)", without}})
         std::printf(
-            "%-24s %6.2f s for the jobs (%.3f ms per job); inodes freed %llu, kept as "
-            "spares %llu, net new inodes %llu; then %.0f us per create\n",
+            "%-24s %6.2f s for the jobs (%.3f ms per job); inodes freed %llu, pooled "
+            "%llu, files created %llu; then %.0f us per create\n",
             label, f.seconds, f.seconds * 1e3 / static_cast<double>(jobs),
             static_cast<unsigned long long>(f.freed), static_cast<unsigned long long>(f.recycled),
             static_cast<unsigned long long>(f.new_files), f.create_us);
