@@ -2,11 +2,12 @@
 //
 // The engine hands over a snapshot (the whole new content of one file in one directory, e.g.
 // active/<job>.state.json) and goes on. A worker thread takes every snapshot queued at that moment
-// as one group and writes it with store::write_files_durably(): each file to a temp, all fsynced
-// together, renamed, and ONE fsync of the directory for the whole group. Snapshots of the same
-// name that wait together are coalesced: only the newest is written (each is a whole file, so the
-// older ones would be overwritten anyway). A caller that must not go on before its snapshot is on
-// disk — the intent of a submission, a webhook's 2xx, filing a brief — co_awaits durable().
+// as one group and writes it with store::spare_pool::commit(): each file to a spare (a temp),
+// all fsynced together, renamed, and ONE fsync of the directory for the whole group (removals
+// included). Snapshots of the same name that wait together are coalesced: only the newest is
+// written (each is a whole file, so the older ones would be overwritten anyway). A caller that must
+// not go on before its snapshot is on disk — the intent of a submission, a webhook's 2xx, filing a
+// brief — co_awaits durable().
 //
 // Durability contract, per name: a snapshot is durable when durable() completes with no error for
 // it or for a later snapshot of the same name; until then a crash leaves the file as an older
