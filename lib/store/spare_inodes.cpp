@@ -212,7 +212,7 @@ std::vector<std::error_code> spare_pool::commit(std::span<const file_change> cha
     });
     // 3. Renames. `back`: spare names that now hold an inode, pooled after the directory fsync.
     std::vector<std::string> back;
-    std::vector<bool> renamed(n, false);
+    std::vector<bool> renamed(n, false);  // its result depends on the directory fsync
     for (std::size_t i = 0; i < n; ++i) {
         const auto& c = changes[i];
         if (result[i]) {
@@ -232,19 +232,20 @@ std::vector<std::error_code> spare_pool::commit(std::span<const file_change> cha
                         break;
                     }
                     if (errno == ENOENT) {
-                        handled = true;  // already gone: removed
+                        // Already gone: removed — durably once the directory is fsynced (an
+                        // earlier removal's fsync may have failed).
+                        handled = renamed[i] = true;
                         break;
                     }
                     if (errno != EEXIST) break;  // e.g. no RENAME_NOREPLACE here: unlinked
                 }
             }
             if (handled) continue;
-            if (::unlinkat(dfd_, c.name.c_str(), 0) == 0) {
+            if (::unlinkat(dfd_, c.name.c_str(), 0) == 0)
                 ++freed_;
-                renamed[i] = true;
-            } else if (errno != ENOENT) {
+            else if (errno != ENOENT)
                 result[i] = errno_code();
-            }
+            renamed[i] = !result[i];
             continue;
         }
         auto& spare = files[i].name;

@@ -70,7 +70,8 @@ class spare_pool {
     /// truncated and pooled (on failure they wait for the next successful fsync). Blocks: call it
     /// off the event loop. Result i is changes[i]'s: an error before its rename leaves the target
     /// untouched; a failed directory fsync fails every change that renamed or removed (the new
-    /// state is in place but not known to be durable). A removal of a missing file succeeds.
+    /// state is in place but not known to be durable). A removal of a missing file succeeds
+    /// once the directory fsync does (an earlier removal may not have been made durable).
     std::vector<std::error_code> commit(std::span<const file_change> changes,
                                         unsigned parallel = 8);
 
