@@ -146,7 +146,8 @@ engine_impl::engine_impl(asio::any_io_executor ex_, config::config cfg_,
                                                             log, rng()));
     }
     windows.set_limits({cfg.max_items_waiting, cfg.max_items_in_flight});
-    states = std::make_unique<state_writer>(ex, layout.active(), /*fsync_threads=*/8);
+    states = std::make_unique<state_writer>(ex, layout.active(), /*fsync_threads=*/8, 0640,
+                                            state_writer::spare_policy{.cap = active_spare_cap});
     states->on_result([this](const std::string& name, std::uint64_t seq, std::error_code ec) {
         on_state_written(name, seq, ec);
     });

@@ -1,14 +1,10 @@
 #include "pipeline/state_writer.hpp"
 
-#include "store/atomic_file.hpp"
+#include "store/spare_inodes.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <unistd.h>
-
-#include <cerrno>
 
 namespace briefd::pipeline {
 
@@ -16,11 +12,12 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 state_writer::state_writer(asio::any_io_executor loop, fs::path dir, unsigned fsync_threads,
-                           mode_t mode)
+                           mode_t mode, spare_policy spares)
     : loop_(std::move(loop)),
       dir_(std::move(dir)),
       fsync_threads_(fsync_threads),
       mode_(mode),
+      policy_(spares),
       deadline_(loop_) {
     worker_ = std::thread([this] { work(); });
 }
@@ -143,42 +140,41 @@ std::size_t state_writer::backlog() const {
 }
 
 void state_writer::work() {
+    // The worker's own: only this thread touches the spares.
+    store::spare_pool pool(dir_, policy_.cap);
+    (void)pool.open();  // adopts what a killed process left, if `dir` exists yet
+    spares_ = pool.size();
     for (;;) {
         std::map<std::string, snapshot, std::less<>> group;
+        bool idle = false;
         {
             std::unique_lock lk(mu_);
-            cv_.wait(lk, [&] { return quit_ || (!held_ && !queued_.empty()); });
-            if (queued_.empty()) return;  // quit_, and nothing left to write
-            group.swap(queued_);
+            auto ready = [&] { return quit_ || (!held_ && !queued_.empty()); };
+            if (pool.size() > policy_.idle_keep)
+                idle = !cv_.wait_for(lk, policy_.idle, ready);
+            else
+                cv_.wait(lk, ready);
+            if (!idle) {
+                if (queued_.empty()) break;  // quit_, and nothing left to write
+                group.swap(queued_);
+            }
         }
-        std::vector<store::pending_file> files;
+        if (idle) {  // a quiet daemon gives its inodes back
+            std::error_code ec;
+            pool.trim(policy_.idle_keep, ec);
+            spares_ = pool.size();
+            continue;
+        }
+        std::vector<store::file_change> changes;
         std::vector<outcome> results;
-        std::vector<std::size_t> file_result;  // files[k]'s outcome in results
-        bool removals = false;
         for (auto& [name, s] : group) {
             results.push_back({name, s.seq, {}});
-            if (s.remove) {
-                removals = true;
-                if (::unlink((dir_ / name).c_str()) != 0 && errno != ENOENT)
-                    results.back().ec = std::error_code(errno, std::system_category());
-                continue;
-            }
-            file_result.push_back(results.size() - 1);
-            files.push_back({dir_ / name, std::move(s.data), mode_});
+            changes.push_back({name, std::move(s.data), s.remove, mode_});
         }
-        // One fsync of the directory for the whole group, inside write_files_durably: it covers
-        // the unlinks above too when every file made it; otherwise they get their own.
-        auto rs = store::write_files_durably(files, {}, fsync_threads_);
-        bool all_ok = true;
-        for (std::size_t k = 0; k < rs.size(); ++k) {
-            results[file_result[k]].ec = rs[k];
-            all_ok = all_ok && !rs[k];
-        }
-        if (removals && (files.empty() || !all_ok)) {
-            auto dec = store::fsync_dir(dir_);
-            for (auto& r : results)
-                if (!r.ec && group.at(r.name).remove) r.ec = dec;
-        }
+        // One fsync of the directory for the whole group, removals included.
+        auto rs = pool.commit(changes, fsync_threads_);
+        for (std::size_t k = 0; k < rs.size(); ++k) results[k].ec = rs[k];
+        spares_ = pool.size();
         // Once the owner is being destroyed (quit_) nobody waits for results, and the loop may
         // be going away with it: nothing more is posted.
         std::lock_guard lk(mu_);
@@ -187,6 +183,10 @@ void state_writer::work() {
             if (*alive) finish_group(std::move(results));
         });
     }
+    // A clean stop: every spare given back, so a stopped writer leaves only its files.
+    std::error_code ec;
+    pool.trim(0, ec);
+    spares_ = 0;
 }
 
 void state_writer::finish_group(std::vector<outcome> results) {

@@ -2,17 +2,26 @@
 //
 // The engine hands over a snapshot (the whole new content of one file in one directory, e.g.
 // active/<job>.state.json) and goes on. A worker thread takes every snapshot queued at that moment
-// as one group and writes it with store::write_files_durably(): each file to a temp, all fsynced
-// together, renamed, and ONE fsync of the directory for the whole group. Snapshots of the same
-// name that wait together are coalesced: only the newest is written (each is a whole file, so the
-// older ones would be overwritten anyway). A caller that must not go on before its snapshot is on
-// disk — the intent of a submission, a webhook's 2xx, filing a brief — co_awaits durable().
+// as one group and writes it with store::spare_pool::commit(): each file to a spare (a temp),
+// all fsynced together, renamed, and ONE fsync of the directory for the whole group (removals
+// included). Snapshots of the same name that wait together are coalesced: only the newest is
+// written (each is a whole file, so the older ones would be overwritten anyway). A caller that must
+// not go on before its snapshot is on disk — the intent of a submission, a webhook's 2xx, filing a
+// brief — co_awaits durable().
 //
 // Durability contract, per name: a snapshot is durable when durable() completes with no error for
 // it or for a later snapshot of the same name; until then a crash leaves the file as an older
 // snapshot (or absent), never half-written. Snapshots of one name reach the disk in the order
 // they were queued; a removal queued after a write leaves nothing behind. Nothing is promised
 // across names, except that one group is all renamed before its directory fsync.
+//
+// Spare inodes (issue 13): with spare_policy::cap > 0 the writer frees no inode while its pool
+// has room (store::spare_pool): each snapshot goes into a spare file (".spare.<n>", hidden in
+// `dir`) that is exchanged with the old file (renameat2 RENAME_EXCHANGE), so the old inode becomes
+// the next spare, and a removal renames the file to a spare name instead of unlinking it. Same
+// contract as above; the spares are empty files, given back (unlinked) after `idle` without a
+// write down to `idle_keep`, and all of them on destruction: a stopped writer leaves only the
+// state files. Leftovers of a killed process are adopted by the next writer on `dir`.
 //
 // Threads: every member function is called on the event loop (the executor given to the
 // constructor), and every completion and callback runs there. The worker thread touches only the
@@ -26,6 +35,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -41,6 +51,20 @@
 
 namespace briefd::pipeline {
 
+/// The engine's spare cap for active/. The pool holds at most the peak number of live state files
+/// less those live now, and there is one per job in flight: at most max_items_in_flight (5,000;
+/// a job has at least one item) plus the jobs recovered at start. So under the engine's own
+/// limits no state file ever frees its inode. Full, it costs 8,192 empty inodes: 2 MiB of inode
+/// table and ~0.3 MiB of directory, no data blocks — and it is given back when idle and at stop.
+inline constexpr std::size_t active_spare_cap = 8192;
+
+/// Spare inodes a state_writer keeps in its directory (see the top of this file).
+struct state_spare_policy {
+    std::size_t cap = 0;  ///< at most this many spares; 0: none (every change frees inodes)
+    std::chrono::steady_clock::duration idle = std::chrono::minutes(10);
+    std::size_t idle_keep = 16;  ///< spares kept once `idle` has passed without a write
+};
+
 class state_writer {
   public:
     /// Outcome of one written (or removed) snapshot, for the owner's bookkeeping: `seq` is the
@@ -48,12 +72,16 @@ class state_writer {
     using result_fn =
         std::function<void(const std::string& name, std::uint64_t seq, std::error_code ec)>;
 
-    /// Files go into `dir` (which must exist) with `mode`. `fsync_threads` is write_files_durably's
-    /// `parallel`. Starts the worker thread.
+    using spare_policy = state_spare_policy;
+
+    /// Files go into `dir` with `mode`; `dir` must exist by the first write (the worker adopts
+    /// leftover spares there at once if it exists, else at the first write). `fsync_threads`: how
+    /// many threads fsync a group's files together. Starts the worker thread.
     state_writer(boost::asio::any_io_executor loop, std::filesystem::path dir,
-                 unsigned fsync_threads = 8, mode_t mode = 0640);
-    /// Writes what is still queued (a clean stop loses nothing queued), then joins the worker.
-    /// Waiters still pending are destroyed without completing: call it only once the loop is done.
+                 unsigned fsync_threads = 8, mode_t mode = 0640, spare_policy spares = {});
+    /// Writes what is still queued (a clean stop loses nothing queued), unlinks every spare, then
+    /// joins the worker. Waiters still pending are destroyed without completing: call it only
+    /// once the loop is done.
     ~state_writer();
     state_writer(const state_writer&) = delete;
     state_writer& operator=(const state_writer&) = delete;
@@ -113,6 +141,8 @@ class state_writer {
     std::uint64_t groups() const { return groups_; }
     std::uint64_t written() const { return written_; }
     std::uint64_t coalesced() const { return coalesced_; }
+    /// Spares ready for reuse after the last group (for tests and the benchmark).
+    std::size_t spares() const noexcept { return spares_.load(std::memory_order_relaxed); }
 
   private:
     struct snapshot {
@@ -140,6 +170,8 @@ class state_writer {
     std::filesystem::path dir_;
     unsigned fsync_threads_;
     mode_t mode_;
+    spare_policy policy_;
+    std::atomic<std::size_t> spares_{0};  ///< written by the worker
 
     // Shared with the worker, under mu_.
     mutable std::mutex mu_;

@@ -189,3 +189,21 @@ TEST_CASE("read_brief: parses a brief, refuses what can never be one, reports a 
     CHECK_FALSE(pipeline::read_brief(f.layout.active(), "missing.json", 1 << 20, "lamina", why));
     CHECK_FALSE(why.empty());
 }
+
+TEST_CASE("recover_spool: a spare inode is never read as a state file, nor adopted as a brief") {
+    // A spare that still holds the state of a job filed just before a crash (its removal renamed
+    // it; the crash came before the state writer emptied it), and one holding a brief's bytes:
+    // recovery reads neither, and leaves them to the state writer, which adopts and empties them.
+    spool_fixture f;
+    write_plain(f.layout.done() / "s.json", two_items);
+    f.job("s", "s.json", {jobs::item_state::submitted, jobs::item_state::pending});
+    fs::rename(jobs::state_path(f.layout.active(), "s"), f.layout.active() / ".spare.4");
+    write_plain(f.layout.active() / ".spare.5", two_items);
+    auto r = pipeline::recover_spool(f.layout, f.opt, f.log);
+    CHECK(r.jobs.empty());
+    CHECK(r.unclaimed.empty());
+    CHECK(r.pending == 0);
+    CHECK(fs::exists(f.layout.active() / ".spare.4"));
+    CHECK(fs::exists(f.layout.active() / ".spare.5"));
+    CHECK_FALSE(f.logged("state.corrupt"));
+}

@@ -1,6 +1,7 @@
 // state_writer: snapshots written off the loop, grouped, coalesced, awaited (issue 13).
 #include "pipeline/state_writer.hpp"
 
+#include "store/spare_inodes.hpp"
 #include "unit/store/temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,8 +12,11 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <exception>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -307,5 +311,99 @@ TEST_CASE("state_writer: a snapshot deferred `within` a time is written when it 
         w.remove("e.state.json");
         CHECK_FALSE(co_await w.durable_all());
         CHECK_FALSE(fs::exists(t / "e.state.json"));
+    });
+}
+
+namespace {
+
+std::set<ino_t> inodes_in(const fs::path& dir) {
+    std::set<ino_t> out;
+    for (const auto& de : fs::directory_iterator(dir)) {
+        struct stat st {};
+        REQUIRE(::lstat(de.path().c_str(), &st) == 0);
+        out.insert(st.st_ino);
+    }
+    return out;
+}
+
+std::size_t spare_count(const fs::path& dir) {
+    std::size_t n = 0;
+    for (const auto& de : fs::directory_iterator(dir))
+        n += briefd::store::spare_pool::is_spare_name(de.path().filename().string()) ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "state_writer: with spares, jobs' writes and removals free no inode; a stop gives "
+    "them back") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path(), 8, 0640, state_writer::spare_policy{.cap = 64});
+        // A wave of jobs: intent, run id, filed (the life of a single-item job). Each step of
+        // the ten jobs is one group (held), so that both waves need the same spares at once.
+        auto step = [&](int from, auto&& queue) -> asio::awaitable<void> {
+            w.hold(true);
+            for (int j = from; j < from + 10; ++j) queue("j" + std::to_string(j) + ".state.json");
+            w.hold(false);
+            CHECK_FALSE(co_await w.durable_all());
+        };
+        auto wave = [&](int from) -> asio::awaitable<void> {
+            // Named, not temporaries in the co_await expressions (GCC 12 destroys those twice).
+            auto intent = [&](const std::string& n) { w.write(n, "intent"); };
+            auto run_id = [&](const std::string& n) { w.write(n, "run id known"); };
+            auto filed = [&](const std::string& n) { w.remove(n); };
+            co_await step(from, intent);
+            co_await step(from, run_id);
+            for (int j = from; j < from + 10; ++j)
+                CHECK(read_file(t / ("j" + std::to_string(j) + ".state.json")) == "run id known");
+            co_await step(from, filed);
+        };
+        co_await wave(0);
+        // Ten state files replaced and removed: their 20 inodes all wait as (empty) spares.
+        CHECK(w.spares() == spare_count(t.path()));
+        CHECK(w.spares() == 20);
+        const auto used = inodes_in(t.path());
+        CHECK(names_in(t.path()).size() == w.spares());  // only spares: no state, no temp
+        // A second wave reuses exactly those inodes: nothing created, nothing freed.
+        co_await wave(10);
+        CHECK(inodes_in(t.path()) == used);
+        for (const auto& n : names_in(t.path())) CHECK(fs::file_size(t / n) == 0);
+        w.write("last.state.json", "kept");
+        CHECK_FALSE(co_await w.durable("last.state.json"));
+        struct stat st {};
+        REQUIRE(::lstat((t / "last.state.json").c_str(), &st) == 0);
+        CHECK(used.count(st.st_ino) == 1);  // a new job's state takes a spare
+    });
+    // Destruction (a clean stop) unlinks every spare: only the state file is left.
+    CHECK(names_in(t.path()) == std::vector<std::string>{"last.state.json"});
+    CHECK(read_file(t / "last.state.json") == "kept");
+}
+
+TEST_CASE("state_writer: spares left by a killed writer are adopted; an idle writer trims them") {
+    temp_dir t;
+    for (int k = 0; k < 5; ++k) briefd::test::write_plain(t / (".spare." + std::to_string(k)), "x");
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path(), 8, 0640,
+                       state_writer::spare_policy{
+                           .cap = 64, .idle = std::chrono::milliseconds(100), .idle_keep = 2});
+        // Adopted at start (emptied), then trimmed to idle_keep once nothing was written for
+        // `idle`. Polled: the worker does it on its own time.
+        asio::steady_timer tick(io);
+        for (int i = 0; i < 100 && (spare_count(t.path()) > 2 || w.spares() > 2); ++i) {
+            tick.expires_after(std::chrono::milliseconds(20));
+            co_await tick.async_wait(asio::use_awaitable);
+        }
+        CHECK(spare_count(t.path()) == 2);
+        CHECK(w.spares() == 2);
+        for (const auto& n : names_in(t.path())) CHECK(fs::file_size(t / n) == 0);
+        // The kept spares serve the next writes.
+        const auto spares = inodes_in(t.path());
+        w.write("a.state.json", "a");
+        w.write("b.state.json", "b");
+        CHECK_FALSE(co_await w.durable_all());
+        CHECK(names_in(t.path()) == std::vector<std::string>{"a.state.json", "b.state.json"});
+        CHECK(inodes_in(t.path()) == spares);
     });
 }
