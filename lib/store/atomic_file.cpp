@@ -1,5 +1,6 @@
 #include "store/atomic_file.hpp"
 
+#include "store/detail/fd_io.hpp"
 #include "store/dir_sync.hpp"
 
 #include <fcntl.h>
@@ -23,9 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::error_code errno_code(int e = errno) noexcept {
-    return {e, std::system_category()};
-}
+using detail::errno_code;
+using detail::fsync_fd;
+using detail::is_plain_name;
+using detail::write_all;
 
 fs::path dir_of(const fs::path& p) {
     auto d = p.parent_path();
@@ -53,27 +55,6 @@ class fd_guard {
   private:
     int fd_;
 };
-
-std::error_code write_all(int fd, std::string_view data) noexcept {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_code();
-        }
-        if (n == 0)
-            return errno_code(EIO);  // write(2) never returns 0 for a non-empty regular-file write
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
-
-std::error_code fsync_fd(int fd) noexcept {
-    while (::fsync(fd) != 0) {
-        if (errno != EINTR) return errno_code();
-    }
-    return {};
-}
 
 /// Unique enough within a process (counter) and across processes (pid, clock); O_EXCL settles the
 /// rest.
@@ -104,12 +85,6 @@ EVP_MD_CTX* new_sha256_ctx() {
         return nullptr;
     }
     return ctx;
-}
-
-/// A single path component we may create: not empty, not "." or "..", no '/' or NUL, fits NAME_MAX.
-bool is_plain_name(std::string_view name) noexcept {
-    return !name.empty() && name != "." && name != ".." && name.size() <= NAME_MAX &&
-           name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
 }
 
 std::error_code fsync_dir_fd(int fd) noexcept {
@@ -611,17 +586,7 @@ std::vector<std::error_code> write_files_durably(std::span<const pending_file> f
         if (::close(fds[i]) != 0 && !result[i]) result[i] = errno_code();
         fds[i] = -1;
     };
-    const auto threads = static_cast<std::size_t>(std::clamp<unsigned>(parallel, 1, 64));
-    if (threads <= 1 || n <= 1) {
-        for (std::size_t i = 0; i < n; ++i) sync_one(i);
-    } else {
-        std::atomic<std::size_t> next{0};
-        std::vector<std::jthread> pool;
-        for (std::size_t t = 0; t < std::min(threads, n); ++t)
-            pool.emplace_back([&] {
-                for (std::size_t i; (i = next.fetch_add(1)) < n;) sync_one(i);
-            });
-    }  // joined here
+    detail::for_each_parallel(n, parallel, sync_one);
     // 3. Renames over the targets, then each directory once.
     std::vector<fs::path> dirs(extra_dirs.begin(), extra_dirs.end());
     for (std::size_t i = 0; i < n; ++i) {

@@ -1,5 +1,7 @@
 #include "store/spare_inodes.hpp"
 
+#include "store/detail/fd_io.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>  // NAME_MAX
@@ -22,53 +24,11 @@ constexpr std::string_view spare_prefix = ".spare.";
 /// Fresh names tried before giving up: only files someone else put there can collide.
 constexpr int max_name_tries = 64;
 
-std::error_code errno_code(int e = errno) noexcept {
-    return {e, std::system_category()};
-}
-
-bool is_plain_name(std::string_view name) noexcept {
-    return !name.empty() && name != "." && name != ".." && name.size() <= NAME_MAX &&
-           name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
-}
-
-std::error_code write_all(int fd, std::string_view data) noexcept {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_code();
-        }
-        if (n == 0) return errno_code(EIO);
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-}
-
-std::error_code fsync_fd(int fd, bool dir = false) noexcept {
-    while (::fsync(fd) != 0) {
-        if (errno == EINTR) continue;
-        if (dir && errno == EINVAL) return {};  // cannot fsync directories here: nothing more to do
-        return errno_code();
-    }
-    return {};
-}
-
-/// `fn(i)` for i in [0, n) from up to `threads` threads (a journaling file system commits
-/// concurrent fsyncs together, where one after another each waits for its own commit).
-template <class F>
-void for_each_parallel(std::size_t n, unsigned threads, F fn) {
-    const auto t = static_cast<std::size_t>(std::clamp<unsigned>(threads, 1, 64));
-    if (t <= 1 || n <= 1) {
-        for (std::size_t i = 0; i < n; ++i) fn(i);
-        return;
-    }
-    std::atomic<std::size_t> next{0};
-    std::vector<std::jthread> pool;
-    for (std::size_t k = 0; k < std::min(t, n); ++k)
-        pool.emplace_back([&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < n;) fn(i);
-        });
-}
+using detail::errno_code;
+using detail::for_each_parallel;
+using detail::fsync_fd;
+using detail::is_plain_name;
+using detail::write_all;
 
 }  // namespace
 
