@@ -78,6 +78,7 @@ struct options {
     std::size_t max_items_waiting = 10000;
     std::size_t max_items_in_flight = 5000;
     bool keep = false;
+    bool settle = false;  // flood / aged-spool: wait out an earlier run's mass removal first
     bool json_out = false;
     bool tls = false;
     std::string briefd_path;
@@ -121,6 +122,9 @@ during one large download (large-output).
   --max-items-waiting N  flood / aged-spool: briefd's max_items_waiting (default 10000)
   --max-items-in-flight N  flood / aged-spool: briefd's max_items_in_flight (default 5000)
   --briefd PATH          briefd binary (default: $BRIEFD, else the one built with this program)
+  --settle               flood / aged-spool: first wait until 6 min have passed since a bench run
+                         removed its work directory (ext4 without a journal creates files slower
+                         while freed inodes are recent)
   --keep                 keep the work directory (logs, spool, outputs)
   --json                 also print the figures as one JSON object on the last line
   -h, --help             this text
@@ -243,6 +247,8 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
             auto v = value();
             ok = v.has_value();
             if (ok) o.briefd_path = *v;
+        } else if (a == "--settle") {
+            o.settle = true;
         } else if (a == "--keep") {
             o.keep = true;
         } else if (a == "--json") {
@@ -649,6 +655,33 @@ std::string briefd_binary(const options& o) {
     return env && *env ? env : BRIEFD_PATH;
 }
 
+// ext4 without a journal (this machine's) skips, on every file creation, each inode of the block
+// group freed in the last 1-6 minutes (recently_deleted() in fs/ext4/ialloc.c). A bench run
+// removes tens of thousands of files at its end, so a flood started within minutes of another
+// creates its files several times slower, whatever briefd does. The stamp below records each
+// large removal, so the next flood can say so (and --settle waits it out).
+const fs::path mass_delete_stamp = "/tmp/briefd-bench.last-removal";
+constexpr std::int64_t mass_delete_shadow_s = 360;  // RECENTCY_DIRTY (300 s) + RECENTCY_MIN (60 s)
+
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(sys_clock::now().time_since_epoch()).count();
+}
+
+void note_mass_delete(std::uintmax_t files) {
+    if (files >= 1000) std::ofstream(mass_delete_stamp) << unix_seconds() << " " << files << "\n";
+}
+
+/// Seconds since a bench last removed many files, and how many; nullopt when none did recently.
+std::optional<std::pair<std::int64_t, std::uintmax_t>> recent_mass_delete() {
+    std::ifstream in(mass_delete_stamp);
+    std::int64_t at = 0;
+    std::uintmax_t files = 0;
+    if (!(in >> at >> files)) return std::nullopt;
+    const auto now = unix_seconds();
+    if (now < at || now - at >= mass_delete_shadow_s) return std::nullopt;
+    return std::pair{now - at, files};
+}
+
 /// A throwaway work directory (spool/, outputs/ and the API key file briefsim and briefd share),
 /// removed at the end unless --keep was given or the run did not complete (`ok` false).
 struct work_dir {
@@ -675,7 +708,8 @@ struct work_dir {
             std::cerr << "briefd_bench: work directory kept: " << path.string() << "\n";
         } else {
             std::error_code ec;
-            fs::remove_all(path, ec);
+            const auto removed = fs::remove_all(path, ec);
+            if (!ec && removed != static_cast<std::uintmax_t>(-1)) note_mass_delete(removed);
         }
     }
 };
@@ -1146,6 +1180,14 @@ struct flood_progress {
 };
 
 int run_flood(const options& o) {
+    if (auto recent = recent_mass_delete()) {
+        std::cerr << "briefd_bench: a previous bench run removed " << recent->second << " files " << recent->first
+                  << " s ago; on ext4 without a journal every file creation is slower for up to "
+                  << mass_delete_shadow_s << " s after that"
+                  << (o.settle ? ": waiting it out (--settle)\n" : ", so these figures will be worse (--settle waits)\n");
+        if (o.settle) std::this_thread::sleep_for(std::chrono::seconds(mass_delete_shadow_s - recent->first));
+    }
+    const auto shadow = recent_mass_delete();
     const std::size_t total_briefs = o.briefs + o.multi_briefs;
     const std::size_t total_items = o.briefs + o.multi_briefs * 10;
     work_dir wd(o.keep);
@@ -1254,6 +1296,11 @@ int run_flood(const options& o) {
     std::cout << "\n== briefd_bench: scenario " << name << ", " << o.briefs << " single-item + " << o.multi_briefs
               << " ten-item briefs (" << total_items << " items), " << o.aged_files << " files already in done/\n"
               << "machine load (1/5/15 min) before: " << load_before << ", after: " << load_after << "\n"
+              << "files removed by an earlier bench run in the last " << mass_delete_shadow_s << " s: "
+              << (shadow ? std::to_string(shadow->second) + ", " + std::to_string(shadow->first) +
+                               " s before this run (its file creations are slower; --settle waits)"
+                         : std::string("none"))
+              << "\n"
               << "briefd start-up (recovery + name index): " << fmt(startup_s) << " s\n"
               << "drop (renames into incoming/): " << fmt(drop_s) << " s\n"
               << "first claim after drop: " << fmt(since_drop(pr.first_claim), 3) << " s\n"
