@@ -180,8 +180,8 @@ class name_index {
 std::pair<std::error_code, std::string> claim(const layout& l, std::string_view name);
 
 /// claim() without its two directory fsyncs, for claiming a burst: the caller makes the batch
-/// durable with one fsync of active/ and one of incoming/ (store::write_files_durably's
-/// `extra_dirs`) before anything depends on the claims.
+/// durable with one fsync of active/ and one of incoming/ (store::fsync_dir) for the whole batch
+/// before anything depends on the claims.
 std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::string_view name);
 
 /// Delivers a brief into incoming/ the Maildir way, for producers on the same host (`briefd

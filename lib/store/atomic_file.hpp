@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -28,27 +27,6 @@ namespace briefd::store {
 /// and the error is returned.
 std::error_code write_file_atomic(const std::filesystem::path& target, std::string_view data,
                                   mode_t mode = 0640);
-
-/// One file for write_files_durably().
-struct pending_file {
-    std::filesystem::path target;
-    std::string data;
-    mode_t mode = 0640;
-};
-
-/// write_file_atomic() for many files at once, sharing the waits: every temp is written first,
-/// then all are fsynced together from up to `parallel` threads (a journaling file system commits
-/// concurrent fsyncs in one transaction, where one after another each waits for its own), renamed
-/// over their targets, and each distinct directory is fsynced once, after every rename in it —
-/// plus `extra_dirs` (e.g. the source and target directories of renames the caller did just
-/// before without fsync, which these fsyncs then make durable too). Blocks for the whole group:
-/// call it off the event loop. Result i is files[i]'s: an error before the rename leaves that
-/// target untouched (its temp removed); a failed fsync of a directory fails every file in it (the
-/// new content is in place but not known to be durable), and of an extra directory every file. A
-/// file with no error is exactly as durable as after write_file_atomic().
-std::vector<std::error_code> write_files_durably(std::span<const pending_file> files,
-                                                 std::span<const std::filesystem::path> extra_dirs,
-                                                 unsigned parallel = 8);
 
 /// Makes the directory `dir` (its parent created first if missing) with exactly `mode`, durably:
 /// when it is created here its parent is fsynced before this returns, so a file renamed into it
@@ -77,8 +55,8 @@ std::error_code durable_rename(const std::filesystem::path& from, const std::fil
                                bool no_replace);
 
 /// The rename of durable_rename(…, true) without its fsyncs, for renames whose directory fsyncs
-/// the caller groups (write_files_durably's `extra_dirs`): never replaces (EEXIST), ENOENT when
-/// the source is gone.
+/// the caller groups (a dir_syncer, dir_sync.hpp): never replaces (EEXIST), ENOENT when the
+/// source is gone.
 std::error_code rename_noreplace(const std::filesystem::path& from,
                                  const std::filesystem::path& to);
 

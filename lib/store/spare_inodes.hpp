@@ -8,7 +8,7 @@
 // hidden name (".spare.<n>") by renameat2(RENAME_EXCHANGE), a removed file is renamed to a spare
 // name instead of being unlinked, and the next write takes a spare instead of creating a file.
 //
-// Durability contract (the same as write_files_durably() for targets): each target is, after a
+// Durability contract (the same as write_file_atomic()'s for targets): each target is, after a
 // crash at any point, its old or its new complete content, never a mix; a change reported with
 // no error is durable (its directory fsynced after its rename). A spare's inode is reused, and
 // truncated, only once the directory fsync that took it off its target has succeeded: a crash
@@ -45,7 +45,7 @@ struct file_change {
 class spare_pool {
   public:
     /// A pool for the files of `dir`, keeping at most `cap` spares (0: none — every change then
-    /// frees inodes as write_files_durably() does). Touches nothing yet: `dir` may not exist.
+    /// frees inodes as write_file_atomic() does). Touches nothing yet: `dir` may not exist.
     spare_pool(std::filesystem::path dir, std::size_t cap);
     /// Closes the directory. Spares stay on disk (trim(0) first gives them back); the next
     /// pool's open() adopts them.

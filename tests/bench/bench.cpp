@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -287,21 +288,29 @@ mem_reading read_mem(pid_t pid) {
     return m;
 }
 
-// utime + stime in seconds (fields 14 and 15 of /proc/<pid>/stat, after the parenthesised name).
-double cpu_seconds(pid_t pid) {
+struct cpu_split {
+    double user = 0, sys = 0;
+    double total() const { return user + sys; }
+};
+
+// utime and stime in seconds (fields 14 and 15 of /proc/<pid>/stat, after the parenthesised name),
+// summed over all of the process's threads.
+cpu_split cpu_times(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto close = all.rfind(')');
-    if (close == std::string::npos) return 0;
+    if (close == std::string::npos) return {};
     std::istringstream rest(all.substr(close + 2));
     std::vector<std::string> f;
     std::string tok;
     while (rest >> tok) f.push_back(tok);
     // rest starts at field 3 (state): utime is field 14 → index 11, stime 15 → index 12.
-    if (f.size() < 13) return 0;
+    if (f.size() < 13) return {};
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    return (std::stod(f[11]) + std::stod(f[12])) / tick;
+    return {std::stod(f[11]) / tick, std::stod(f[12]) / tick};
 }
+
+double cpu_seconds(pid_t pid) { return cpu_times(pid).total(); }
 
 // Seconds the process spent runnable but waiting for a CPU (field 2 of /proc/<pid>/schedstat, ns):
 // on a shared machine this, not briefd's code, is much of the loop lag.
@@ -1202,6 +1211,19 @@ int run_flood(const options& o) {
         std::snprintf(name, sizeof name, "old-%06zu.json", i);
         std::ofstream((work / "spool" / "done" / name).string());
     }
+    // A spool that has run for months has its metadata on disk. Without this, the write-back of
+    // the names just created (inode tables, done/'s blocks) would run during the measurement and
+    // be charged to the aged spool.
+    double aged_sync_s = 0;
+    if (o.aged_files > 0) {
+        const auto t = steady::now();
+        const int dfd = ::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            ::syncfs(dfd);
+            ::close(dfd);
+        }
+        aged_sync_s = std::chrono::duration<double>(steady::now() - t).count();
+    }
     sim_process_options sopt;
     sopt.stderr_file = work / "briefsim.log";
     std::ostringstream rs, ts, ws;
@@ -1238,7 +1260,8 @@ int run_flood(const options& o) {
     const double startup_s = std::chrono::duration<double>(steady::now() - t_start).count();
     std::this_thread::sleep_for(200ms);
     const mem_reading baseline = read_mem(briefd.pid());
-    const double baseline_cpu = cpu_seconds(briefd.pid());
+    const cpu_split baseline_split = cpu_times(briefd.pid());
+    const double baseline_cpu = baseline_split.total();
     const std::string load_before = loadavg();
 
     const auto t0 = sys_clock::now();
@@ -1278,7 +1301,9 @@ int run_flood(const options& o) {
         std::this_thread::sleep_for(250ms);
     }
     const mem_reading end_mem = read_mem(briefd.pid());
-    const double cpu = cpu_seconds(briefd.pid()) - baseline_cpu;
+    const cpu_split end_split = cpu_times(briefd.pid());
+    const double cpu = end_split.total() - baseline_cpu;
+    const double user_cpu = end_split.user - baseline_split.user, sys_cpu = end_split.sys - baseline_split.sys;
     const double sim_cpu = cpu_seconds(sim.process().pid());
     const std::string load_after = loadavg();
     briefd.signal(SIGTERM);
@@ -1301,6 +1326,8 @@ int run_flood(const options& o) {
                                " s before this run (its file creations are slower; --settle waits)"
                          : std::string("none"))
               << "\n"
+              << (o.aged_files > 0 ? "aged files written back before briefd starts (syncfs): " + fmt(aged_sync_s) + " s\n"
+                                   : std::string())
               << "briefd start-up (recovery + name index): " << fmt(startup_s) << " s\n"
               << "drop (renames into incoming/): " << fmt(drop_s) << " s\n"
               << "first claim after drop: " << fmt(since_drop(pr.first_claim), 3) << " s\n"
@@ -1318,7 +1345,8 @@ int run_flood(const options& o) {
               << "all " << pr.filed << " filed (done end to end): " << fmt(since_drop(pr.last_filed)) << " s\n"
               << "runs finished / outputs saved: " << pr.runs_finished << " / " << pr.outputs << "\n"
               << "briefd CPU: " << fmt(cpu) << " s = " << fmt(cpu * 1000.0 / static_cast<double>(total_items), 3)
-              << " ms per item, " << fmt(cpu * 1000.0 / static_cast<double>(total_briefs), 3) << " ms per brief\n"
+              << " ms per item, " << fmt(cpu * 1000.0 / static_cast<double>(total_briefs), 3) << " ms per brief"
+              << " (user " << fmt(user_cpu) << " s, system " << fmt(sys_cpu) << " s)\n"
               << "briefsim CPU: " << fmt(sim_cpu) << " s\n"
               << "briefd RSS: baseline " << mib(baseline.rss_kib) << ", peak " << mib(std::max(end_mem.hwm_kib, max_rss))
               << " (" << total_briefs << " briefs dropped at once; claiming pauses at max_items_waiting "
@@ -1337,6 +1365,8 @@ int run_flood(const options& o) {
                          {"max_items_in_flight", o.max_items_in_flight},
                          {"cpu_s", cpu},
                          {"cpu_ms_per_item", cpu * 1000.0 / static_cast<double>(total_items)},
+                         {"cpu_user_s", user_cpu},
+                         {"cpu_sys_s", sys_cpu},
                          {"peak_rss_kib", std::max(end_mem.hwm_kib, max_rss)}};
         std::cout << json::serialize(out) << "\n";
     }

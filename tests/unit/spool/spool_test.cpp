@@ -585,37 +585,24 @@ TEST_CASE("stat_incoming looks at one name: briefs only, lstat, gone or director
     CHECK_FALSE(sp::stat_incoming(l, "../spool.json"));
 }
 
-TEST_CASE(
-    "claim_deferred + write_files_durably: a burst claimed with its state files, fsyncs shared") {
+TEST_CASE("claim_deferred: a burst claimed without fsyncs, then one fsync of each directory") {
     temp_dir t;
     auto l = make_layout(t);
-    std::vector<briefd::store::pending_file> files;
     for (int i = 0; i < 50; ++i) {
         auto n = "b" + std::to_string(i) + ".json";
-        write_plain(l.incoming() / n, "{}");
+        write_plain(l.incoming() / n, "brief " + std::to_string(i));
         auto [ec, name] = sp::claim_deferred(l, n);
         REQUIRE_FALSE(ec);
         CHECK(name == n);
-        files.push_back(
-            {l.active() / ("b" + std::to_string(i) + ".state.json"), "state " + std::to_string(i)});
     }
     write_plain(l.incoming() / "b0.json", "again");
     CHECK(sp::claim_deferred(l, "b0.json").second == "b0-2.json");  // never replaces
     CHECK(sp::claim_deferred(l, "gone.json").first == std::errc::no_such_file_or_directory);
     CHECK(sp::claim_deferred(l, "../x.json").first == std::errc::invalid_argument);
-    // One target in a directory that does not exist fails alone.
-    files.push_back({t / "missing" / "x.state.json", "x"});
-    const fs::path dirs[] = {l.active(), l.incoming()};
-    auto res = briefd::store::write_files_durably(files, dirs, 8);
-    REQUIRE(res.size() == 51);
-    for (int i = 0; i < 50; ++i) {
-        CHECK_FALSE(res[i]);
-        CHECK(read_file(l.active() / ("b" + std::to_string(i) + ".state.json")) ==
-              "state " + std::to_string(i));
-    }
-    CHECK(res[50] == std::errc::no_such_file_or_directory);
-    for (const auto& n : names_in(l.active())) CHECK_FALSE(n.ends_with(".tmp"));
+    CHECK_FALSE(briefd::store::fsync_dir(l.active()));
+    CHECK_FALSE(briefd::store::fsync_dir(l.incoming()));
+    for (int i = 0; i < 50; ++i)
+        CHECK(read_file(l.active() / ("b" + std::to_string(i) + ".json")) == "brief " + std::to_string(i));
+    CHECK(read_file(l.active() / "b0-2.json") == "again");
     CHECK(names_in(l.incoming()).empty());
-    // Nothing to write: only the directories are synced.
-    CHECK(briefd::store::write_files_durably({}, dirs).empty());
 }
