@@ -86,7 +86,10 @@ std::uint64_t state_writer::defer(const std::string& name, std::string data,
     auto [it, fresh] = deferred_.try_emplace(name);
     if (!fresh) ++coalesced_;
     it->second = deferred_snapshot{snapshot{seq, false, std::move(data)}, due};
-    if (due != clock::time_point::max()) arm_deadline();
+    if (due != clock::time_point::max()) {
+        due_.push(due_entry{due, seq, name});
+        arm_deadline();
+    }
     return seq;
 }
 
@@ -104,10 +107,15 @@ void state_writer::flush_all() {
     while (!deferred_.empty()) flush(deferred_.begin()->first);
 }
 
+bool state_writer::due_is_current(const due_entry& e) const {
+    const auto it = deferred_.find(e.name);
+    return it != deferred_.end() && it->second.s.seq == e.seq;
+}
+
 void state_writer::arm_deadline() {
-    auto first = std::chrono::steady_clock::time_point::max();
-    for (const auto& [name, d] : deferred_) first = std::min(first, d.due);
-    if (first == std::chrono::steady_clock::time_point::max()) return;
+    while (!due_.empty() && !due_is_current(due_.top())) due_.pop();
+    if (due_.empty()) return;
+    const auto first = due_.top().due;
     // Already armed at or before `first`: nothing to do.
     if (deadline_.expiry() > std::chrono::steady_clock::now() && deadline_.expiry() <= first)
         return;
@@ -119,10 +127,12 @@ void state_writer::arm_deadline() {
 
 void state_writer::flush_due() {
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> due;
-    for (const auto& [name, d] : deferred_)
-        if (d.due <= now) due.push_back(name);
-    for (const auto& n : due) flush(n);
+    while (!due_.empty() && due_.top().due <= now) {
+        const bool current = due_is_current(due_.top());
+        const std::string name = due_.top().name;
+        due_.pop();
+        if (current) flush(name);
+    }
     arm_deadline();
 }
 

@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -192,6 +193,19 @@ class state_writer {
         std::chrono::steady_clock::time_point due;  ///< time_point::max(): only when asked
     };
     std::map<std::string, deferred_snapshot, std::less<>> deferred_;  ///< not yet queued
+    /// Deferred snapshots with a due time, earliest first, so that a defer() costs O(log n)
+    /// instead of a pass over every deferred snapshot. An entry whose seq is no longer its
+    /// name's deferred one (replaced, flushed, removed) is stale and skipped when it surfaces.
+    struct due_entry {
+        std::chrono::steady_clock::time_point due;
+        std::uint64_t seq;
+        std::string name;
+    };
+    struct due_later {
+        bool operator()(const due_entry& a, const due_entry& b) const { return a.due > b.due; }
+    };
+    std::priority_queue<due_entry, std::vector<due_entry>, due_later> due_;
+    bool due_is_current(const due_entry& e) const;
     boost::asio::steady_timer deadline_;  ///< armed at the earliest due deferred snapshot
     struct all_waiter {
         std::uint64_t seq;

@@ -171,7 +171,12 @@ void limiter::observe(const rate_info& info, clock::time_point now) {
         // The server counted sends we did not see (another client on this IP, requests that
         // failed before reaching our log...): record the difference as sends made just now.
         bool unseen = false;
-        for (auto ours = free_slots(now); ours > server_free; --ours) {
+        // free_slots() is a pass over the log; it cannot exceed the smallest limit, so when the
+        // server's Remaining is at least that (a generous limit, early in a window) there is
+        // nothing to count.
+        std::size_t bound = configured().requests;
+        if (const auto s = server()) bound = std::min(bound, s->requests);
+        for (auto ours = server_free >= bound ? 0 : free_slots(now); ours > server_free; --ours) {
             log_.push_back({now, now});
             unseen = true;
         }

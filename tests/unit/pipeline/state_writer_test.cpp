@@ -314,6 +314,38 @@ TEST_CASE("state_writer: a snapshot deferred `within` a time is written when it 
     });
 }
 
+TEST_CASE("state_writer: due times in any order; a replaced or flushed snapshot's old due time is inert") {
+    temp_dir t;
+    run_on_loop([&](asio::io_context& io) -> asio::awaitable<void> {
+        state_writer w(io.get_executor(), t.path());
+        using ms = std::chrono::milliseconds;
+        w.defer("a.state.json", "a late", ms(400));
+        w.defer("b.state.json", "b", ms(60));
+        w.defer("c.state.json", "c", ms(30));
+        w.defer("a.state.json", "a early", ms(50));  // replaced by one due sooner
+        w.defer("x.state.json", "x first", ms(80));
+        w.flush("x.state.json");                    // queued now: its due time is gone with it
+        CHECK_FALSE(co_await w.durable("x.state.json"));
+        w.defer("x.state.json", "x later", std::chrono::seconds(30));
+        CHECK(w.deferred() == 4);
+        asio::steady_timer later(io, ms(250));
+        co_await later.async_wait(asio::use_awaitable);
+        // a, b and c went to the queue at their times; x's first due time (80 ms) did not take
+        // the snapshot deferred after it for 30 s.
+        CHECK(w.deferred() == 1);
+        CHECK(read_file(t / "x.state.json") == "x first");
+        for (const char* n : {"a.state.json", "b.state.json", "c.state.json"})
+            CHECK_FALSE(co_await w.durable(n));  // queued already: waits only for the writes
+        CHECK(w.deferred() == 1);
+        CHECK(read_file(t / "a.state.json") == "a early");
+        CHECK(read_file(t / "b.state.json") == "b");
+        CHECK(read_file(t / "c.state.json") == "c");
+        CHECK_FALSE(co_await w.durable_all());  // queues x's deferred one
+        CHECK(read_file(t / "x.state.json") == "x later");
+        CHECK(w.deferred() == 0);
+    });
+}
+
 namespace {
 
 std::set<ino_t> inodes_in(const fs::path& dir) {
