@@ -123,6 +123,12 @@ void downloads::disk_trouble(const std::string& job_id, const std::error_code& e
     port_.disk_problem = "cannot write outputs: " + ec.message();
 }
 
+detail::semaphore& downloads::fetch_places(const std::string& provider) {
+    auto& p = fetch_places_[provider];
+    if (!p) p = std::make_unique<detail::semaphore>(ex_, cfg_.max_concurrent_downloads);
+    return *p;
+}
+
 asio::awaitable<std::string> downloads::fetch_output(provider_slot& slot, std::string job_id,
                                                      std::size_t item, std::size_t o,
                                                      boost::urls::url url) {
@@ -371,7 +377,7 @@ asio::awaitable<void> downloads::download_output(std::string job_id, std::size_t
     if (!plausible || !parsed || (parsed->scheme() != "http" && parsed->scheme() != "https"))
         error = "output URL is not http(s)";
     else if (job->rec.items[item].outputs[o].fetch) {
-        held_unit place{places_, &transferring_};
+        held_unit place{fetch_places(slot->name()), &fetching_};
         co_await place.acquire();
         if (jobs_.stopping() || !jobs_.find(job_id)) co_return;
         error = co_await fetch_output(*slot, job_id, item, o, *parsed);

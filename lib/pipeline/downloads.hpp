@@ -27,6 +27,8 @@
 #include <boost/url/url.hpp>
 
 #include <cstddef>
+#include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -71,8 +73,11 @@ class downloads {
     /// A task downloads with up to max_download_attempts attempts (backoff 0.5 s … 30 s between
     /// them). Each attempt waits for one of max_concurrent_downloads places (FIFO) and holds it
     /// for the transfer only: not during a backoff or a disk wait, and not during the commit (which
-    /// takes one of as many commit places instead). An output the API serves holds its place
-    /// for all its attempts (the scheduler paces those requests). It completes with the
+    /// takes one of as many commit places instead). An output the API serves (Hrizn's article
+    /// HTML) takes one of max_concurrent_downloads places of its own provider instead, for all
+    /// its attempts: those requests wait for the provider's rate budget in the scheduler, and a
+    /// provider whose fetches wait for budget must not hold up another's CDN transfers. It
+    /// completes with the
     /// output recorded in the job's state: saved (file, bytes, sha256; the file itself is fsynced
     /// and renamed before the record says saved, but its directory is not fsynced: filing's
     /// manifest, in the same directory, does that for all of them before the brief is filed) or
@@ -100,8 +105,10 @@ class downloads {
     const std::set<std::tuple<std::string, std::size_t, std::size_t>>& in_flight() const noexcept {
         return in_flight_;
     }
-    /// Transfers (and API fetches of outputs) holding a place now (≤ max_concurrent_downloads).
+    /// CDN transfers holding a place now (≤ max_concurrent_downloads).
     std::size_t transferring() const noexcept { return transferring_; }
+    /// Outputs the API serves being fetched now (≤ max_concurrent_downloads per provider).
+    std::size_t fetching() const noexcept { return fetching_; }
 
   private:
     /// Outputs of the item recorded as saved whose file is missing (or not the recorded size)
@@ -131,6 +138,10 @@ class downloads {
     detail::semaphore places_;   ///< one per transfer attempt (max_concurrent_downloads)
     detail::semaphore commits_;  ///< as many, for finished transfers being committed
     std::size_t transferring_ = 0;
+    /// Places for outputs the API serves, per provider (made at its first such output).
+    std::map<std::string, std::unique_ptr<detail::semaphore>, std::less<>> fetch_places_;
+    std::size_t fetching_ = 0;
+    detail::semaphore& fetch_places(const std::string& provider);
     std::set<std::tuple<std::string, std::size_t, std::size_t>> in_flight_;
     std::mt19937_64 rng_;
     boost::asio::thread_pool pool_{download_commit_threads};

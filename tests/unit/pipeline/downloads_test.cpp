@@ -36,7 +36,7 @@ std::string slurp(const fs::path& p) {
 }
 
 /// A files origin on 127.0.0.1: GET /f/<n> answers body_of(n) as image/png after `delay`;
-/// /missing answers 404; /flaky/<n> answers wrong bytes the first time, then body_of(n). It
+/// /json/<n> answers {"n":<n>} as application/json; /missing answers 404; /flaky/<n> answers wrong bytes the first time, then body_of(n). It
 /// records the peak of requests in progress at once and the client ports it saw (one per
 /// connection).
 struct files_origin {
@@ -63,6 +63,9 @@ struct files_origin {
             if (r.target == "/missing") {
                 res.status = 404;
                 res.body = "no such file";
+            } else if (r.target.starts_with("/json/")) {
+                res.content_type = "application/json";
+                res.body = "{\"n\":" + r.target.substr(6) + "}";
             } else if (r.target.starts_with("/flaky/")) {
                 const auto n = std::stoul(r.target.substr(7));
                 res.body = flaky_seen.insert(n).second ? "garbled" : body_of(n);
@@ -337,4 +340,41 @@ TEST_CASE(
     }
     CHECK(it.state == jobs::item_state::finished);
     CHECK(std::count(f.svc.filed.begin(), f.svc.filed.end(), "j1") >= 1);
+}
+
+TEST_CASE(
+    "downloads: an output the API serves waits for its own provider's places, never for a CDN "
+    "transfer's") {
+    // One place. A Hrizn job's components (an API response, fetched through the scheduler, which
+    // may hold it for rate budget) and a CDN image: the image does not wait for the fetch to
+    // finish, so both requests are in progress at the origin at once.
+    fixture f(1);
+    config::provider_config hc;
+    hc.name = "hrizn";
+    hc.base_url = f.origin.url("/v1/public");
+    auto hrizn = std::make_unique<provider_slot>(f.svc.executor(), *providers::find("hrizn"), hc,
+                                                 nullptr, f.log, 2);
+    f.svc.slots["hrizn"] = hrizn.get();
+    f.origin.delay = 300ms;
+    auto& job = f.add_job("h1", {f.origin.url("/json/7"), f.origin.url("/f/1")});
+    job.rec.provider = "hrizn";
+    auto& fetched = job.rec.items[0].outputs[0];
+    fetched.fetch = true;
+    fetched.type = "json";
+    fetched.label = "components";
+    fetched.ext = "json";
+    f.dl->start(job, 0);
+    std::size_t peak_fetching = 0;
+    REQUIRE(f.svc.run_until([&] {
+        peak_fetching = std::max(peak_fetching, f.dl->fetching());
+        return f.svc.drain_tasks == 0;
+    }));
+    CHECK(f.origin.requests == 2);
+    CHECK(f.origin.peak == 2);
+    CHECK(peak_fetching == 1);
+    CHECK(f.dl->fetching() == 0);
+    CHECK(f.dl->transferring() == 0);
+    REQUIRE(job.rec.items[0].outputs[0].saved);
+    CHECK(slurp(f.svc.job_dir(job) / job.rec.items[0].outputs[0].file) == "{\"n\":7}");
+    CHECK(job.rec.items[0].outputs[1].saved);
 }
