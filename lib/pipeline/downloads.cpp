@@ -250,10 +250,14 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
         }
         const auto open_ms = ms_since(t_open);
         const auto t_get = std::chrono::steady_clock::now();
+        const auto& t = slot.cfg.timeouts;
         http::request req;
         req.url = url;
-        req.timeout = std::chrono::hours(6);  // whole transfer; stalls are caught by `idle`
-        const auto& t = slot.cfg.timeouts;
+        // Up to the response header (connect, request, a server thinking): a files host that
+        // accepts the connection and never answers must not hold a place for hours. The body
+        // has no overall deadline (a 1 GB video takes what it takes): `idle` and the minimum
+        // rate catch a stalled one.
+        req.timeout = std::max(t.request, t.download_idle);
         auto [ec, info] = co_await slot.client.async_download(
             req,
             {cfg_.max_output_bytes, t.download_idle, t.download_min_bytes_per_s,

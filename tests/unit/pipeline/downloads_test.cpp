@@ -378,3 +378,18 @@ TEST_CASE(
     CHECK(slurp(f.svc.job_dir(job) / job.rec.items[0].outputs[0].file) == "{\"n\":7}");
     CHECK(job.rec.items[0].outputs[1].saved);
 }
+
+TEST_CASE("downloads: a files host that never sends the response header is given up on, not waited for") {
+    // The origin holds every request 3 s before answering; the provider's request and idle
+    // timeouts are 100 ms. The attempt times out at the header and is retried (after a backoff
+    // that holds no place), long before the origin would have answered.
+    fixture f(1);
+    f.slot->cfg.timeouts.request = 100ms;
+    f.slot->cfg.timeouts.download_idle = 100ms;
+    f.origin.delay = 3s;
+    auto& job = f.add_job("j1", {f.origin.url("/f/1")});
+    f.dl->start(job, 0);
+    REQUIRE(f.svc.run_until([&] { return f.logged("output.retry"); }, 2s));
+    CHECK(f.logged("timed out"));
+    CHECK_FALSE(job.rec.items[0].outputs[0].saved);
+}
