@@ -42,6 +42,9 @@ using sys_error = boost::system::error_code;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+/// Interim (1xx) responses skipped before a final one; more than this and the last one is taken
+/// as the answer (an unexpected status to every caller).
+constexpr int max_interim_responses = 8;
 
 std::uint16_t default_port(std::string_view scheme) {
     return scheme == "https" ? 443 : 80;
@@ -532,13 +535,24 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
                     co_await l->visit([&](auto& s) { return bh::async_write(s, *msg, use_tuple); });
                 if (wec) err = {wec, phase::write};
             }
-            if (!err && epoch == epoch_) {
+            // Interim responses (1xx other than 101: 100 Continue, 103 Early Hints...) come
+            // before the final one and are skipped (RFC 9110 §15.2), a bounded number of them.
+            for (int interim = 0; !err && epoch == epoch_; ++interim) {
                 l->tcp_layer().expires_at(deadline);
                 auto [rec, rn] = co_await l->visit([&](auto& s) {
                     return whole ? bh::async_read(s, l->buffer, *parser, use_tuple)
                                  : bh::async_read_header(s, l->buffer, *parser, use_tuple);
                 });
-                if (rec) err = {rec, phase::read};
+                if (rec) {
+                    err = {rec, phase::read};
+                    break;
+                }
+                const unsigned status = parser->get().result_int();
+                if (status < 100 || status >= 200 || status == 101 || interim >= max_interim_responses)
+                    break;
+                parser.emplace();
+                setup(*parser);
+                if (req.method == bh::verb::head) parser->skip(true);
             }
             const bool cancelled = epoch != epoch_;
             if (!err && !cancelled) co_return std::error_code{};

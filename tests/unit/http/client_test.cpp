@@ -858,3 +858,41 @@ TEST_CASE("http: download on_start sees the header before any body byte; its err
         [&] { srv.stop(); });
     CHECK(events == std::vector<std::string>{"start 5000 video/mp4", "body", "refused"});
 }
+
+TEST_CASE("http: interim 1xx responses before the final one are skipped (RFC 9110 §15.2)") {
+    // 103 Early Hints and 100 Continue, then the real answer, on every request; the connection
+    // stays usable for the next one.
+    asio::io_context ioc;
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            const std::string body = req.target() == "/out.png" ? std::string(300, 'p') : "queued";
+            co_return co_await p.write(
+                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                "HTTP/1.1 100 Continue\r\n\r\n"
+                "HTTP/1.1 202 Accepted\r\nContent-Type: text/plain\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+        });
+    client c(ioc.get_executor(), {});
+    std::uint64_t sunk = 0;
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(
+                make_request(srv.url("/v1/content/batch"), bh::verb::post, "{}"));
+            REQUIRE_FALSE(ec);
+            CHECK(res.status == 202);
+            CHECK(res.body == "queued");
+            auto [dec, info] =
+                co_await c.async_download(make_request(srv.url("/out.png")), 1 << 20, 5s,
+                                          [&](std::string_view piece) -> std::error_code {
+                                              sunk += piece.size();
+                                              return {};
+                                          });
+            REQUIRE_FALSE(dec);
+            CHECK(info.status == 202);
+            CHECK(info.bytes == 300);
+        },
+        [&] { srv.stop(); });
+    CHECK(sunk == 300);
+    CHECK(srv.requests().size() == 2);
+}
