@@ -13,6 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 namespace briefd::pipeline::detail {
 
 namespace asio = boost::asio;
@@ -91,6 +94,17 @@ bool is_event_stream(const boost::beast::http::fields& h) {
     auto mime = v.substr(0, semi);
     while (!mime.empty() && mime.back() == ' ') mime.pop_back();
     return mime == "text/event-stream";  // parameters (charset…) are ignored, per WHATWG
+}
+
+/// A view that names a run, and not `ours` (ids compared without regard to case: a UUID may come
+/// back upper-case). A view that names none is about the run asked for.
+bool about_other_run(const providers::run_view& v, std::string_view ours) {
+    if (v.run_id.empty()) return false;
+    return !std::equal(v.run_id.begin(), v.run_id.end(), ours.begin(), ours.end(),
+                       [](char a, char b) {
+                           return std::tolower(static_cast<unsigned char>(a)) ==
+                                  std::tolower(static_cast<unsigned char>(b));
+                       });
 }
 }  // namespace
 
@@ -265,10 +279,18 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
                 event_deadline = clock::now() + tcfg.sse_idle_timeout;
             for (const auto& ev : events) {
                 auto phase = run_phase::unknown;
-                if (auto v = api.parse_event(ev.type, ev.data)) {
+                if (auto v = api.parse_event(ev.type, ev.data); v && !about_other_run(*v, run_id)) {
                     phase = v->phase;
                     last = std::move(*v);
                     note_view(job_id, index, *last);
+                } else if (v) {
+                    // Another run's state on this run's stream: never taken for this run's (its
+                    // outputs would be filed under the wrong item). The event says nothing.
+                    log_.warning("run.foreign_view", {{"job", job_id},
+                                                      {"item", index},
+                                                      {"run", run_id},
+                                                      {"names", diagnostics::clean(v->run_id, 64)},
+                                                      {"via", "stream"}});
                 }
                 act = fsm.on_stream_event(clock::now(), ev.type, phase, parser.last_event_id());
                 if (act.what != k::read) break;
@@ -304,7 +326,15 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
                 phase = last->phase;
             } else if (!ec) {
                 if (wait) {
-                    if (auto w = api.parse_wait(res.resp.body)) {
+                    if (auto w = api.parse_wait(res.resp.body); w && about_other_run(w->first, run_id)) {
+                        log_.warning("run.foreign_view",
+                                     {{"job", job_id},
+                                      {"item", index},
+                                      {"run", run_id},
+                                      {"names", diagnostics::clean(w->first.run_id, 64)},
+                                      {"via", "wait"}});
+                        ec = errc::malformed_response;
+                    } else if (w) {
                         phase = w->first.phase;
                         timed_out = w->second;
                         last = std::move(w->first);

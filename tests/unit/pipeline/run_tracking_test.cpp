@@ -1,9 +1,12 @@
 // Run tracking as a component: real provider slots (Lamina, Hrizn) on the test's event loop, a
 // real temp directory for outputs, job_services from test_job_services and a port that records
-// the hand-offs — no engine, no daemon, no network. What needs a server (streams, polls, list
-// sweeps) is covered against briefsim in tests/integration (tracking, hrizn, layers, webhooks).
+// the hand-offs — no engine, no daemon. What needs a server (streams, polls, list sweeps) is
+// covered against briefsim in tests/integration (tracking, hrizn, layers, webhooks); a hostile
+// answer briefsim does not give (another run's state on a run's stream) is served here by
+// http::server on loopback.
 #include "pipeline/run_tracking.hpp"
 
+#include "http/server.hpp"
 #include "pipeline/detail/provider_slot.hpp"
 #include "store/atomic_file.hpp"
 #include "store/paths.hpp"
@@ -322,4 +325,42 @@ TEST_CASE("run_tracking: a run whose job is filed before its tracker begins give
     CHECK(f.tracking->running() == 0);
     CHECK(f.slot->host->jobs().running() == 0);
     CHECK(f.svc.failures.empty());
+}
+
+TEST_CASE("run_tracking: a stream event about another run is ignored; the run's own state decides") {
+    // A Lamina API on loopback whose stream for run-0 reports run-9 complete (with run-9's
+    // outputs); its wait answers run-0's own state. The item must get run-0's outputs.
+    tracking_fixture f;
+    std::vector<std::string> targets;
+    http::server srv(f.svc.executor(), [&](const http::server_request& r)
+                                           -> asio::awaitable<http::server_response> {
+        targets.push_back(r.target);
+        http::server_response res;
+        const auto run = [](std::string id, std::string file) {
+            return R"({"data":{"runId":")" + id +
+                   R"(","status":"completed","outputs":[{"id":"o1","label":"image","type":"image","status":"completed","value":"https://files.example/)" +
+                   file + R"("}]}})";
+        };
+        if (r.target.starts_with("/v1/runs/run-0/stream")) {
+            res.content_type = "text/event-stream";
+            res.body = "event: complete\ndata: " + run("run-9", "other.png") + "\n\n";
+        } else if (r.target.starts_with("/v1/runs/run-0/wait") || r.target == "/v1/runs/run-0") {
+            res.content_type = "application/json";
+            res.body = run("RUN-0", "mine.png");  // the same id, upper-cased: still ours
+        } else {
+            res.status = 404;
+        }
+        co_return res;
+    });
+    srv.listen({asio::ip::make_address("127.0.0.1"), 0});
+    f.slot->base_url = boost::urls::url("http://127.0.0.1:" + std::to_string(srv.local_endpoint().port()));
+    auto& job = f.add_job("job-x");
+    f.tracking->start(job, 0);
+    REQUIRE(f.svc.run_until([&] { return job.rec.items[0].outputs_known; }));
+    REQUIRE(job.rec.items[0].outputs.size() == 1);
+    CHECK(job.rec.items[0].outputs[0].url == "https://files.example/mine.png");
+    CHECK(f.logged("run.foreign_view", "run-9"));
+    CHECK(std::any_of(targets.begin(), targets.end(),
+                      [](const std::string& t) { return t.starts_with("/v1/runs/run-0/stream"); }));
+    srv.stop();
 }
