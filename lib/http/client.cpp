@@ -271,6 +271,31 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         return std::get<proxy_endpoint>(std::move(r));
     }
 
+    static constexpr std::size_t min_redacted_length = 8;
+
+    void redact(std::string& text) const {
+        const std::string_view key = cred_value_.reveal();
+        if (key.size() < min_redacted_length) return;
+        static constexpr std::string_view mark = "[redacted]";
+        for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + mark.size()))
+            text.replace(at, key.size(), mark);
+    }
+
+    /// redact() over a response: its body and every header value.
+    void redact(response& r) const {
+        const std::string_view key = cred_value_.reveal();
+        if (key.size() < min_redacted_length) return;
+        redact(r.body);
+        std::vector<std::pair<std::string, std::string>> changed;
+        for (const auto& f : r.headers) {
+            if (f.value().find(key) == std::string_view::npos) continue;
+            std::string v(f.value());
+            redact(v);
+            changed.emplace_back(std::string(f.name_string()), std::move(v));
+        }
+        for (auto& [name, value] : changed) r.headers.set(name, value);
+    }
+
     bool carries_credential(const origin& o) const {
         return cred_origin_ && *cred_origin_ == o && !cred_header_.empty();
     }
@@ -576,6 +601,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         if (ec) co_return std::pair{ec, response{}};
         auto& m = parser->get();
         response r{m.result_int(), bh::fields(m.base()), std::move(m.body())};
+        self->redact(r);
         // Reuse only a connection that is clean: the message framed itself and nothing extra is
         // buffered.
         if (parser->keep_alive() && l->buffer.size() == 0) l.recycle();
@@ -783,6 +809,10 @@ void client::set_credential(const origin& o, std::string header, briefd::secret 
     impl_->cred_origin_ = o;
     impl_->cred_header_ = std::move(header);
     impl_->cred_value_ = std::move(value);
+}
+
+void client::redact(std::string& text) const {
+    impl_->redact(text);
 }
 
 asio::awaitable<std::pair<std::error_code, response>> client::async_request(request req) {

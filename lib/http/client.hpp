@@ -106,6 +106,13 @@ class client {
     /// one either. `header` like "x-api-key".
     void set_credential(const origin& o, std::string header, briefd::secret value);
 
+    /// Replaces every occurrence of the credential's value in `text` with "[redacted]". A server
+    /// that echoes the key ("invalid inputs for key lma_…") must not put it in logs, error files,
+    /// state files or manifests: async_request() does this to every response body and header
+    /// value before returning it; callers apply it to text from a stream (SSE events). A value
+    /// shorter than 8 characters is left alone (it would match ordinary text by chance).
+    void redact(std::string& text) const;
+
     /// One request/response with keep-alive reuse per origin. Completes with {ec, response}; any
     /// HTTP status is success at this level (a 3xx is returned, not followed). ec is for transport:
     /// errc::connect_timeout (also for a proxy's CONNECT answer), handshake_timeout, write_timeout,

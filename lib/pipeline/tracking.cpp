@@ -277,7 +277,8 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
             }
             if (!events.empty() || chunk.find_first_of("\r\n") != std::string_view::npos)
                 event_deadline = clock::now() + tcfg.sse_idle_timeout;
-            for (const auto& ev : events) {
+            for (auto& ev : events) {
+                slot->client.redact(ev.data);  // an echoed key stays out of errors and logs
                 auto phase = run_phase::unknown;
                 if (auto v = api.parse_event(ev.type, ev.data); v && !about_other_run(*v, run_id)) {
                     phase = v->phase;

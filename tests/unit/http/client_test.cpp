@@ -896,3 +896,38 @@ TEST_CASE("http: interim 1xx responses before the final one are skipped (RFC 911
     CHECK(sunk == 300);
     CHECK(srv.requests().size() == 2);
 }
+
+TEST_CASE("http: a key the server echoes back is redacted from the response body and headers") {
+    // The API answers 400 with the key it was sent in its error text and in a header, as a
+    // careless gateway does; nothing above the client ever sees the key.
+    asio::io_context ioc;
+    t::test_server api(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            const std::string key(req["x-api-key"]);
+            const std::vector<std::pair<std::string, std::string>> headers{
+                {"Content-Type", "application/json"}, {"X-Debug-Key", "got " + key}};
+            co_return co_await p.write(t::make_response(
+                400, R"({"error":"Invalid inputs for key )" + key + " (key " + key + R"x()"})x",
+                headers));
+        });
+    client c(ioc.get_executor(), {});
+    const std::string key = "lma_test_0123456789abcdef";
+    c.set_credential(*origin::from_url(boost::urls::url(api.url())), "x-api-key", briefd::secret(key));
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [ec, res] = co_await c.async_request(make_request(api.url("/v1/content/batch")));
+            REQUIRE_FALSE(ec);
+            CHECK(res.status == 400);
+            CHECK(res.body == R"x({"error":"Invalid inputs for key [redacted] (key [redacted])"})x");
+            CHECK(res.headers["X-Debug-Key"] == "got [redacted]");
+            CHECK(res.headers[bh::field::content_type] == "application/json");
+        },
+        [&] { api.stop(); });
+    REQUIRE(api.requests().size() == 1);
+    CHECK(api.requests()[0]["x-api-key"] == key);  // still sent as it is
+
+    std::string event = "data: {\"errorMessage\":\"bad key " + key + "\"}";
+    c.redact(event);
+    CHECK(event == "data: {\"errorMessage\":\"bad key [redacted]\"}");
+}
