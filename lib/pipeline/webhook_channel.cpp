@@ -388,7 +388,10 @@ asio::awaitable<http::server_response> webhook_channel::on_request(
         co_return answer(401, "signature refused");
     }
 
-    auto ev = slot.api.parse_webhook(req.headers, req.body);
+    // Verified on the bytes as sent; read with the key redacted, like every API answer.
+    std::string body = req.body;
+    slot.client.redact(body);
+    auto ev = slot.api.parse_webhook(req.headers, body);
     if (!ev) {
         log_.warning("webhook.unreadable", {{"provider", slot.name()}, {"bytes", req.body.size()}});
         co_return answer(400, "unreadable payload");
