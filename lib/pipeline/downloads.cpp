@@ -378,15 +378,22 @@ asio::awaitable<void> downloads::download_output(std::string job_id, std::size_t
     auto parsed =
         boost::urls::parse_uri(plausible ? std::string_view(url_text) : std::string_view());
     std::string error;
-    if (!plausible || !parsed || (parsed->scheme() != "http" && parsed->scheme() != "https"))
+    const auto scheme = parsed ? parsed->scheme_id() : boost::urls::scheme::none;
+    if (!plausible || !parsed ||
+        (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)) {
         error = "output URL is not http(s)";
-    else if (job->rec.items[item].outputs[o].fetch) {
-        held_unit place{fetch_places(slot->name()), &fetching_};
-        co_await place.acquire();
-        if (jobs_.stopping() || !jobs_.find(job_id)) co_return;
-        error = co_await fetch_output(*slot, job_id, item, o, *parsed);
-    } else
-        error = co_await transfer(*slot, job_id, item, o, *parsed);
+    } else {
+        boost::urls::url url(*parsed);
+        url.set_scheme_id(scheme);  // "HTTPS://" is "https://" (RFC 3986 §3.1)
+        if (job->rec.items[item].outputs[o].fetch) {
+            held_unit place{fetch_places(slot->name()), &fetching_};
+            co_await place.acquire();
+            if (jobs_.stopping() || !jobs_.find(job_id)) co_return;
+            error = co_await fetch_output(*slot, job_id, item, o, std::move(url));
+        } else {
+            error = co_await transfer(*slot, job_id, item, o, std::move(url));
+        }
+    }
 
     job = jobs_.find(job_id);
     // At shutdown an unsaved output is redone at the next start.

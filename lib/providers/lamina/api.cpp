@@ -3,6 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
+
 namespace briefd::providers::lamina {
 
 namespace json = boost::json;
@@ -18,6 +20,21 @@ const json::value& unwrap(const json::value& v) {
 }
 
 std::string str(const json::object& o, std::string_view key) { return string_field(o, key, 4096); }
+
+/// Whether `v` is an absolute http(s) URL; the scheme is matched without regard to case (RFC 3986
+/// §3.1) and lower-cased in place, so everything after sees "http://" or "https://".
+bool absolute_http_url(std::string& v) {
+    for (std::string_view scheme : {"https://", "http://"}) {
+        if (v.size() < scheme.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < scheme.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(v[i])) == scheme[i];
+        if (!same) continue;
+        v.replace(0, scheme.size(), scheme);
+        return true;
+    }
+    return false;
+}
 
 }  // namespace
 
@@ -149,8 +166,7 @@ std::optional<run_status> run_from(const json::value& v) {
                 if (val->is_string()) {
                     // Text outputs carry content, media outputs a URL; keep text whole (not cleaned).
                     out.value = std::string(val->get_string());
-                    out.value_is_url = out.type != "text" && (out.value.starts_with("http://") ||
-                                                               out.value.starts_with("https://"));
+                    out.value_is_url = out.type != "text" && absolute_http_url(out.value);
                 } else if (!val->is_null()) {
                     out.value = json::serialize(*val);  // non-string JSON: kept as text
                 }

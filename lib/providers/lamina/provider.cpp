@@ -37,6 +37,11 @@ run_view view_of(const run_status& run) {
             out.url = src.value;
         } else if (src.value.empty() && src.type != "text") {
             out.error = "output completed without a URL";
+        } else if (src.type == "image" || src.type == "video" || src.type == "audio") {
+            // Media travels by URL; anything else in its value (a relative path, another
+            // scheme) would be filed as a text file that is not the image asked for.
+            out.error = "completed " + src.type + " output whose value is not an absolute http(s) URL: " +
+                        diagnostics::clean(src.value, 200);
         } else {
             // A run's output is finished by its own status, not its type: text travels inline.
             out.text = src.value;

@@ -393,3 +393,14 @@ TEST_CASE("downloads: a files host that never sends the response header is given
     CHECK(f.logged("timed out"));
     CHECK_FALSE(job.rec.items[0].outputs[0].saved);
 }
+
+TEST_CASE("downloads: an output URL whose scheme is upper-case is downloaded like any other") {
+    fixture f;
+    auto url = f.origin.url("/f/5");
+    url.replace(0, 4, "HTTP");
+    auto& job = f.add_job("j1", {url});
+    f.dl->start(job, 0);
+    REQUIRE(f.svc.run_until_drained());
+    REQUIRE(job.rec.items[0].outputs[0].saved);
+    CHECK(slurp(f.svc.job_dir(job) / job.rec.items[0].outputs[0].file) == body_of(5));
+}

@@ -62,6 +62,31 @@ TEST_CASE("lamina: a finished run's outputs become URLs to download or text to w
     CHECK(providers::lamina::phase_of("weird") == run_phase::unknown);
 }
 
+TEST_CASE("lamina: a media output's URL scheme in any case is a URL; a value that is no URL is an error") {
+    const char* body = R"({"data":{"runId":"r1","status":"completed","outputs":[
+        {"label":"A","type":"image","status":"completed","value":"HTTPS://cdn.example/X.png"},
+        {"label":"B","type":"video","status":"completed","value":"Http://127.0.0.1:8080/v.mp4"},
+        {"label":"C","type":"image","status":"completed","value":"/files/x.png"},
+        {"label":"D","type":"audio","status":"completed","value":"ftp://files.example/a.mp3"},
+        {"label":"E","type":"text","status":"completed","value":"https://example.com is a fine caption"},
+        {"label":"F","type":"pending","status":"completed","value":"free text"}]}})";
+    providers::lamina::provider api;
+    auto v = api.parse_status(body);
+    REQUIRE(v);
+    REQUIRE(v->outputs.size() == 6);
+    CHECK(v->outputs[0].url == "https://cdn.example/X.png");  // only the scheme is lower-cased
+    CHECK(v->outputs[1].url == "http://127.0.0.1:8080/v.mp4");
+    CHECK(v->outputs[2].url.empty());
+    CHECK_FALSE(v->outputs[2].text);
+    CHECK(v->outputs[2].error ==
+          "completed image output whose value is not an absolute http(s) URL: /files/x.png");
+    CHECK(v->outputs[3].error.starts_with("completed audio output whose value is not"));
+    REQUIRE(v->outputs[4].text);  // text is content, even when it starts like a URL
+    CHECK(*v->outputs[4].text == "https://example.com is a fine caption");
+    REQUIRE(v->outputs[5].text);  // "use status, not type": an unnamed type's value is content
+    CHECK(*v->outputs[5].text == "free text");
+}
+
 TEST_CASE("lamina: app runs go alone to their app, content items share a batch per brand group") {
     providers::lamina::provider api;
     briefd::brief::item app{
