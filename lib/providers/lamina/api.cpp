@@ -135,7 +135,7 @@ std::optional<std::string> parse_run_id(std::string_view body, std::string& why_
     if (!id.empty()) return id;
     auto status = str(*o, "status");
     auto reason = str(*o, "reason");
-    why_not = status.empty() ? "no runId in response" : "not dispatched: status " + status;
+    why_not = status.empty() ? "no runId in response" : std::string(not_dispatched) + "status " + status;
     if (!reason.empty()) why_not += ": " + reason;
     return std::nullopt;
 }

@@ -51,8 +51,12 @@ struct batch_item_result {
 std::optional<std::vector<batch_item_result>> parse_batch_response(std::string_view body,
                                                                    std::size_t items_sent);
 
+/// How `why_not` begins when the answer is readable and its status says no run was started.
+inline constexpr std::string_view not_dispatched = "not dispatched: ";
+
 /// POST /v1/apps/{appId}/runs and POST /v1/content/create responses: the run id, or nullopt.
-/// (content/create may answer needs_input / unmatched without a runId: that is a failure.)
+/// (content/create may answer needs_input / unmatched without a runId: that is a failure, and
+/// `why_not` then begins with not_dispatched and names the status and any reason.)
 std::optional<std::string> parse_run_id(std::string_view body, std::string& why_not);
 
 struct output {

@@ -108,8 +108,12 @@ std::optional<std::vector<submit_result>> provider::parse_submit(
     if (items.size() == 1 && std::holds_alternative<brief::app_run_item>(items.front()->body)) {
         std::string why;
         auto id = parse_run_id(body, why);
-        if (!id) return std::nullopt;
-        return std::vector<submit_result>{{true, *id, {}}};
+        if (id) return std::vector<submit_result>{{true, *id, {}}};
+        // A readable answer whose status says the run was not dispatched (needs_input…: the SDK's
+        // union, PROVIDERS §1.9): nothing was started, so the item fails with that reason. An
+        // answer that says neither is unreadable: the outcome stays unknown.
+        if (why.starts_with(not_dispatched)) return std::vector<submit_result>{{false, {}, why}};
+        return std::nullopt;
     }
     auto parsed = parse_batch_response(body, items.size());
     if (!parsed) return std::nullopt;

@@ -102,6 +102,15 @@ TEST_CASE("lamina: app runs go alone to their app, content items share a batch p
     auto r = api.parse_submit({&app}, R"({"data":{"runId":"run-9","status":"queued"}})");
     REQUIRE(r);
     CHECK((*r)[0].run_id == "run-9");
+    // Not dispatched (the SDK's union: needs_input has no runId): a definite refusal with the
+    // server's status, not an unreadable answer whose outcome is unknown.
+    auto ni = api.parse_submit(
+        {&app}, R"({"data":{"status":"needs_input","askUser":[{"name":"Style"}]}})");
+    REQUIRE(ni);
+    CHECK_FALSE((*ni)[0].accepted);
+    CHECK((*ni)[0].error == "not dispatched: status needs_input");
+    CHECK_FALSE(api.parse_submit({&app}, R"({"data":{"ok":true}})"));  // says neither: unknown
+    CHECK_FALSE(api.parse_submit({&app}, "<html>502</html>"));
     CHECK(api.submit({&content}).segments == std::vector<std::string>{"v1", "content", "batch"});
     CHECK(api.wait("r1", std::chrono::seconds(60)).query.front().second == "60");
     CHECK_FALSE(api.valid_run_id("r1/../../v1/account"));
