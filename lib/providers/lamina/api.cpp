@@ -21,6 +21,36 @@ const json::value& unwrap(const json::value& v) {
 
 std::string str(const json::object& o, std::string_view key) { return string_field(o, key, 4096); }
 
+/// A batch item's `index`: a non-negative integer, or (tolerated) a string of 1 to 9 decimal
+/// digits; nullopt for anything else.
+std::optional<std::size_t> index_of(const json::value& v) {
+    if (v.is_uint64()) return static_cast<std::size_t>(v.get_uint64());
+    if (v.is_int64()) {
+        if (v.get_int64() < 0) return std::nullopt;
+        return static_cast<std::size_t>(v.get_int64());
+    }
+    if (v.is_string()) {
+        const auto& s = v.get_string();
+        if (s.empty() || s.size() > 9) return std::nullopt;
+        std::size_t n = 0;
+        for (char c : s) {
+            if (c < '0' || c > '9') return std::nullopt;
+            n = n * 10 + static_cast<std::size_t>(c - '0');
+        }
+        return n;
+    }
+    return std::nullopt;
+}
+
+/// A run id: a string, or (tolerated) an integer written in decimal. Empty when neither.
+std::string id_field(const json::object& o, std::string_view key) {
+    if (const auto* v = o.if_contains(key)) {
+        if (v->is_uint64()) return std::to_string(v->get_uint64());
+        if (v->is_int64() && v->get_int64() >= 0) return std::to_string(v->get_int64());
+    }
+    return str(o, key);
+}
+
 /// Whether `v` is an absolute http(s) URL; the scheme is matched without regard to case (RFC 3986
 /// §3.1) and lower-cased in place, so everything after sees "http://" or "https://".
 bool absolute_http_url(std::string& v) {
@@ -98,17 +128,16 @@ std::optional<std::vector<batch_item_result>> parse_batch_response(std::string_v
         if (!io) return std::nullopt;
         std::size_t index = position++;
         if (auto* ix = io->if_contains("index")) {
-            if (!ix->is_int64() && !ix->is_uint64()) return std::nullopt;
-            auto n = ix->is_int64() ? ix->get_int64() : static_cast<std::int64_t>(ix->get_uint64());
-            if (n < 0) return std::nullopt;
-            index = static_cast<std::size_t>(n);
+            auto n = index_of(*ix);
+            if (!n) return std::nullopt;
+            index = *n;
         }
         if (index >= items_sent || seen[index]) continue;  // ignore what we did not send
         seen[index] = true;
         auto& r = out[index];
         auto status = str(*io, "status");
-        r.run_id = str(*io, "runId");
-        if (r.run_id.empty()) r.run_id = str(*io, "executionId");  // older docs' name
+        r.run_id = id_field(*io, "runId");
+        if (r.run_id.empty()) r.run_id = id_field(*io, "executionId");  // older docs' name
         r.queued = !r.run_id.empty() && status != "failed";
         r.error = str(*io, "error");
         if (!r.queued && r.error.empty())

@@ -52,6 +52,19 @@ TEST_CASE("batch response: missing items fail, foreign indexes are ignored, garb
     CHECK_FALSE(lamina::parse_batch_response(R"({"data":{"items":3}})", 1));
     CHECK_FALSE(lamina::parse_batch_response(R"([1,2])", 1));
     CHECK_FALSE(lamina::parse_batch_response(R"({"data":{"items":[{"index":-1}]}})", 1));
+    CHECK_FALSE(lamina::parse_batch_response(R"({"data":{"items":[{"index":"zero"}]}})", 1));
+    CHECK_FALSE(lamina::parse_batch_response(R"({"data":{"items":[{"index":1.5}]}})", 2));
+}
+
+TEST_CASE("batch response: an index as a numeric string and a run id as an integer are tolerated") {
+    auto r = lamina::parse_batch_response(
+        R"({"data":{"items":[{"index":"1","status":"queued","runId":42},{"index":"0","status":"queued","runId":"a"}]}})",
+        2);
+    REQUIRE(r);
+    CHECK((*r)[0].queued);
+    CHECK((*r)[0].run_id == "a");
+    CHECK((*r)[1].queued);
+    CHECK((*r)[1].run_id == "42");
 }
 
 TEST_CASE("run status parsing accepts bare and enveloped runs and tolerates unknown fields") {
