@@ -182,6 +182,7 @@ class client {
         unsigned status = 0;
         std::uint64_t bytes = 0;  ///< bytes handed to the sink
         std::string content_type;
+        std::string content_encoding;  ///< as sent (briefd asks for identity; empty when none)
         std::optional<std::uint64_t> content_length;
     };
 

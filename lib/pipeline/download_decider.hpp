@@ -9,8 +9,15 @@
 //   a retryable failure (network, 5xx, truncated, too slow)  retry, until max_attempts, then give_up
 //     or bytes that do not match the provider's checksum
 //   larger than max_output_bytes, 404, another 4xx/3xx       give_up (the same request will not heal)
+//
+// A 2xx body can still not be the output (body_problem): empty, encoded though briefd asked for
+// identity, or an HTML page where media was expected (a CDN's error or login page). Such an
+// attempt counts as a mismatch: retried, then given up with that reason, never saved.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 namespace briefd::pipeline {
@@ -28,5 +35,16 @@ struct download_facts {
 std::error_code download_status_error(unsigned http_status);
 
 download_verdict decide_download(const download_facts& f, unsigned max_attempts);
+
+/// What a 2xx download brought, for body_problem().
+struct body_facts {
+    std::uint64_t bytes = 0;
+    std::string_view content_type;      ///< the response's, as sent
+    std::string_view content_encoding;  ///< the response's, as sent
+    std::string_view output_type;       ///< the provider's type of the output (image, video…)
+};
+
+/// Why these bytes cannot be the output, or empty when they can.
+std::string body_problem(const body_facts& f);
 
 }  // namespace briefd::pipeline

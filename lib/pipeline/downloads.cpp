@@ -289,6 +289,8 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
                      !boost::beast::iequals(want.expected_sha256, sha))
                 bad = "sha256 " + sha + " does not match the provider's " +
                       diagnostics::clean(want.expected_sha256, 64);
+            else
+                bad = body_problem({bytes, info.content_type, info.content_encoding, want.type});
         }
         auto verdict = decide_download({ec, !bad.empty(), attempt}, max_download_attempts);
         if (verdict == download_verdict::wait_for_disk) {

@@ -42,3 +42,18 @@ TEST_CASE("download decider: statuses map to errors") {
     CHECK(download_status_error(302) == errc::unexpected_status);
     CHECK(download_status_error(403) == errc::unexpected_status);
 }
+
+TEST_CASE("download decider: a 2xx body that cannot be the output says why") {
+    using briefd::pipeline::body_problem;
+    CHECK(body_problem({1000, "image/png", "", "image"}).empty());
+    CHECK(body_problem({1000, "application/octet-stream", "identity", "video"}).empty());
+    CHECK(body_problem({1000, "text/html; charset=utf-8", "", "text"}).empty());  // text may be HTML
+    CHECK(body_problem({1000, "text/html", "", "pending"}).empty());  // type unknown: no guess
+    CHECK(body_problem({0, "image/png", "", "image"}) == "empty body");
+    CHECK(body_problem({500, "image/png", "gzip", "image"}) ==
+          "Content-Encoding gzip, which briefd does not decode (it asked for identity)");
+    CHECK(body_problem({500, "image/png", " GZIP ", "image"}).starts_with("Content-Encoding gzip"));
+    CHECK(body_problem({2000, "Text/HTML; charset=UTF-8", "", "image"}) ==
+          "the files host answered with an HTML page (text/html), not the image");
+    CHECK(body_problem({2000, "text/html", "", "video"}).ends_with("not the video"));
+}

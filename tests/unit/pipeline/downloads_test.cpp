@@ -36,7 +36,8 @@ std::string slurp(const fs::path& p) {
 }
 
 /// A files origin on 127.0.0.1: GET /f/<n> answers body_of(n) as image/png after `delay`;
-/// /json/<n> answers {"n":<n>} as application/json; /missing answers 404; /flaky/<n> answers wrong bytes the first time, then body_of(n). It
+/// /json/<n> answers {"n":<n>} as application/json; /empty answers 200 with no bytes;
+/// /missing answers 404; /flaky/<n> answers wrong bytes the first time, then body_of(n). It
 /// records the peak of requests in progress at once and the client ports it saw (one per
 /// connection).
 struct files_origin {
@@ -63,6 +64,8 @@ struct files_origin {
             if (r.target == "/missing") {
                 res.status = 404;
                 res.body = "no such file";
+            } else if (r.target == "/empty") {
+                res.body.clear();  // 200, image/png, 0 bytes
             } else if (r.target.starts_with("/json/")) {
                 res.content_type = "application/json";
                 res.body = "{\"n\":" + r.target.substr(6) + "}";
@@ -403,4 +406,16 @@ TEST_CASE("downloads: an output URL whose scheme is upper-case is downloaded lik
     REQUIRE(f.svc.run_until_drained());
     REQUIRE(job.rec.items[0].outputs[0].saved);
     CHECK(slurp(f.svc.job_dir(job) / job.rec.items[0].outputs[0].file) == body_of(5));
+}
+
+TEST_CASE("downloads: a 200 with no bytes for an image is retried, never saved as a 0-byte file") {
+    fixture f;
+    auto& job = f.add_job("j1", {f.origin.url("/empty")});
+    f.dl->start(job, 0);
+    REQUIRE(f.svc.run_until([&] { return f.logged("output.retry"); }, 5s));
+    CHECK(f.logged("empty body"));
+    CHECK_FALSE(job.rec.items[0].outputs[0].saved);
+    const auto dir = f.svc.job_dir(job);
+    const bool nothing_saved = !fs::exists(dir) || fs::is_empty(dir);
+    CHECK(nothing_saved);
 }
