@@ -842,6 +842,7 @@ asio::awaitable<std::pair<std::error_code, client::download_info>> run_download(
     info.status = stream->status();
     info.content_type = std::string(stream->headers()[bh::field::content_type]);
     info.content_encoding = std::string(stream->headers()[bh::field::content_encoding]);
+    if (info.status / 100 == 3) info.location = std::string(stream->headers()[bh::field::location]);
     info.content_length = stream->content_length();
     if (info.status < 200 || info.status >= 300) {
         stream->close();

@@ -183,6 +183,7 @@ class client {
         std::uint64_t bytes = 0;  ///< bytes handed to the sink
         std::string content_type;
         std::string content_encoding;  ///< as sent (briefd asks for identity; empty when none)
+        std::string location;          ///< a 3xx response's Location, as sent (else empty)
         std::optional<std::uint64_t> content_length;
     };
 

@@ -1,7 +1,11 @@
 #include "pipeline/download_decider.hpp"
 
 #include "core/error.hpp"
+#include "core/url_text.hpp"
 
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
 #include <cctype>
 
 namespace briefd::pipeline {
@@ -31,6 +35,43 @@ std::string media_type(std::string_view ct) {
     return out;
 }
 }  // namespace
+
+bool is_redirect(unsigned s) {
+    return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+std::optional<boost::urls::url> redirect_target(const boost::urls::url& from,
+                                                std::string_view location) {
+    if (location.empty() || location.size() > 8192) return std::nullopt;
+    // Untrusted text: only what is shaped like an http(s) URL, or a path, reaches Boost.URL.
+    const bool printable = std::all_of(location.begin(), location.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c > 0x20 && c < 0x7f;
+    });
+    if (!printable) return std::nullopt;
+    boost::urls::url to;
+    if (is_http_url_text(location)) {
+        auto abs = boost::urls::parse_uri(location);
+        if (!abs) return std::nullopt;
+        to = *abs;
+    } else if (location.front() == '/') {
+        auto ref = boost::urls::parse_uri_reference(location);
+        if (!ref) return std::nullopt;
+        to = from;
+        if (!to.resolve(*ref)) return std::nullopt;
+    } else {
+        return std::nullopt;
+    }
+    const auto scheme = to.scheme_id();
+    if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
+        return std::nullopt;
+    if (from.scheme_id() == boost::urls::scheme::https && scheme != boost::urls::scheme::https)
+        return std::nullopt;
+    if (to.host().empty()) return std::nullopt;
+    to.set_scheme_id(scheme);
+    to.remove_fragment();
+    return to;
+}
 
 std::string body_problem(const body_facts& f) {
     if (f.bytes == 0) return "empty body";

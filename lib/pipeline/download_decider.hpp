@@ -15,7 +15,10 @@
 // attempt counts as a mismatch: retried, then given up with that reason, never saved.
 #pragma once
 
+#include <boost/url/url.hpp>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -35,6 +38,19 @@ struct download_facts {
 std::error_code download_status_error(unsigned http_status);
 
 download_verdict decide_download(const download_facts& f, unsigned max_attempts);
+
+/// Redirects one output download follows (each hop is not an attempt).
+inline constexpr unsigned max_download_redirects = 5;
+
+/// Whether a download status is a redirect briefd follows (301, 302, 303, 307, 308).
+bool is_redirect(unsigned http_status);
+
+/// Where a redirect from `from` with this `Location` leads: an absolute http(s) URL (the scheme
+/// lower-cased), resolved against `from` when it is a path ("/x" or "//host/x"). nullopt when it
+/// cannot be followed: empty, another scheme, a relative form other than those two, bytes that are
+/// not printable ASCII, or https to http (a downgrade). The API key goes with the request only if
+/// the target is the provider's API origin (the HTTP client binds it there), never elsewhere.
+std::optional<boost::urls::url> redirect_target(const boost::urls::url& from, std::string_view location);
 
 /// What a 2xx download brought, for body_problem().
 struct body_facts {

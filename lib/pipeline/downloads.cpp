@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <utility>
+
 namespace briefd::pipeline {
 
 namespace asio = boost::asio;
@@ -213,9 +215,12 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
     const auto dir = jobs_.job_dir(*job);
     std::string error;
     ratelimit::backoff_policy bp{std::chrono::milliseconds(500), std::chrono::seconds(30)};
+    unsigned hops = 0;  // redirects followed, over all attempts
+    bool redirected = false;
     for (unsigned attempt = 0; attempt < max_download_attempts; ++attempt) {
         // Backoff and disk waits hold no place: other outputs go on meanwhile.
-        if (attempt > 0 || !port_.disk_problem.empty()) {
+        const bool hop = std::exchange(redirected, false);
+        if ((attempt > 0 && !hop) || !port_.disk_problem.empty()) {
             co_await jobs_.nap(!port_.disk_problem.empty()
                                    ? std::chrono::seconds(2)
                                    : ratelimit::backoff_delay(bp, attempt, rng_));
@@ -272,6 +277,25 @@ asio::awaitable<std::string> downloads::transfer(provider_slot& slot, std::strin
         }
         const auto get_ms = ms_since(t_get);
         port_.metrics.request(slot.name(), "download", info.status);
+        if (!ec && is_redirect(info.status)) {
+            // A signed-URL CDN's hop: followed (not an attempt), without the key unless it leads
+            // back to the API origin. One that cannot be followed fails like any 3xx.
+            part.discard();
+            auto next = hops < max_download_redirects ? redirect_target(url, info.location)
+                                                      : std::nullopt;
+            if (next) {
+                ++hops;
+                log_.debug("output.redirect", {{"job", job_id},
+                                               {"item", item},
+                                               {"output", o},
+                                               {"status", info.status},
+                                               {"to_host", std::string(next->host())}});
+                url = std::move(*next);
+                redirected = true;  // the next request goes at once
+                --attempt;
+                continue;
+            }
+        }
         if (!ec) ec = download_status_error(info.status);
         auto sha = part.sha256_hex();
         auto bytes = part.bytes();

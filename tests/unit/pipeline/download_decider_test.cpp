@@ -57,3 +57,33 @@ TEST_CASE("download decider: a 2xx body that cannot be the output says why") {
           "the files host answered with an HTML page (text/html), not the image");
     CHECK(body_problem({2000, "text/html", "", "video"}).ends_with("not the video"));
 }
+
+TEST_CASE("download decider: redirects to http(s) are followed; other schemes and downgrades are not") {
+    using briefd::pipeline::redirect_target;
+    const boost::urls::url from("https://cdn.example/a/b/x.png?sig=1");
+    auto t = redirect_target(from, "https://objects.example/x.png?X-Amz-Signature=ab");
+    REQUIRE(t);
+    CHECK(t->buffer() == "https://objects.example/x.png?X-Amz-Signature=ab");
+    t = redirect_target(from, "/c/y.png");
+    REQUIRE(t);
+    CHECK(t->buffer() == "https://cdn.example/c/y.png");
+    t = redirect_target(from, "//edge.example/z.png#frag");
+    REQUIRE(t);
+    CHECK(t->buffer() == "https://edge.example/z.png");
+    t = redirect_target(from, "HTTPS://Upper.example/q");
+    REQUIRE(t);
+    CHECK(t->scheme() == "https");
+    CHECK_FALSE(redirect_target(from, "http://cdn.example/x.png"));  // https → http
+    CHECK(redirect_target(boost::urls::url("http://127.0.0.1:8/x"), "http://127.0.0.1:9/y"));
+    CHECK_FALSE(redirect_target(from, ""));
+    CHECK_FALSE(redirect_target(from, "ftp://files.example/x.png"));
+    CHECK_FALSE(redirect_target(from, "file:///etc/passwd"));
+    CHECK_FALSE(redirect_target(from, "javascript:alert(1)"));
+    CHECK_FALSE(redirect_target(from, "y.png"));  // a bare relative path: not followed
+    CHECK_FALSE(redirect_target(from, "/a b.png"));
+    CHECK_FALSE(redirect_target(from, "https://x.example/\xc3\xa9"));
+    CHECK(briefd::pipeline::is_redirect(302));
+    CHECK(briefd::pipeline::is_redirect(308));
+    CHECK_FALSE(briefd::pipeline::is_redirect(304));
+    CHECK_FALSE(briefd::pipeline::is_redirect(300));
+}

@@ -36,7 +36,8 @@ std::string slurp(const fs::path& p) {
 }
 
 /// A files origin on 127.0.0.1: GET /f/<n> answers body_of(n) as image/png after `delay`;
-/// /json/<n> answers {"n":<n>} as application/json; /empty answers 200 with no bytes;
+/// /json/<n> answers {"n":<n>} as application/json; /empty answers 200 with no bytes; /to/<n>
+/// redirects (302) to /f/<n>, /loop (307) to itself;
 /// /missing answers 404; /flaky/<n> answers wrong bytes the first time, then body_of(n). It
 /// records the peak of requests in progress at once and the client ports it saw (one per
 /// connection).
@@ -64,6 +65,12 @@ struct files_origin {
             if (r.target == "/missing") {
                 res.status = 404;
                 res.body = "no such file";
+            } else if (r.target.starts_with("/to/")) {  // 302 to /f/<n>, a path
+                res.status = 302;
+                res.headers.emplace_back("Location", "/f/" + r.target.substr(4));
+            } else if (r.target == "/loop") {
+                res.status = 307;
+                res.headers.emplace_back("Location", "/loop");
             } else if (r.target == "/empty") {
                 res.body.clear();  // 200, image/png, 0 bytes
             } else if (r.target.starts_with("/json/")) {
@@ -418,4 +425,17 @@ TEST_CASE("downloads: a 200 with no bytes for an image is retried, never saved a
     const auto dir = f.svc.job_dir(job);
     const bool nothing_saved = !fs::exists(dir) || fs::is_empty(dir);
     CHECK(nothing_saved);
+}
+
+TEST_CASE("downloads: a redirect is followed to the file; a redirect loop fails the output") {
+    fixture f;
+    auto& job = f.add_job("j1", {f.origin.url("/to/6"), f.origin.url("/loop")});
+    f.dl->start(job, 0);
+    REQUIRE(f.svc.run_until_drained(20s));
+    REQUIRE(job.rec.items[0].outputs[0].saved);
+    CHECK(slurp(f.svc.job_dir(job) / job.rec.items[0].outputs[0].file) == body_of(6));
+    CHECK_FALSE(job.rec.items[0].outputs[1].saved);
+    CHECK(job.rec.items[0].outputs[1].error.find("HTTP 307") != std::string::npos);
+    // The loop: the first request and 5 hops, then the 307 fails for good (not retried).
+    CHECK(std::count(f.origin.order.begin(), f.origin.order.end(), "/loop") == 6);
 }
