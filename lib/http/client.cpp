@@ -373,6 +373,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
         if (e.where == phase::connect) return ec;
         if (ec == bh::error::body_limit) return errc::body_too_large;
         if (is_closed(ec)) return errc::connection_closed;
+        // Anything else Beast's parser refused (a header over the limit, a bad status line,
+        // field or chunk): the server answered, but not in HTTP we can read.
+        if (ec.category() == sys_error(bh::error::header_limit).category())
+            return errc::malformed_response;
         if (ec.category() == asio::error::get_ssl_category() ||
             ec.category() == asio::ssl::error::get_stream_category())
             return errc::tls_error;

@@ -931,3 +931,26 @@ TEST_CASE("http: a key the server echoes back is redacted from the response body
     c.redact(event);
     CHECK(event == "data: {\"errorMessage\":\"bad key [redacted]\"}");
 }
+
+TEST_CASE("http: a response header over 64 KiB, or a bad status line, is a malformed response") {
+    asio::io_context ioc;
+    t::test_server srv(
+        ioc, [](t::peer& p, const bh::request<bh::string_body>& req) -> asio::awaitable<bool> {
+            if (req.target() == "/big")
+                co_await p.write("HTTP/1.1 202 Accepted\r\nX-Pad: " + std::string(100 * 1024, 'a') +
+                                 "\r\nContent-Length: 0\r\n\r\n");
+            else
+                co_await p.write("HTTP/1.1 2x2 What\r\nContent-Length: 0\r\n\r\n");
+            co_return false;
+        });
+    client c(ioc.get_executor(), {});
+    t::run_test(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto [e1, r1] = co_await c.async_request(make_request(srv.url("/big")));
+            CHECK(e1 == errc::malformed_response);
+            auto [e2, r2] = co_await c.async_request(make_request(srv.url("/status")));
+            CHECK(e2 == errc::malformed_response);
+        },
+        [&] { srv.stop(); });
+}
