@@ -17,6 +17,7 @@ tracker_fsm::tracker_fsm(tracker_config cfg, std::uint64_t jitter_seed)
     cfg_.not_found_grace = std::max(cfg_.not_found_grace, clock::duration::zero());
     cfg_.not_found_delay = std::max(cfg_.not_found_delay, clock::duration::zero());
     cfg_.not_found_delay_max = std::max(cfg_.not_found_delay_max, cfg_.not_found_delay);
+    cfg_.sse_retry_max = std::max(cfg_.sse_retry_max, clock::duration::zero());
     retry_ = cfg_.reconnect_base;
 }
 
@@ -76,8 +77,11 @@ tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_v
 tracker_action tracker_fsm::on_stream_ended(clock::time_point now, std::error_code ec,
                                             std::optional<std::chrono::milliseconds> server_retry) {
     if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
-    // The reconnection time persists across connections (WHATWG §9.2.6), so remember it.
-    if (server_retry) retry_ = std::max<clock::duration>(*server_retry, clock::duration::zero());
+    // The reconnection time persists across connections (WHATWG §9.2.6), so remember it — cut
+    // to sse_retry_max: `retry: 3600000` stalled tracking for an hour without a word.
+    if (server_retry)
+        retry_ = std::clamp<clock::duration>(*server_retry, clock::duration::zero(),
+                                             cfg_.sse_retry_max);
     // A clean end before a terminal event also counts: a server that accepts and closes at once
     // would otherwise be reconnected to forever. Events in between reset the count.
     if (auto give = count_failure(now, ec ? ec : std::error_code(errc::sse_stream_ended)))

@@ -57,6 +57,9 @@ struct tracker_config {
     /// before tracking gives up at ~34 s; one readable after its lag costs one or two).
     clock::duration not_found_delay = std::chrono::seconds(2);
     clock::duration not_found_delay_max = std::chrono::seconds(10);
+    /// Ceiling on the server's SSE `retry:` (a `retry: 3600000` would otherwise stall tracking for
+    /// an hour); longer values are cut to this.
+    clock::duration sse_retry_max = std::chrono::seconds(60);
 };
 
 /// What the driver must do next.
@@ -147,7 +150,7 @@ class tracker_fsm {
 
     /// The stream ended without a terminal event: clean close (ec empty), idle timeout or network
     /// error. `server_retry` is the last `retry:` the server sent (it is kept for later
-    /// reconnects). Reconnects after the retry delay, with backoff and jitter on repeated failures,
+    /// reconnects, cut to sse_retry_max). Reconnects after the retry delay, with backoff and jitter on repeated failures,
     /// or falls back.
     tracker_action on_stream_ended(clock::time_point now, std::error_code ec,
                                    std::optional<std::chrono::milliseconds> server_retry);

@@ -538,6 +538,30 @@ TEST_CASE("tracker: a run that vanishes after the grace period is given up after
     CHECK(a.what == kind::give_up);
 }
 
+// ---------------------------------------------------------------- hostile streams
+
+TEST_CASE("tracker: a server retry: is cut to sse_retry_max") {
+    // QA: `retry: 3600000` stalled tracking for an hour.
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    auto a = fsm.on_stream_ended(c.advance(1s), {}, 3600000ms);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 60s);  // was c.now() + 1 h
+    auto cfg = config();
+    cfg.sse_retry_max = 10s;
+    tracker_fsm short_max(cfg, 1);
+    short_max.start(c.now());
+    short_max.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    a = short_max.on_stream_ended(c.advance(1s), {}, 30000ms);
+    CHECK(a.not_before == c.now() + 10s);
+    // A retry below the ceiling is honoured as before.
+    short_max.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    a = short_max.on_stream_ended(c.advance(1s), {}, 3000ms);
+    CHECK(a.not_before == c.now() + 3s);
+}
+
 // ---------------------------------------------------------------- driver contract
 
 TEST_CASE("tracker: done is final; later calls repeat it") {
