@@ -60,13 +60,25 @@ tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_v
                                             run_phase phase, std::string_view event_id) {
     if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
     last_event_id_ = event_id;
+    // The run's own status decides, whatever the event is called (DESIGN §7).
+    if (is_terminal(phase)) return finish(phase);
+    // The server ends streams after 10 minutes on purpose: reconnect at once, not a failure. But
+    // a `timeout` as the first event of a connection younger than the idle deadline is no such
+    // stream (a real one pings every 15 s before it times out): nothing came of it, and
+    // reconnecting at once spent the whole rate budget on opens (QA sse_timeout_loop: 99 in
+    // 40 s). It is a failed stream like one that closed empty. The age is measured from the
+    // open's not_before, which can only overstate it: a connect the scheduler held back longer
+    // than the idle deadline is not counted, but then reconnects are that slow already.
+    if (event_type == "timeout" && stream_events_ == 0 &&
+        now - stream_opened_ < cfg_.sse_idle_timeout) {
+        if (auto give = count_failure(now, errc::sse_stream_ended)) return *give;
+        if (++stream_failures_ >= cfg_.sse_max_failures) return fall_back_from_stream(now);
+        return open_stream(now + backoff(retry_, stream_failures_));
+    }
+    ++stream_events_;
     // Any event, a ping included, proves the stream and the network work.
     count_success();
     stream_failures_ = 0;
-
-    // The run's own status decides, whatever the event is called (DESIGN §7).
-    if (is_terminal(phase)) return finish(phase);
-    // The server ends streams after 10 minutes on purpose: reconnect at once, not a failure.
     if (event_type == "timeout") return open_stream(now);
     // `complete`/`error` are the server's last word on this stream, yet the payload says the run
     // isn't over (or couldn't be read). Don't trust the stream for this run: ask the run itself.
@@ -131,6 +143,8 @@ clock::time_point tracker_fsm::held(clock::time_point at) {
 
 tracker_action tracker_fsm::open_stream(clock::time_point at) {
     at = held(at);
+    stream_opened_ = at;
+    stream_events_ = 0;
     pending_ = pending::connecting;
     ++stream_connects_;
     last_ = tracker_action{};

@@ -142,9 +142,13 @@ class tracker_fsm {
     tracker_action on_stream_refused(clock::time_point now, std::error_code ec = errc::sse_refused);
 
     /// One event of the open stream. Returns `read` (keep reading) unless the event ends the
-    /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure); a
-    /// `complete`/`error` event whose payload isn't terminal → the outcome is confirmed over the
-    /// fallback channel (wait or poll) instead of trusting the stream.
+    /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure) — unless
+    /// it is the connection's first event and came within sse_idle_timeout of the connect: a
+    /// stream that times out at once made no progress, so it counts as a failed stream (backoff,
+    /// then the fallback after sse_max_failures), or a server doing that would be reconnected
+    /// until the rate budget is gone; a `complete`/`error` event whose payload isn't terminal →
+    /// the outcome is confirmed over the fallback channel (wait or poll) instead of trusting the
+    /// stream.
     tracker_action on_stream_event(clock::time_point now, std::string_view event_type,
                                    run_phase phase_or_unknown, std::string_view event_id);
 
@@ -208,6 +212,8 @@ class tracker_fsm {
     unsigned stream_connects_ = 0;
     clock::time_point started_{};
     clock::time_point not_found_hold_{};  // after a 404: no request before this
+    clock::time_point stream_opened_{};   // the last open_stream's not_before
+    unsigned stream_events_ = 0;          // events on the current connection
 };
 
 /// What a terminal view of a run does to its item (run_tracking's run_finished, whichever channel

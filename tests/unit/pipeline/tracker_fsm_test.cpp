@@ -562,6 +562,42 @@ TEST_CASE("tracker: a server retry: is cut to sse_retry_max") {
     CHECK(a.not_before == c.now() + 3s);
 }
 
+TEST_CASE("tracker: a stream that only ever times out at once falls back instead of looping") {
+    // QA sse_timeout_loop: `event: timeout` as the only event, then close: 99 opens in 40 s.
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    auto a = fsm.start(c.now());
+    int opens = 1;
+    while (a.what == kind::open_stream && opens < 100) {
+        c.t = a.not_before;
+        a = fsm.on_stream_event(c.advance(20ms), "timeout", run_phase::unknown, "");
+        if (a.what == kind::open_stream) {
+            ++opens;
+            CHECK(a.not_before > c.now());  // with backoff, not at once
+        }
+    }
+    CHECK(opens == 3);  // sse_max_failures
+    CHECK(a.what == kind::wait);
+    CHECK(fsm.current_channel() == tracking_mode::wait);
+}
+
+TEST_CASE("tracker: a timeout after progress, or after a long quiet stream, still reconnects at once") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    for (int i = 0; i < 5; ++i) {
+        fsm.on_stream_event(c.advance(15s), "ping", run_phase::unknown, "");
+        auto a = fsm.on_stream_event(c.advance(1s), "timeout", run_phase::unknown, "");
+        REQUIRE(a.what == kind::open_stream);
+        CHECK(a.not_before == c.now());
+    }
+    // Only comment keepalives (not events) for 10 minutes, then the timeout: a real stream.
+    auto a = fsm.on_stream_event(c.advance(10min), "timeout", run_phase::unknown, "");
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.consecutive_failures() == 0);
+}
+
 // ---------------------------------------------------------------- driver contract
 
 TEST_CASE("tracker: done is final; later calls repeat it") {
