@@ -198,15 +198,12 @@ void limiter::observe_holding(const rate_info& info, std::optional<std::chrono::
     // nanoseconds, so an absurd value cannot overflow.
     constexpr auto max_server_seconds =
         std::chrono::duration_cast<std::chrono::seconds>(max_server_window);
-    // The window a Reset implies (server_window()): a delta Reset is ceil(the real one), at most
-    // ceil(window); a Unix-time Reset may read a second longer still, which is taken off.
+    // The window a Reset implies (server_window()). Taken as it reads, rounding and all: a
+    // Unix-time Reset may read a second longer than the window, but taking that second off made
+    // a 6 s window (legacy headers: Reset 6 at a window's start) 5 s, and the send at 5 s a 429.
     if (info.reset && *info.reset > std::chrono::seconds::zero() &&
-        *info.reset <= max_server_seconds) {
-        const auto extra = std::max(info.reset_rounding - std::chrono::seconds(1),
-                                    std::chrono::seconds::zero());
-        if (*info.reset > extra)
-            longest_reset_ = std::max<clock::duration>(longest_reset_, *info.reset - extra);
-    }
+        *info.reset <= max_server_seconds)
+        longest_reset_ = std::max<clock::duration>(longest_reset_, *info.reset);
     if (info.limit && *info.limit > 0) {
         if (!info.window) {
             // Keeps a window announced before (servers send the policy on some responses only).

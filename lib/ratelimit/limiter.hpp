@@ -151,7 +151,7 @@ class limiter {
     std::size_t pending_ = 0;            // reserved, not yet sent: count as sends "now"
     std::optional<constraint> server_;   // the server's own limit, as last announced
     bool server_window_announced_ = false;  // server_->window came from `w=`
-    clock::duration longest_reset_{};       // the longest Reset seen, less a Unix Reset's extra second
+    clock::duration longest_reset_{};       // the longest valid Reset seen (0: none yet)
     clock::time_point paused_until_{};   // after a 429
     clock::time_point blocked_until_{};  // Remaining == 0 until Reset (or the log's moment)
     bool trust_log_ = true;
