@@ -92,8 +92,8 @@ tracker_action tracker_fsm::on_stream_ended(clock::time_point now, std::error_co
     // The reconnection time persists across connections (WHATWG §9.2.6), so remember it — cut
     // to sse_retry_max: `retry: 3600000` stalled tracking for an hour without a word.
     if (server_retry)
-        retry_ = std::clamp<clock::duration>(*server_retry, clock::duration::zero(),
-                                             cfg_.sse_retry_max);
+        retry_ =
+            std::clamp<clock::duration>(*server_retry, clock::duration::zero(), cfg_.sse_retry_max);
     // A clean end before a terminal event also counts: a server that accepts and closes at once
     // would otherwise be reconnected to forever. Events in between reset the count.
     if (auto give = count_failure(now, ec ? ec : std::error_code(errc::sse_stream_ended)))

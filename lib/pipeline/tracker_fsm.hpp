@@ -154,8 +154,8 @@ class tracker_fsm {
 
     /// The stream ended without a terminal event: clean close (ec empty), idle timeout or network
     /// error. `server_retry` is the last `retry:` the server sent (it is kept for later
-    /// reconnects, cut to sse_retry_max). Reconnects after the retry delay, with backoff and jitter on repeated failures,
-    /// or falls back.
+    /// reconnects, cut to sse_retry_max). Reconnects after the retry delay, with backoff and jitter
+    /// on repeated failures, or falls back.
     tracker_action on_stream_ended(clock::time_point now, std::error_code ec,
                                    std::optional<std::chrono::milliseconds> server_retry);
 

@@ -148,12 +148,12 @@ class limiter {
     std::size_t requests_;
     clock::duration window_;
     double safety_;
-    std::size_t pending_ = 0;            // reserved, not yet sent: count as sends "now"
-    std::optional<constraint> server_;   // the server's own limit, as last announced
+    std::size_t pending_ = 0;               // reserved, not yet sent: count as sends "now"
+    std::optional<constraint> server_;      // the server's own limit, as last announced
     bool server_window_announced_ = false;  // server_->window came from `w=`
     clock::duration longest_reset_{};       // the longest valid Reset seen (0: none yet)
-    clock::time_point paused_until_{};   // after a 429
-    clock::time_point blocked_until_{};  // Remaining == 0 until Reset (or the log's moment)
+    clock::time_point paused_until_{};      // after a 429
+    clock::time_point blocked_until_{};     // Remaining == 0 until Reset (or the log's moment)
     bool trust_log_ = true;
     clock::duration margin_{};  // learned from 429s, see trust_margin()
 };

@@ -476,8 +476,9 @@ TEST_CASE("tracker: a 404 on the stream then on wait gives up only after the gra
     while (a.what != kind::give_up && a.what != kind::done) {
         CHECK(a.not_before >= c.now() + 2s);
         c.t = a.not_before;
-        a = a.what == kind::wait ? fsm.on_wait_result(c.now(), errc::not_found, run_phase::unknown, false)
-                                 : fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+        a = a.what == kind::wait
+                ? fsm.on_wait_result(c.now(), errc::not_found, run_phase::unknown, false)
+                : fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
     }
     CHECK(a.what == kind::give_up);
     CHECK(a.error == errc::not_found);
@@ -581,7 +582,8 @@ TEST_CASE("tracker: a stream that only ever times out at once falls back instead
     CHECK(fsm.current_channel() == tracking_mode::wait);
 }
 
-TEST_CASE("tracker: a timeout after progress, or after a long quiet stream, still reconnects at once") {
+TEST_CASE(
+    "tracker: a timeout after progress, or after a long quiet stream, still reconnects at once") {
     fake_clock c;
     tracker_fsm fsm(config(), 1);
     fsm.start(c.now());

@@ -357,10 +357,12 @@ TEST_CASE("RateLimit-Reset as a Unix time is converted, not discarded (units unk
         now + 1h);
     CHECK(sep.reset == 5s);
     CHECK(sep.reset_rounding == 2s);
-    const auto d7 = read_rate_headers(make({{"RateLimit", "limit=100, remaining=0, reset=1700000007"}}), now);
+    const auto d7 =
+        read_rate_headers(make({{"RateLimit", "limit=100, remaining=0, reset=1700000007"}}), now);
     CHECK(d7.reset == 7s);
     CHECK(d7.reset_rounding == 2s);
-    const auto d8 = read_rate_headers(make({{"RateLimit", "\"default\";r=0;t=1700000009000"}}), now);
+    const auto d8 =
+        read_rate_headers(make({{"RateLimit", "\"default\";r=0;t=1700000009000"}}), now);
     CHECK(d8.reset == 9s);
     // A delta keeps its 1 s rounding.
     const auto delta = read_rate_headers(make({{"RateLimit-Reset", "4"}}), now);

@@ -657,7 +657,7 @@ TEST_CASE("A: a 429 with Remaining 0 and Reset 4 holds until the Reset, not a wi
     l.on_429(info, at, 1s);
     CHECK(l.paused_until() == at + 4s);
     CHECK(l.available(at + 3s) == 0);
-    CHECK(l.earliest(at) == at + 4s);  // was at + 60 s: the unseen sends counted a window
+    CHECK(l.earliest(at) == at + 4s);   // was at + 60 s: the unseen sends counted a window
     CHECK(l.available(at + 4s) == 99);  // our own send still counts against our 100 per 60 s
     CHECK(l.try_acquire(at + 4s));
 }
