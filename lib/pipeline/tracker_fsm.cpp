@@ -14,11 +14,16 @@ tracker_fsm::tracker_fsm(tracker_config cfg, std::uint64_t jitter_seed)
     cfg_.reconnect_base = std::max(cfg_.reconnect_base, clock::duration::zero());
     cfg_.reconnect_cap = std::max(cfg_.reconnect_cap, clock::duration::zero());
     cfg_.poll_interval = std::max(cfg_.poll_interval, clock::duration::zero());
+    cfg_.not_found_grace = std::max(cfg_.not_found_grace, clock::duration::zero());
+    cfg_.not_found_delay = std::max(cfg_.not_found_delay, clock::duration::zero());
+    cfg_.not_found_delay_max = std::max(cfg_.not_found_delay_max, cfg_.not_found_delay);
+    cfg_.sse_retry_max = std::max(cfg_.sse_retry_max, clock::duration::zero());
     retry_ = cfg_.reconnect_base;
 }
 
 tracker_action tracker_fsm::start(clock::time_point now) {
     if (pending_ != pending::none) return last_;
+    started_ = now;
     switch (cfg_.mode) {
         case tracking_mode::wait:
             channel_ = tracking_mode::wait;
@@ -43,7 +48,7 @@ tracker_action tracker_fsm::start(clock::time_point now) {
 tracker_action tracker_fsm::on_stream_refused(clock::time_point now, std::error_code ec) {
     if (pending_ != pending::connecting) return last_;  // only a response to open_stream is refused
     if (!ec) ec = errc::sse_refused;
-    if (auto give = count_failure(ec)) return *give;
+    if (auto give = count_failure(now, ec)) return *give;
     if (cfg_.mode == tracking_mode::sse) {
         if (++stream_failures_ < cfg_.sse_max_failures)
             return open_stream(now + backoff(retry_, stream_failures_));
@@ -55,13 +60,25 @@ tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_v
                                             run_phase phase, std::string_view event_id) {
     if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
     last_event_id_ = event_id;
+    // The run's own status decides, whatever the event is called (DESIGN §7).
+    if (is_terminal(phase)) return finish(phase);
+    // The server ends streams after 10 minutes on purpose: reconnect at once, not a failure. But
+    // a `timeout` as the first event of a connection younger than the idle deadline is no such
+    // stream (a real one pings every 15 s before it times out): nothing came of it, and
+    // reconnecting at once spent the whole rate budget on opens (QA sse_timeout_loop: 99 in
+    // 40 s). It is a failed stream like one that closed empty. The age is measured from the
+    // open's not_before, which can only overstate it: a connect the scheduler held back longer
+    // than the idle deadline is not counted, but then reconnects are that slow already.
+    if (event_type == "timeout" && stream_events_ == 0 &&
+        now - stream_opened_ < cfg_.sse_idle_timeout) {
+        if (auto give = count_failure(now, errc::sse_stream_ended)) return *give;
+        if (++stream_failures_ >= cfg_.sse_max_failures) return fall_back_from_stream(now);
+        return open_stream(now + backoff(retry_, stream_failures_));
+    }
+    ++stream_events_;
     // Any event, a ping included, proves the stream and the network work.
     count_success();
     stream_failures_ = 0;
-
-    // The run's own status decides, whatever the event is called (DESIGN §7).
-    if (is_terminal(phase)) return finish(phase);
-    // The server ends streams after 10 minutes on purpose: reconnect at once, not a failure.
     if (event_type == "timeout") return open_stream(now);
     // `complete`/`error` are the server's last word on this stream, yet the payload says the run
     // isn't over (or couldn't be read). Don't trust the stream for this run: ask the run itself.
@@ -72,11 +89,15 @@ tracker_action tracker_fsm::on_stream_event(clock::time_point now, std::string_v
 tracker_action tracker_fsm::on_stream_ended(clock::time_point now, std::error_code ec,
                                             std::optional<std::chrono::milliseconds> server_retry) {
     if (pending_ != pending::connecting && pending_ != pending::reading) return last_;
-    // The reconnection time persists across connections (WHATWG §9.2.6), so remember it.
-    if (server_retry) retry_ = std::max<clock::duration>(*server_retry, clock::duration::zero());
+    // The reconnection time persists across connections (WHATWG §9.2.6), so remember it — cut
+    // to sse_retry_max: `retry: 3600000` stalled tracking for an hour without a word.
+    if (server_retry)
+        retry_ =
+            std::clamp<clock::duration>(*server_retry, clock::duration::zero(), cfg_.sse_retry_max);
     // A clean end before a terminal event also counts: a server that accepts and closes at once
     // would otherwise be reconnected to forever. Events in between reset the count.
-    if (auto give = count_failure(ec ? ec : std::error_code(errc::sse_stream_ended))) return *give;
+    if (auto give = count_failure(now, ec ? ec : std::error_code(errc::sse_stream_ended)))
+        return *give;
     if (++stream_failures_ >= cfg_.sse_max_failures) return fall_back_from_stream(now);
     return open_stream(now + backoff(retry_, stream_failures_));
 }
@@ -85,7 +106,7 @@ tracker_action tracker_fsm::on_wait_result(clock::time_point now, std::error_cod
                                            run_phase phase, bool timed_out) {
     if (pending_ != pending::wait) return last_;
     if (ec) {
-        if (auto give = count_failure(ec)) return *give;
+        if (auto give = count_failure(now, ec)) return *give;
         if (++wait_failures_ >= cfg_.wait_max_failures) {
             channel_ = tracking_mode::poll;
             return poll_at(now + cfg_.poll_interval);
@@ -104,7 +125,7 @@ tracker_action tracker_fsm::on_poll_result(clock::time_point now, std::error_cod
                                            run_phase phase) {
     if (pending_ != pending::poll) return last_;
     if (ec) {
-        if (auto give = count_failure(ec)) return *give;
+        if (auto give = count_failure(now, ec)) return *give;
         ++poll_failures_;
         return poll_at(now + backoff(cfg_.poll_interval, poll_failures_));
     }
@@ -114,7 +135,16 @@ tracker_action tracker_fsm::on_poll_result(clock::time_point now, std::error_cod
     return poll_at(now + cfg_.poll_interval);
 }
 
+clock::time_point tracker_fsm::held(clock::time_point at) {
+    at = std::max(at, not_found_hold_);
+    not_found_hold_ = {};
+    return at;
+}
+
 tracker_action tracker_fsm::open_stream(clock::time_point at) {
+    at = held(at);
+    stream_opened_ = at;
+    stream_events_ = 0;
     pending_ = pending::connecting;
     ++stream_connects_;
     last_ = tracker_action{};
@@ -138,6 +168,7 @@ tracker_action tracker_fsm::read_on(clock::time_point now) {
 tracker_action tracker_fsm::wait_at(clock::time_point at) {
     // Waits never start closer together than poll_interval: a server that answers a wait at once
     // (timed out or not) then costs no more than polling. A wait that really blocked is unaffected.
+    at = held(at);
     if (waited_before_) at = std::max(at, last_wait_start_ + cfg_.poll_interval);
     waited_before_ = true;
     last_wait_start_ = at;
@@ -150,6 +181,7 @@ tracker_action tracker_fsm::wait_at(clock::time_point at) {
 }
 
 tracker_action tracker_fsm::poll_at(clock::time_point at) {
+    at = held(at);
     pending_ = pending::poll;
     last_ = tracker_action{};
     last_.what = tracker_action::kind::poll;
@@ -182,9 +214,21 @@ tracker_action tracker_fsm::fall_back_from_stream(clock::time_point now) {
     return wait_at(now);
 }
 
-std::optional<tracker_action> tracker_fsm::count_failure(std::error_code ec) {
+std::optional<tracker_action> tracker_fsm::count_failure(clock::time_point now,
+                                                         std::error_code ec) {
     // 404s are not reset by other failures: "gone, then unreachable, then gone" is still gone.
-    if (ec == errc::not_found && ++not_found_ >= cfg_.not_found_max) return fail(ec);
+    // But a count alone is not "gone": a run the provider just created can 404 on every channel
+    // for a moment (QA run404_early: 1.5 s; two 404s half a second apart failed an item whose
+    // run then completed, its credits spent). So the 404s must also outlast not_found_grace
+    // since tracking started, and each one delays the next request, doubling: ~6 requests.
+    if (ec == errc::not_found) {
+        ++not_found_;
+        if (not_found_ >= cfg_.not_found_max && now - started_ >= cfg_.not_found_grace)
+            return fail(ec);
+        auto delay = cfg_.not_found_delay;
+        for (unsigned i = 1; i < not_found_ && delay < cfg_.not_found_delay_max; ++i) delay *= 2;
+        not_found_hold_ = now + std::min(delay, cfg_.not_found_delay_max);
+    }
     if (++transport_failures_ >= cfg_.max_transport_failures) return fail(ec);
     return std::nullopt;
 }
@@ -192,6 +236,7 @@ std::optional<tracker_action> tracker_fsm::count_failure(std::error_code ec) {
 void tracker_fsm::count_success() {
     transport_failures_ = 0;
     not_found_ = 0;
+    not_found_hold_ = {};
 }
 
 clock::duration tracker_fsm::backoff(clock::duration base, unsigned n) {

@@ -45,8 +45,21 @@ struct tracker_config {
     clock::duration reconnect_cap = std::chrono::seconds(30);
     /// Consecutive failures of every kind (stream, wait, poll) before giving up on the run.
     unsigned max_transport_failures = 20;
-    /// Consecutive 404s for the run (from any channel) before concluding it is gone.
+    /// Consecutive 404s for the run (from any channel) before concluding it is gone — and only
+    /// once not_found_grace has passed since tracking started.
     unsigned not_found_max = 2;
+    /// A run can 404 for a while after it is created (read-after-write lag at the provider): 404s
+    /// within this time of start() never give up, however many. Tracking starts right after the
+    /// submission (or at recovery), so this is measured from about the submission.
+    clock::duration not_found_grace = std::chrono::seconds(30);
+    /// Delay before asking again after a 404, doubling with each consecutive 404 up to
+    /// not_found_delay_max (2, 4, 8, 10, 10 s: a run that stays gone costs about six requests
+    /// before tracking gives up at ~34 s; one readable after its lag costs one or two).
+    clock::duration not_found_delay = std::chrono::seconds(2);
+    clock::duration not_found_delay_max = std::chrono::seconds(10);
+    /// Ceiling on the server's SSE `retry:` (a `retry: 3600000` would otherwise stall tracking for
+    /// an hour); longer values are cut to this.
+    clock::duration sse_retry_max = std::chrono::seconds(60);
 };
 
 /// What the driver must do next.
@@ -129,16 +142,20 @@ class tracker_fsm {
     tracker_action on_stream_refused(clock::time_point now, std::error_code ec = errc::sse_refused);
 
     /// One event of the open stream. Returns `read` (keep reading) unless the event ends the
-    /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure); a
-    /// `complete`/`error` event whose payload isn't terminal → the outcome is confirmed over the
-    /// fallback channel (wait or poll) instead of trusting the stream.
+    /// stream: a terminal phase → done; `timeout` → open_stream at once (not a failure) — unless
+    /// it is the connection's first event and came within sse_idle_timeout of the connect: a
+    /// stream that times out at once made no progress, so it counts as a failed stream (backoff,
+    /// then the fallback after sse_max_failures), or a server doing that would be reconnected
+    /// until the rate budget is gone; a `complete`/`error` event whose payload isn't terminal →
+    /// the outcome is confirmed over the fallback channel (wait or poll) instead of trusting the
+    /// stream.
     tracker_action on_stream_event(clock::time_point now, std::string_view event_type,
                                    run_phase phase_or_unknown, std::string_view event_id);
 
     /// The stream ended without a terminal event: clean close (ec empty), idle timeout or network
     /// error. `server_retry` is the last `retry:` the server sent (it is kept for later
-    /// reconnects). Reconnects after the retry delay, with backoff and jitter on repeated failures,
-    /// or falls back.
+    /// reconnects, cut to sse_retry_max). Reconnects after the retry delay, with backoff and jitter
+    /// on repeated failures, or falls back.
     tracker_action on_stream_ended(clock::time_point now, std::error_code ec,
                                    std::optional<std::chrono::milliseconds> server_retry);
 
@@ -166,8 +183,11 @@ class tracker_fsm {
     tracker_action finish(run_phase phase);
     tracker_action fail(std::error_code ec);
     tracker_action fall_back_from_stream(clock::time_point now);
-    // Counts a failed request; returns give_up when a limit is reached.
-    std::optional<tracker_action> count_failure(std::error_code ec);
+    // Counts a failed request; returns give_up when a limit is reached. A 404 also delays the
+    // next request (not_found_delay, doubling).
+    std::optional<tracker_action> count_failure(clock::time_point now, std::error_code ec);
+    // The next request's start: `at`, or later while a 404's delay holds.
+    clock::time_point held(clock::time_point at);
     void count_success();
     // base + full jitter over [0, min(cap, base * (2^(n-1) - 1))]: exactly `base` after the first
     // failure, a growing random extra after repeated ones.
@@ -190,6 +210,10 @@ class tracker_fsm {
     unsigned transport_failures_ = 0;
     unsigned not_found_ = 0;
     unsigned stream_connects_ = 0;
+    clock::time_point started_{};
+    clock::time_point not_found_hold_{};  // after a 404: no request before this
+    clock::time_point stream_opened_{};   // the last open_stream's not_before
+    unsigned stream_events_ = 0;          // events on the current connection
 };
 
 /// What a terminal view of a run does to its item (run_tracking's run_finished, whichever channel

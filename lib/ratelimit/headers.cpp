@@ -194,8 +194,22 @@ void read_ratelimit_policy(std::string_view v, rate_info& out) {
     }
 }
 
+// A Reset from any field, delta-seconds or a Unix time (PROVIDERS §1.8: Lamina's units are
+// unknown, so every field tolerates both): below 1e9 a delta, else a timestamp (1e12 or more in
+// milliseconds) taken against `reference_s`, the response's Date (or the local clock) in seconds.
+void read_reset(double d, double reference_s, rate_info& out) {
+    if (d < 1e9) {
+        out.reset = checked_reset(d);
+        return;
+    }
+    // In double seconds: a far-future timestamp must not overflow a time_point.
+    const double epoch_s = d >= 1e12 ? d / 1000.0 : d;
+    out.reset_rounding = seconds(2);
+    out.reset = checked_reset(epoch_s - reference_s);
+}
+
 // `RateLimit: limit=100, remaining=5, reset=30` (draft-7) or `"default";r=5;t=30` (draft-8).
-void read_ratelimit_combined(std::string_view v, rate_info& out) {
+void read_ratelimit_combined(std::string_view v, double reference_s, rate_info& out) {
     std::vector<std::string_view> items;
     for (const auto& m : split_members(v)) {
         items.insert(items.end(), m.begin(), m.end());
@@ -217,7 +231,7 @@ void read_ratelimit_combined(std::string_view v, rate_info& out) {
     }
     if (!out.reset) {
         if (const auto t = get("reset", "t")) {
-            out.reset = checked_reset(static_cast<double>(*t));
+            read_reset(static_cast<double>(*t), reference_s, out);
         }
     }
 }
@@ -457,6 +471,7 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
     // time_points up to 584 years apart overflow a nanosecond subtraction (UB; a past date then
     // reads as a wait far in the future). Each side on its own fits; their difference in double
     // cannot overflow.
+    const double reference_s = std::chrono::duration<double>(reference.time_since_epoch()).count();
     const auto delta_to = [&](system_clock::time_point t) {
         return std::chrono::duration<double>(t.time_since_epoch()).count() -
                std::chrono::duration<double>(reference.time_since_epoch()).count();
@@ -472,11 +487,11 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
     }
     if (const auto v = field(h, "RateLimit-Reset")) {
         if (const auto d = parse_decimal(*v)) {
-            out.reset = checked_reset(*d);
+            read_reset(*d, reference_s, out);
         }
     }
     if (const auto v = field(h, "RateLimit")) {
-        read_ratelimit_combined(*v, out);
+        read_ratelimit_combined(*v, reference_s, out);
     }
     if (const auto v = field(h, "RateLimit-Policy")) {
         read_ratelimit_policy(*v, out);
@@ -494,16 +509,7 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
     if (!out.reset) {
         if (const auto v = field(h, "X-RateLimit-Reset")) {
             if (const auto d = parse_decimal(*v)) {
-                if (*d < 1e9) {
-                    out.reset = checked_reset(*d);  // a delta after all
-                } else {
-                    // In double seconds: a far-future timestamp must not overflow a time_point.
-                    const double epoch_s = *d >= 1e12 ? *d / 1000.0 : *d;
-                    out.reset_rounding = seconds(2);
-                    out.reset = checked_reset(
-                        epoch_s -
-                        std::chrono::duration<double>(reference.time_since_epoch()).count());
-                }
+                read_reset(*d, reference_s, out);
             }
         }
     }

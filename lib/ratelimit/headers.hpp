@@ -5,11 +5,11 @@
 //
 // Everything is validated and malformed values are ignored, never thrown (draft §7: "A client MUST
 // validate the values received"). Choices made where servers disagree:
-// - `RateLimit-Reset` is delta-seconds; `X-RateLimit-Reset` is a Unix timestamp
-// (express-rate-limit,
-//   Hrizn), converted to a delta against the response `Date` (falling back to `now`) so local clock
-//   skew does not matter. A value below 1e9 is taken as a delta (some servers send one); a value
-//   of 1e12 or more as a timestamp in milliseconds.
+// - `RateLimit-Reset` (and `reset=`/`t=`) is delta-seconds by the drafts; `X-RateLimit-Reset` is
+//   a Unix timestamp (express-rate-limit, Hrizn). Servers mix them up (Lamina's units are unknown,
+//   PROVIDERS §1.8), so every Reset field takes both: a value below 1e9 is a delta, a larger one a
+//   Unix timestamp (1e12 or more: in milliseconds), converted to a delta against the response
+//   `Date` (falling back to `now`) so local clock skew does not matter.
 // - Fractional seconds are rounded up: waiting a little longer is harmless, a little shorter is a
 // 429.
 // - A reset already in the past becomes 0 s. A reset more than an hour away is ignored: every

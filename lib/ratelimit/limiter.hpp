@@ -65,19 +65,37 @@ class limiter {
     /// Reservations not yet sent or given back.
     std::size_t pending() const noexcept { return pending_; }
 
-    /// Learns from any response: adopts a lower server limit (with its `w=` window if given),
-    /// counts sends the server saw but we did not when its Remaining is below ours, and with
-    /// Remaining == 0 allows nothing before the server's window has room again: now + Reset, or
-    /// — when the log proves room earlier (trust_log_on_reset) — the moment the log says the
-    /// oldest request the server counted leaves its window, plus the learned margin, but never
-    /// before now + Reset − reset_rounding (the earliest the real reset can be).
+    /// Learns from any response: adopts a lower server limit (with its `w=` window if given, else
+    /// over the window its Resets imply, see server_window()), counts sends the server saw but we
+    /// did not when its Remaining is below ours, and with Remaining == 0 allows nothing before the
+    /// server's window has room again: now + Reset, or — when the log proves room earlier
+    /// (trust_log_on_reset) — the moment the log says the oldest request the server counted
+    /// leaves its window, plus the learned margin, but never before now + Reset − reset_rounding
+    /// (the earliest the real reset can be).
+    ///
+    /// The server's word holds only as long as it says: with a Reset, the unseen sends count
+    /// until now + Reset, not for a whole window (its window restarts then; the next response
+    /// says again what is left). Without a Reset they count for the window, as sends would.
     void observe(const rate_info& info, clock::time_point now);
 
     /// A 429: pauses the whole host until now + Retry-After, else + Reset, else + `fallback`,
-    /// clamped to [min_pause, max_pause]. Also observe()s `info` (calling both is harmless), and
-    /// widens the margin kept when trusting the log (the server counted something we did not
-    /// expect: a slower arrival, another client, a skewed clock).
+    /// clamped to [min_pause, max_pause]. Also observe()s `info` (calling both is harmless), with
+    /// Retry-After taking Reset's place (PROTOCOLS §2.1: it takes precedence), so a Remaining 0
+    /// or unseen sends on a 429 never hold the host past its Retry-After. Widens the margin kept
+    /// when trusting the log (the server counted something we did not expect: a slower arrival,
+    /// another client, a skewed clock).
     void on_429(const rate_info& info, clock::time_point now, clock::duration fallback);
+
+    /// The window the server's limit is paced over: its `w=` when announced; else the longest
+    /// Reset seen so far (a Reset never exceeds the window it counts down, so that is a lower
+    /// bound on the server's window within its 1–2 s rounding, and after a response early in a
+    /// window, the window itself), at least min_inferred_window, padded like the host pads the
+    /// configured one (+20 ms or 0.5 %), and never longer than the configured window (what was
+    /// used before: a Reset only ever shortens it); before any Reset, the configured window.
+    /// nullopt while the server announced no limit.
+    std::optional<clock::duration> server_window() const noexcept;
+    /// Shortest window inferred from Resets.
+    static constexpr clock::duration min_inferred_window = std::chrono::seconds(1);
 
     /// Whether a `Remaining: 0` may be answered from the log instead of the whole-second Reset
     /// (default on). Off, Reset is obeyed as sent.
@@ -108,7 +126,14 @@ class limiter {
         clock::time_point sent;
         /// When its answer came (the latest the server can have counted it); max: not yet.
         clock::time_point answered = clock::time_point::max();
+        /// A send the server counted but we did not make (observe): it stops counting here,
+        /// the Reset the server gave with it. max: counts for the whole window, like ours.
+        clock::time_point expires = clock::time_point::max();
     };
+    /// When `e` stops counting against `c`.
+    static clock::time_point leaves(const entry& e, const constraint& c) noexcept;
+    void observe_holding(const rate_info& info, std::optional<std::chrono::seconds> hold,
+                         clock::time_point now);
 
     constraint configured() const noexcept;
     std::optional<constraint> server() const noexcept;
@@ -123,10 +148,12 @@ class limiter {
     std::size_t requests_;
     clock::duration window_;
     double safety_;
-    std::size_t pending_ = 0;            // reserved, not yet sent: count as sends "now"
-    std::optional<constraint> server_;   // the server's own limit, as last announced
-    clock::time_point paused_until_{};   // after a 429
-    clock::time_point blocked_until_{};  // Remaining == 0 until Reset (or the log's moment)
+    std::size_t pending_ = 0;               // reserved, not yet sent: count as sends "now"
+    std::optional<constraint> server_;      // the server's own limit, as last announced
+    bool server_window_announced_ = false;  // server_->window came from `w=`
+    clock::duration longest_reset_{};       // the longest valid Reset seen (0: none yet)
+    clock::time_point paused_until_{};      // after a 429
+    clock::time_point blocked_until_{};     // Remaining == 0 until Reset (or the log's moment)
     bool trust_log_ = true;
     clock::duration margin_{};  // learned from 429s, see trust_margin()
 };

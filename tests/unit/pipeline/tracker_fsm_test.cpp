@@ -440,26 +440,49 @@ TEST_CASE("tracker: a success anywhere resets the give-up count") {
     CHECK(fsm.on_poll_result(c.advance(5s), net_error, run_phase::unknown).what == kind::give_up);
 }
 
-TEST_CASE("tracker: a run that is gone (404 twice) gives up with not_found") {
+TEST_CASE("tracker: a run that is gone (404s past the grace period) gives up with not_found") {
+    // These two used to give up after two 404s however close together (1 s + 4 s; 1 s + 1 s on
+    // stream then wait): a count, not a time — QA run404_early lost a run that was only lagging.
     fake_clock c;
+    const auto start = c.now();
     tracker_fsm fsm(config(tracking_mode::poll), 1);
     fsm.start(c.now());
     auto a = fsm.on_poll_result(c.advance(1s), errc::not_found, run_phase::unknown);
     REQUIRE(a.what == kind::poll);  // one more try: a fresh run can 404 briefly
-    a = fsm.on_poll_result(c.advance(4s), errc::not_found, run_phase::unknown);
+    CHECK(a.not_before >= c.now() + 2s);
+    unsigned requests = 1;
+    while (a.what == kind::poll) {
+        c.t = a.not_before;
+        a = fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+        ++requests;
+    }
     CHECK(a.what == kind::give_up);
     CHECK(a.error == errc::not_found);
+    CHECK(c.now() - start >= 30s);
+    CHECK(requests <= 7);
 }
 
-TEST_CASE("tracker: a 404 on the stream then on wait gives up") {
+TEST_CASE("tracker: a 404 on the stream then on wait gives up only after the grace period") {
     fake_clock c;
+    const auto start = c.now();
     tracker_fsm fsm(config(), 1);
     fsm.start(c.now());
     auto a = fsm.on_stream_refused(c.advance(1s), errc::not_found);
     REQUIRE(a.what == kind::wait);
-    a = fsm.on_wait_result(c.advance(1s), errc::not_found, run_phase::unknown, false);
+    CHECK(a.not_before == c.now() + 2s);  // was at once
+    c.t = a.not_before;
+    a = fsm.on_wait_result(c.now(), errc::not_found, run_phase::unknown, false);
+    CHECK(a.what != kind::give_up);
+    while (a.what != kind::give_up && a.what != kind::done) {
+        CHECK(a.not_before >= c.now() + 2s);
+        c.t = a.not_before;
+        a = a.what == kind::wait
+                ? fsm.on_wait_result(c.now(), errc::not_found, run_phase::unknown, false)
+                : fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+    }
     CHECK(a.what == kind::give_up);
     CHECK(a.error == errc::not_found);
+    CHECK(c.now() - start >= 30s);
 }
 
 TEST_CASE("tracker: a 404 followed by a success does not give up later") {
@@ -470,6 +493,111 @@ TEST_CASE("tracker: a 404 followed by a success does not give up later") {
     fsm.on_poll_result(c.advance(4s), {}, run_phase::queued);
     auto a = fsm.on_poll_result(c.advance(4s), errc::not_found, run_phase::unknown);
     CHECK(a.what == kind::poll);
+}
+
+TEST_CASE("tracker: QA run404_early — a run that 404s for 1.5 s after creation is tracked") {
+    // stream, wait and status answer 404 for the first 1.5 s, then work.
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    auto a = fsm.start(c.now());
+    REQUIRE(a.what == kind::open_stream);
+    a = fsm.on_stream_refused(c.advance(50ms), errc::not_found);
+    REQUIRE(a.what == kind::wait);
+    CHECK(a.not_before >= c.now() + 2s);  // the next look is past the lag
+    c.t = a.not_before;
+    a = fsm.on_wait_result(c.advance(20s), {}, run_phase::completed, false);
+    CHECK(a.what == kind::done);
+    SUBCASE("even if the lag outlasts a few looks") {
+        tracker_fsm slow(config(tracking_mode::poll), 1);
+        a = slow.start(c.now());
+        const auto start = c.now();
+        for (int i = 0; i < 4; ++i) {  // 404s at 0, 2, 6, 14 s
+            c.t = a.not_before;
+            a = slow.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+            REQUIRE(a.what == kind::poll);
+        }
+        CHECK(a.not_before - start >= 24s);  // 2 + 4 + 8 + 10, or the poll backoff if longer
+        c.t = a.not_before;
+        CHECK(slow.on_poll_result(c.now(), {}, run_phase::completed).what == kind::done);
+    }
+}
+
+TEST_CASE("tracker: a run that vanishes after the grace period is given up after two 404s") {
+    fake_clock c;
+    tracker_fsm fsm(config(tracking_mode::poll), 1);
+    auto a = fsm.start(c.now());
+    for (int i = 0; i < 20; ++i) {
+        c.t = a.not_before;
+        a = fsm.on_poll_result(c.now(), {}, run_phase::running);
+    }
+    c.t = a.not_before;
+    a = fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+    REQUIRE(a.what == kind::poll);
+    CHECK(a.not_before >= c.now() + 2s);
+    c.t = a.not_before;
+    a = fsm.on_poll_result(c.now(), errc::not_found, run_phase::unknown);
+    CHECK(a.what == kind::give_up);
+}
+
+// ---------------------------------------------------------------- hostile streams
+
+TEST_CASE("tracker: a server retry: is cut to sse_retry_max") {
+    // QA: `retry: 3600000` stalled tracking for an hour.
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    fsm.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    auto a = fsm.on_stream_ended(c.advance(1s), {}, 3600000ms);
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now() + 60s);  // was c.now() + 1 h
+    auto cfg = config();
+    cfg.sse_retry_max = 10s;
+    tracker_fsm short_max(cfg, 1);
+    short_max.start(c.now());
+    short_max.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    a = short_max.on_stream_ended(c.advance(1s), {}, 30000ms);
+    CHECK(a.not_before == c.now() + 10s);
+    // A retry below the ceiling is honoured as before.
+    short_max.on_stream_event(c.advance(1s), "progress", run_phase::running, "");
+    a = short_max.on_stream_ended(c.advance(1s), {}, 3000ms);
+    CHECK(a.not_before == c.now() + 3s);
+}
+
+TEST_CASE("tracker: a stream that only ever times out at once falls back instead of looping") {
+    // QA sse_timeout_loop: `event: timeout` as the only event, then close: 99 opens in 40 s.
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    auto a = fsm.start(c.now());
+    int opens = 1;
+    while (a.what == kind::open_stream && opens < 100) {
+        c.t = a.not_before;
+        a = fsm.on_stream_event(c.advance(20ms), "timeout", run_phase::unknown, "");
+        if (a.what == kind::open_stream) {
+            ++opens;
+            CHECK(a.not_before > c.now());  // with backoff, not at once
+        }
+    }
+    CHECK(opens == 3);  // sse_max_failures
+    CHECK(a.what == kind::wait);
+    CHECK(fsm.current_channel() == tracking_mode::wait);
+}
+
+TEST_CASE(
+    "tracker: a timeout after progress, or after a long quiet stream, still reconnects at once") {
+    fake_clock c;
+    tracker_fsm fsm(config(), 1);
+    fsm.start(c.now());
+    for (int i = 0; i < 5; ++i) {
+        fsm.on_stream_event(c.advance(15s), "ping", run_phase::unknown, "");
+        auto a = fsm.on_stream_event(c.advance(1s), "timeout", run_phase::unknown, "");
+        REQUIRE(a.what == kind::open_stream);
+        CHECK(a.not_before == c.now());
+    }
+    // Only comment keepalives (not events) for 10 minutes, then the timeout: a real stream.
+    auto a = fsm.on_stream_event(c.advance(10min), "timeout", run_phase::unknown, "");
+    REQUIRE(a.what == kind::open_stream);
+    CHECK(a.not_before == c.now());
+    CHECK(fsm.consecutive_failures() == 0);
 }
 
 // ---------------------------------------------------------------- driver contract

@@ -348,3 +348,24 @@ TEST_CASE("random bytes in every field never crash the reader") {
     }
     CHECK(parsed_something > 0);  // the generator does produce valid values sometimes
 }
+
+TEST_CASE("RateLimit-Reset as a Unix time is converted, not discarded (units unknown for Lamina)") {
+    // QA reset_epoch: `RateLimit-Reset: <now + 5>` was dropped as absurd (> 1 h), so a 429 with
+    // Remaining 0 paused for the 1 s floor and its unseen sends held the host for a whole window.
+    const auto sep = read_rate_headers(
+        make({{"Date", "Tue, 14 Nov 2023 22:13:20 GMT"}, {"RateLimit-Reset", "1700000005"}}),
+        now + 1h);
+    CHECK(sep.reset == 5s);
+    CHECK(sep.reset_rounding == 2s);
+    const auto d7 =
+        read_rate_headers(make({{"RateLimit", "limit=100, remaining=0, reset=1700000007"}}), now);
+    CHECK(d7.reset == 7s);
+    CHECK(d7.reset_rounding == 2s);
+    const auto d8 =
+        read_rate_headers(make({{"RateLimit", "\"default\";r=0;t=1700000009000"}}), now);
+    CHECK(d8.reset == 9s);
+    // A delta keeps its 1 s rounding.
+    const auto delta = read_rate_headers(make({{"RateLimit-Reset", "4"}}), now);
+    CHECK(delta.reset == 4s);
+    CHECK(delta.reset_rounding == 1s);
+}

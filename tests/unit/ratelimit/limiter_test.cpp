@@ -227,9 +227,15 @@ TEST_CASE("absurd rate_info values built by a caller cannot overflow the clock")
     info.window = huge;
     limiter l(10, 60s);
     l.on_429(info, t0, 10s);
-    CHECK(l.paused_until() ==
-          t0 + 1h);  // the Remaining == 0 block is capped at an hour, the pause at 15 min
-    CHECK(l.earliest(t0) == t0 + 1h);
+    // The pause is capped at 15 min; Retry-After takes Reset's place for the Remaining == 0
+    // block, so that is held 15 min too (it used to be the Reset's hour).
+    CHECK(l.paused_until() == t0 + 15min);
+    CHECK(l.earliest(t0) == t0 + 15min);
+    info.retry_after.reset();  // without one, the Remaining == 0 block is capped at an hour
+    limiter k(10, 60s);
+    k.on_429(info, t0, 10s);
+    CHECK(k.paused_until() == t0 + 1h);
+    CHECK(k.earliest(t0) == t0 + 1h);
     rate_info negative;
     negative.retry_after = -huge;
     limiter m(10, 60s);
@@ -249,13 +255,21 @@ TEST_CASE("a shorter later 429 does not shorten an existing pause") {
 }
 
 TEST_CASE("on_429 also learns Remaining 0 from the response") {
+    // With nothing saying how long it holds, the server's Remaining 0 fills the window.
     limiter l(10, 60s);
     rate_info info;
-    info.retry_after = 2s;
     info.remaining = 0;
-    l.on_429(info, t0, 10s);
+    l.on_429(info, t0, 2s);
     CHECK(l.available(t0 + 3s) == 0);  // the pause is over but the window is full
     CHECK(l.earliest(t0 + 3s) == t0 + 60s);
+    // With a Retry-After it holds until then, not for the window: Retry-After takes precedence
+    // (PROTOCOLS §2.1). (This case used to expect t0 + 60 s: the QA stall, issue A.)
+    limiter r(10, 60s);
+    info.retry_after = 2s;
+    r.on_429(info, t0, 10s);
+    CHECK(r.available(t0 + 1s) == 0);
+    CHECK(r.earliest(t0) == t0 + 2s);
+    CHECK(r.available(t0 + 3s) == 10);
 }
 
 TEST_CASE("set_limit applies at once and keeps the send log") {
@@ -625,5 +639,236 @@ TEST_CASE(
                             << " s: steady rate trusting the log " << 100 * share(trusted)
                             << " %, obeying Reset " << 100 * share(obeyed) << " %");
         }
+    }
+}
+
+// QA issue A: after a 429 or a `Remaining: 0`, the limiter stalled a whole configured window,
+// whatever Reset and Retry-After said, and a server limit without a window was paced over ours.
+
+TEST_CASE("A: a 429 with Remaining 0 and Reset 4 holds until the Reset, not a window") {
+    // QA batch_429_text: RateLimit-Limit 100, Remaining 0, Reset 4 (no Retry-After, no window).
+    limiter l(100, 60s);
+    REQUIRE(l.try_acquire(t0));
+    rate_info info;
+    info.limit = 100;
+    info.remaining = 0;
+    info.reset = 4s;
+    const auto at = t0 + 100ms;
+    l.on_429(info, at, 1s);
+    CHECK(l.paused_until() == at + 4s);
+    CHECK(l.available(at + 3s) == 0);
+    CHECK(l.earliest(at) == at + 4s);   // was at + 60 s: the unseen sends counted a window
+    CHECK(l.available(at + 4s) == 99);  // our own send still counts against our 100 per 60 s
+    CHECK(l.try_acquire(at + 4s));
+}
+
+TEST_CASE("A: the same with an announced window (structured RateLimit + RateLimit-Policy)") {
+    // QA batch_429_sf: `RateLimit: limit=100, remaining=0, reset=4`, `RateLimit-Policy: 100;w=60`.
+    limiter l(100, 60s);
+    rate_info info;
+    info.limit = 100;
+    info.remaining = 0;
+    info.reset = 4s;
+    info.window = 60s;
+    l.on_429(info, t0, 1s);
+    CHECK(l.earliest(t0) == t0 + 4s);
+    CHECK(l.available(t0 + 4s) == 100);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(60s));
+}
+
+TEST_CASE("A: a Reset given as a Unix time (read as a delta with 2 s rounding) bounds the hold") {
+    // QA reset_epoch: the parser turns `RateLimit-Reset: <now + 5>` into 5 s, rounding 2 s.
+    limiter l(100, 60s);
+    rate_info info;
+    info.limit = 100;
+    info.remaining = 0;
+    info.reset = 5s;
+    info.reset_rounding = 2s;
+    l.on_429(info, t0, 1s);
+    CHECK(l.earliest(t0) == t0 + 5s);
+    CHECK(l.available(t0 + 5s) == 100);
+}
+
+TEST_CASE("A: Remaining 0 on a 200 holds until its Reset, then the budget is back") {
+    // QA rl_remaining0: every batch answer says Limit 100, Remaining 0, Reset 3.
+    limiter l(100, 60s);
+    REQUIRE(l.try_acquire(t0));
+    rate_info info;
+    info.limit = 100;
+    info.remaining = 0;
+    info.reset = 3s;
+    l.observe(info, t0 + 50ms);
+    CHECK(l.available(t0 + 1s) == 0);
+    CHECK(l.earliest(t0 + 50ms) == t0 + 3050ms);
+    CHECK(l.available(t0 + 3050ms) == 99);
+}
+
+TEST_CASE("A: Retry-After takes precedence over a longer Reset on a 429") {
+    limiter l(100, 60s);
+    rate_info info;
+    info.remaining = 0;
+    info.reset = 10s;
+    info.retry_after = 2s;
+    l.on_429(info, t0, 1s);
+    CHECK(l.paused_until() == t0 + 2s);
+    CHECK(l.earliest(t0) == t0 + 2s);  // was t0 + 10 s: the Remaining 0 block used the Reset
+    CHECK(l.available(t0 + 2s) == 100);
+    // A later response may still say otherwise.
+    rate_info later;
+    later.remaining = 0;
+    later.reset = 7s;
+    l.observe(later, t0 + 2s);
+    CHECK(l.earliest(t0 + 2s) == t0 + 9s);
+}
+
+TEST_CASE("A: unseen sends count until the Reset the server gave with them") {
+    limiter l(10, 60s);
+    REQUIRE(l.try_acquire(t0));
+    rate_info info;
+    info.remaining = 3;  // ours says 9: six the server counted that we did not send
+    info.reset = 5s;
+    l.observe(info, t0 + 1s);
+    CHECK(l.available(t0 + 1s) == 3);
+    CHECK(l.available(t0 + 6s - 1ns) == 3);
+    CHECK(l.available(t0 + 6s) == 9);  // was 3 until t0 + 61 s
+}
+
+TEST_CASE("A: a server limit without a window is paced over the window its Resets imply") {
+    limiter l(100, 60s);
+    CHECK_FALSE(l.server_window().has_value());
+    rate_info lim;
+    lim.limit = 10;
+    l.observe(lim, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(60s));  // nothing better yet
+    rate_info r;
+    r.limit = 10;
+    r.reset = 6s;
+    l.observe(r, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(6030ms));  // + 0.5 % pad
+    r.reset = 2s;  // shorter Resets (later in a window) never shrink it
+    l.observe(r, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(6030ms));
+    r.reset = 7s;
+    r.reset_rounding = 2s;  // a Unix-time Reset is taken as it reads: over rather than under
+    l.observe(r, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(7035ms));
+    r.reset = 7200s;  // absurd (callers may build anything): ignored
+    r.reset_rounding = 1s;
+    l.observe(r, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(7035ms));
+    r.reset = 3600s;  // never longer than our own window (what was used before)
+    l.observe(r, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(60s));
+    // An announced window wins, and a later response without the policy keeps it.
+    rate_info w;
+    w.limit = 10;
+    w.window = 30s;
+    l.observe(w, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(30s));
+    l.observe(lim, t0);
+    CHECK(l.server_window() == std::optional<clock_type::duration>(30s));
+}
+
+namespace {
+
+// A strict sliding-window server (QA strict_rl: N per W, refused requests do not count, Reset =
+// whole seconds until the oldest leaves, rounded up) answering at once with a limit and no window,
+// like legacy X-RateLimit-* headers. Returns our departures and how many were refused.
+struct strict_result {
+    std::vector<clock_type::time_point> sends;
+    std::size_t refused = 0;
+};
+// `extra`: what the Reset reads beyond ceil(the real one) (a Unix-time Reset against a whole-second
+// Date reads 0 or 1 s more).
+strict_result run_strict(limiter& l, std::size_t n, clock_type::duration w,
+                         clock_type::duration span, std::chrono::seconds rounding,
+                         std::chrono::seconds extra, bool announce_window) {
+    strict_result r;
+    std::deque<clock_type::time_point> win;
+    for (auto t = t0; t < t0 + span; t += 10ms) {
+        while (l.try_acquire(t)) {
+            r.sends.push_back(t);
+            while (!win.empty() && win.front() + w <= t) win.pop_front();
+            rate_info info;
+            info.limit = static_cast<std::int64_t>(n);
+            info.reset_rounding = rounding;
+            if (announce_window) info.window = std::chrono::ceil<std::chrono::seconds>(w);
+            const bool ok = win.size() < n;
+            if (ok) win.push_back(t);
+            info.remaining = static_cast<std::int64_t>(n - win.size());
+            const auto reset = std::chrono::ceil<std::chrono::seconds>(win.front() + w - t) + extra;
+            info.reset = reset;
+            if (ok) {
+                l.observe(info, t);
+            } else {
+                ++r.refused;
+                info.retry_after = reset;
+                l.on_429(info, t, 1s);
+            }
+        }
+    }
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("A: a server with 10 per 6 s and no window in its headers is used, not paced 10/min") {
+    // QA strict_unmatched: QA_RL_N=10 QA_RL_W=6, legacy headers: requests at t = 0, then nothing
+    // until t = 60 s. Now: close to 10 per 6 s, never refused after it learned the limit.
+    // Delta Resets, and Unix-time Resets that read as the real one or a second more.
+    for (auto [rounding, extra] : {std::pair{1s, 0s}, std::pair{2s, 0s}, std::pair{2s, 1s}}) {
+        CAPTURE(rounding.count());
+        CAPTURE(extra.count());
+        limiter l(100, 60s);
+        const auto r = run_strict(l, 10, 6s, 120s, rounding, extra, false);
+        CHECK(r.refused == 0);
+        CHECK(max_in_any_window(r.sends, 6s) <= 10);
+        CHECK(max_in_any_window(r.sends, 60s) <= 100);
+        // 10 per 6 s over two minutes is 200; the old pacing allowed 20.
+        CHECK(r.sends.size() >= 160);
+        MESSAGE("rounding " << rounding.count() << " s: " << r.sends.size() << " sends in 120 s");
+    }
+}
+
+TEST_CASE("A: the 429 from a server whose limit we did not know lets us resume at its Reset") {
+    // QA strict_unmatched's shape: 11 requests at once, the 11th refused with only the 429's
+    // `RateLimit-Limit: 10, Remaining: 0, Reset: 6` — the first the limiter hears of the limit.
+    limiter l(100, 60s);
+    for (int i = 0; i < 11; ++i) REQUIRE(l.try_acquire(t0));
+    rate_info info;
+    info.limit = 10;
+    info.remaining = 0;
+    info.reset = 6s;
+    info.retry_after = 6s;
+    l.on_429(info, t0 + 20ms, 1s);
+    CHECK(l.earliest(t0 + 20ms) == t0 + 6030ms);  // was t0 + 60 s; 6 s + 0.5 % pad
+    CHECK(l.available(t0 + 6030ms) == 10);
+}
+
+TEST_CASE("property A: whatever the server says, our own sends never exceed the configured limit") {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 20; ++round) {
+        CAPTURE(round);
+        limiter l(20, 10s);
+        std::vector<clock_type::time_point> sends;
+        std::uniform_int_distribution<int> pick(0, 9), small(0, 30), secs(0, 15);
+        for (auto t = t0; t < t0 + 120s; t += 50ms) {
+            if (!l.try_acquire(t)) continue;
+            sends.push_back(t);
+            rate_info info;
+            if (pick(rng) < 7) info.limit = small(rng) + 1;
+            if (pick(rng) < 7) info.remaining = small(rng);
+            if (pick(rng) < 7) info.reset = std::chrono::seconds(secs(rng));
+            if (pick(rng) < 2) info.window = std::chrono::seconds(secs(rng));
+            if (pick(rng) < 3) info.reset_rounding = 2s;
+            if (pick(rng) == 0) {
+                if (pick(rng) < 5) info.retry_after = std::chrono::seconds(secs(rng));
+                l.on_429(info, t, 1s);
+            } else {
+                l.observe(info, t);
+            }
+        }
+        CHECK(max_in_any_window(sends, 10s) <= 20);
+        CHECK(sends.size() >= 20);
     }
 }
