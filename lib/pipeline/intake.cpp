@@ -154,8 +154,9 @@ asio::awaitable<void> intake::run() {
     // Briefs recovery found in active/ without a state file: claimed just before a crash.
     while (!unclaimed_.empty() && !stopping_) {
         const auto n = std::min(claim_batch_size, unclaimed_.size());
-        std::vector<std::string> b(unclaimed_.end() - static_cast<std::ptrdiff_t>(n),
-                                   unclaimed_.end());
+        std::vector<spool::ready_file> b;
+        for (auto i = unclaimed_.size() - n; i < unclaimed_.size(); ++i)
+            b.push_back({.name = std::move(unclaimed_[i]), .closed = true});
         unclaimed_.resize(unclaimed_.size() - n);
         co_await claim_batch(std::move(b), true);
     }
@@ -223,7 +224,11 @@ asio::awaitable<void> intake::run() {
         // until our next turn — a burst costs one pass of the loop's queue per batch, not two.
         if (const auto room = claim_allowance({stopping_, !disk_problem_.empty(), probe,
                                                port_.items_waiting(), port_.max_waiting()})) {
-            auto batch = settle_.take_ready(now, room);
+            // A file written in place and not closed yet is looked at again (one lstat) as its
+            // settle time comes due: its writer may still be writing. Closed and moved-in files
+            // are taken as they are.
+            auto batch = settle_.take_ready(
+                now, room, [this](std::string_view n) { return spool::stat_incoming(layout_, n); });
             if (!batch.empty()) {
                 probe = false;
                 ahead = begin_claim(std::move(batch), false);
@@ -391,7 +396,7 @@ asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake::claim_wo
 }
 }  // namespace
 
-std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string> batch,
+std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<spool::ready_file> batch,
                                                         bool in_active) {
     auto work = std::make_shared<claim_work>(claim_work{
         {layout_, cfg_.max_brief_bytes, cfg_.default_provider, port_.providers(), in_active},
@@ -400,7 +405,7 @@ std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string>
     work->ready.emplace(ex_, asio::steady_timer::time_point::max());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& it = work->items[i];
-        it.name = std::move(batch[i]);
+        it.name = std::move(batch[i].name);
         // The index picks the id without a scan; the renames below still decide every race.
         it.job_id = names_.reserve_job_id(
             it.name, in_active ? std::string_view(it.name) : std::string_view{});
@@ -414,7 +419,7 @@ std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string>
     return work;
 }
 
-asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool in_active) {
+asio::awaitable<void> intake::claim_batch(std::vector<spool::ready_file> batch, bool in_active) {
     co_await finish_claim(begin_claim(std::move(batch), in_active));
 }
 

@@ -203,9 +203,9 @@ class intake {
     /// file_pool — renames and parsing, one fsync of each directory for the batch — then, back on
     /// the event loop, refuses the invalid ones and hands the others to the engine. Completes when
     /// all are done. begin_claim() + finish_claim().
-    boost::asio::awaitable<void> claim_batch(std::vector<std::string> batch, bool in_active);
+    boost::asio::awaitable<void> claim_batch(std::vector<spool::ready_file> batch, bool in_active);
     /// Reserves the batch's job ids and starts its claims on file_pool; returns at once.
-    std::shared_ptr<claim_work> begin_claim(std::vector<std::string> batch, bool in_active);
+    std::shared_ptr<claim_work> begin_claim(std::vector<spool::ready_file> batch, bool in_active);
     /// Waits for the pool's part of a begun batch, then (on the event loop) refuses the invalid
     /// briefs and hands the others to the engine. Completes when all are done.
     boost::asio::awaitable<void> finish_claim(std::shared_ptr<claim_work> work);

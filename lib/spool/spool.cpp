@@ -249,20 +249,37 @@ bool settle_tracker::any_ready(time_point now) const {
     return !deadlines_.empty() && deadlines_.begin()->first <= now;
 }
 
-std::vector<std::string> settle_tracker::take_ready(time_point now, std::size_t max) {
-    std::vector<std::string> out;
+std::vector<ready_file> settle_tracker::take_ready(time_point now, std::size_t max,
+                                                   const stat_fn& restat) {
+    std::vector<ready_file> out;
+    const auto hand_out = [&](file_map::iterator it) {
+        const state& s = it->second;
+        out.push_back({it->first, s.closed, s.stable_since.has_value(), s.size, s.mtime_ns});
+        erase(it);
+    };
     while (out.size() < max && !closed_.empty()) {
         std::string n = std::move(closed_.front());
         closed_.pop_front();
         auto it = files_.find(n);
         if (it == files_.end() || !it->second.closed) continue;  // stale
-        erase(it);
-        out.push_back(std::move(n));
+        hand_out(it);
     }
+    // With a settle time of zero a changed file would come due again at `now`: not looked at.
+    const bool look = restat && settle_.count() > 0;
     while (out.size() < max && !deadlines_.empty() && deadlines_.begin()->first <= now) {
         auto it = files_.find(deadlines_.begin()->second);
-        out.push_back(it->first);
-        erase(it);
+        if (look) {
+            const auto e = restat(it->first);
+            if (!e) {  // gone (claimed by another daemon, removed, now a directory)
+                erase(it);
+                continue;
+            }
+            if (e->size != it->second.size || e->mtime_ns != it->second.mtime_ns) {
+                observe(*e, now);  // still being written: its clock restarts, due after `now`
+                continue;
+            }
+        }
+        hand_out(it);
     }
     return out;
 }
