@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace briefd::spool {
@@ -179,13 +180,29 @@ std::vector<entry> scan_incoming(const layout& l, std::error_code& ec) {
     return out;
 }
 
-std::optional<entry> stat_incoming(const layout& l, std::string_view name) {
+namespace {
+std::optional<entry> stat_in(const fs::path& dir, std::string_view name) {
     if (classify_name(name) != name_kind::brief) return std::nullopt;
-    const fs::path p = l.incoming() / name;
+    const fs::path p = dir / name;
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return std::nullopt;
     return entry{std::string(name), S_ISREG(st.st_mode), S_ISLNK(st.st_mode),
                  static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
+}
+}  // namespace
+
+std::optional<entry> stat_incoming(const layout& l, std::string_view name) {
+    return stat_in(l.incoming(), name);
+}
+
+std::optional<entry> stat_active(const layout& l, std::string_view name) {
+    return stat_in(l.active(), name);
+}
+
+std::error_code unclaim_deferred(const layout& l, std::string_view active_name,
+                                 std::string_view name) {
+    if (!is_plain_name(active_name) || !is_plain_name(name)) return errno_code(EINVAL);
+    return store::rename_noreplace(l.active() / active_name, l.incoming() / name);
 }
 
 // --- settle_tracker
@@ -492,7 +509,8 @@ watcher::batch watcher::drain(std::error_code& ec) {
         ec = errno_code(EBADF);
         return b;
     }
-    std::unordered_set<std::string> seen, seen_created;
+    std::unordered_map<std::string, std::size_t> seen;  // name → its index in b.names
+    std::unordered_set<std::string> seen_created;
     alignas(inotify_event) std::array<char, 64 * 1024> buf;
     for (;;) {
         const ssize_t n = ::read(fd_, buf.data(), buf.size());
@@ -518,8 +536,15 @@ watcher::batch watcher::drain(std::error_code& ec) {
             std::string s(name, ::strnlen(name, ev.len));  // the kernel pads names with NULs
             if (ev.mask & IN_CREATE) {
                 if (seen_created.insert(s).second) b.created.push_back(std::move(s));
-            } else if (seen.insert(s).second) {
-                b.names.push_back(std::move(s));
+            } else {
+                const bool closed = (ev.mask & IN_CLOSE_WRITE) != 0;
+                auto [it, fresh] = seen.try_emplace(s, b.names.size());
+                if (fresh) {
+                    b.names.push_back(std::move(s));
+                    b.closed.push_back(closed);
+                } else if (closed) {
+                    b.closed[it->second] = true;
+                }
             }
         }
     }

@@ -219,6 +219,19 @@ std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::str
 std::pair<std::error_code, std::string> deliver(const layout& l, std::string_view name,
                                                 std::string_view bytes, mode_t mode = 0640);
 
+/// One active/ name, lstat-based, as stat_incoming looks at incoming/ (nullopt: gone or not a
+/// brief name). For intake's look at a brief it has just claimed and read.
+std::optional<entry> stat_active(const layout& l, std::string_view name);
+
+/// Gives a claimed brief back: active/<active_name> → incoming/<name> (its name before the
+/// claim), by an atomic rename that never replaces anything — EEXIST when a new file of that name
+/// was dropped meanwhile (the brief then stays in active/). For a brief found to be still written
+/// to after it was claimed: it settles again in incoming/, where its writer's close is seen. No
+/// fsync, as with claim_deferred: the batch's one fsync of each directory makes it durable, and a
+/// crash before that finds the file whole under one of the two names.
+std::error_code unclaim_deferred(const layout& l, std::string_view active_name,
+                                 std::string_view name);
+
 enum class outcome { done, failed };
 /// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or
 /// failed/, keeping the file name, suffixing ("name-2.json") if taken. Returns the final name.
@@ -266,6 +279,10 @@ class watcher {
         /// Files closed after writing or moved in, first-seen order, no duplicates. Raw names:
         /// run classify_name on them.
         std::vector<std::string> names;
+        /// closed[i]: names[i] was closed after writing (IN_CLOSE_WRITE) in this batch, not only
+        /// moved in (IN_MOVED_TO) — which is also what the daemon's own rename of a brief back
+        /// into incoming/ reports.
+        std::vector<bool> closed;
         /// Entries created in place (IN_CREATE): a symlink or fifo shows up only here; a regular
         /// file being written is not ready yet. Look at them with stat_incoming.
         std::vector<std::string> created;

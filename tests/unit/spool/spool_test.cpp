@@ -645,6 +645,62 @@ TEST_CASE(
     CHECK(looked.empty());
 }
 
+TEST_CASE("watcher tells a close after writing from a move in") {
+    temp_dir t;
+    auto l = make_layout(t);
+    auto [ec, w] = sp::watcher::open(l.incoming());
+    REQUIRE_FALSE(ec);
+    std::error_code dec;
+    write_plain(t / "staged.json", "{}");
+    fs::rename(t / "staged.json", l.incoming() / "moved.json");
+    write_plain(l.incoming() / "written.json", "{}");
+    // Moved in, then opened, written and closed in place: closed.
+    write_plain(t / "again.json", "{}");
+    fs::rename(t / "again.json", l.incoming() / "both.json");
+    write_plain(l.incoming() / "both.json", "{\"a\":1}");
+    sp::watcher::batch b;
+    for (int i = 0; i < 50 && b.names.size() < 3; ++i) {
+        auto more = drain_when_readable(w, dec);
+        REQUIRE_FALSE(dec);
+        for (std::size_t k = 0; k < more.names.size(); ++k) {
+            b.names.push_back(more.names[k]);
+            b.closed.push_back(more.closed[k]);
+        }
+    }
+    REQUIRE(b.names.size() == 3);
+    REQUIRE(b.closed.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+        CAPTURE(b.names[k]);
+        CHECK(b.closed[k] == (b.names[k] != "moved.json"));
+    }
+}
+
+TEST_CASE("unclaim_deferred gives a claimed brief back to incoming/, never over a new file") {
+    temp_dir t;
+    auto l = make_layout(t);
+    write_plain(l.incoming() / "x.json", "{");
+    write_plain(l.active() / "x.json", "taken");  // so the claim is suffixed
+    auto [ec, name] = sp::claim_deferred(l, "x.json");
+    REQUIRE_FALSE(ec);
+    REQUIRE(name == "x-2.json");
+    auto e = sp::stat_active(l, name);
+    REQUIRE(e);
+    CHECK(e->regular);
+    CHECK(e->size == 1);
+    CHECK_FALSE(sp::stat_active(l, "missing.json"));
+    CHECK_FALSE(sp::unclaim_deferred(l, name, "x.json"));
+    CHECK(read_file(l.incoming() / "x.json") == "{");  // under its name before the claim
+    CHECK_FALSE(fs::exists(l.active() / name));
+    // A new file of that name was dropped meanwhile: EEXIST, both stay.
+    std::tie(ec, name) = sp::claim_deferred(l, "x.json");
+    REQUIRE_FALSE(ec);
+    write_plain(l.incoming() / "x.json", "new");
+    CHECK(sp::unclaim_deferred(l, name, "x.json") == std::errc::file_exists);
+    CHECK(read_file(l.incoming() / "x.json") == "new");
+    CHECK(read_file(l.active() / name) == "{");
+    CHECK(sp::unclaim_deferred(l, name, "../x.json") == std::errc::invalid_argument);
+}
+
 TEST_CASE("stat_incoming looks at one name: briefs only, lstat, gone or directories are nullopt") {
     temp_dir t;
     auto l = make_layout(t);
