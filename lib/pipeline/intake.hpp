@@ -221,6 +221,13 @@ class intake {
     bool kicked_ = true;
     bool stopping_ = false;
     spool::settle_tracker settle_;
+    /// Briefs given back to incoming/ (still being written) whose IN_MOVED_TO there, caused by
+    /// that rename, has not been read yet: it is no close, so it must not make them ready.
+    std::set<std::string, std::less<>> returned_;
+    /// Briefs given back because they were invalid and never closed (a writer pausing longer
+    /// than settle_ms looks finished): their size and mtime then. Claimed again unchanged and
+    /// still invalid, they are refused.
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> second_look_;
     spool::name_index names_;
     std::vector<std::string> unclaimed_;
     std::size_t queued_ = 0;

@@ -430,6 +430,18 @@ void write_piece(int fd, const std::string& piece) {
     }
 }
 
+/// Where the file open on `fd` is now (its path through /proc/self/fd).
+fs::path path_of(int fd) {
+    std::error_code ec;
+    return fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+}
+
+std::int64_t ctime_ns(int fd) {
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    return std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -462,4 +474,64 @@ TEST_CASE(
     CHECK(f.accepted.front().second.items.size() == 2);
     CHECK(read_file(f.layout.active() / "slow.json") == joined(slow_pieces));
     CHECK_FALSE(fs::exists(f.layout.failed() / "slow.json"));
+}
+
+TEST_CASE(
+    "intake: a brief claimed while its writer paused longer than settle_ms is put back into "
+    "incoming/ for another look, not refused, and taken whole once finished") {
+    // The writer writes the first piece and pauses until intake has claimed the file (its ctime
+    // moves with each rename) and it is back in incoming/; only then does it write the rest and
+    // close. With the old intake the brief was refused at its first claim.
+    intake_fixture f(150ms, 60s);
+    const auto path = f.layout.incoming() / "paused.json";
+    std::thread writer;
+    asio::steady_timer start(f.io, 100ms);
+    start.async_wait([&](boost::system::error_code) {
+        writer = std::thread([&] {
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+            REQUIRE(fd >= 0);
+            write_piece(fd, slow_pieces[0]);
+            const auto written = ctime_ns(fd);
+            // Bounded: the old intake refuses it (it ends in failed/) and never puts it back.
+            for (int i = 0; i < 5000; ++i) {
+                const auto where = path_of(fd);
+                if (where.parent_path().filename() == "failed") break;
+                if (ctime_ns(fd) != written && where == path) break;
+                std::this_thread::sleep_for(2ms);
+            }
+            for (std::size_t i = 1; i < slow_pieces.size(); ++i) write_piece(fd, slow_pieces[i]);
+            ::close(fd);
+        });
+    });
+    f.done = [&] { return f.accepted.size() + f.refused.size() > 0; };
+    const bool ok = f.run();
+    if (writer.joinable()) writer.join();
+    REQUIRE(ok);
+    CHECK(f.refused.empty());
+    REQUIRE(f.accepted.size() == 1);
+    CHECK(f.accepted.front().first.job_id == "paused");  // its job id was given back meanwhile
+    CHECK(f.accepted.front().second.items.size() == 2);
+    CHECK(read_file(f.layout.active() / "paused.json") == joined(slow_pieces));
+    CHECK(f.logged("brief.returned"));
+}
+
+TEST_CASE(
+    "intake: an invalid brief written in place and never closed is refused once it stays "
+    "unchanged for another settle_ms; it is not put back for ever") {
+    intake_fixture f(100ms, 60s);
+    const auto path = f.layout.incoming() / "stuck.json";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    REQUIRE(fd >= 0);
+    write_piece(fd, slow_pieces[0]);  // and the fd stays open until the end
+    f.done = [&] { return !f.refused.empty() || !f.accepted.empty(); };
+    const bool ok = f.run();
+    ::close(fd);
+    REQUIRE(ok);
+    CHECK(f.accepted.empty());
+    CHECK(f.refused == std::vector<std::string>{"stuck.json"});
+    CHECK(f.logged("brief.returned"));  // it had its second look first
+    CHECK(read_file(f.layout.failed() / "stuck.json") == slow_pieces[0]);
+    CHECK(read_file(f.layout.failed() / "stuck.json.error.json").find("incomplete JSON") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(path));
 }
