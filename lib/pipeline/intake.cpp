@@ -154,8 +154,9 @@ asio::awaitable<void> intake::run() {
     // Briefs recovery found in active/ without a state file: claimed just before a crash.
     while (!unclaimed_.empty() && !stopping_) {
         const auto n = std::min(claim_batch_size, unclaimed_.size());
-        std::vector<std::string> b(unclaimed_.end() - static_cast<std::ptrdiff_t>(n),
-                                   unclaimed_.end());
+        std::vector<spool::ready_file> b;
+        for (auto i = unclaimed_.size() - n; i < unclaimed_.size(); ++i)
+            b.push_back({.name = std::move(unclaimed_[i]), .closed = true});
         unclaimed_.resize(unclaimed_.size() - n);
         co_await claim_batch(std::move(b), true);
     }
@@ -179,9 +180,17 @@ asio::awaitable<void> intake::run() {
                 std::error_code wec;
                 auto b = watch.second.drain(wec);
                 if (b.overflow) log_.notice("spool.overflow", {{"action", "rescan"}});
-                if (b.overflow || b.watch_lost || wec) rescan = true;
-                for (const auto& n : b.names) {
-                    if (auto e = spool::stat_incoming(layout_, n); e && note_incoming(*e, now))
+                if (b.overflow || b.watch_lost || wec) {
+                    rescan = true;
+                    returned_.clear();  // their events may be lost: they only settle slower
+                }
+                for (std::size_t i = 0; i < b.names.size(); ++i) {
+                    const auto& n = b.names[i];
+                    // Moved in by intake itself, giving back a brief still being written: it
+                    // settles again (observed below) unless its writer closed it since.
+                    const bool ours = returned_.erase(n) != 0 && !b.closed[i];
+                    if (auto e = spool::stat_incoming(layout_, n);
+                        e && note_incoming(*e, now) && !ours)
                         settle_.mark_closed(n);
                 }
                 // Created in place: a symlink is refused now; a file being written starts settling.
@@ -223,7 +232,16 @@ asio::awaitable<void> intake::run() {
         // until our next turn — a burst costs one pass of the loop's queue per batch, not two.
         if (const auto room = claim_allowance({stopping_, !disk_problem_.empty(), probe,
                                                port_.items_waiting(), port_.max_waiting()})) {
-            auto batch = settle_.take_ready(now, room);
+            // A file written in place and not closed yet is looked at again (one lstat) as its
+            // settle time comes due: its writer may still be writing. Closed and moved-in files
+            // are taken as they are.
+            auto batch = settle_.take_ready(now, room, [this](std::string_view n) {
+                auto e = spool::stat_incoming(layout_, n);
+                if (!e)
+                    if (auto sl = second_look_.find(n); sl != second_look_.end())
+                        second_look_.erase(sl);
+                return e;
+            });
             if (!batch.empty()) {
                 probe = false;
                 ahead = begin_claim(std::move(batch), false);
@@ -285,7 +303,11 @@ bool intake::note_incoming(const spool::entry& e, clock::time_point now) {
 namespace {
 /// One brief of an intake batch, filled in on the file pool.
 struct intake_item {
-    std::string name;  ///< in incoming/ (or active/ when adopted)
+    std::string name;        ///< in incoming/ (or active/ when adopted)
+    spool::ready_file from;  ///< what the settle tracker knew of it
+    /// Given back once already because it was invalid and never closed, and unchanged since:
+    /// invalid again, it is refused.
+    bool second_look = false;
     std::string job_id;
     std::error_code claim_ec;
     std::string active_name;
@@ -294,6 +316,10 @@ struct intake_item {
     std::optional<jobs::job_record> rec;  ///< accepted: its state file was written (state_ec)
     std::error_code state_ec;
     std::error_code room_ec;  ///< not claimed: the spool has no room for its state
+    /// Given back to incoming/ (the reason), to settle again: still being written.
+    std::string returned;
+    bool returned_invalid = false;  ///< given back for a second look (invalid, never closed)
+    spool::entry returned_as;       ///< its entry just before (lstat)
 };
 
 /// Room a claimed brief needs on the spool's file system for its state file: a snapshot and the
@@ -323,6 +349,41 @@ struct intake::claim_work {
 };
 
 namespace {
+
+/// Whether a brief just claimed from incoming/ and read is still being written, so that it goes
+/// back to incoming/ to settle again (the reason in it.returned) instead of being accepted or
+/// refused. A file written in place may be claimed while its writer keeps it open — the writer
+/// then writes on into active/ — so the file is looked at again (one lstat, never for a valid
+/// brief that was closed or moved in: those are complete on arrival):
+///  - changed since the settle tracker last saw it (size or mtime): given back;
+///  - invalid and never closed: given back once (its writer may have paused longer than
+///    settle_ms; an incomplete brief is invalid); if it settles again unchanged and is still
+///    invalid (it.second_look) it is refused.
+/// A closed brief that is invalid is refused unless it changed. If the name was taken in
+/// incoming/ meanwhile, the brief stays claimed and is judged as it was read.
+bool give_back(const intake_params& p, intake_item& it) {
+    const bool invalid = !it.parsed->ok();
+    if (it.from.closed && !invalid) return false;
+    const auto now = spool::stat_active(p.layout, it.active_name);
+    if (!now || !now->regular) return false;
+    const bool changed =
+        it.from.observed && (now->size != it.from.size || now->mtime_ns != it.from.mtime_ns);
+    std::string why;
+    const bool look_again = !changed && invalid && !it.from.closed && !it.second_look;
+    if (changed)
+        why = "changed after it settled: still being written";
+    else if (look_again)
+        why = "invalid and not closed by its writer: looked at again after settle_ms";
+    else
+        return false;
+    if (spool::unclaim_deferred(p.layout, it.active_name, it.name)) return false;
+    it.returned = std::move(why);
+    it.returned_invalid = look_again;
+    it.returned_as = *now;
+    it.returned_as.name = it.name;
+    it.parsed.reset();
+    return true;
+}
 
 /// Runs on the file pool and touches nothing of the engine: claims by rename, reads and parses,
 /// then makes every claim of the batch durable with one fsync of active/ and one of incoming/.
@@ -355,6 +416,7 @@ void claim_and_persist(const intake_params& p, std::vector<intake_item>& batch) 
         // refused, never retried.
         it.parsed = read_brief(p.layout.active(), it.active_name, p.max_brief_bytes,
                                p.default_provider, it.read_error);
+        if (!p.in_active && it.parsed && give_back(p, it)) continue;
         if (!it.parsed || !it.parsed->ok() || !p.providers.count(it.parsed->brief->provider))
             continue;
         jobs::job_record rec;
@@ -391,7 +453,7 @@ asio::awaitable<void> claim_and_persist_on_pool(std::shared_ptr<intake::claim_wo
 }
 }  // namespace
 
-std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string> batch,
+std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<spool::ready_file> batch,
                                                         bool in_active) {
     auto work = std::make_shared<claim_work>(claim_work{
         {layout_, cfg_.max_brief_bytes, cfg_.default_provider, port_.providers(), in_active},
@@ -400,7 +462,13 @@ std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string>
     work->ready.emplace(ex_, asio::steady_timer::time_point::max());
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& it = work->items[i];
-        it.name = std::move(batch[i]);
+        it.from = std::move(batch[i]);
+        it.name = it.from.name;
+        if (auto sl = second_look_.find(it.name); sl != second_look_.end()) {
+            it.second_look = !it.from.closed && it.from.observed &&
+                             sl->second == std::pair{it.from.size, it.from.mtime_ns};
+            second_look_.erase(sl);
+        }
         // The index picks the id without a scan; the renames below still decide every race.
         it.job_id = names_.reserve_job_id(
             it.name, in_active ? std::string_view(it.name) : std::string_view{});
@@ -414,7 +482,7 @@ std::shared_ptr<intake::claim_work> intake::begin_claim(std::vector<std::string>
     return work;
 }
 
-asio::awaitable<void> intake::claim_batch(std::vector<std::string> batch, bool in_active) {
+asio::awaitable<void> intake::claim_batch(std::vector<spool::ready_file> batch, bool in_active) {
     co_await finish_claim(begin_claim(std::move(batch), in_active));
 }
 
@@ -445,10 +513,18 @@ asio::awaitable<void> intake::finish_claim(std::shared_ptr<claim_work> work) {
                              {{"file", it.name}, {"error", it.claim_ec.message()}});
             continue;
         }
-        if (!in_active) {
-            names_.add_spool_name(it.active_name);
-            log_.info("brief.claimed", {{"file", it.name}, {"job", it.job_id}});
+        if (!in_active) log_.info("brief.claimed", {{"file", it.name}, {"job", it.job_id}});
+        if (!it.returned.empty()) {
+            // Back in incoming/ under its own name, its job id given back above: it settles
+            // again from now (its clock restarted), like a file just created.
+            log_.info("brief.returned", {{"file", it.name}, {"reason", it.returned}});
+            returned_.insert(it.name);
+            if (it.returned_invalid)
+                second_look_[it.name] = {it.returned_as.size, it.returned_as.mtime_ns};
+            settle_.observe(it.returned_as, clock::now());
+            continue;
         }
+        if (!in_active) names_.add_spool_name(it.active_name);
         auto path = layout_.active() / it.active_name;
         if (!it.parsed) {
             log_.error("brief.read_failed", {{"file", it.active_name}, {"error", it.read_error}});

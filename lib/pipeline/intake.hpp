@@ -203,9 +203,9 @@ class intake {
     /// file_pool — renames and parsing, one fsync of each directory for the batch — then, back on
     /// the event loop, refuses the invalid ones and hands the others to the engine. Completes when
     /// all are done. begin_claim() + finish_claim().
-    boost::asio::awaitable<void> claim_batch(std::vector<std::string> batch, bool in_active);
+    boost::asio::awaitable<void> claim_batch(std::vector<spool::ready_file> batch, bool in_active);
     /// Reserves the batch's job ids and starts its claims on file_pool; returns at once.
-    std::shared_ptr<claim_work> begin_claim(std::vector<std::string> batch, bool in_active);
+    std::shared_ptr<claim_work> begin_claim(std::vector<spool::ready_file> batch, bool in_active);
     /// Waits for the pool's part of a begun batch, then (on the event loop) refuses the invalid
     /// briefs and hands the others to the engine. Completes when all are done.
     boost::asio::awaitable<void> finish_claim(std::shared_ptr<claim_work> work);
@@ -221,6 +221,13 @@ class intake {
     bool kicked_ = true;
     bool stopping_ = false;
     spool::settle_tracker settle_;
+    /// Briefs given back to incoming/ (still being written) whose IN_MOVED_TO there, caused by
+    /// that rename, has not been read yet: it is no close, so it must not make them ready.
+    std::set<std::string, std::less<>> returned_;
+    /// Briefs given back because they were invalid and never closed (a writer pausing longer
+    /// than settle_ms looks finished): their size and mtime then. Claimed again unchanged and
+    /// still invalid, they are refused.
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>, std::less<>> second_look_;
     spool::name_index names_;
     std::vector<std::string> unclaimed_;
     std::size_t queued_ = 0;

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace briefd::spool {
@@ -179,13 +180,29 @@ std::vector<entry> scan_incoming(const layout& l, std::error_code& ec) {
     return out;
 }
 
-std::optional<entry> stat_incoming(const layout& l, std::string_view name) {
+namespace {
+std::optional<entry> stat_in(const fs::path& dir, std::string_view name) {
     if (classify_name(name) != name_kind::brief) return std::nullopt;
-    const fs::path p = l.incoming() / name;
+    const fs::path p = dir / name;
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return std::nullopt;
     return entry{std::string(name), S_ISREG(st.st_mode), S_ISLNK(st.st_mode),
                  static_cast<std::uint64_t>(st.st_size), mtime_ns_of(st)};
+}
+}  // namespace
+
+std::optional<entry> stat_incoming(const layout& l, std::string_view name) {
+    return stat_in(l.incoming(), name);
+}
+
+std::optional<entry> stat_active(const layout& l, std::string_view name) {
+    return stat_in(l.active(), name);
+}
+
+std::error_code unclaim_deferred(const layout& l, std::string_view active_name,
+                                 std::string_view name) {
+    if (!is_plain_name(active_name) || !is_plain_name(name)) return errno_code(EINVAL);
+    return store::rename_noreplace(l.active() / active_name, l.incoming() / name);
 }
 
 // --- settle_tracker
@@ -249,20 +266,37 @@ bool settle_tracker::any_ready(time_point now) const {
     return !deadlines_.empty() && deadlines_.begin()->first <= now;
 }
 
-std::vector<std::string> settle_tracker::take_ready(time_point now, std::size_t max) {
-    std::vector<std::string> out;
+std::vector<ready_file> settle_tracker::take_ready(time_point now, std::size_t max,
+                                                   const stat_fn& restat) {
+    std::vector<ready_file> out;
+    const auto hand_out = [&](file_map::iterator it) {
+        const state& s = it->second;
+        out.push_back({it->first, s.closed, s.stable_since.has_value(), s.size, s.mtime_ns});
+        erase(it);
+    };
     while (out.size() < max && !closed_.empty()) {
         std::string n = std::move(closed_.front());
         closed_.pop_front();
         auto it = files_.find(n);
         if (it == files_.end() || !it->second.closed) continue;  // stale
-        erase(it);
-        out.push_back(std::move(n));
+        hand_out(it);
     }
+    // With a settle time of zero a changed file would come due again at `now`: not looked at.
+    const bool look = restat && settle_.count() > 0;
     while (out.size() < max && !deadlines_.empty() && deadlines_.begin()->first <= now) {
         auto it = files_.find(deadlines_.begin()->second);
-        out.push_back(it->first);
-        erase(it);
+        if (look) {
+            const auto e = restat(it->first);
+            if (!e) {  // gone (claimed by another daemon, removed, now a directory)
+                erase(it);
+                continue;
+            }
+            if (e->size != it->second.size || e->mtime_ns != it->second.mtime_ns) {
+                observe(*e, now);  // still being written: its clock restarts, due after `now`
+                continue;
+            }
+        }
+        hand_out(it);
     }
     return out;
 }
@@ -475,7 +509,8 @@ watcher::batch watcher::drain(std::error_code& ec) {
         ec = errno_code(EBADF);
         return b;
     }
-    std::unordered_set<std::string> seen, seen_created;
+    std::unordered_map<std::string, std::size_t> seen;  // name → its index in b.names
+    std::unordered_set<std::string> seen_created;
     alignas(inotify_event) std::array<char, 64 * 1024> buf;
     for (;;) {
         const ssize_t n = ::read(fd_, buf.data(), buf.size());
@@ -501,8 +536,15 @@ watcher::batch watcher::drain(std::error_code& ec) {
             std::string s(name, ::strnlen(name, ev.len));  // the kernel pads names with NULs
             if (ev.mask & IN_CREATE) {
                 if (seen_created.insert(s).second) b.created.push_back(std::move(s));
-            } else if (seen.insert(s).second) {
-                b.names.push_back(std::move(s));
+            } else {
+                const bool closed = (ev.mask & IN_CLOSE_WRITE) != 0;
+                auto [it, fresh] = seen.try_emplace(s, b.names.size());
+                if (fresh) {
+                    b.names.push_back(std::move(s));
+                    b.closed.push_back(closed);
+                } else if (closed) {
+                    b.closed[it->second] = true;
+                }
             }
         }
     }

@@ -63,13 +63,31 @@ std::vector<entry> scan_incoming(const layout& l, std::error_code& ec);
 /// of a change, instead of a rescan of the whole directory.
 std::optional<entry> stat_incoming(const layout& l, std::string_view name);
 
-/// Settle check for writers that write in place (sans-I/O, the caller passes the clock). A file
-/// seen on a rescan is ready once its size and mtime have been unchanged for `settle`; a file
-/// reported by IN_CLOSE_WRITE / IN_MOVED_TO (mark_closed) is ready at once. A settle of zero makes
-/// every observed file ready.
+/// A file the settle tracker hands out for claiming, with what it knew of it.
+struct ready_file {
+    std::string name;
+    /// Reported closed after writing or moved in (mark_closed): complete on arrival. Otherwise
+    /// it settled: unchanged for the settle time, and maybe still open in its writer.
+    bool closed = false;
+    /// Whether size and mtime below are known (a file marked closed that was never observed has
+    /// none).
+    bool observed = false;
+    /// Its size and mtime when last observed (for a settled file: re-checked as it came due).
+    /// The claim compares the file it read with these.
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+};
+
+/// Settle check for writers that write in place (sans-I/O, the caller passes the clock and, to
+/// take_ready, a stat function). A file observed (its IN_CREATE, a rescan) is ready once its
+/// size and mtime have been unchanged for `settle`: when its deadline comes due take_ready looks
+/// at it again, and a change restarts its clock. A file reported by IN_CLOSE_WRITE /
+/// IN_MOVED_TO (mark_closed) is ready at once. A settle of zero makes every observed file ready.
 class settle_tracker {
   public:
     using time_point = std::chrono::steady_clock::time_point;
+    /// The file's entry now (stat_incoming), nullopt when it is gone.
+    using stat_fn = std::function<std::optional<entry>(std::string_view name)>;
 
     explicit settle_tracker(std::chrono::milliseconds settle) : settle_(settle) {}
 
@@ -87,10 +105,15 @@ class settle_tracker {
     std::size_t tracked() const noexcept { return files_.size(); }
 
     /// Takes up to `max` files that are ready at `now` out of the tracker, for claiming: closed
-    /// files first in the order they were reported, then settled ones, earliest first. O(taken ×
-    /// log tracked): nothing else is looked at. A taken file is no longer tracked (a later
-    /// observe() or mark_closed() tracks it afresh).
-    std::vector<std::string> take_ready(time_point now, std::size_t max);
+    /// files first in the order they were reported, then settled ones, earliest first. A settled
+    /// one is first looked at again with `restat` (when given and the settle time is not zero):
+    /// a file written in place is only observed when it is created and on rescans, so its
+    /// deadline says nothing about the writes since. If its size or mtime changed it is observed
+    /// anew (its clock restarts at `now`) and stays; if it is gone it is forgotten. Closed files
+    /// are never looked at. O(taken × log tracked) plus one restat per settled file that came
+    /// due: nothing else is looked at. A taken file is no longer tracked (a later observe() or
+    /// mark_closed() tracks it afresh).
+    std::vector<ready_file> take_ready(time_point now, std::size_t max, const stat_fn& restat = {});
     /// Whether take_ready(now, …) would return anything.
     bool any_ready(time_point now) const;
 
@@ -196,6 +219,19 @@ std::pair<std::error_code, std::string> claim_deferred(const layout& l, std::str
 std::pair<std::error_code, std::string> deliver(const layout& l, std::string_view name,
                                                 std::string_view bytes, mode_t mode = 0640);
 
+/// One active/ name, lstat-based, as stat_incoming looks at incoming/ (nullopt: gone or not a
+/// brief name). For intake's look at a brief it has just claimed and read.
+std::optional<entry> stat_active(const layout& l, std::string_view name);
+
+/// Gives a claimed brief back: active/<active_name> → incoming/<name> (its name before the
+/// claim), by an atomic rename that never replaces anything — EEXIST when a new file of that name
+/// was dropped meanwhile (the brief then stays in active/). For a brief found to be still written
+/// to after it was claimed: it settles again in incoming/, where its writer's close is seen. No
+/// fsync, as with claim_deferred: the batch's one fsync of each directory makes it durable, and a
+/// crash before that finds the file whole under one of the two names.
+std::error_code unclaim_deferred(const layout& l, std::string_view active_name,
+                                 std::string_view name);
+
 enum class outcome { done, failed };
 /// Moves `from` (active/<name>, or incoming/<name> for briefs refused before claiming) to done/ or
 /// failed/, keeping the file name, suffixing ("name-2.json") if taken. Returns the final name.
@@ -243,6 +279,10 @@ class watcher {
         /// Files closed after writing or moved in, first-seen order, no duplicates. Raw names:
         /// run classify_name on them.
         std::vector<std::string> names;
+        /// closed[i]: names[i] was closed after writing (IN_CLOSE_WRITE) in this batch, not only
+        /// moved in (IN_MOVED_TO) — which is also what the daemon's own rename of a brief back
+        /// into incoming/ reports.
+        std::vector<bool> closed;
         /// Entries created in place (IN_CREATE): a symlink or fifo shows up only here; a regular
         /// file being written is not ready yet. Look at them with stat_incoming.
         std::vector<std::string> created;

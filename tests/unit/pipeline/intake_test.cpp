@@ -13,7 +13,12 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <thread>
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -206,11 +211,12 @@ struct intake_fixture : temp_spool {
     std::unique_ptr<pipeline::filer> filer;
     std::function<bool()> done;
 
-    intake_fixture() {
+    explicit intake_fixture(std::chrono::milliseconds settle = std::chrono::milliseconds(30),
+                            std::chrono::milliseconds rescan = std::chrono::milliseconds(50)) {
         cfg.spool = layout.root;
         cfg.outputs = layout.outputs;
-        cfg.settle = std::chrono::milliseconds(30);
-        cfg.rescan_interval = std::chrono::milliseconds(50);
+        cfg.settle = settle;
+        cfg.rescan_interval = rescan;
         in = std::make_unique<pipeline::intake>(
             io.get_executor(), pool, cfg, layout, disk_problem, log,
             pipeline::intake_port{
@@ -390,4 +396,142 @@ TEST_CASE("intake: with no room on the spool for job states nothing is claimed; 
     CHECK(fs::exists(f.layout.incoming() / "good.json"));  // never left incoming/
     CHECK(f.disk_problem.starts_with("cannot write job state"));
     CHECK_FALSE(f.in->names().taken("good"));  // its job id was given back
+}
+
+// --- in-place writers (QA: a brief written in place over a slow link was claimed half-written)
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The two-item brief cut into pieces, as a slow writer would put them on disk.
+const std::vector<std::string> slow_pieces = {
+    R"({"items":[{"brief":"piece one",)",
+    R"("platform":"instagram",)",
+    R"("modality":"image"},)",
+    R"({"brief":"piece two","platform":"instagram",)",
+    R"("modality":"image"}]})",
+};
+
+std::string joined(const std::vector<std::string>& pieces) {
+    std::string s;
+    for (const auto& p : pieces) s += p;
+    return s;
+}
+
+/// Writes one piece through `fd`, whole.
+void write_piece(int fd, const std::string& piece) {
+    std::size_t off = 0;
+    while (off < piece.size()) {
+        const auto n = ::write(fd, piece.data() + off, piece.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        REQUIRE(n > 0);
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+/// Where the file open on `fd` is now (its path through /proc/self/fd).
+fs::path path_of(int fd) {
+    std::error_code ec;
+    return fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+}
+
+std::int64_t ctime_ns(int fd) {
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    return std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "intake: a brief written in place through one fd, in pieces, for longer than settle_ms but "
+    "never pausing that long, is claimed whole once closed, never refused") {
+    // QA's repro (5 pieces 1 s apart, settle_ms 2000, rescans rare) scaled down: pieces 100 ms
+    // apart, settle 200 ms, the whole write 500 ms. No rescan comes to help.
+    intake_fixture f(200ms, 60s);
+    const auto path = f.layout.incoming() / "slow.json";
+    std::thread writer;
+    asio::steady_timer start(f.io, 100ms);  // intake watches incoming/ by then
+    start.async_wait([&](boost::system::error_code) {
+        writer = std::thread([&] {
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+            REQUIRE(fd >= 0);
+            for (const auto& p : slow_pieces) {
+                write_piece(fd, p);
+                std::this_thread::sleep_for(100ms);
+            }
+            ::close(fd);
+        });
+    });
+    f.done = [&] { return f.accepted.size() + f.refused.size() > 0; };
+    const bool ok = f.run();
+    if (writer.joinable()) writer.join();
+    REQUIRE(ok);
+    CHECK(f.refused.empty());
+    REQUIRE(f.accepted.size() == 1);
+    CHECK(f.accepted.front().first.items.size() == 2);
+    CHECK(f.accepted.front().second.items.size() == 2);
+    CHECK(read_file(f.layout.active() / "slow.json") == joined(slow_pieces));
+    CHECK_FALSE(fs::exists(f.layout.failed() / "slow.json"));
+}
+
+TEST_CASE(
+    "intake: a brief claimed while its writer paused longer than settle_ms is put back into "
+    "incoming/ for another look, not refused, and taken whole once finished") {
+    // The writer writes the first piece and pauses until intake has claimed the file (its ctime
+    // moves with each rename) and it is back in incoming/; only then does it write the rest and
+    // close. With the old intake the brief was refused at its first claim.
+    intake_fixture f(150ms, 60s);
+    const auto path = f.layout.incoming() / "paused.json";
+    std::thread writer;
+    asio::steady_timer start(f.io, 100ms);
+    start.async_wait([&](boost::system::error_code) {
+        writer = std::thread([&] {
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+            REQUIRE(fd >= 0);
+            write_piece(fd, slow_pieces[0]);
+            const auto written = ctime_ns(fd);
+            // Bounded: the old intake refuses it (it ends in failed/) and never puts it back.
+            for (int i = 0; i < 5000; ++i) {
+                const auto where = path_of(fd);
+                if (where.parent_path().filename() == "failed") break;
+                if (ctime_ns(fd) != written && where == path) break;
+                std::this_thread::sleep_for(2ms);
+            }
+            for (std::size_t i = 1; i < slow_pieces.size(); ++i) write_piece(fd, slow_pieces[i]);
+            ::close(fd);
+        });
+    });
+    f.done = [&] { return f.accepted.size() + f.refused.size() > 0; };
+    const bool ok = f.run();
+    if (writer.joinable()) writer.join();
+    REQUIRE(ok);
+    CHECK(f.refused.empty());
+    REQUIRE(f.accepted.size() == 1);
+    CHECK(f.accepted.front().first.job_id == "paused");  // its job id was given back meanwhile
+    CHECK(f.accepted.front().second.items.size() == 2);
+    CHECK(read_file(f.layout.active() / "paused.json") == joined(slow_pieces));
+    CHECK(f.logged("brief.returned"));
+}
+
+TEST_CASE(
+    "intake: an invalid brief written in place and never closed is refused once it stays "
+    "unchanged for another settle_ms; it is not put back for ever") {
+    intake_fixture f(100ms, 60s);
+    const auto path = f.layout.incoming() / "stuck.json";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    REQUIRE(fd >= 0);
+    write_piece(fd, slow_pieces[0]);  // and the fd stays open until the end
+    f.done = [&] { return !f.refused.empty() || !f.accepted.empty(); };
+    const bool ok = f.run();
+    ::close(fd);
+    REQUIRE(ok);
+    CHECK(f.accepted.empty());
+    CHECK(f.refused == std::vector<std::string>{"stuck.json"});
+    CHECK(f.logged("brief.returned"));  // it had its second look first
+    CHECK(read_file(f.layout.failed() / "stuck.json") == slow_pieces[0]);
+    CHECK(read_file(f.layout.failed() / "stuck.json.error.json").find("incomplete JSON") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(path));
 }

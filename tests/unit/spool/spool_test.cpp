@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -30,6 +31,13 @@ std::vector<std::string> names_in(const fs::path& dir) {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
     std::sort(out.begin(), out.end());
+    return out;
+}
+
+/// The names of what take_ready handed out.
+std::vector<std::string> names_of(const std::vector<sp::ready_file>& files) {
+    std::vector<std::string> out;
+    for (const auto& f : files) out.push_back(f.name);
     return out;
 }
 
@@ -541,11 +549,11 @@ TEST_CASE(
     s.mark_closed("c1.json");
     s.mark_closed("c2.json");  // twice: still once
     CHECK(s.any_ready(t0));
-    CHECK(s.take_ready(t0, 1) == std::vector<std::string>{"c2.json"});
-    CHECK(s.take_ready(t0, 10) == std::vector<std::string>{"c1.json"});
+    CHECK(names_of(s.take_ready(t0, 1)) == std::vector<std::string>{"c2.json"});
+    CHECK(names_of(s.take_ready(t0, 10)) == std::vector<std::string>{"c1.json"});
     CHECK_FALSE(s.any_ready(t0 + 999ms));
     CHECK(s.next_check() == t0 + 1000ms);
-    CHECK(s.take_ready(t0 + 1000ms, 10) == std::vector<std::string>{"early.json"});
+    CHECK(names_of(s.take_ready(t0 + 1000ms, 10)) == std::vector<std::string>{"early.json"});
     // A change restarts the timer.
     s.observe({"late.json", true, false, 2, 1}, t0 + 1400ms);
     CHECK(s.take_ready(t0 + 1500ms, 10).empty());
@@ -562,6 +570,135 @@ TEST_CASE(
     CHECK(s.take_ready(t0, 10).size() == 1);
     s.observe({"again.json", true, false, 1, 1}, t0);
     CHECK_FALSE(s.ready("again.json", t0));
+}
+
+TEST_CASE(
+    "settle_tracker: a settling file is looked at again when it comes due; a change restarts its "
+    "clock, closed files are never looked at") {
+    // QA: a brief written in place through one open fd was handed out at create + settle_ms
+    // while still being written: nothing had observed it since its IN_CREATE (size 0).
+    using namespace std::chrono_literals;
+    sp::settle_tracker s(1000ms);
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    std::map<std::string, sp::entry, std::less<>> disk;  // what the stat function sees
+    std::vector<std::string> looked;
+    const sp::settle_tracker::stat_fn restat = [&](std::string_view n) -> std::optional<sp::entry> {
+        looked.emplace_back(n);
+        auto it = disk.find(n);
+        if (it == disk.end()) return std::nullopt;
+        return it->second;
+    };
+
+    disk["slow.json"] = {"slow.json", true, false, 0, 100};
+    s.observe(disk["slow.json"], t0);                         // its IN_CREATE
+    disk["slow.json"] = {"slow.json", true, false, 40, 200};  // written since
+    CHECK(s.take_ready(t0 + 1000ms, 10, restat).empty());     // due, but changed: not handed out
+    CHECK(looked == std::vector<std::string>{"slow.json"});
+    CHECK(s.next_check() == t0 + 2000ms);  // its clock restarted when it was looked at
+    CHECK(s.tracked() == 1);
+    disk["slow.json"].mtime_ns = 300;  // same size, written again (overwritten in place)
+    CHECK(s.take_ready(t0 + 2000ms, 10, restat).empty());
+    CHECK(s.next_check() == t0 + 3000ms);
+    // Unchanged for the settle time: handed out, with the size and mtime the claim must find.
+    auto out = s.take_ready(t0 + 3000ms, 10, restat);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].name == "slow.json");
+    CHECK_FALSE(out[0].closed);
+    CHECK(out[0].observed);
+    CHECK(out[0].size == 40);
+    CHECK(out[0].mtime_ns == 300);
+    CHECK(s.tracked() == 0);
+
+    // Gone when it comes due: forgotten, nothing handed out.
+    s.observe({"gone.json", true, false, 1, 1}, t0);
+    CHECK(s.take_ready(t0 + 1000ms, 10, restat).empty());
+    CHECK(s.tracked() == 0);
+
+    // Closed (or moved in): handed out at once and never looked at (a flood of renamed-in
+    // briefs costs no extra stat), with what its event's lstat said.
+    looked.clear();
+    s.observe({"moved.json", true, false, 7, 70}, t0);
+    s.mark_closed("moved.json");
+    out = s.take_ready(t0, 10, restat);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].closed);
+    CHECK(out[0].size == 7);
+    CHECK(looked.empty());
+
+    // A changed file does not count against `max`, and one due later is not looked at yet.
+    disk["a.json"] = {"a.json", true, false, 1, 1};
+    disk["b.json"] = {"b.json", true, false, 1, 1};
+    disk["c.json"] = {"c.json", true, false, 1, 1};
+    s.observe(disk["a.json"], t0);
+    s.observe(disk["b.json"], t0 + 1ms);
+    s.observe(disk["c.json"], t0 + 500ms);
+    disk["a.json"].size = 2;
+    looked.clear();
+    CHECK(names_of(s.take_ready(t0 + 1001ms, 1, restat)) == std::vector<std::string>{"b.json"});
+    CHECK(looked == std::vector<std::string>{"a.json", "b.json"});
+
+    // Settle zero: everything observed is ready, nothing is looked at.
+    sp::settle_tracker zero(0ms);
+    looked.clear();
+    zero.observe(disk["a.json"], t0);
+    CHECK(zero.take_ready(t0, 10, restat).size() == 1);
+    CHECK(looked.empty());
+}
+
+TEST_CASE("watcher tells a close after writing from a move in") {
+    temp_dir t;
+    auto l = make_layout(t);
+    auto [ec, w] = sp::watcher::open(l.incoming());
+    REQUIRE_FALSE(ec);
+    std::error_code dec;
+    write_plain(t / "staged.json", "{}");
+    fs::rename(t / "staged.json", l.incoming() / "moved.json");
+    write_plain(l.incoming() / "written.json", "{}");
+    // Moved in, then opened, written and closed in place: closed.
+    write_plain(t / "again.json", "{}");
+    fs::rename(t / "again.json", l.incoming() / "both.json");
+    write_plain(l.incoming() / "both.json", "{\"a\":1}");
+    sp::watcher::batch b;
+    for (int i = 0; i < 50 && b.names.size() < 3; ++i) {
+        auto more = drain_when_readable(w, dec);
+        REQUIRE_FALSE(dec);
+        for (std::size_t k = 0; k < more.names.size(); ++k) {
+            b.names.push_back(more.names[k]);
+            b.closed.push_back(more.closed[k]);
+        }
+    }
+    REQUIRE(b.names.size() == 3);
+    REQUIRE(b.closed.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+        CAPTURE(b.names[k]);
+        CHECK(b.closed[k] == (b.names[k] != "moved.json"));
+    }
+}
+
+TEST_CASE("unclaim_deferred gives a claimed brief back to incoming/, never over a new file") {
+    temp_dir t;
+    auto l = make_layout(t);
+    write_plain(l.incoming() / "x.json", "{");
+    write_plain(l.active() / "x.json", "taken");  // so the claim is suffixed
+    auto [ec, name] = sp::claim_deferred(l, "x.json");
+    REQUIRE_FALSE(ec);
+    REQUIRE(name == "x-2.json");
+    auto e = sp::stat_active(l, name);
+    REQUIRE(e);
+    CHECK(e->regular);
+    CHECK(e->size == 1);
+    CHECK_FALSE(sp::stat_active(l, "missing.json"));
+    CHECK_FALSE(sp::unclaim_deferred(l, name, "x.json"));
+    CHECK(read_file(l.incoming() / "x.json") == "{");  // under its name before the claim
+    CHECK_FALSE(fs::exists(l.active() / name));
+    // A new file of that name was dropped meanwhile: EEXIST, both stay.
+    std::tie(ec, name) = sp::claim_deferred(l, "x.json");
+    REQUIRE_FALSE(ec);
+    write_plain(l.incoming() / "x.json", "new");
+    CHECK(sp::unclaim_deferred(l, name, "x.json") == std::errc::file_exists);
+    CHECK(read_file(l.incoming() / "x.json") == "new");
+    CHECK(read_file(l.active() / name) == "{");
+    CHECK(sp::unclaim_deferred(l, name, "../x.json") == std::errc::invalid_argument);
 }
 
 TEST_CASE("stat_incoming looks at one name: briefs only, lstat, gone or directories are nullopt") {
