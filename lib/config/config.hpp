@@ -130,7 +130,7 @@ struct config {
     std::map<std::string, provider_config> providers;  ///< by name
     std::size_t max_brief_bytes = 1 << 20;       ///< larger briefs are refused to failed/
     std::uint64_t max_output_bytes = 2ull << 30; ///< largest single download
-    std::chrono::milliseconds settle{2000};      ///< key settle_ms: size/mtime stable this long before a rescan takes a file
+    std::chrono::milliseconds settle{2000};      ///< key settle_ms: an in-place file's size/mtime unchanged this long before it is taken
     std::chrono::milliseconds rescan_interval{30000}; ///< key rescan_interval_ms: periodic rescan of incoming/
     std::chrono::hours retention{0};             ///< key retention_hours; 0 = keep done/ and failed/ forever
     uncertain_policy on_uncertain = uncertain_policy::fail;  ///< key on_uncertain: fail | resubmit
