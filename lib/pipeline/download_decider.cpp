@@ -20,6 +20,9 @@ std::error_code download_status_error(unsigned s) {
 download_verdict decide_download(const download_facts& f, unsigned max_attempts) {
     if (!f.ec && !f.mismatch) return download_verdict::save;
     if (is_disk_problem(f.ec)) return download_verdict::wait_for_disk;
+    if (f.ec == errc::not_found)
+        return f.attempt + 1 < std::min(max_attempts, not_found_attempts) ? download_verdict::retry
+                                                                          : download_verdict::give_up;
     bool retryable = f.mismatch || (is_retryable(f.ec) && f.ec != errc::body_too_large);
     if (!retryable) return download_verdict::give_up;
     return f.attempt + 1 < max_attempts ? download_verdict::retry : download_verdict::give_up;

@@ -8,7 +8,10 @@
 //                                                              the host's problem, not the output's)
 //   a retryable failure (network, 5xx, truncated, too slow)  retry, until max_attempts, then give_up
 //     or bytes that do not match the provider's checksum
-//   larger than max_output_bytes, 404, another 4xx/3xx       give_up (the same request will not heal)
+//   a 404                                                    retry for the first not_found_attempts
+//                                                              (a fresh object a CDN has not
+//                                                              propagated yet), then give_up
+//   larger than max_output_bytes, another 4xx/3xx            give_up (the same request will not heal)
 //
 // A 2xx body can still not be the output (body_problem): empty, encoded though briefd asked for
 // identity, or an HTML page where media was expected (a CDN's error or login page). Such an
@@ -36,6 +39,9 @@ struct download_facts {
 /// The error a non-2xx download status stands for (empty for 2xx): 404 → not_found, 5xx →
 /// server_error (retryable), anything else → unexpected_status.
 std::error_code download_status_error(unsigned http_status);
+
+/// Attempts a 404 gets (0.5 s and 1 s apart with the downloads' backoff) before it is final.
+inline constexpr unsigned not_found_attempts = 3;
 
 download_verdict decide_download(const download_facts& f, unsigned max_attempts);
 

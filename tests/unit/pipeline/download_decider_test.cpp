@@ -23,8 +23,15 @@ TEST_CASE("download decider: transient failures retry until the budget is spent"
 }
 
 TEST_CASE("download decider: what will not heal is given up at once") {
-    for (auto e : {errc::body_too_large, errc::not_found, errc::unexpected_status, errc::tls_error})
+    for (auto e : {errc::body_too_large, errc::unexpected_status, errc::tls_error})
         CHECK(decide_download({e, false, 0}, 6) == download_verdict::give_up);
+}
+
+TEST_CASE("download decider: a 404 gets a few attempts (a CDN not yet propagated), then is final") {
+    CHECK(decide_download({errc::not_found, false, 0}, 6) == download_verdict::retry);
+    CHECK(decide_download({errc::not_found, false, 1}, 6) == download_verdict::retry);
+    CHECK(decide_download({errc::not_found, false, 2}, 6) == download_verdict::give_up);
+    CHECK(decide_download({errc::not_found, false, 0}, 1) == download_verdict::give_up);
 }
 
 TEST_CASE("download decider: a full or read-only disk waits, whatever the attempt count") {

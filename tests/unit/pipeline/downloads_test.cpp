@@ -4,6 +4,7 @@
 #include "pipeline/downloads.hpp"
 
 #include "http/server.hpp"
+#include "pipeline/download_decider.hpp"
 #include "store/atomic_file.hpp"
 #include "store/paths.hpp"
 #include "unit/pipeline/test_job_services.hpp"
@@ -219,13 +220,15 @@ TEST_CASE("downloads: max_concurrent_downloads transfers at once, on kept-alive 
     for (const auto& out : job.rec.items[0].outputs) CHECK(out.saved);
 }
 
-TEST_CASE("downloads: a 404 fails the output for good at once; the item still finishes") {
+TEST_CASE("downloads: a 404 fails the output after a few attempts; the item still finishes") {
     fixture f;
     auto& job = f.add_job("j1", {f.origin.url("/missing"), f.origin.url("/f/1")});
     f.dl->start(job, 0);
     REQUIRE(f.svc.run_until_drained());
     const auto& it = job.rec.items[0];
-    CHECK(f.origin.requests == 2);  // not retried
+    CHECK(std::count(f.origin.order.begin(), f.origin.order.end(), "/missing") ==
+          static_cast<long>(pipeline::not_found_attempts));
+    CHECK(f.origin.requests == pipeline::not_found_attempts + 1);
     CHECK_FALSE(it.outputs[0].saved);
     CHECK(it.outputs[0].error.find("404") != std::string::npos);
     CHECK(it.outputs[1].saved);
