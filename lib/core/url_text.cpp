@@ -4,7 +4,7 @@
 
 namespace briefd {
 
-bool is_http_url_text(std::string_view s) noexcept {
+bool has_http_scheme(std::string_view s) noexcept {
     const auto starts_nocase = [&](std::string_view prefix) {
         if (s.size() < prefix.size()) return false;
         for (std::size_t i = 0; i < prefix.size(); ++i) {
@@ -14,11 +14,18 @@ bool is_http_url_text(std::string_view s) noexcept {
         }
         return true;
     };
-    if (!starts_nocase("http://") && !starts_nocase("https://")) return false;
+    return starts_nocase("http://") || starts_nocase("https://");
+}
+
+bool is_printable_ascii(std::string_view s) noexcept {
     return std::all_of(s.begin(), s.end(), [](char ch) {
         const auto c = static_cast<unsigned char>(ch);
         return c > 0x20 && c < 0x7f;
     });
+}
+
+bool is_http_url_text(std::string_view s) noexcept {
+    return has_http_scheme(s) && is_printable_ascii(s);
 }
 
 }  // namespace briefd

@@ -12,4 +12,10 @@ namespace briefd {
 /// parse with Boost.URL afterwards. False for everything else.
 bool is_http_url_text(std::string_view s) noexcept;
 
+/// True when `s` starts with "http://" or "https://", the scheme in any case (RFC 3986 §3.1).
+bool has_http_scheme(std::string_view s) noexcept;
+
+/// True when every byte of `s` is printable ASCII (0x21–0x7E); true for an empty `s`.
+bool is_printable_ascii(std::string_view s) noexcept;
+
 }  // namespace briefd

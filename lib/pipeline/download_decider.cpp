@@ -2,11 +2,11 @@
 
 #include "core/error.hpp"
 #include "core/url_text.hpp"
+#include "store/paths.hpp"
 
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace briefd::pipeline {
 
@@ -28,17 +28,6 @@ download_verdict decide_download(const download_facts& f, unsigned max_attempts)
     return f.attempt + 1 < max_attempts ? download_verdict::retry : download_verdict::give_up;
 }
 
-namespace {
-/// The media type of a Content-Type value, lower-cased, without parameters or spaces.
-std::string media_type(std::string_view ct) {
-    ct = ct.substr(0, ct.find(';'));
-    std::string out;
-    for (char c : ct)
-        if (c != ' ' && c != '\t') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    return out;
-}
-}  // namespace
-
 bool is_redirect(unsigned s) {
     return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
@@ -47,11 +36,7 @@ std::optional<boost::urls::url> redirect_target(const boost::urls::url& from,
                                                 std::string_view location) {
     if (location.empty() || location.size() > 8192) return std::nullopt;
     // Untrusted text: only what is shaped like an http(s) URL, or a path, reaches Boost.URL.
-    const bool printable = std::all_of(location.begin(), location.end(), [](char ch) {
-        const auto c = static_cast<unsigned char>(ch);
-        return c > 0x20 && c < 0x7f;
-    });
-    if (!printable) return std::nullopt;
+    if (!is_printable_ascii(location)) return std::nullopt;
     boost::urls::url to;
     if (is_http_url_text(location)) {
         auto abs = boost::urls::parse_uri(location);
@@ -78,12 +63,12 @@ std::optional<boost::urls::url> redirect_target(const boost::urls::url& from,
 
 std::string body_problem(const body_facts& f) {
     if (f.bytes == 0) return "empty body";
-    const std::string enc = media_type(f.content_encoding);
+    const std::string enc = store::header_token(f.content_encoding);
     if (!enc.empty() && enc != "identity")
         return "Content-Encoding " + enc.substr(0, 32) +
                ", which briefd does not decode (it asked for identity)";
     const bool media = f.output_type == "image" || f.output_type == "video" || f.output_type == "audio";
-    if (media && media_type(f.content_type) == "text/html")
+    if (media && store::header_token(f.content_type) == "text/html")
         return "the files host answered with an HTML page (text/html), not the " +
                std::string(f.output_type);
     return {};

@@ -11,10 +11,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
-
-#include <algorithm>
-#include <cctype>
 
 namespace briefd::pipeline::detail {
 
@@ -99,12 +97,7 @@ bool is_event_stream(const boost::beast::http::fields& h) {
 /// A view that names a run, and not `ours` (ids compared without regard to case: a UUID may come
 /// back upper-case). A view that names none is about the run asked for.
 bool about_other_run(const providers::run_view& v, std::string_view ours) {
-    if (v.run_id.empty()) return false;
-    return !std::equal(v.run_id.begin(), v.run_id.end(), ours.begin(), ours.end(),
-                       [](char a, char b) {
-                           return std::tolower(static_cast<unsigned char>(a)) ==
-                                  std::tolower(static_cast<unsigned char>(b));
-                       });
+    return !v.run_id.empty() && !boost::beast::iequals(v.run_id, ours);
 }
 }  // namespace
 
@@ -194,6 +187,14 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
     };
     auto act = fsm.start(clock::now());
     log_.debug("run.tracking", {{"job", job_id}, {"item", index}, {"run", run_id}});
+    // A view that names another run: logged, and never taken for this one.
+    const auto foreign_view = [&](const providers::run_view& v, std::string_view via) {
+        log_.warning("run.foreign_view", {{"job", job_id},
+                                          {"item", index},
+                                          {"run", run_id},
+                                          {"names", diagnostics::clean(v.run_id, 64)},
+                                          {"via", via}});
+    };
     // A stream must deliver a complete event within the idle deadline: bytes that never finish a
     // line (a trickling peer) do not keep it alive.
     auto event_deadline = clock::time_point::max();
@@ -287,11 +288,7 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
                 } else if (v) {
                     // Another run's state on this run's stream: never taken for this run's (its
                     // outputs would be filed under the wrong item). The event says nothing.
-                    log_.warning("run.foreign_view", {{"job", job_id},
-                                                      {"item", index},
-                                                      {"run", run_id},
-                                                      {"names", diagnostics::clean(v->run_id, 64)},
-                                                      {"via", "stream"}});
+                    foreign_view(*v, "stream");
                 }
                 act = fsm.on_stream_event(clock::now(), ev.type, phase, parser.last_event_id());
                 if (act.what != k::read) break;
@@ -328,12 +325,7 @@ asio::awaitable<void> run_tracking::track_run(provider_slot& slot_ref, std::stri
             } else if (!ec) {
                 if (wait) {
                     if (auto w = api.parse_wait(res.resp.body); w && about_other_run(w->first, run_id)) {
-                        log_.warning("run.foreign_view",
-                                     {{"job", job_id},
-                                      {"item", index},
-                                      {"run", run_id},
-                                      {"names", diagnostics::clean(w->first.run_id, 64)},
-                                      {"via", "wait"}});
+                        foreign_view(w->first, "wait");
                         ec = errc::malformed_response;
                     } else if (w) {
                         phase = w->first.phase;

@@ -473,8 +473,7 @@ rate_info read_rate_headers(const boost::beast::http::fields& h,
     // cannot overflow.
     const double reference_s = std::chrono::duration<double>(reference.time_since_epoch()).count();
     const auto delta_to = [&](system_clock::time_point t) {
-        return std::chrono::duration<double>(t.time_since_epoch()).count() -
-               std::chrono::duration<double>(reference.time_since_epoch()).count();
+        return std::chrono::duration<double>(t.time_since_epoch()).count() - reference_s;
     };
 
     // Separate-field drafts first, then the combined `RateLimit` field, then the legacy fields;

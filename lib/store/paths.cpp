@@ -119,6 +119,10 @@ bool is_within(const fs::path& root, const fs::path& candidate) {
                         [](const fs::path& p) { return p == ".." || p == "."; });
 }
 
+std::string header_token(std::string_view value) {
+    return lower_trimmed(value.substr(0, value.find(';')));
+}
+
 std::string pick_extension(std::string_view content_type, std::string_view url_path,
                            std::string_view output_type) {
     static constexpr std::array<std::pair<std::string_view, std::string_view>, 11> by_type{{
@@ -134,7 +138,7 @@ std::string pick_extension(std::string_view content_type, std::string_view url_p
         {"text/html", "html"},
         {"application/json", "json"},
     }};
-    const std::string mime = lower_trimmed(content_type.substr(0, content_type.find(';')));
+    const std::string mime = header_token(content_type);
     for (const auto& [m, ext] : by_type) {
         if (mime == m) return std::string(ext);
     }

@@ -43,6 +43,10 @@ std::string output_file_name(std::size_t item, std::size_t output, std::string_v
 /// every open of a derived path.
 bool is_within(const std::filesystem::path& root, const std::filesystem::path& candidate);
 
+/// A header value's token before any ';' parameters, trimmed of spaces and tabs and lower-cased
+/// (locale-free): "Text/HTML; charset=UTF-8" → "text/html", " GZIP " → "gzip".
+std::string header_token(std::string_view value);
+
 /// Extension for a download: from the Content-Type (parameters ignored; image/png→png,
 /// image/jpeg→jpg, image/webp→webp, image/gif→gif, video/mp4→mp4, video/webm→webm,
 /// video/quicktime→mov, audio/mpeg→mp3, text/plain→txt, text/html→html, application/json→json),

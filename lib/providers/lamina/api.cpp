@@ -1,4 +1,6 @@
 #include "providers/lamina/api.hpp"
+
+#include "core/url_text.hpp"
 #include "providers/provider.hpp"
 
 #include <boost/json.hpp>
@@ -51,19 +53,13 @@ std::string id_field(const json::object& o, std::string_view key) {
     return str(o, key);
 }
 
-/// Whether `v` is an absolute http(s) URL; the scheme is matched without regard to case (RFC 3986
-/// §3.1) and lower-cased in place, so everything after sees "http://" or "https://".
+/// Whether `v` is an absolute http(s) URL (has_http_scheme); its scheme is then lower-cased in
+/// place, so everything after sees "http://" or "https://".
 bool absolute_http_url(std::string& v) {
-    for (std::string_view scheme : {"https://", "http://"}) {
-        if (v.size() < scheme.size()) continue;
-        bool same = true;
-        for (std::size_t i = 0; i < scheme.size() && same; ++i)
-            same = std::tolower(static_cast<unsigned char>(v[i])) == scheme[i];
-        if (!same) continue;
-        v.replace(0, scheme.size(), scheme);
-        return true;
-    }
-    return false;
+    if (!has_http_scheme(v)) return false;
+    for (std::size_t i = 0; v[i] != ':'; ++i)
+        v[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(v[i])));
+    return true;
 }
 
 }  // namespace
